@@ -1,0 +1,127 @@
+"""Run configuration: defaults, YAML files and strict validation."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+import yaml
+
+from .data import FEATURE_CHOICES
+from .losses import REWEIGHT_MODES
+
+
+@dataclass
+class TrainConfig:
+    """Everything one training run depends on (DESIGN section 4 defaults,
+    hard-negative objective with ``beta=1, tau_plus=0.5``)."""
+
+    dataset: str = "MUTAG"
+    root: str | None = None
+    features: str = "auto"
+    hidden: int = 32
+    layers: int = 3
+    beta: float = 1.0
+    tau_plus: float = 0.5
+    reweight: str = "paper"
+    prior: bool = False
+    epochs: int = 200
+    batch_size: int = 128
+    lr: float = 1e-3
+    seed: int = 0
+    device: str = "auto"
+    eval_epochs: list[int] = field(default_factory=list)
+    folds: int = 10
+    out: str = "results"
+
+    def __post_init__(self):
+        self.validate()
+
+    def validate(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if not _type_ok(value, _TYPES[f.name]):
+                raise TypeError(
+                    f"config key {f.name!r} must be {_TYPES[f.name]}, got "
+                    f"{value!r} ({type(value).__name__}).")
+        if self.features not in FEATURE_CHOICES:
+            raise ValueError(f"config key 'features' must be one of "
+                             f"{FEATURE_CHOICES}, got {self.features!r}.")
+        if self.reweight not in REWEIGHT_MODES:
+            raise ValueError(f"config key 'reweight' must be one of "
+                             f"{REWEIGHT_MODES}, got {self.reweight!r}.")
+        if not 0 <= self.tau_plus < 1:
+            raise ValueError(f"config key 'tau_plus' must lie in [0, 1), got "
+                             f"{self.tau_plus}.")
+        if self.beta < 0:
+            raise ValueError(f"config key 'beta' must be >= 0, got "
+                             f"{self.beta}.")
+        for key in ("hidden", "layers", "epochs", "folds"):
+            if getattr(self, key) < 1:
+                raise ValueError(f"config key {key!r} must be >= 1.")
+        if self.batch_size < 2:
+            raise ValueError("config key 'batch_size' must be >= 2: each "
+                             "graph is contrasted with the others of its "
+                             "batch.")
+        if self.lr <= 0:
+            raise ValueError("config key 'lr' must be > 0.")
+
+    @property
+    def objective(self) -> str:
+        """A short tag: ``infograph``, ``debiased`` or ``hard-<mode>``."""
+        if self.beta == 0 and self.tau_plus == 0:
+            return "infograph"
+        if self.beta == 0:
+            return f"debiased-{self.reweight}"
+        return f"hard-{self.reweight}"
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes) -> "TrainConfig":
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_dict(cls, values: dict, source: str = "config") -> "TrainConfig":
+        """Build a config; unknown keys are rejected, never ignored."""
+        if not isinstance(values, dict):
+            raise TypeError(f"{source} must be a mapping of keys to values, "
+                            f"got {type(values).__name__}.")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise KeyError(f"{source}: unknown key(s) {unknown}. Known keys: "
+                           f"{sorted(known)}.")
+        return cls(**values)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path, **overrides) -> "TrainConfig":
+        """Load a YAML file; ``overrides`` (not ``None``) win over it."""
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"config file {path} does not exist.")
+        values = yaml.safe_load(path.read_text()) or {}
+        config = cls.from_dict(values, source=str(path))
+        overrides = {k: v for k, v in overrides.items() if v is not None}
+        return cls.from_dict({**config.to_dict(), **overrides}, str(path))
+
+
+_TYPES = {"dataset": "str", "root": "str or null", "features": "str",
+          "hidden": "int", "layers": "int", "beta": "float",
+          "tau_plus": "float", "reweight": "str", "prior": "bool",
+          "epochs": "int", "batch_size": "int", "lr": "float", "seed": "int",
+          "device": "str", "eval_epochs": "list of int", "folds": "int",
+          "out": "str"}
+
+
+def _type_ok(value, kind: str) -> bool:
+    """Whether ``value`` has the type named ``kind`` (bool is no number)."""
+    if kind == "str or null":
+        return value is None or isinstance(value, str)
+    if kind == "list of int":
+        return isinstance(value, list) and all(_type_ok(v, "int")
+                                               for v in value)
+    if isinstance(value, bool):
+        return kind == "bool"
+    return isinstance(value, {"str": str, "int": int, "float": (int, float),
+                              "bool": bool}[kind])

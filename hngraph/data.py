@@ -1,0 +1,243 @@
+r"""TUDataset loading, offline first, with InfoGraph / HCL node features.
+
+Raw TU files are looked up in this order:
+
+1. ``root/NAME/raw/`` when ``root`` is given;
+2. ``$HNGRAPH_DATA/NAME/raw/`` when the environment variable is set;
+3. otherwise they are downloaded through PyG into the cache directory.
+
+The processed PyG cache always goes to the cache directory
+(``cache_dir``, else ``$HNGRAPH_CACHE``, else ``~/.cache/hngraph``), never
+into the folder the raw files are read from.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import os.path as osp
+from pathlib import Path
+
+import torch
+from torch_geometric.data import Data, InMemoryDataset
+from torch_geometric.datasets import TUDataset
+from torch_geometric.utils import degree
+
+FEATURE_CHOICES = ("auto", "labels", "degree", "constant")
+#: Above this maximum degree, one-hot degrees are replaced by standardised
+#: degrees (the HCL reference setting).
+MAX_ONEHOT_DEGREE = 1000
+
+
+class DatasetNotFoundError(FileNotFoundError):
+    """Raw files of a dataset were found nowhere and could not be downloaded."""
+
+
+def cache_dir(path: str | os.PathLike | None = None) -> Path:
+    """The writable cache: ``path``, else ``$HNGRAPH_CACHE``, else
+    ``~/.cache/hngraph``."""
+    path = path or os.environ.get("HNGRAPH_CACHE") or \
+        osp.join(osp.expanduser("~"), ".cache", "hngraph")
+    return Path(path)
+
+
+def _required_files(name: str) -> list[str]:
+    return [f"{name}_{s}.txt" for s in ("A", "graph_indicator", "graph_labels")]
+
+
+def _has_raw(folder: Path, name: str) -> bool:
+    return all((folder / f).is_file() for f in _required_files(name))
+
+
+def _available(base: Path) -> list[str]:
+    if not base.is_dir():
+        return []
+    return sorted(p.name for p in base.iterdir() if _has_raw(p / "raw", p.name))
+
+
+class _CachedTUDataset(TUDataset):
+    """PyG's TUDataset reading raw files from ``raw_source`` (read only) and
+    keeping its processed files in a cache folder."""
+
+    def __init__(self, cache_root: str, name: str, raw_source: str | None,
+                 use_node_attr: bool):
+        self._raw_source = raw_source
+        super().__init__(cache_root, name, use_node_attr=use_node_attr)
+
+    @property
+    def raw_dir(self) -> str:
+        return self._raw_source or super().raw_dir
+
+    @property
+    def processed_dir(self) -> str:
+        tag = hashlib.sha1(osp.realpath(self.raw_dir).encode()).hexdigest()[:10]
+        return osp.join(self.root, self.name, f"processed_{tag}")
+
+
+class GraphDataset(InMemoryDataset):
+    """An in-memory graph dataset with its feature recipe.
+
+    Attributes:
+        name: dataset name.
+        feature_recipe: how node features were built (see
+            :func:`apply_feature_recipe`); stored with checkpoints so that new
+            graphs are embedded with the same features.
+        raw_dir: where the raw files were read from (``None`` if not TU).
+    """
+
+    def __init__(self, data_list: list[Data], name: str,
+                 feature_recipe: dict, raw_dir: str | None = None):
+        super().__init__()
+        self.name, self.feature_recipe, self.raw_dir_used = \
+            name, feature_recipe, raw_dir
+        self.data, self.slices = self.collate(data_list)
+
+    def __repr__(self) -> str:
+        return (f"{self.name}({len(self)}, features="
+                f"{self.feature_recipe['kind']}, dim={self.num_features})")
+
+
+def fit_feature_recipe(graphs: list[Data], features: str = "auto") -> dict:
+    """Choose node features for a collection of graphs (DESIGN section 2).
+
+    * ``"labels"``: keep ``data.x`` (one-hot node labels / attributes).
+    * ``"degree"``: one-hot degree when the maximum degree is below
+      :data:`MAX_ONEHOT_DEGREE`, otherwise the degree standardised by the
+      collection's mean and std (the HCL reference setting).
+    * ``"constant"``: a single feature equal to 1 (the InfoGraph setting).
+    * ``"auto"``: ``"labels"`` where the graphs have features, else
+      ``"degree"``.
+
+    Returns a JSON-serialisable recipe for :func:`apply_feature_recipe`.
+    """
+    if features not in FEATURE_CHOICES:
+        raise ValueError(f"features must be one of {FEATURE_CHOICES}, got "
+                         f"{features!r}.")
+    has_x = all(getattr(g, "x", None) is not None for g in graphs)
+    if features == "auto":
+        features = "labels" if has_x else "degree"
+    if features == "labels":
+        if not has_x:
+            raise ValueError(
+                "features='labels' needs node features, but some graphs have "
+                "none (data.x is None). Use features='degree' or 'constant'.")
+        return {"kind": "labels", "dim": int(graphs[0].x.size(1))}
+    if features == "constant":
+        return {"kind": "constant", "dim": 1}
+    degs = torch.cat([degree(g.edge_index[0], g.num_nodes) for g in graphs])
+    max_deg = int(degs.max().item()) if degs.numel() else 0
+    if max_deg < MAX_ONEHOT_DEGREE:
+        return {"kind": "onehot_degree", "max_degree": max_deg,
+                "dim": max_deg + 1}
+    std = float(degs.std().item())
+    return {"kind": "normalized_degree", "mean": float(degs.mean().item()),
+            "std": std if std > 0 else 1.0, "dim": 1}
+
+
+def apply_feature_recipe(data: Data, recipe: dict) -> Data:
+    """Return a copy of ``data`` whose ``x`` follows ``recipe``.
+
+    Degrees above the recipe's ``max_degree`` (possible for graphs that were
+    not seen when the recipe was fitted) fall into the last one-hot bin.
+    """
+    data = data.clone()
+    kind = recipe["kind"]
+    n = data.num_nodes
+    if kind == "labels":
+        if data.x is None or data.x.size(1) != recipe["dim"]:
+            got = None if data.x is None else data.x.size(1)
+            raise ValueError(
+                f"the recipe expects {recipe['dim']} node features per node, "
+                f"got {got}. Give graphs with the same node labels as at "
+                "training time, or train with features='degree'.")
+        data.x = data.x.float()
+    elif kind == "constant":
+        data.x = torch.ones(n, 1)
+    else:
+        deg = degree(data.edge_index[0], n)
+        if kind == "onehot_degree":
+            idx = deg.long().clamp_max(recipe["max_degree"])
+            data.x = torch.nn.functional.one_hot(idx, recipe["dim"]).float()
+        elif kind == "normalized_degree":
+            data.x = ((deg - recipe["mean"]) / recipe["std"]).view(-1, 1)
+        else:
+            raise ValueError(f"unknown feature recipe kind {kind!r}.")
+    if not torch.isfinite(data.x).all():
+        raise ValueError(
+            "node features contain NaN or inf. Clean the features (for "
+            "example torch.nan_to_num(data.x)) or use features='degree'.")
+    return data
+
+
+def _find_raw(name: str, root) -> tuple[str | None, list[str]]:
+    """The raw folder of ``name`` and the folders that were searched."""
+    looked = []
+    bases = []
+    if root is not None:
+        bases.append(("root", Path(root)))
+    if os.environ.get("HNGRAPH_DATA"):
+        bases.append(("$HNGRAPH_DATA", Path(os.environ["HNGRAPH_DATA"])))
+    for label, base in bases:
+        for folder in (base / name / "raw", base / name):
+            looked.append(f"{folder} ({label})")
+            if _has_raw(folder, name):
+                return str(folder), looked
+    return None, looked
+
+
+def load_tudataset(name: str, root: str | os.PathLike | None = None,
+                   features: str = "auto", use_node_attr: bool = False,
+                   cache: str | os.PathLike | None = None,
+                   download: bool = True) -> GraphDataset:
+    """Load a TUDataset with node features ready for the GIN encoder.
+
+    Args:
+        name: TU name, for example ``"MUTAG"`` (case sensitive).
+        root: folder holding ``NAME/raw/NAME_A.txt`` and the other raw files.
+            Defaults to ``$HNGRAPH_DATA``; files are never written there.
+        features: ``"auto"``, ``"labels"``, ``"degree"`` or ``"constant"``
+            (see :func:`fit_feature_recipe`).
+        use_node_attr: also use continuous node attributes where present.
+        cache: writable folder for processed files and downloads.
+        download: try to download from the TU collection when no raw files
+            are found locally.
+
+    Returns:
+        A :class:`GraphDataset` whose ``x`` is float and ``y`` holds labels.
+
+    Raises:
+        DatasetNotFoundError: the raw files were found nowhere and could not
+            be downloaded; the message lists where it looked and what exists.
+    """
+    raw, looked = _find_raw(name, root)
+    cache_root = str(cache_dir(cache) / "TUDataset")
+    if raw is None and not _has_raw(Path(cache_root) / name / "raw", name):
+        if not download:
+            raise _not_found(name, root, looked, "download=False")
+    try:
+        tu = _CachedTUDataset(cache_root, name, raw, use_node_attr)
+    except Exception as err:  # network errors, 404 for unknown names
+        if raw is not None:
+            raise
+        raise _not_found(name, root, looked, f"{type(err).__name__}: {err}") \
+            from err
+    graphs = [tu[i] for i in range(len(tu))]
+    recipe = fit_feature_recipe(graphs, features)
+    graphs = [apply_feature_recipe(g, recipe) for g in graphs]
+    return GraphDataset(graphs, name, recipe, raw or tu.raw_dir)
+
+
+def _not_found(name, root, looked, why) -> DatasetNotFoundError:
+    bases = [Path(root)] if root is not None else []
+    if os.environ.get("HNGRAPH_DATA"):
+        bases.append(Path(os.environ["HNGRAPH_DATA"]))
+    names = sorted({n for b in bases for n in _available(b)})
+    where = "\n  ".join(looked) or "(no root given and HNGRAPH_DATA unset)"
+    have = ", ".join(names) if names else "none"
+    return DatasetNotFoundError(
+        f"TU dataset {name!r} not found. Looked in:\n  {where}\n"
+        f"Datasets available there: {have}.\n"
+        f"Download failed or was not allowed ({why}).\n"
+        f"Fix: check the spelling (names are case sensitive), or point "
+        f"HNGRAPH_DATA at a folder that holds {name}/raw/{name}_A.txt, "
+        f"{name}_graph_indicator.txt and {name}_graph_labels.txt, for example "
+        f"`export HNGRAPH_DATA=../shared/data/TUDataset`.")
