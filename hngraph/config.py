@@ -44,6 +44,8 @@ class TrainConfig:
                 raise TypeError(
                     f"config key {f.name!r} must be {_TYPES[f.name]}, got "
                     f"{value!r} ({type(value).__name__}).")
+            if _TYPES[f.name] == "float":  # YAML reads 1 as an int
+                setattr(self, f.name, float(value))
         if self.features not in FEATURE_CHOICES:
             raise ValueError(f"config key 'features' must be one of "
                              f"{FEATURE_CHOICES}, got {self.features!r}.")

@@ -1,0 +1,39 @@
+import numpy as np
+import pytest
+
+from hngraph import svm_accuracy
+
+
+def test_separable_embeddings_near_one():
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(0, 1, (60, 8)), rng.normal(6, 1, (60, 8))])
+    y = np.array([0] * 60 + [1] * 60)
+    mean, std, details = svm_accuracy(x, y, seed=0, return_folds=True)
+    assert mean >= 0.98
+    assert len(details["fold_accuracies"]) == 10
+    assert mean == pytest.approx(np.mean(details["fold_accuracies"]))
+    assert std == pytest.approx(np.std(details["fold_accuracies"]))
+
+
+def test_random_labels_near_chance():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(200, 8))
+    y = rng.integers(0, 2, 200)
+    mean, _ = svm_accuracy(x, y, seed=0)
+    assert 0.35 <= mean <= 0.65
+
+
+def test_seeded_folds_and_string_labels():
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(80, 4))
+    y = np.where(x[:, 0] > 0, "a", "b")
+    assert svm_accuracy(x, y, seed=3) == svm_accuracy(x, y, seed=3)
+
+
+def test_bad_inputs():
+    with pytest.raises(ValueError, match="NaN or inf"):
+        svm_accuracy(np.full((20, 2), np.nan), [0, 1] * 10)
+    with pytest.raises(ValueError, match="single class"):
+        svm_accuracy(np.zeros((20, 2)), [0] * 20)
+    with pytest.raises(ValueError, match="fewer than folds"):
+        svm_accuracy(np.zeros((20, 2)), [0] * 15 + [1] * 5)

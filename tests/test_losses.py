@@ -1,0 +1,247 @@
+"""Losses against independent hand computations (DESIGN sections 3.1-3.3)."""
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from hngraph.losses import hard_infonce, jsd_local_global, negative_weights
+
+
+def sp(x):
+    return math.log1p(math.exp(-abs(x))) + max(x, 0.0)
+
+
+def jsd_by_hand(node, graph, batch, beta=0.0, tau=0.0, mode="paper"):
+    """Plain-Python loops over nodes and graphs, straight from DESIGN 3.2."""
+    node, graph, batch = node.tolist(), graph.tolist(), batch.tolist()
+    G = len(graph)
+    s = [[sum(a * b for a, b in zip(n, g)) for g in graph] for n in node]
+    if mode == "reference":
+        negs = [s[i][j] for i in range(len(node)) for j in range(G)
+                if j != batch[i]]
+        c = max(max(negs), abs(min(negs)))
+    e_pos, e_neg = 0.0, 0.0
+    for i, row in enumerate(s):
+        p = row[batch[i]]
+        e_pos += math.log(2) - sp(-p)
+        js = [j for j in range(G) if j != batch[i]]
+        if mode == "paper":
+            ex = [math.exp(beta * row[j]) for j in js]
+        else:
+            ex = [math.exp(-2 * beta * row[j] / c) for j in js]
+        mean_ex = sum(ex) / len(js)
+        m = sum(e / mean_ex * sp(row[j]) for e, j in zip(ex, js)) / len(js)
+        if mode == "paper":
+            e_neg += max((m - tau * sp(p)) / (1 - tau), 0.0)
+        else:
+            e_neg += (m + tau * sp(p)) / (1 - tau)
+    n = len(node)
+    return (e_neg / n - math.log(2)) - e_pos / n
+
+
+def infograph_jsd(node, graph, batch):
+    """InfoGraph's own form: dense masks, sums over all entries."""
+    res = node @ graph.t()
+    pos_mask = F.one_hot(batch, graph.size(0)).double()
+    neg_mask = 1 - pos_mask
+    e_pos = (math.log(2) - F.softplus(-res * pos_mask)).sum() / node.size(0)
+    e_neg = (F.softplus(-res * neg_mask) + res * neg_mask - math.log(2)).sum()
+    e_neg = e_neg / (node.size(0) * (graph.size(0) - 1))
+    return e_neg - e_pos
+
+
+@pytest.fixture
+def tiny():
+    g = torch.Generator().manual_seed(0)
+    node = torch.randn(7, 3, generator=g, dtype=torch.float64)
+    graph = torch.randn(3, 3, generator=g, dtype=torch.float64)
+    batch = torch.tensor([0, 0, 1, 1, 1, 2, 2])
+    return node, graph, batch
+
+
+def test_closed_form_two_graphs():
+    # s = identity: positives score 1, negatives 0.
+    eye = torch.eye(2, dtype=torch.float64)
+    loss = jsd_local_global(eye, eye, torch.tensor([0, 1]))
+    expected = (math.log(2) - math.log(2)) - (math.log(2) - math.log1p(math.exp(-1)))
+    assert loss.item() == pytest.approx(expected, abs=1e-12)
+
+
+@pytest.mark.parametrize("mode", ["paper", "reference"])
+@pytest.mark.parametrize("beta,tau", [(0, 0), (0, 0.5), (1, 0), (1, 0.5),
+                                      (2, 0.1), (10, 0.5)])
+def test_matches_hand_computation(tiny, mode, beta, tau):
+    node, graph, batch = tiny
+    loss = jsd_local_global(node, graph, batch, beta=beta, tau_plus=tau,
+                            reweight=mode)
+    assert loss.item() == pytest.approx(
+        jsd_by_hand(node, graph, batch, beta, tau, mode), rel=1e-10, abs=1e-12)
+
+
+@pytest.mark.parametrize("mode", ["paper", "reference"])
+def test_beta0_tau0_is_infograph(tiny, mode):
+    node, graph, batch = tiny
+    loss = jsd_local_global(node, graph, batch, reweight=mode)
+    assert loss.item() == pytest.approx(infograph_jsd(node, graph, batch).item(),
+                                        rel=1e-12)
+
+
+def test_paper_and_reference_differ(tiny):
+    node, graph, batch = tiny
+    a = jsd_local_global(node, graph, batch, beta=1, tau_plus=0.5)
+    b = jsd_local_global(node, graph, batch, beta=1, tau_plus=0.5,
+                         reweight="reference")
+    assert abs(a.item() - b.item()) > 1e-3
+
+
+@pytest.mark.parametrize("mode", ["paper", "reference"])
+def test_large_beta_and_scores_no_overflow(mode):
+    g = torch.Generator().manual_seed(1)
+    node = torch.randn(40, 8, generator=g) * 30
+    graph = torch.randn(5, 8, generator=g, requires_grad=True)
+    batch = torch.arange(5).repeat_interleave(8)
+    loss = jsd_local_global(node, graph * 30, batch, beta=50, tau_plus=0.5,
+                            reweight=mode)
+    loss.backward()
+    assert torch.isfinite(loss)
+    assert torch.isfinite(graph.grad).all()
+
+
+@pytest.mark.parametrize("mode", ["paper", "reference"])
+@pytest.mark.parametrize("beta,tau", [(0, 0), (1, 0.5), (10, 0.5)])
+def test_gradients_finite_and_match_autograd_of_hand(tiny, mode, beta, tau):
+    node, graph, batch = tiny
+    graph = graph.clone().requires_grad_(True)
+    jsd_local_global(node, graph, batch, beta=beta, tau_plus=tau,
+                     reweight=mode).backward()
+    assert torch.isfinite(graph.grad).all()
+    # Finite differences on one coordinate against the hand computation.
+    h = 1e-6
+    up, down = graph.detach().clone(), graph.detach().clone()
+    up[1, 2] += h
+    down[1, 2] -= h
+    fd = (jsd_by_hand(node, up, batch, beta, tau, mode)
+          - jsd_by_hand(node, down, batch, beta, tau, mode)) / (2 * h)
+    assert graph.grad[1, 2].item() == pytest.approx(fd, rel=1e-5, abs=1e-7)
+
+
+@pytest.mark.parametrize("mode", ["paper", "reference"])
+def test_masked_entries_have_no_effect(mode):
+    # With one-hot node embeddings, s = graph_emb.T entry by entry, so one
+    # score can be changed alone. Raising a positive score far above every
+    # negative must change the loss only through the positive term E_pos
+    # (tau_plus = 0): masked entries enter no mean, no max and no weight.
+    batch = torch.tensor([0, 0, 1, 1, 2])
+    node = torch.eye(5, dtype=torch.float64)
+    g = torch.Generator().manual_seed(3)
+    scores = torch.randn(5, 3, generator=g, dtype=torch.float64)
+    before = jsd_local_global(node, scores.t().contiguous(), batch, beta=2,
+                              reweight=mode)
+    changed = scores.clone()
+    changed[2, 1] = 50.0  # the positive entry of node 2
+    after = jsd_local_global(node, changed.t().contiguous(), batch, beta=2,
+                             reweight=mode)
+    d_pos = ((math.log(2) - sp(-50.0)) - (math.log(2) - sp(-scores[2, 1].item()))) / 5
+    assert (after - before).item() == pytest.approx(-d_pos, rel=1e-9)
+
+
+def test_weights_are_a_stable_softmax():
+    scores = torch.tensor([[0.0, 1.0, 2.0, 900.0], [3.0, -1.0, 0.5, 0.0]])
+    mask = torch.tensor([[False, True, True, True], [True, True, False, True]])
+    w = negative_weights(scores, mask, beta=5.0)
+    assert torch.isfinite(w).all()
+    assert (w[~mask] == 0).all()
+    assert torch.allclose(w.sum(1), mask.sum(1).float())  # mean 1 per row
+    assert w[0, 3] == pytest.approx(3.0)  # the hardest takes all the weight
+    assert w[1, 0] > w[1, 3] > w[1, 1]  # monotone in the score (paper mode)
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.0, 1.5, float("nan")])
+def test_rejects_bad_tau_plus(tiny, bad):
+    with pytest.raises(ValueError, match="tau_plus must lie in"):
+        jsd_local_global(*tiny, tau_plus=bad)
+    with pytest.raises(ValueError, match="tau_plus must lie in"):
+        hard_infonce(torch.randn(3, 4), torch.randn(3, 4), tau_plus=bad)
+
+
+def test_rejects_one_graph_batch():
+    with pytest.raises(ValueError, match="at least 2"):
+        jsd_local_global(torch.randn(4, 3), torch.randn(1, 3),
+                         torch.zeros(4, dtype=torch.long))
+    with pytest.raises(ValueError, match="at least 2"):
+        hard_infonce(torch.randn(1, 3), torch.randn(1, 3))
+
+
+def test_rejects_nan_and_bad_mode(tiny):
+    node, graph, batch = tiny
+    node = node.clone()
+    node[0, 0] = float("nan")
+    with pytest.raises(ValueError, match="NaN or inf"):
+        jsd_local_global(node, graph, batch)
+    with pytest.raises(ValueError, match="reweight must be one of"):
+        jsd_local_global(*tiny, reweight="hcl")
+
+
+# ---------------------------------------------------------------- InfoNCE
+
+def nt_xent(z1, z2, t):
+    """NT-Xent as a cross-entropy over all other views (SimCLR)."""
+    z = F.normalize(torch.cat([z1, z2]), dim=1)
+    sim = z @ z.t() / t
+    n = z1.size(0)
+    sim.fill_diagonal_(float("-inf"))
+    target = torch.cat([torch.arange(n, 2 * n), torch.arange(n)])
+    return F.cross_entropy(sim, target)
+
+
+def infonce_by_hand(z1, z2, beta, tau, t):
+    z = F.normalize(torch.cat([z1, z2]), dim=1).tolist()
+    n2 = len(z)
+    n = n2 // 2
+    m = n2 - 2
+    total = 0.0
+    for i in range(n2):
+        p = (i + n) % n2
+        dot = lambda a, b: sum(x * y for x, y in zip(z[a], z[b]))
+        pos = math.exp(dot(i, p) / t)
+        js = [j for j in range(n2) if j not in (i, p)]
+        neg = [math.exp(dot(i, j) / t) for j in js]
+        ex = [math.exp(beta * dot(i, j) / t) for j in js]
+        w = [e / (sum(ex) / m) for e in ex]
+        ng = max((-tau * m * pos + sum(a * b for a, b in zip(w, neg))) / (1 - tau),
+                 m * math.exp(-1 / t))
+        total += -math.log(pos / (pos + ng))
+    return total / n2
+
+
+def test_infonce_beta0_tau0_is_nt_xent():
+    g = torch.Generator().manual_seed(0)
+    z1, z2 = torch.randn(6, 5, generator=g), torch.randn(6, 5, generator=g)
+    for t in (0.1, 0.5, 1.0):
+        assert hard_infonce(z1, z2, temperature=t).item() == pytest.approx(
+            nt_xent(z1, z2, t).item(), rel=1e-5)
+
+
+@pytest.mark.parametrize("beta,tau,t", [(1, 0.1, 0.5), (2, 0.5, 0.5),
+                                        (0, 0.3, 0.2), (5, 0.9, 1.0)])
+def test_infonce_matches_hand_computation(beta, tau, t):
+    g = torch.Generator().manual_seed(2)
+    z1 = torch.randn(4, 3, generator=g, dtype=torch.float64)
+    z2 = torch.randn(4, 3, generator=g, dtype=torch.float64)
+    assert hard_infonce(z1, z2, beta, tau, t).item() == pytest.approx(
+        infonce_by_hand(z1, z2, beta, tau, t), rel=1e-9)
+
+
+def test_infonce_stable_for_large_beta_small_temperature():
+    g = torch.Generator().manual_seed(4)
+    z1 = torch.randn(16, 8, generator=g, requires_grad=True)
+    z2 = torch.randn(16, 8, generator=g)
+    loss = hard_infonce(z1, z2, beta=50, tau_plus=0.5, temperature=0.005)
+    loss.backward()
+    assert torch.isfinite(loss) and torch.isfinite(z1.grad).all()
+
+
+def test_infonce_rejects_bad_temperature():
+    with pytest.raises(ValueError, match="temperature must be > 0"):
+        hard_infonce(torch.randn(3, 4), torch.randn(3, 4), temperature=-0.5)
