@@ -37,3 +37,29 @@ def test_bad_inputs():
         svm_accuracy(np.zeros((20, 2)), [0] * 20)
     with pytest.raises(ValueError, match="fewer than folds"):
         svm_accuracy(np.zeros((20, 2)), [0] * 15 + [1] * 5)
+
+
+@pytest.mark.parametrize("classes,noise", [(2, 1.0), (3, 2.0), (2, 3.0)])
+def test_fast_path_equals_plain_gridsearch(classes, noise):
+    # The shared-distance path runs the same protocol as
+    # GridSearchCV(SVC()) and gives the same folds, C and accuracies.
+    rng = np.random.default_rng(classes)
+    y = rng.integers(0, classes, 150)
+    x = rng.normal(size=(150, 6)) * noise + y[:, None]
+    fast = svm_accuracy(x, y, seed=5, return_folds=True, method="fast")
+    plain = svm_accuracy(x, y, seed=5, return_folds=True, method="sklearn")
+    assert fast[2]["fold_accuracies"] == plain[2]["fold_accuracies"]
+    assert fast[2]["best_C"] == plain[2]["best_C"]
+    assert fast[:2] == plain[:2]
+
+
+def test_parallel_folds_give_the_same_result():
+    rng = np.random.default_rng(7)
+    y = rng.integers(0, 2, 100)
+    x = rng.normal(size=(100, 4)) + y[:, None]
+    assert svm_accuracy(x, y, n_jobs=2) == svm_accuracy(x, y, n_jobs=1)
+
+
+def test_unknown_method():
+    with pytest.raises(ValueError, match="method must be one of"):
+        svm_accuracy(np.zeros((20, 2)), [0, 1] * 10, method="libsvm")
