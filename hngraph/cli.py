@@ -10,7 +10,7 @@ from .results import atomic_write_json
 
 #: CLI flag -> config key, for the flags that override a config file.
 _OVERRIDES = ("dataset", "root", "features", "hidden", "layers", "beta",
-              "tau_plus", "reweight", "prior", "epochs", "batch_size", "lr",
+              "tau_plus", "reweight", "prior", "chunk_size", "epochs", "batch_size", "lr",
               "seed", "device", "eval_epochs", "folds", "out")
 
 
@@ -36,6 +36,9 @@ def _train_parser(sub) -> None:
                    help="paper derivation or the published code's formula")
     p.add_argument("--prior", action="store_true", default=None,
                    help="add InfoGraph's prior matching term")
+    p.add_argument("--chunk-size", dest="chunk_size", type=int,
+                   help="compute the loss this many nodes at a time (less "
+                   "memory for large batches, same result)")
     p.add_argument("--epochs", type=int, help="default 200")
     p.add_argument("--batch-size", dest="batch_size", type=int)
     p.add_argument("--lr", type=float)

@@ -25,6 +25,7 @@ class TrainConfig:
     tau_plus: float = 0.5
     reweight: str = "paper"
     prior: bool = False
+    chunk_size: int | None = None
     epochs: int = 200
     batch_size: int = 128
     lr: float = 1e-3
@@ -61,6 +62,8 @@ class TrainConfig:
         for key in ("hidden", "layers", "epochs", "folds"):
             if getattr(self, key) < 1:
                 raise ValueError(f"config key {key!r} must be >= 1.")
+        if self.chunk_size is not None and self.chunk_size < 1:
+            raise ValueError("config key 'chunk_size' must be >= 1 or null.")
         if self.batch_size < 2:
             raise ValueError("config key 'batch_size' must be >= 2: each "
                              "graph is contrasted with the others of its "
@@ -111,6 +114,7 @@ class TrainConfig:
 _TYPES = {"dataset": "str", "root": "str or null", "features": "str",
           "hidden": "int", "layers": "int", "beta": "float",
           "tau_plus": "float", "reweight": "str", "prior": "bool",
+          "chunk_size": "int or null",
           "epochs": "int", "batch_size": "int", "lr": "float", "seed": "int",
           "device": "str", "eval_epochs": "list of int", "folds": "int",
           "out": "str"}
@@ -118,8 +122,8 @@ _TYPES = {"dataset": "str", "root": "str or null", "features": "str",
 
 def _type_ok(value, kind: str) -> bool:
     """Whether ``value`` has the type named ``kind`` (bool is no number)."""
-    if kind == "str or null":
-        return value is None or isinstance(value, str)
+    if kind.endswith(" or null"):
+        return value is None or _type_ok(value, kind[:-len(" or null")])
     if kind == "list of int":
         return isinstance(value, list) and all(_type_ok(v, "int")
                                                for v in value)

@@ -30,7 +30,8 @@ def run_experiment(config: TrainConfig, progress: bool = True) -> tuple[dict,
     seed_everything(config.seed)
     model = InfoGraph(dataset.num_features, config.hidden, config.layers,
                       beta=config.beta, tau_plus=config.tau_plus,
-                      reweight=config.reweight, prior=config.prior)
+                      reweight=config.reweight, prior=config.prior,
+                      chunk_size=config.chunk_size)
     history = fit(model, dataset, epochs=config.epochs,
                   batch_size=config.batch_size, lr=config.lr,
                   seed=config.seed, device=config.device,

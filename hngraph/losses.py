@@ -18,6 +18,7 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from torch.utils.checkpoint import checkpoint
 
 LOG2 = math.log(2.0)
 
@@ -56,7 +57,8 @@ def _check_reweight(reweight: str) -> None:
 
 
 def negative_weights(scores: Tensor, neg_mask: Tensor, beta: float,
-                     reweight: str = "paper") -> Tensor:
+                     reweight: str = "paper", scale: Tensor | None = None
+                     ) -> Tensor:
     r"""Importance weights of the negatives of each row of a score matrix.
 
     ``paper``: :math:`w_{ij} = e^{\beta s_{ij}} / \mathrm{mean}_{j'}
@@ -76,6 +78,8 @@ def negative_weights(scores: Tensor, neg_mask: Tensor, beta: float,
             Every row needs at least one negative.
         beta: concentration, ``>= 0``.
         reweight: ``"paper"`` or ``"reference"``.
+        scale: ``c`` for ``reference`` when the rows are a chunk of a larger
+            matrix; computed from ``scores`` when ``None``.
 
     Returns:
         ``[R, C]`` weights, zero on non-negative entries, mean 1 over each
@@ -85,17 +89,57 @@ def negative_weights(scores: Tensor, neg_mask: Tensor, beta: float,
     if reweight == "paper":
         logits = beta * scores
     else:
-        neg = scores[neg_mask]
-        c = torch.maximum(neg.max(), neg.min().abs()).clamp_min(1e-12)
-        logits = (-2.0 * beta / c) * scores
+        if scale is None:
+            scale = scores[neg_mask].abs().max()
+        logits = (-2.0 * beta / scale.clamp_min(1e-12)) * scores
     logits = logits.masked_fill(~neg_mask, float("-inf"))
     count = neg_mask.sum(dim=1, keepdim=True).to(scores.dtype)
     return torch.softmax(logits, dim=1) * count
 
 
+def _negative_scale(node_emb: Tensor, graph_emb: Tensor, batch: Tensor,
+                    chunk_size: int) -> Tensor:
+    """``c = max |s_ij|`` over the negatives, differentiable, in chunks.
+
+    The arg-max is found without autograd; ``c`` is then the one dot product
+    at that entry, so its gradient is the one of ``max`` on the full matrix.
+    """
+    best, where = -1.0, (0, 0)
+    with torch.no_grad():
+        for start in range(0, node_emb.size(0), chunk_size):
+            s = (node_emb[start:start + chunk_size] @ graph_emb.t()).abs()
+            own = batch[start:start + chunk_size].view(-1, 1)
+            s.scatter_(1, own, -1.0)  # never pick a positive entry
+            value, flat = s.view(-1).max(0)
+            if value.item() > best:
+                best = value.item()
+                where = (start + flat.item() // s.size(1), flat.item() % s.size(1))
+    return (node_emb[where[0]] @ graph_emb[where[1]]).abs()
+
+
+def _negative_term(node_emb: Tensor, graph_emb: Tensor, batch: Tensor,
+                   pos: Tensor, beta: float, tau_plus: float, reweight: str,
+                   scale: Tensor | None) -> Tensor:
+    """``n_i`` of :func:`jsd_local_global` for a block of rows: ``[n]``."""
+    num_graphs = graph_emb.size(0)
+    scores = node_emb @ graph_emb.t()                           # [n, G]
+    pos_mask = batch.unsqueeze(1) == torch.arange(
+        num_graphs, device=batch.device).unsqueeze(0)           # [n, G]
+    neg_sp = F.softplus(scores).masked_fill(pos_mask, 0.0)
+    if beta != 0.0:
+        neg_sp = negative_weights(scores, ~pos_mask, beta, reweight,
+                                  scale) * neg_sp
+    neg_mean = neg_sp.sum(1) / (num_graphs - 1)
+    if reweight == "paper":
+        return ((neg_mean - tau_plus * F.softplus(pos))
+                / (1.0 - tau_plus)).clamp_min(0.0)
+    return (neg_mean + tau_plus * F.softplus(pos)) / (1.0 - tau_plus)
+
+
 def jsd_local_global(node_emb: Tensor, graph_emb: Tensor, batch: Tensor,
                      beta: float = 0.0, tau_plus: float = 0.0,
-                     reweight: str = "paper") -> Tensor:
+                     reweight: str = "paper", chunk_size: int | None = None
+                     ) -> Tensor:
     r"""InfoGraph's Jensen-Shannon local-global loss with hard negatives.
 
     With scores :math:`s_{ij} = \langle \phi(h_i), \psi(H_j) \rangle` of node
@@ -118,6 +162,11 @@ def jsd_local_global(node_emb: Tensor, graph_emb: Tensor, batch: Tensor,
     :math:`n_i = \frac{1}{1-\tau^+}[\mathrm{mean}_j w_{ij}\mathrm{sp}(s_{ij})
     + \tau^+ \mathrm{sp}(s_i^+)]`.
 
+    The ``[N, G]`` score matrix is the largest tensor. With ``chunk_size``,
+    the rows are processed ``chunk_size`` nodes at a time under activation
+    checkpointing, so that memory grows as ``chunk_size * G`` instead of
+    ``N * G``; the loss and its gradients are the same up to float rounding.
+
     Args:
         node_emb: ``[N, D]`` projected node embeddings :math:`\phi(h)`.
         graph_emb: ``[G, D]`` projected graph embeddings :math:`\psi(H)`.
@@ -125,6 +174,7 @@ def jsd_local_global(node_emb: Tensor, graph_emb: Tensor, batch: Tensor,
         beta: hardness concentration, ``>= 0``.
         tau_plus: class prior of false negatives, in ``[0, 1)``.
         reweight: ``"paper"`` (the derivation) or ``"reference"``.
+        chunk_size: rows per chunk; ``None`` computes all rows at once.
 
     Returns:
         Scalar loss tensor.
@@ -147,27 +197,30 @@ def jsd_local_global(node_emb: Tensor, graph_emb: Tensor, batch: Tensor,
     if batch.numel() != node_emb.size(0):
         raise ValueError(f"batch has {batch.numel()} entries for "
                          f"{node_emb.size(0)} nodes.")
+    if chunk_size is not None and chunk_size < 1:
+        raise ValueError(f"chunk_size must be >= 1 or None, got {chunk_size}.")
     _check_finite("node_emb", node_emb)
     _check_finite("graph_emb", graph_emb)
 
-    scores = node_emb @ graph_emb.t()                          # [N, G]
-    pos_mask = batch.unsqueeze(1) == torch.arange(
-        num_graphs, device=batch.device).unsqueeze(0)          # [N, G]
-    neg_mask = ~pos_mask
-    pos = scores.gather(1, batch.view(-1, 1)).squeeze(1)       # [N]
-
+    num_nodes = node_emb.size(0)
+    pos = (node_emb * graph_emb[batch]).sum(1)                 # [N]
     e_pos = (LOG2 - F.softplus(-pos)).mean()
-
-    neg_sp = F.softplus(scores).masked_fill(pos_mask, 0.0)      # [N, G]
-    if beta != 0.0:
-        neg_sp = negative_weights(scores, neg_mask, beta, reweight) * neg_sp
-    neg_sp = neg_sp.sum(1) / (num_graphs - 1)                  # [N]
-    if reweight == "paper":
-        neg = (neg_sp - tau_plus * F.softplus(pos)) / (1.0 - tau_plus)
-        neg = neg.clamp_min(0.0)
+    chunk = chunk_size or num_nodes
+    scale = None
+    if reweight == "reference" and beta != 0.0:
+        scale = _negative_scale(node_emb, graph_emb, batch, chunk)
+    args = (beta, tau_plus, reweight)
+    if chunk >= num_nodes:
+        neg = _negative_term(node_emb, graph_emb, batch, pos, *args, scale)
+        e_neg = neg.mean() - LOG2
     else:
-        neg = (neg_sp + tau_plus * F.softplus(pos)) / (1.0 - tau_plus)
-    e_neg = neg.mean() - LOG2
+        total = node_emb.new_zeros(())
+        for start in range(0, num_nodes, chunk):
+            rows = slice(start, start + chunk)
+            total = total + checkpoint(
+                _negative_term, node_emb[rows], graph_emb, batch[rows],
+                pos[rows], *args, scale, use_reentrant=False).sum()
+        e_neg = total / num_nodes - LOG2
     return e_neg - e_pos
 
 

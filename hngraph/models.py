@@ -64,18 +64,20 @@ class InfoGraph(nn.Module):
         reweight: ``"paper"`` or ``"reference"`` (see the loss).
         prior: add InfoGraph's prior matching term.
         gamma: weight of the prior term.
+        chunk_size: compute the loss ``chunk_size`` nodes at a time (see
+            :func:`~hngraph.losses.jsd_local_global`), for large batches.
     """
 
     def __init__(self, in_dim: int, hidden: int = 32, layers: int = 3,
                  beta: float = 0.0, tau_plus: float = 0.0,
                  reweight: str = "paper", prior: bool = False,
-                 gamma: float = 0.1):
+                 gamma: float = 0.1, chunk_size: int | None = None):
         super().__init__()
         self.config = dict(in_dim=in_dim, hidden=hidden, layers=layers,
                            beta=beta, tau_plus=tau_plus, reweight=reweight,
-                           prior=prior, gamma=gamma)
+                           prior=prior, gamma=gamma, chunk_size=chunk_size)
         self.beta, self.tau_plus, self.reweight = beta, tau_plus, reweight
-        self.gamma = gamma
+        self.gamma, self.chunk_size = gamma, chunk_size
         self.encoder = GINEncoder(in_dim, hidden, layers)
         dim = self.encoder.out_dim
         self.local_head = ProjectionHead(dim)
@@ -103,7 +105,8 @@ class InfoGraph(nn.Module):
         loss = jsd_local_global(self.local_head(node_emb),
                                 self.global_head(graph_emb), data.batch,
                                 beta=self.beta, tau_plus=self.tau_plus,
-                                reweight=self.reweight)
+                                reweight=self.reweight,
+                                chunk_size=self.chunk_size)
         if self.prior_d is not None:
             noise = torch.rand_like(graph_emb)
             eps = 1e-12
