@@ -23,6 +23,9 @@ from torch.utils.checkpoint import checkpoint
 LOG2 = math.log(2.0)
 
 REWEIGHT_MODES = ("paper", "reference")
+#: Log-weights this far below their row's largest become weight 0 (see
+#: :func:`negative_weights`).
+WEIGHT_CUTOFF = 50.0
 
 
 def _check_tau_plus(tau_plus: float) -> None:
@@ -79,22 +82,45 @@ def negative_weights(scores: Tensor, neg_mask: Tensor, beta: float,
         beta: concentration, ``>= 0``.
         reweight: ``"paper"`` or ``"reference"``.
         scale: ``c`` for ``reference`` when the rows are a chunk of a larger
-            matrix; computed from ``scores`` when ``None``.
+            matrix; computed from ``scores`` and ``neg_mask`` when ``None``.
 
     Returns:
         ``[R, C]`` weights, zero on non-negative entries, mean 1 over each
         row's negatives.
     """
     _check_reweight(reweight)
+    count = neg_mask.sum(dim=1, keepdim=True).to(scores.dtype)
+    return _negative_probs(scores, ~neg_mask, beta, reweight, scale) * count
+
+
+def _negative_probs(scores: Tensor, pos_mask: Tensor, beta: float,
+                    reweight: str, scale: Tensor | None) -> Tensor:
+    """Softmax over each row's negatives (``~pos_mask``) of the tilted
+    logits: the weights of :func:`negative_weights` divided by their count.
+    """
     if reweight == "paper":
-        logits = beta * scores
+        logits = scores if beta == 1.0 else beta * scores
     else:
         if scale is None:
-            scale = scores[neg_mask].abs().max()
+            scale = _max_abs_negative(scores, pos_mask)
         logits = (-2.0 * beta / scale.clamp_min(1e-12)) * scores
-    logits = logits.masked_fill(~neg_mask, float("-inf"))
-    count = neg_mask.sum(dim=1, keepdim=True).to(scores.dtype)
-    return torch.softmax(logits, dim=1) * count
+    logits = logits.masked_fill(pos_mask, float("-inf"))
+    # Weights below e^-50 of their row's largest are set to exactly 0: left
+    # in, they and the gradients through them are subnormal floats, which
+    # CPUs process many times slower. What is dropped is below 1e-19 of the
+    # row's total, under even float64 resolution.
+    top = logits.amax(dim=1, keepdim=True)
+    logits = logits.masked_fill(logits < top - WEIGHT_CUTOFF, float("-inf"))
+    return torch.softmax(logits, dim=1)
+
+
+def _max_abs_negative(scores: Tensor, pos_mask: Tensor) -> Tensor:
+    """``max |s_ij|`` over the negatives: the arg-max is found without
+    autograd, then the one entry is taken with its gradient (the gradient of
+    ``amax`` without its ``[N, G]`` backward)."""
+    with torch.no_grad():
+        flat = scores.abs().masked_fill(pos_mask, -1.0).argmax()
+    return scores.reshape(-1)[flat].abs()
 
 
 def _negative_scale(node_emb: Tensor, graph_emb: Tensor, batch: Tensor,
@@ -125,11 +151,12 @@ def _negative_term(node_emb: Tensor, graph_emb: Tensor, batch: Tensor,
     scores = node_emb @ graph_emb.t()                           # [n, G]
     pos_mask = batch.unsqueeze(1) == torch.arange(
         num_graphs, device=batch.device).unsqueeze(0)           # [n, G]
-    neg_sp = F.softplus(scores).masked_fill(pos_mask, 0.0)
-    if beta != 0.0:
-        neg_sp = negative_weights(scores, ~pos_mask, beta, reweight,
-                                  scale) * neg_sp
-    neg_mean = neg_sp.sum(1) / (num_graphs - 1)
+    neg_sp = F.softplus(scores)
+    if beta == 0.0:
+        neg_mean = neg_sp.masked_fill(pos_mask, 0.0).sum(1) / (num_graphs - 1)
+    else:  # mean_j w_ij sp_ij = sum_j softmax_ij sp_ij (positives weigh 0)
+        probs = _negative_probs(scores, pos_mask, beta, reweight, scale)
+        neg_mean = (probs * neg_sp).sum(1)
     if reweight == "paper":
         return ((neg_mean - tau_plus * F.softplus(pos))
                 / (1.0 - tau_plus)).clamp_min(0.0)
@@ -207,7 +234,7 @@ def jsd_local_global(node_emb: Tensor, graph_emb: Tensor, batch: Tensor,
     e_pos = (LOG2 - F.softplus(-pos)).mean()
     chunk = chunk_size or num_nodes
     scale = None
-    if reweight == "reference" and beta != 0.0:
+    if reweight == "reference" and beta != 0.0 and chunk < num_nodes:
         scale = _negative_scale(node_emb, graph_emb, batch, chunk)
     args = (beta, tau_plus, reweight)
     if chunk >= num_nodes:
