@@ -3,15 +3,18 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from .config import TrainConfig
 from .data import DatasetNotFoundError
 from .results import atomic_write_json
 
 #: CLI flag -> config key, for the flags that override a config file.
-_OVERRIDES = ("dataset", "root", "features", "hidden", "layers", "beta",
+_OVERRIDES = ("dataset", "objective", "temperature", "aug1", "aug2",
+              "aug_ratio", "root", "features", "hidden", "layers", "beta",
               "tau_plus", "reweight", "prior", "chunk_size", "epochs", "batch_size", "lr",
-              "seed", "device", "eval_epochs", "folds", "out")
+              "seed", "device", "eval_epochs", "folds", "checkpoint_every",
+              "out")
 
 
 def _train_parser(sub) -> None:
@@ -22,6 +25,16 @@ def _train_parser(sub) -> None:
         "RBF SVM under 10-fold cross-validation. Flags override --config.")
     p.add_argument("--config", help="YAML config file (see configs/)")
     p.add_argument("--dataset", help="TU dataset name, e.g. MUTAG")
+    p.add_argument("--objective", choices=("jsd", "infonce"),
+                   help="jsd: InfoGraph local-global (default); infonce: "
+                   "GraphCL-style two views")
+    p.add_argument("--temperature", type=float, help="InfoNCE temperature "
+                   "(default 0.5)")
+    p.add_argument("--aug1", help="first view's augmentation (node_drop, "
+                   "edge_perturb, feature_mask, subgraph)")
+    p.add_argument("--aug2", help="second view's augmentation")
+    p.add_argument("--aug-ratio", dest="aug_ratio", type=float,
+                   help="augmentation ratio (default 0.2)")
     p.add_argument("--root", help="folder holding NAME/raw/ (default: "
                    "$HNGRAPH_DATA, else download)")
     p.add_argument("--features", choices=("auto", "labels", "degree",
@@ -47,27 +60,64 @@ def _train_parser(sub) -> None:
     p.add_argument("--eval-epochs", dest="eval_epochs", type=int, nargs="*",
                    help="also report the SVM accuracy after these epochs")
     p.add_argument("--folds", type=int, help="outer CV folds (default 10)")
+    p.add_argument("--checkpoint-every", dest="checkpoint_every", type=int,
+                   help="write a training checkpoint every K epochs; a rerun "
+                   "of the same command resumes from it")
     p.add_argument("--out", help="output folder for the JSON result "
                    "(default results/)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def _train(args) -> int:
-    from .experiment import output_path, run_experiment
+    from .experiment import output_paths, run_experiment
     overrides = {k: getattr(args, k) for k in _OVERRIDES}
     if args.config:
         config = TrainConfig.from_yaml(args.config, **overrides)
     else:
         config = TrainConfig.from_dict(
             {k: v for k, v in overrides.items() if v is not None}, "flags")
-    result, _ = run_experiment(config, progress=not args.quiet)
-    path = atomic_write_json(output_path(config), result)
-    print(f"{config.dataset} {config.objective} beta={config.beta:g} "
+    result, model = run_experiment(config, progress=not args.quiet)
+    path, weights = output_paths(config)
+    model.save(weights)
+    result["checkpoint"] = str(weights)
+    atomic_write_json(path, result)
+    print(f"{config.dataset} {config.tag} beta={config.beta:g} "
           f"tau_plus={config.tau_plus:g} seed={config.seed}: "
           f"{config.epochs} epochs in {result['wall_time_s']:.1f} s")
     print(f"accuracy {result['accuracy_mean']:.4f} ± "
           f"{result['accuracy_std']:.4f}")
-    print(f"result written to {path}")
+    print(f"result written to {path}, model to {weights}")
+    return 0
+
+
+def _embed_parser(sub) -> None:
+    p = sub.add_parser(
+        "embed", help="embed your own graphs with a trained model",
+        description="Embed graphs with a checkpoint written by `hngraph "
+        "train` (or model.save) and write a NumPy array [graphs, dim].")
+    p.add_argument("--checkpoint", required=True, help="model .pt file")
+    p.add_argument("--input", required=True, help="a .pkl list of networkx "
+                   "graphs or PyG Data, or a folder of .graphml/.gml/"
+                   ".edgelist/.adjlist files")
+    p.add_argument("--out", required=True, help="output .npy file")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--device", default="cpu")
+
+
+def _embed(args) -> int:
+    import time
+
+    import numpy as np
+
+    from .embedding import embed, read_graphs
+    start = time.perf_counter()
+    graphs = read_graphs(args.input)
+    emb = embed(args.checkpoint, graphs, args.batch_size, args.device)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    np.save(out, emb)
+    print(f"embedded {emb.shape[0]} graphs (dim {emb.shape[1]}) in "
+          f"{time.perf_counter() - start:.2f} s -> {out}")
     return 0
 
 
@@ -77,9 +127,10 @@ def main(argv: list[str] | None = None) -> int:
         "learning with hard negatives.")
     sub = parser.add_subparsers(dest="command", required=True)
     _train_parser(sub)
+    _embed_parser(sub)
     args = parser.parse_args(argv)
     try:
-        return {"train": _train}[args.command](args)
+        return {"train": _train, "embed": _embed}[args.command](args)
     except (DatasetNotFoundError, FileNotFoundError, ValueError, KeyError,
             TypeError) as err:
         msg = err.args[0] if isinstance(err, KeyError) and err.args else err

@@ -7,16 +7,25 @@ from pathlib import Path
 
 import yaml
 
+from .augment import AUGMENTATIONS
 from .data import FEATURE_CHOICES
 from .losses import REWEIGHT_MODES
+
+OBJECTIVES = ("jsd", "infonce")
 
 
 @dataclass
 class TrainConfig:
     """Everything one training run depends on (DESIGN section 4 defaults,
-    hard-negative objective with ``beta=1, tau_plus=0.5``)."""
+    hard-negative objective with ``beta=1, tau_plus=0.5``).
+
+    ``objective`` is ``"jsd"`` (InfoGraph's local-global estimator, the
+    default) or ``"infonce"`` (GraphCL-style two views; ``temperature``,
+    ``aug1``, ``aug2`` and ``aug_ratio`` apply to it only).
+    """
 
     dataset: str = "MUTAG"
+    objective: str = "jsd"
     root: str | None = None
     features: str = "auto"
     hidden: int = 32
@@ -26,6 +35,10 @@ class TrainConfig:
     reweight: str = "paper"
     prior: bool = False
     chunk_size: int | None = None
+    temperature: float = 0.5
+    aug1: str = "node_drop"
+    aug2: str = "node_drop"
+    aug_ratio: float = 0.2
     epochs: int = 200
     batch_size: int = 128
     lr: float = 1e-3
@@ -33,6 +46,7 @@ class TrainConfig:
     device: str = "auto"
     eval_epochs: list[int] = field(default_factory=list)
     folds: int = 10
+    checkpoint_every: int = 0
     out: str = "results"
 
     def __post_init__(self):
@@ -47,6 +61,19 @@ class TrainConfig:
                     f"{value!r} ({type(value).__name__}).")
             if _TYPES[f.name] == "float":  # YAML reads 1 as an int
                 setattr(self, f.name, float(value))
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"config key 'objective' must be one of "
+                             f"{OBJECTIVES}, got {self.objective!r}.")
+        for key in ("aug1", "aug2"):
+            if getattr(self, key) not in AUGMENTATIONS:
+                raise ValueError(f"config key {key!r} must be one of "
+                                 f"{sorted(AUGMENTATIONS)}, got "
+                                 f"{getattr(self, key)!r}.")
+        if not 0 <= self.aug_ratio < 1:
+            raise ValueError("config key 'aug_ratio' must lie in [0, 1).")
+        if self.temperature <= 0:
+            raise ValueError(f"config key 'temperature' must be > 0, got "
+                             f"{self.temperature}.")
         if self.features not in FEATURE_CHOICES:
             raise ValueError(f"config key 'features' must be one of "
                              f"{FEATURE_CHOICES}, got {self.features!r}.")
@@ -62,6 +89,9 @@ class TrainConfig:
         for key in ("hidden", "layers", "epochs", "folds"):
             if getattr(self, key) < 1:
                 raise ValueError(f"config key {key!r} must be >= 1.")
+        if self.checkpoint_every < 0:
+            raise ValueError("config key 'checkpoint_every' must be >= 0 "
+                             "(0: no training checkpoints).")
         if self.chunk_size is not None and self.chunk_size < 1:
             raise ValueError("config key 'chunk_size' must be >= 1 or null.")
         if self.batch_size < 2:
@@ -72,8 +102,14 @@ class TrainConfig:
             raise ValueError("config key 'lr' must be > 0.")
 
     @property
-    def objective(self) -> str:
-        """A short tag: ``infograph``, ``debiased`` or ``hard-<mode>``."""
+    def tag(self) -> str:
+        """A short name of the objective: ``infograph``,
+        ``debiased-<mode>``, ``hard-<mode>``, or for InfoNCE ``graphcl``,
+        ``infonce-debiased``, ``infonce-hard``."""
+        if self.objective == "infonce":
+            if self.beta == 0 and self.tau_plus == 0:
+                return "graphcl"
+            return "infonce-" + ("debiased" if self.beta == 0 else "hard")
         if self.beta == 0 and self.tau_plus == 0:
             return "infograph"
         if self.beta == 0:
@@ -111,13 +147,15 @@ class TrainConfig:
         return cls.from_dict({**config.to_dict(), **overrides}, str(path))
 
 
-_TYPES = {"dataset": "str", "root": "str or null", "features": "str",
+_TYPES = {"dataset": "str", "objective": "str", "temperature": "float",
+          "aug1": "str", "aug2": "str", "aug_ratio": "float",
+          "root": "str or null", "features": "str",
           "hidden": "int", "layers": "int", "beta": "float",
           "tau_plus": "float", "reweight": "str", "prior": "bool",
           "chunk_size": "int or null",
           "epochs": "int", "batch_size": "int", "lr": "float", "seed": "int",
           "device": "str", "eval_epochs": "list of int", "folds": "int",
-          "out": "str"}
+          "checkpoint_every": "int", "out": "str"}
 
 
 def _type_ok(value, kind: str) -> bool:

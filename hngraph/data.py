@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import warnings
 import os.path as osp
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import torch
 from torch_geometric.data import Data, InMemoryDataset
 from torch_geometric.datasets import TUDataset
@@ -54,6 +57,75 @@ def _available(base: Path) -> list[str]:
     return sorted(p.name for p in base.iterdir() if _has_raw(p / "raw", p.name))
 
 
+class RawFileError(ValueError):
+    """Raw TU files that are missing, truncated or inconsistent."""
+
+
+def _read_ints(path: Path) -> np.ndarray:
+    """The integers of a TU text file, one row per line."""
+    try:
+        table = pd.read_csv(path, header=None, skipinitialspace=True,
+                            dtype=np.int64)
+    except pd.errors.EmptyDataError:
+        return np.zeros((0, 1), dtype=np.int64)
+    except ValueError as err:
+        raise RawFileError(f"{path} holds something other than integers "
+                           f"({err}). Restore the file from the TU "
+                           "collection.") from err
+    return table.to_numpy()
+
+
+def _line_count(path: Path) -> int:
+    with open(path, "rb") as f:
+        return sum(1 for line in f if line.strip())
+
+
+def validate_raw(raw_dir: str | os.PathLike, name: str) -> None:
+    """Check that a dataset's raw TU files agree with each other.
+
+    Raises :class:`RawFileError` naming the file, the mismatch and the fix
+    (for example a graph indicator shorter than the node count, or a labels
+    file with the wrong number of lines).
+    """
+    raw = Path(raw_dir)
+    fix = (f"Restore the files from the TU collection (or delete {raw} to "
+           "download them again where a network is available).")
+    for f in _required_files(name):
+        if not (raw / f).is_file():
+            raise RawFileError(f"{raw / f} is missing. {fix}")
+    indicator = _read_ints(raw / f"{name}_graph_indicator.txt")[:, 0]
+    num_nodes = len(indicator)
+    if num_nodes == 0:
+        raise RawFileError(f"{raw}/{name}_graph_indicator.txt is empty. {fix}")
+    num_graphs = int(indicator.max())
+    if indicator.min() < 1 or np.any(np.diff(indicator) < 0):
+        raise RawFileError(f"{raw}/{name}_graph_indicator.txt must list graph "
+                           "ids from 1, in non-decreasing order. " + fix)
+    missing = np.setdiff1d(np.arange(1, num_graphs + 1), indicator)
+    if missing.size:
+        raise RawFileError(
+            f"{raw}/{name}_graph_indicator.txt gives no node to graph(s) "
+            f"{missing[:5].tolist()}: empty graphs (0 nodes) cannot be "
+            f"embedded. Remove them from the files, or restore them. {fix}")
+    edges = _read_ints(raw / f"{name}_A.txt")
+    if edges.size and (edges.max() > num_nodes or edges.min() < 1):
+        raise RawFileError(
+            f"{raw}/{name}_A.txt refers to node {int(edges.max())}, but "
+            f"{name}_graph_indicator.txt has {num_nodes} lines (nodes): one "
+            f"of the two files is truncated. {fix}")
+    counts = {"graph_labels": num_graphs, "node_labels": num_nodes,
+              "node_attributes": num_nodes, "edge_labels": len(edges),
+              "edge_attributes": len(edges)}
+    for kind, expected in counts.items():
+        path = raw / f"{name}_{kind}.txt"
+        if path.is_file() and (got := _line_count(path)) != expected:
+            raise RawFileError(
+                f"{path} has {got} lines, but {expected} are expected (one "
+                f"per {'graph' if kind == 'graph_labels' else kind.split('_')[0]}"
+                f"). The file is truncated or belongs to another version of "
+                f"{name}. {fix}")
+
+
 class _CachedTUDataset(TUDataset):
     """PyG's TUDataset reading raw files from ``raw_source`` (read only) and
     keeping its processed files in a cache folder."""
@@ -66,6 +138,10 @@ class _CachedTUDataset(TUDataset):
     @property
     def raw_dir(self) -> str:
         return self._raw_source or super().raw_dir
+
+    def process(self) -> None:
+        validate_raw(self.raw_dir, self.name)
+        super().process()
 
     @property
     def processed_dir(self) -> str:
@@ -94,6 +170,29 @@ class GraphDataset(InMemoryDataset):
     def __repr__(self) -> str:
         return (f"{self.name}({len(self)}, features="
                 f"{self.feature_recipe['kind']}, dim={self.num_features})")
+
+
+def check_graphs(graphs) -> None:
+    """Reject graphs with no node; warn about graphs with no edge.
+
+    A graph without nodes has no embedding (its sum pool would be silently
+    dropped from a batch); a graph without edges is legal, and its embedding
+    comes from its node features alone.
+    """
+    empty = [i for i, g in enumerate(graphs) if g.num_nodes in (0, None)]
+    if empty:
+        raise ValueError(
+            f"{len(empty)} graph(s) have no nodes (indices {empty[:10]}); "
+            "an empty graph has no embedding. Remove them before embedding "
+            "or training.")
+    edgeless = [i for i, g in enumerate(graphs)
+                if g.edge_index is None or g.edge_index.numel() == 0]
+    if edgeless:
+        warnings.warn(
+            f"{len(edgeless)} graph(s) have no edges (indices "
+            f"{edgeless[:10]}); their embeddings come from node features "
+            "alone. Check the edge lists if this is unexpected.",
+            stacklevel=3)
 
 
 def fit_feature_recipe(graphs: list[Data], features: str = "auto") -> dict:
@@ -152,6 +251,11 @@ def apply_feature_recipe(data: Data, recipe: dict) -> Data:
         data.x = data.x.float()
     elif kind == "constant":
         data.x = torch.ones(n, 1)
+    elif kind == "onehot_columns":  # categorical columns, e.g. OGB atoms
+        cols = data.x.long()
+        data.x = torch.cat([
+            torch.nn.functional.one_hot(cols[:, c].clamp(0, size - 1), size)
+            for c, size in enumerate(recipe["sizes"])], dim=1).float()
     else:
         deg = degree(data.edge_index[0], n)
         if kind == "onehot_degree":
@@ -221,6 +325,7 @@ def load_tudataset(name: str, root: str | os.PathLike | None = None,
         raise _not_found(name, root, looked, f"{type(err).__name__}: {err}") \
             from err
     graphs = [tu[i] for i in range(len(tu))]
+    check_graphs(graphs)
     recipe = fit_feature_recipe(graphs, features)
     graphs = [apply_feature_recipe(g, recipe) for g in graphs]
     return GraphDataset(graphs, name, recipe, raw or tu.raw_dir)

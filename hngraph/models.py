@@ -1,12 +1,21 @@
-r"""InfoGraph with hard-negative local-global contrast (DESIGN sections 2, 3)."""
+r"""Self-supervised graph models: InfoGraph with hard-negative local-global
+contrast, and GraphCL-style two-view InfoNCE (DESIGN sections 2, 3)."""
 from __future__ import annotations
+
+import os
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
+from torch_geometric.data import Batch
+
+from .augment import make_augmentation
 from .encoders import GINEncoder
-from .losses import jsd_local_global
+from .losses import hard_infonce, jsd_local_global
+from .results import atomic_torch_save
+
+CHECKPOINT_FORMAT = "hngraph-model-1"
 
 
 class ProjectionHead(nn.Module):
@@ -46,7 +55,66 @@ class PriorDiscriminator(nn.Module):
         return torch.sigmoid(self.net(x)).squeeze(-1)
 
 
-class InfoGraph(nn.Module):
+class GraphModel(nn.Module):
+    """What every hngraph model shares: a :class:`GINEncoder` in
+    ``self.encoder``, a ``config`` dict of its constructor's arguments, graph
+    embeddings, and checkpoints that restore it with its feature recipe."""
+
+    encoder: GINEncoder
+    config: dict
+    #: How node features are built (``GraphDataset.feature_recipe``);
+    #: saved with the weights so that new graphs get the same features.
+    feature_recipe: dict | None = None
+
+    def forward(self, x: Tensor, edge_index: Tensor,
+                batch: Tensor | None = None) -> Tensor:
+        """Graph embeddings ``[G, L*d]`` (the encoder's, not projected)."""
+        return self.encoder(x, edge_index, batch)[0]
+
+    @torch.no_grad()
+    def embed(self, loader, device: torch.device | str | None = None
+              ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Graph embeddings of every graph of a loader, in eval mode.
+
+        Returns ``(embeddings [num_graphs, L*d], labels [num_graphs] or
+        None)`` as NumPy arrays, in the loader's order.
+        """
+        was_training = self.training
+        self.eval()
+        device = device or next(self.parameters()).device
+        embs, labels = [], []
+        for data in loader:
+            data = data.to(device)
+            embs.append(self(data.x, data.edge_index, data.batch).cpu())
+            if getattr(data, "y", None) is not None:
+                labels.append(data.y.view(-1).cpu())
+        self.train(was_training)
+        emb = torch.cat(embs).numpy()
+        return emb, (torch.cat(labels).numpy() if labels else None)
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Save weights, config and feature recipe (atomically)."""
+        atomic_torch_save({"format": CHECKPOINT_FORMAT,
+                           "class": type(self).__name__,
+                           "config": self.config,
+                           "feature_recipe": self.feature_recipe,
+                           "state_dict": self.state_dict()}, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, map_location="cpu"):
+        """A model saved by :meth:`save`, in eval mode."""
+        ckpt = _read_checkpoint(path, map_location)
+        if cls is not GraphModel and ckpt["class"] != cls.__name__:
+            raise ValueError(f"{path} holds a {ckpt['class']} model, not a "
+                             f"{cls.__name__}; load it with "
+                             f"{ckpt['class']}.load or hngraph.load_model.")
+        model = MODELS[ckpt["class"]](**ckpt["config"])
+        model.load_state_dict(ckpt["state_dict"])
+        model.feature_recipe = ckpt["feature_recipe"]
+        return model.eval()
+
+
+class InfoGraph(GraphModel):
     r"""GIN encoder trained by local-global contrast with hard negatives.
 
     ``loss(batch)`` is :func:`~hngraph.losses.jsd_local_global` on the
@@ -94,11 +162,6 @@ class InfoGraph(nn.Module):
             elif isinstance(m, nn.BatchNorm1d):
                 m.reset_parameters()
 
-    def forward(self, x: Tensor, edge_index: Tensor,
-                batch: Tensor | None = None) -> Tensor:
-        """Graph embeddings ``[G, L*d]`` (the encoder's, not projected)."""
-        return self.encoder(x, edge_index, batch)[0]
-
     def loss(self, data) -> Tensor:
         """Training loss of one PyG mini-batch (``Batch``) of >= 2 graphs."""
         graph_emb, node_emb = self.encoder(data.x, data.edge_index, data.batch)
@@ -115,23 +178,73 @@ class InfoGraph(nn.Module):
             loss = loss - self.gamma * (term_a + term_b)
         return loss
 
-    @torch.no_grad()
-    def embed(self, loader, device: torch.device | str | None = None
-              ) -> tuple[np.ndarray, np.ndarray | None]:
-        """Graph embeddings of every graph of a loader, in eval mode.
 
-        Returns ``(embeddings [num_graphs, L*d], labels [num_graphs] or
-        None)`` as NumPy arrays, in the loader's order.
-        """
-        was_training = self.training
-        self.eval()
-        device = device or next(self.parameters()).device
-        embs, labels = [], []
-        for data in loader:
-            data = data.to(device)
-            embs.append(self(data.x, data.edge_index, data.batch).cpu())
-            if getattr(data, "y", None) is not None:
-                labels.append(data.y.view(-1).cpu())
-        self.train(was_training)
-        emb = torch.cat(embs).numpy()
-        return emb, (torch.cat(labels).numpy() if labels else None)
+class GraphCL(GraphModel):
+    r"""GIN encoder trained on two augmented views with hard InfoNCE.
+
+    Each graph of a batch is augmented twice (``aug1``, ``aug2``, see
+    :mod:`hngraph.augment`); both views are encoded, projected by a
+    Linear-ReLU-Linear head and contrasted with
+    :func:`~hngraph.losses.hard_infonce`, the other graphs' views being the
+    negatives. ``beta=0, tau_plus=0`` is GraphCL's NT-Xent.
+
+    Args:
+        in_dim: node feature width.
+        hidden: GIN width ``d``.
+        layers: number of GIN layers ``L``.
+        beta: hardness concentration.
+        tau_plus: class prior for debiasing, in ``[0, 1)``.
+        temperature: InfoNCE temperature ``t > 0``.
+        aug1, aug2: augmentation names (``node_drop``, ``edge_perturb``,
+            ``feature_mask``, ``subgraph``).
+        aug_ratio: the augmentations' ratio.
+    """
+
+    def __init__(self, in_dim: int, hidden: int = 32, layers: int = 3,
+                 beta: float = 0.0, tau_plus: float = 0.0,
+                 temperature: float = 0.5, aug1: str = "node_drop",
+                 aug2: str = "node_drop", aug_ratio: float = 0.2):
+        super().__init__()
+        self.config = dict(in_dim=in_dim, hidden=hidden, layers=layers,
+                           beta=beta, tau_plus=tau_plus,
+                           temperature=temperature, aug1=aug1, aug2=aug2,
+                           aug_ratio=aug_ratio)
+        self.beta, self.tau_plus, self.temperature = beta, tau_plus, temperature
+        self.augs = (make_augmentation(aug1, aug_ratio),
+                     make_augmentation(aug2, aug_ratio))
+        self.encoder = GINEncoder(in_dim, hidden, layers)
+        dim = self.encoder.out_dim
+        self.head = nn.Sequential(nn.Linear(dim, dim), nn.ReLU(),
+                                  nn.Linear(dim, dim))
+
+    def views(self, data) -> tuple[Batch, Batch]:
+        """Two augmented views of every graph of a batch."""
+        graphs = data.to_data_list()
+        return tuple(Batch.from_data_list([aug(g) for g in graphs])
+                     for aug in self.augs)
+
+    def loss(self, data) -> Tensor:
+        """Training loss of one PyG mini-batch of >= 2 graphs."""
+        z = [self.head(self(v.x, v.edge_index, v.batch))
+             for v in self.views(data)]
+        return hard_infonce(z[0], z[1], beta=self.beta,
+                            tau_plus=self.tau_plus,
+                            temperature=self.temperature)
+
+
+MODELS = {"InfoGraph": InfoGraph, "GraphCL": GraphCL}
+
+
+def load_model(path: str | os.PathLike, map_location="cpu") -> GraphModel:
+    """Any hngraph model saved with ``model.save(path)``."""
+    return GraphModel.load(path, map_location)
+
+
+def _read_checkpoint(path, map_location) -> dict:
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"checkpoint {path} does not exist.")
+    ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path} is not an hngraph model checkpoint (write "
+                         "one with model.save(path) or `hngraph train`).")
+    return ckpt

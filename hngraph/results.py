@@ -31,6 +31,23 @@ def atomic_write_json(path: str | os.PathLike, obj) -> Path:
     return path
 
 
+def atomic_torch_save(obj, path: str | os.PathLike) -> Path:
+    """``torch.save`` through a temporary file and a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
+                               suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
 def git_commit() -> str:
     """The git commit of the source tree hngraph runs from (else of the
     working directory, for an installed copy), with ``-dirty`` for

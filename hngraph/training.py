@@ -2,8 +2,10 @@
 history, and SVM evaluation at chosen epochs."""
 from __future__ import annotations
 
+import os
 import random
 import time
+from pathlib import Path
 from typing import Iterable
 
 import numpy as np
@@ -12,6 +14,9 @@ from torch_geometric.loader import DataLoader
 from tqdm.auto import tqdm
 
 from .evaluation import svm_accuracy
+from .results import atomic_torch_save
+
+TRAINING_FORMAT = "hngraph-training-1"
 
 
 def seed_everything(seed: int) -> None:
@@ -57,10 +62,49 @@ def evaluate(model, dataset, seed: int = 0, folds: int = 10,
     return {"accuracy_mean": mean, "accuracy_std": std, **details}
 
 
+def _rng_state(loader) -> dict:
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    return {"torch": torch.get_rng_state(), "python": random.getstate(),
+            "numpy": [kind, keys.tolist(), pos, has_gauss, cached],
+            "loader": loader.generator.get_state()}
+
+
+def _set_rng_state(state: dict, loader) -> None:
+    torch.set_rng_state(state["torch"])
+    random.setstate(state["python"])
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, np.array(keys, dtype=np.uint32), pos,
+                         has_gauss, cached))
+    loader.generator.set_state(state["loader"])
+
+
+def save_training_state(path, model, optimizer, loader, epoch: int,
+                        history: dict) -> None:
+    """Everything needed to continue training after ``epoch`` (atomic)."""
+    atomic_torch_save({"format": TRAINING_FORMAT, "epoch": epoch,
+                       "model": model.state_dict(),
+                       "optimizer": optimizer.state_dict(),
+                       "history": history, "rng": _rng_state(loader)}, path)
+
+
+def load_training_state(path, model, optimizer, loader) -> tuple[int, dict]:
+    """Restore a state written by :func:`save_training_state`; returns the
+    last finished epoch and the history so far."""
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    if not isinstance(state, dict) or state.get("format") != TRAINING_FORMAT:
+        raise ValueError(f"{path} is not an hngraph training checkpoint; "
+                         "delete it or pass another checkpoint path.")
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    _set_rng_state(state["rng"], loader)
+    return state["epoch"], state["history"]
+
+
 def fit(model, dataset, epochs: int = 20, batch_size: int = 128,
         lr: float = 1e-3, seed: int = 0, device: str = "auto",
         eval_epochs: Iterable[int] = (), folds: int = 10,
-        progress: bool = True) -> dict:
+        progress: bool = True, checkpoint: str | os.PathLike | None = None,
+        checkpoint_every: int = 1) -> dict:
     """Train ``model`` (anything with ``.loss(batch)``) with Adam.
 
     Args:
@@ -75,6 +119,11 @@ def fit(model, dataset, epochs: int = 20, batch_size: int = 128,
             results are reported, never used to pick an epoch.
         folds: outer folds of the evaluation.
         progress: show a tqdm progress bar.
+        checkpoint: file for the training state (weights, optimizer, random
+            generators, history), written every ``checkpoint_every`` epochs
+            and at the end. If it exists, training resumes from it; on the
+            CPU a resumed run gives the same result as an uninterrupted one.
+        checkpoint_every: epochs between two checkpoint writes.
 
     Returns:
         ``{"loss": [mean loss per epoch], "eval": {epoch: result},
@@ -86,10 +135,16 @@ def fit(model, dataset, epochs: int = 20, batch_size: int = 128,
     loader = train_loader(dataset, batch_size, seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     eval_epochs = set(int(e) for e in eval_epochs)
-    history = {"loss": [], "eval": {}, "device": str(device)}
-    train_time = 0.0
-    bar = tqdm(range(1, epochs + 1), desc="train", unit="epoch",
-               disable=not progress)
+    history = {"loss": [], "eval": {}, "device": str(device),
+               "train_time": 0.0}
+    first = 1
+    if checkpoint is not None and Path(checkpoint).exists():
+        done, history = load_training_state(checkpoint, model, optimizer,
+                                            loader)
+        history["device"] = str(device)
+        first = done + 1
+    bar = tqdm(range(first, epochs + 1), desc="train", unit="epoch",
+               disable=not progress, initial=first - 1, total=epochs)
     for epoch in bar:
         start = time.perf_counter()
         model.train()
@@ -102,7 +157,7 @@ def fit(model, dataset, epochs: int = 20, batch_size: int = 128,
             optimizer.step()
             total += loss.item() * data.num_graphs
             count += data.num_graphs
-        train_time += time.perf_counter() - start
+        history["train_time"] += time.perf_counter() - start
         epoch_loss = total / count
         if not np.isfinite(epoch_loss):
             raise FloatingPointError(
@@ -112,5 +167,8 @@ def fit(model, dataset, epochs: int = 20, batch_size: int = 128,
         bar.set_postfix(loss=f"{epoch_loss:.4f}")
         if epoch in eval_epochs:
             history["eval"][epoch] = evaluate(model, dataset, seed, folds)
-    history["train_time"] = train_time
+        if checkpoint is not None and (epoch % checkpoint_every == 0
+                                       or epoch == epochs):
+            save_training_state(checkpoint, model, optimizer, loader, epoch,
+                                history)
     return history

@@ -25,3 +25,8 @@ def data_root() -> Path:
         pytest.skip("set HNGRAPH_DATA to the folder holding MUTAG/raw/ "
                     "(for example ../shared/data/TUDataset)")
     return Path(root)
+
+
+# Let tests import the shared reference implementations (tests/reference.py).
+import sys  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))

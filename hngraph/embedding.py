@@ -1,0 +1,113 @@
+"""Embed your own graphs: PyG ``Data``, networkx graphs or PyG datasets."""
+from __future__ import annotations
+
+import os
+import pickle
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+import torch
+from torch_geometric.data import Data
+from torch_geometric.loader import DataLoader
+from torch_geometric.utils import from_networkx
+
+from .data import apply_feature_recipe, check_graphs
+from .models import GraphModel, load_model
+
+#: Readers for the files of an input folder, by suffix.
+READERS = {".graphml": nx.read_graphml, ".gml": nx.read_gml,
+           ".edgelist": nx.read_edgelist, ".adjlist": nx.read_adjlist}
+
+
+def networkx_to_data(graph: nx.Graph, recipe: dict) -> Data:
+    """A networkx graph as PyG ``Data`` through ``from_networkx``.
+
+    With a ``labels`` recipe, the node attributes (all of them, in sorted key
+    order) become ``x``; otherwise only the structure is kept and the
+    recipe's degree or constant features are computed from it. Directed
+    graphs are made undirected, as the encoder expects.
+    """
+    if recipe["kind"] == "labels":
+        keys = sorted(set.intersection(*[set(d) for _, d in
+                                         graph.nodes(data=True)]) or [])
+        if not keys:
+            raise ValueError(
+                "the model was trained on node features "
+                f"({recipe['dim']} per node) but this networkx graph's nodes "
+                "have no common attributes. Give each node its features, "
+                "for example G.nodes[v]['x'] = [..].")
+        data = from_networkx(nx.Graph(graph), group_node_attrs=keys)
+    else:
+        plain = nx.Graph()
+        plain.add_nodes_from(graph.nodes)
+        plain.add_edges_from(graph.edges)
+        data = from_networkx(plain)
+    return data
+
+
+def as_data_list(graphs, recipe: dict) -> list[Data]:
+    """``graphs`` (PyG dataset, list of ``Data`` or of networkx graphs) with
+    the recipe's node features."""
+    out = []
+    for i, g in enumerate(graphs):
+        if isinstance(g, nx.Graph):
+            g = networkx_to_data(g, recipe)
+        elif not isinstance(g, Data):
+            raise TypeError(f"graph {i} is a {type(g).__name__}; give PyG "
+                            "Data objects, networkx graphs or a PyG dataset.")
+        out.append(g)
+    check_graphs(out)
+    return [apply_feature_recipe(g, recipe) for g in out]
+
+
+def embed(model_or_checkpoint, graphs, batch_size: int = 256,
+          device: str | torch.device = "cpu") -> np.ndarray:
+    """Graph embeddings of your own graphs.
+
+    Args:
+        model_or_checkpoint: a trained hngraph model, or the path of a
+            checkpoint written by ``model.save`` / ``hngraph train``.
+        graphs: a PyG dataset, a list of PyG ``Data`` or a list of networkx
+            graphs. Node features follow the model's feature recipe (node
+            attributes where it was trained on node labels, else degrees).
+        batch_size: graphs per forward pass.
+        device: where to run the encoder.
+
+    Returns:
+        ``[num_graphs, L*d]`` float32 array, in the order of ``graphs``.
+    """
+    model = model_or_checkpoint
+    if not isinstance(model, GraphModel):
+        model = load_model(model, map_location=device)
+    if model.feature_recipe is None:
+        raise ValueError("the model has no feature recipe; set "
+                         "model.feature_recipe = dataset.feature_recipe "
+                         "(the dataset it was trained on) first.")
+    data = as_data_list(graphs, model.feature_recipe)
+    if not data:
+        raise ValueError("no graphs to embed.")
+    model = model.to(device)
+    emb, _ = model.embed(DataLoader(data, batch_size=batch_size), device)
+    return emb
+
+
+def read_graphs(path: str | os.PathLike) -> list:
+    """Graphs from a pickle file (a list of networkx graphs or PyG ``Data``;
+    load only pickles you trust) or from a folder of ``.graphml``, ``.gml``,
+    ``.edgelist`` or ``.adjlist`` files (in sorted file-name order)."""
+    path = Path(path)
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix in READERS)
+        if not files:
+            raise FileNotFoundError(
+                f"{path} holds no graph files ({', '.join(READERS)}).")
+        return [READERS[p.suffix](p) for p in files]
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist; give a .pkl file "
+                                "or a folder of graph files.")
+    with open(path, "rb") as f:
+        graphs = pickle.load(f)
+    if isinstance(graphs, (nx.Graph, Data)):
+        graphs = [graphs]
+    return list(graphs)

@@ -1,0 +1,130 @@
+"""OGB graph property prediction datasets and linear-probe evaluation.
+
+``load_ogb`` loads through :class:`ogb.graphproppred.PygGraphPropPredDataset`
+with the official split; ``linear_probe`` fits a logistic regression on
+frozen embeddings and scores it with :class:`ogb.graphproppred.Evaluator`
+(ROC-AUC for ``ogbg-molhiv``).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from torch_geometric.loader import DataLoader
+
+from torch_geometric.data.data import Data, DataEdgeAttr, DataTensorAttr
+from torch_geometric.data.storage import GlobalStorage
+
+from .data import (DatasetNotFoundError, GraphDataset, apply_feature_recipe,
+                   cache_dir, check_graphs, fit_feature_recipe)
+
+
+_PYG_DATA_CLASSES = [Data, DataEdgeAttr, DataTensorAttr, GlobalStorage]
+
+
+def _ogb_root(root) -> Path:
+    if root is not None:
+        return Path(root)
+    if os.environ.get("HNGRAPH_OGB_DATA"):
+        return Path(os.environ["HNGRAPH_OGB_DATA"])
+    return cache_dir() / "ogb"
+
+
+def load_ogb(name: str, root: str | os.PathLike | None = None,
+             features: str = "auto") -> GraphDataset:
+    """An OGB graph property prediction dataset with its official split.
+
+    Files are looked up in ``root/<name with _>/`` (default
+    ``$HNGRAPH_OGB_DATA``, else the hngraph cache) and downloaded by OGB
+    where they are absent and a network is reachable.
+
+    Node features: molecules (``ogbg-mol*``) get their categorical atom
+    features one-hot encoded (OGB's ``get_atom_feature_dims``); other
+    datasets follow ``features`` as in :func:`~hngraph.load_tudataset`.
+
+    Returns:
+        A :class:`~hngraph.data.GraphDataset` with ``split_idx`` (``train``,
+        ``valid``, ``test`` index tensors) and ``ogb_name`` attributes.
+    """
+    from ogb.graphproppred import PygGraphPropPredDataset
+    from ogb.utils.features import get_atom_feature_dims
+
+    base = _ogb_root(root)
+    folder = base / "_".join(name.split("-"))
+    if folder.is_dir() and not list(folder.glob("RELEASE_v*.txt")):
+        raise DatasetNotFoundError(
+            f"{folder} exists but has no RELEASE_v*.txt, so OGB would ask "
+            "whether to replace it. Delete the folder to download it again, "
+            "or add the release file of its OGB version.")
+    try:
+        # OGB reads back its own processed file with torch.load; allow the
+        # PyG classes it holds under torch's weights-only loading.
+        with torch.serialization.safe_globals(_PYG_DATA_CLASSES):
+            ogb = PygGraphPropPredDataset(name=name, root=str(base))
+    except ValueError:
+        raise
+    except Exception as err:  # download failures, missing raw files
+        raise DatasetNotFoundError(
+            f"OGB dataset {name!r} is not in {folder} and could not be "
+            f"downloaded ({type(err).__name__}: {err}). Where no network is "
+            f"reachable, copy the dataset's folder (with raw/, split/ and "
+            f"RELEASE_v*.txt) to {folder}, or point HNGRAPH_OGB_DATA at the "
+            "folder that holds it.") from err
+    graphs = [ogb[i] for i in range(len(ogb))]
+    check_graphs(graphs)
+    if name.startswith("ogbg-mol"):
+        sizes = get_atom_feature_dims()
+        recipe = {"kind": "onehot_columns", "sizes": sizes, "dim": sum(sizes)}
+    else:
+        recipe = fit_feature_recipe(graphs, features)
+    graphs = [apply_feature_recipe(g, recipe) for g in graphs]
+    for g in graphs:
+        g.edge_attr = None  # the GIN encoder does not use edge features
+    dataset = GraphDataset(graphs, name, recipe, str(folder))
+    dataset.split_idx = ogb.get_idx_split()
+    dataset.ogb_name = name
+    return dataset
+
+
+def linear_probe(model, dataset: GraphDataset, batch_size: int = 256,
+                 device: str | torch.device = "cpu", seed: int = 0) -> dict:
+    """Logistic regression on frozen embeddings, scored by OGB's Evaluator.
+
+    One standardised logistic regression per task is fitted on the training
+    split (rows whose label is NaN are left out); the probabilities on the
+    validation and test splits are scored with
+    ``ogb.graphproppred.Evaluator(dataset.ogb_name)``.
+
+    Returns:
+        ``{"valid": {metric: value}, "test": {metric: value}}``.
+    """
+    from ogb.graphproppred import Evaluator
+
+    evaluator = Evaluator(dataset.ogb_name)
+    if "classification" not in evaluator.eval_metric and \
+            evaluator.eval_metric not in ("rocauc", "ap"):
+        raise NotImplementedError(
+            f"linear_probe scores binary classification tasks; "
+            f"{dataset.ogb_name} is scored by {evaluator.eval_metric}.")
+    emb, _ = model.embed(DataLoader(dataset, batch_size=batch_size), device)
+    y = dataset.y.view(len(dataset), -1).float().numpy()
+    split = {k: v.numpy() for k, v in dataset.split_idx.items()}
+    train = split["train"]
+    probs = np.full_like(y, np.nan)
+    for task in range(y.shape[1]):
+        rows = train[~np.isnan(y[train, task])]
+        if len(np.unique(y[rows, task])) < 2:
+            raise ValueError(f"task {task} has a single class in the "
+                             "training split; it cannot be probed.")
+        clf = make_pipeline(StandardScaler(), LogisticRegression(
+            max_iter=2000, random_state=seed))
+        clf.fit(emb[rows], y[rows, task].astype(int))
+        probs[:, task] = clf.predict_proba(emb)[:, 1]
+    return {part: evaluator.eval({"y_true": y[split[part]],
+                                  "y_pred": probs[split[part]]})
+            for part in ("valid", "test")}

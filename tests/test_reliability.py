@@ -1,0 +1,207 @@
+"""Bad input, interruption and reproducibility (issue 6)."""
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from torch_geometric.data import Data
+from torch_geometric.loader import DataLoader
+
+from hngraph import InfoGraph, fit, load_tudataset, seed_everything
+from hngraph.data import RawFileError, check_graphs
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# ----------------------------------------------------------- bad raw files
+
+def copy_raw(data_root, tmp_path, name="MUTAG"):
+    dst = tmp_path / "data" / name / "raw"
+    shutil.copytree(data_root / name / "raw", dst)
+    return dst
+
+
+def truncate(path: Path, keep: int):
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(lines[:keep]))
+
+
+def test_truncated_graph_indicator(data_root, tmp_path):
+    raw = copy_raw(data_root, tmp_path)
+    truncate(raw / "MUTAG_graph_indicator.txt", 3000)
+    with pytest.raises(RawFileError) as info:
+        load_tudataset("MUTAG", root=tmp_path / "data", cache=tmp_path / "c")
+    msg = str(info.value)
+    assert "MUTAG_A.txt refers to node" in msg and "3000 lines" in msg
+    assert "truncated" in msg and "Restore" in msg
+
+
+def test_labels_with_wrong_line_count(data_root, tmp_path):
+    raw = copy_raw(data_root, tmp_path)
+    truncate(raw / "MUTAG_graph_labels.txt", 150)
+    with pytest.raises(RawFileError, match=r"has 150 lines, but 188 are "
+                       r"expected \(one per graph\)"):
+        load_tudataset("MUTAG", root=tmp_path / "data", cache=tmp_path / "c")
+
+
+def test_empty_and_edgeless_graphs():
+    ok = Data(x=torch.ones(2, 1), edge_index=torch.tensor([[0, 1], [1, 0]]))
+    empty = Data(x=torch.ones(0, 1), edge_index=torch.zeros(2, 0,
+                                                           dtype=torch.long))
+    with pytest.raises(ValueError, match=r"1 graph\(s\) have no nodes "
+                       r"\(indices \[1\]\)"):
+        check_graphs([ok, empty])
+    lonely = Data(x=torch.ones(3, 1), edge_index=torch.zeros(2, 0,
+                                                            dtype=torch.long))
+    with pytest.warns(UserWarning, match=r"have no edges \(indices \[1\]\)"):
+        check_graphs([ok, lonely])
+
+
+def test_wrong_feature_size_for_checkpoint(tmp_path):
+    model = InfoGraph(7, hidden=8, layers=2)
+    model.save(tmp_path / "m.pt")
+    loaded = InfoGraph.load(tmp_path / "m.pt")
+    with pytest.raises(ValueError, match=r"expects \[num_nodes, 7\]"):
+        loaded(torch.ones(4, 3), torch.zeros(2, 0, dtype=torch.long))
+
+
+def test_config_rejections():
+    from hngraph import TrainConfig
+    with pytest.raises(KeyError, match="unknown key"):
+        TrainConfig.from_dict({"epoch": 3})
+    with pytest.raises(TypeError, match="'beta' must be float"):
+        TrainConfig.from_dict({"beta": "high"})
+    with pytest.raises(TypeError, match="'prior' must be bool"):
+        TrainConfig.from_dict({"prior": 1})
+
+
+# ------------------------------------------------------------ checkpoints
+
+def small_model(ds, seed=0):
+    seed_everything(seed)
+    return InfoGraph(ds.num_features, hidden=8, layers=2, beta=1.0,
+                     tau_plus=0.5, prior=True)
+
+
+def test_resumed_training_matches_uninterrupted(data_root, tmp_path):
+    ds = load_tudataset("MUTAG")
+    full = small_model(ds)
+    h_full = fit(full, ds, epochs=4, batch_size=64, seed=3, device="cpu",
+                 progress=False)
+    ckpt = tmp_path / "train.pt"
+    part = small_model(ds)
+    fit(part, ds, epochs=2, batch_size=64, seed=3, device="cpu",
+        progress=False, checkpoint=ckpt)
+    resumed = small_model(ds, seed=99)  # other weights: all must come back
+    h_res = fit(resumed, ds, epochs=4, batch_size=64, seed=3, device="cpu",
+                progress=False, checkpoint=ckpt)
+    assert h_res["loss"] == h_full["loss"]
+    for a, b in zip(full.state_dict().values(), resumed.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_saved_model_embeds_identically(data_root, tmp_path):
+    ds = load_tudataset("MUTAG")
+    model = small_model(ds)
+    fit(model, ds, epochs=1, batch_size=64, device="cpu", progress=False)
+    model.feature_recipe = ds.feature_recipe
+    model.save(tmp_path / "m.pt")
+    loaded = InfoGraph.load(tmp_path / "m.pt")
+    loader = DataLoader(ds, batch_size=50)
+    a, _ = model.embed(loader)
+    b, _ = loaded.embed(loader)
+    assert np.array_equal(a, b)
+    assert loaded.feature_recipe == ds.feature_recipe
+    assert loaded.config == model.config
+
+
+def test_bad_checkpoint_file(tmp_path):
+    torch.save({"weights": 1}, tmp_path / "x.pt")
+    with pytest.raises(ValueError, match="not an hngraph model checkpoint"):
+        InfoGraph.load(tmp_path / "x.pt")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        InfoGraph.load(tmp_path / "missing.pt")
+
+
+# -------------------------------------------------------- reproducibility
+
+REPRO = """
+import hashlib, sys, torch
+from torch_geometric.loader import DataLoader
+from hngraph import InfoGraph, fit, load_tudataset, seed_everything
+ds = load_tudataset("MUTAG")
+seed_everything(5)
+m = InfoGraph(ds.num_features, hidden=16, layers=2, beta=1.0, tau_plus=0.5)
+h = fit(m, ds, epochs=3, batch_size=32, seed=5, device="cpu", progress=False)
+emb, _ = m.embed(DataLoader(ds, batch_size=64))
+print([x.hex() for x in h["loss"]])
+print(hashlib.sha256(emb.tobytes()).hexdigest())
+"""
+
+
+def test_same_seed_same_bits_in_two_processes(data_root, tmp_path):
+    outs = [subprocess.run([sys.executable, "-c", REPRO], capture_output=True,
+                           text=True, cwd=tmp_path, timeout=300)
+            for _ in range(2)]
+    for out in outs:
+        assert out.returncode == 0, out.stderr
+    assert outs[0].stdout == outs[1].stdout
+    assert len(outs[0].stdout.splitlines()) == 2
+
+
+# ------------------------------------------------------ kill and restart
+
+def grid_config(tmp_path):
+    cfg = {"out": str(tmp_path / "out"), "epochs": 2, "batch_size": 64,
+           "hidden": 8, "layers": 2, "seeds": [0, 1, 2, 3],
+           "datasets": ["MUTAG"],
+           "objectives": {"infograph": {"beta": 0, "tau_plus": 0},
+                          "paper-b1": {"beta": 1, "tau_plus": 0.5}}}
+    path = tmp_path / "grid.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def snapshot(out: Path) -> dict:
+    return {p.name: (hashlib.sha256(p.read_bytes()).hexdigest(),
+                     p.stat().st_mtime_ns) for p in out.rglob("*.json")}
+
+
+def test_kill_mid_grid_and_restart(data_root, tmp_path):
+    cfg = grid_config(tmp_path)
+    out = tmp_path / "out"
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "paper_table.py"),
+           "--config", str(cfg), "--device", "cpu", "--threads", "1"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.time() + 240
+    while time.time() < deadline and len(list(out.rglob("*.json"))) < 3:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = snapshot(out)
+    assert 3 <= len(before) < 8, "kill the grid while it is running"
+    for name in before:  # every finished file is complete JSON
+        json.loads(next(out.rglob(name)).read_text())["accuracy_mean"]
+
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"{len(before)} finished (skipped), {8 - len(before)} to do" \
+        in done.stdout
+    after = snapshot(out)
+    assert len(after) == 8
+    for name, stamp in before.items():  # finished runs were not redone
+        assert after[name] == stamp
+    assert not list(out.rglob("*.tmp"))
+
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert "8 finished (skipped), 0 to do" in again.stdout
