@@ -11,41 +11,38 @@ from pathlib import Path
 import torch
 
 
-def atomic_write_json(path: str | os.PathLike, obj) -> Path:
-    """Write ``obj`` as JSON to ``path`` through a temporary file and a
-    rename, so that a reader never sees a partial file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
-                               suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=2)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
-
-
-def atomic_torch_save(obj, path: str | os.PathLike) -> Path:
-    """``torch.save`` through a temporary file and a rename."""
+def _atomic(path: str | os.PathLike, write) -> Path:
+    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename
+    it to ``path``: a reader never sees a partial file, and a crash leaves at
+    most a hidden ``.<name>.*.tmp`` file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
                                suffix=".tmp")
     os.close(fd)
     try:
-        torch.save(obj, tmp)
+        write(tmp)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
     return path
+
+
+def atomic_write_json(path: str | os.PathLike, obj) -> Path:
+    """Write ``obj`` as JSON to ``path`` atomically (see :func:`_atomic`)."""
+    def write(tmp):
+        with open(tmp, "w") as f:
+            json.dump(obj, f, indent=2)
+            f.flush()
+            os.fsync(f.fileno())
+    return _atomic(path, write)
+
+
+def atomic_torch_save(obj, path: str | os.PathLike) -> Path:
+    """``torch.save`` to ``path`` atomically (see :func:`_atomic`)."""
+    return _atomic(path, lambda tmp: torch.save(obj, tmp))
 
 
 def git_commit() -> str:
