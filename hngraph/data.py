@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import warnings
 import os.path as osp
 from pathlib import Path
@@ -322,6 +323,7 @@ def load_tudataset(name: str, root: str | os.PathLike | None = None,
     except Exception as err:  # network errors, 404 for unknown names
         if raw is not None:
             raise
+        _remove_empty_dirs(Path(cache_root) / name)
         raise _not_found(name, root, looked, f"{type(err).__name__}: {err}") \
             from err
     graphs = [tu[i] for i in range(len(tu))]
@@ -329,6 +331,12 @@ def load_tudataset(name: str, root: str | os.PathLike | None = None,
     recipe = fit_feature_recipe(graphs, features)
     graphs = [apply_feature_recipe(g, recipe) for g in graphs]
     return GraphDataset(graphs, name, recipe, raw or tu.raw_dir)
+
+
+def _remove_empty_dirs(folder: Path) -> None:
+    """Remove ``folder`` if a failed download left nothing in it."""
+    if folder.is_dir() and not any(p.is_file() for p in folder.rglob("*")):
+        shutil.rmtree(folder)
 
 
 def _not_found(name, root, looked, why) -> DatasetNotFoundError:

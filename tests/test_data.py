@@ -87,3 +87,10 @@ def test_missing_files_without_network(tmp_path, monkeypatch):
     with pytest.raises(DatasetNotFoundError, match="not found. Looked in"):
         load_tudataset("MUTAG", root=tmp_path / "empty",
                        cache=tmp_path / "cache", download=False)
+
+
+def test_failed_download_leaves_no_empty_folder(tmp_path, monkeypatch):
+    monkeypatch.delenv("HNGRAPH_DATA", raising=False)
+    with pytest.raises(DatasetNotFoundError, match="Download failed"):
+        load_tudataset("NO_SUCH_DATASET", cache=tmp_path)
+    assert not (tmp_path / "TUDataset" / "NO_SUCH_DATASET").exists()
