@@ -20,7 +20,10 @@ def _atomic(path: str | os.PathLike, write) -> Path:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
                                suffix=".tmp")
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
     try:
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private (0600)
         write(tmp)
         os.replace(tmp, path)
     except BaseException:

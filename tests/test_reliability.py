@@ -205,3 +205,13 @@ def test_kill_mid_grid_and_restart(data_root, tmp_path):
 
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert "8 finished (skipped), 0 to do" in again.stdout
+
+
+def test_atomic_files_have_normal_permissions(tmp_path):
+    from hngraph.results import atomic_write_json
+    path = atomic_write_json(tmp_path / "r.json", {"a": 1})
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+    assert json.loads(path.read_text()) == {"a": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
