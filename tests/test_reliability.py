@@ -206,6 +206,19 @@ def test_kill_mid_grid_and_restart(data_root, tmp_path):
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert "8 finished (skipped), 0 to do" in again.stdout
 
+    # The report turns the finished grid into a table, a CSV and a plot.
+    rep = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "report.py"),
+                          "--out", str(out)], capture_output=True, text=True,
+                         timeout=300)
+    assert rep.returncode == 0, rep.stderr
+    table = (out / "RESULTS.md").read_text()
+    row = next(l for l in table.splitlines() if l.startswith("| MUTAG"))
+    assert row.count("(n=4)") == 2 and row.count("**") == 2
+    assert "89.01 ± 1.13" in row  # the published InfoGraph figure
+    csv_rows = (out / "results.csv").read_text().splitlines()
+    assert len(csv_rows) == 3 and csv_rows[1].startswith("MUTAG,")
+    assert (out / "accuracy_vs_beta.png").stat().st_size > 10_000
+
 
 def test_atomic_files_have_normal_permissions(tmp_path):
     from hngraph.results import atomic_write_json
