@@ -73,7 +73,8 @@ def negative_weights(scores: Tensor, neg_mask: Tensor, beta: float,
     :math:`c = \max(\max s, |\min s|)` taken over the negative entries only.
 
     Both are computed as ``M * softmax`` over the row's negatives (``M`` the
-    number of negatives in the row), which never overflows.
+    number of negatives in the row), which never overflows. Weights below
+    ``e^-50`` (:data:`WEIGHT_CUTOFF`) of their row's largest are exactly 0.
 
     Args:
         scores: ``[R, C]`` scores.
