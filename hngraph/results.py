@@ -51,7 +51,8 @@ def atomic_torch_save(obj, path: str | os.PathLike) -> Path:
 def git_commit() -> str:
     """The git commit of the source tree hngraph runs from (else of the
     working directory, for an installed copy), with ``-dirty`` for
-    uncommitted changes, or ``"unknown"``."""
+    uncommitted changes to tracked files other than result files
+    (``benchmarks/results``), or ``"unknown"``."""
     for where in (Path(__file__).resolve().parent, Path.cwd()):
         try:
             out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=where,
@@ -59,7 +60,8 @@ def git_commit() -> str:
             if out.returncode != 0 or not out.stdout.strip():
                 continue
             dirty = subprocess.run(
-                ["git", "status", "--porcelain", "--untracked-files=no"],
+                ["git", "status", "--porcelain", "--untracked-files=no",
+                 "--", ":/", ":!/benchmarks/results"],
                 cwd=where, capture_output=True, text=True, timeout=10)
             return out.stdout.strip() + ("-dirty" if dirty.stdout.strip()
                                          else "")
