@@ -215,7 +215,7 @@ def part_scatter(args, device):
         import torch_scatter  # noqa: F401
     except ImportError:
         return {"installed": False, "note": "torch-scatter is not installed "
-                "in this environment; install hngraph[scatter] and rerun."}
+                "in this environment; `pip install torch-scatter` and rerun."}
     rows = {}
     for name in tqdm(args.datasets or ("PROTEINS", "REDDIT-BINARY"),
                      desc="scatter"):
