@@ -95,7 +95,7 @@ def write_plot(path: Path, table: dict) -> None:
         for mode, colour in (("paper", "tab:red"), ("reference", "tab:blue")):
             pts = sorted((s["beta"], s["mean"], s["std"]) for n, s in
                          row.items() if s["reweight"] == mode and
-                         s["tau_plus"] == 0.5 and (s["beta"] > 0 or
+                         s["tau_plus"] == 0.5 and (is_hard(n) or
                                                    n == "debiased"))
             if pts:
                 b, m, e = map(np.array, zip(*pts))
