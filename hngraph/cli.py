@@ -3,18 +3,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import fields
 from pathlib import Path
 
 from .config import TrainConfig
 from .data import DatasetNotFoundError
 from .results import atomic_write_json
 
-#: CLI flag -> config key, for the flags that override a config file.
-_OVERRIDES = ("dataset", "objective", "temperature", "aug1", "aug2",
-              "aug_ratio", "root", "features", "hidden", "layers", "beta",
-              "tau_plus", "reweight", "prior", "chunk_size", "epochs", "batch_size", "lr",
-              "seed", "device", "eval_epochs", "folds", "checkpoint_every",
-              "out")
+#: Config keys that a flag of the same name overrides: all of them.
+_OVERRIDES = tuple(f.name for f in fields(TrainConfig))
 
 
 def _train_parser(sub) -> None:
