@@ -6,8 +6,11 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
+import torch
+
 from .config import TrainConfig
 from .data import DatasetNotFoundError
+from .distributed import launch, launched_by_torchrun
 from .results import atomic_write_json
 
 #: Config keys that a flag of the same name overrides: all of them.
@@ -62,6 +65,10 @@ def _train_parser(sub) -> None:
                    "of the same command resumes from it")
     p.add_argument("--out", help="output folder for the JSON result "
                    "(default results/)")
+    p.add_argument("--nproc", type=int, default=1,
+                   help="train in N processes with DDP (torchrun on this "
+                   "machine): gloo on the CPU, nccl on GPUs; --batch-size "
+                   "is per process, negatives come from all processes")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -73,7 +80,11 @@ def _train(args) -> int:
     else:
         config = TrainConfig.from_dict(
             {k: v for k, v in overrides.items() if v is not None}, "flags")
+    if args.nproc > 1 and not launched_by_torchrun():
+        return _launch(args, config)
     result, model = run_experiment(config, progress=not args.quiet)
+    if result is None:  # a DDP worker other than rank 0
+        return 0
     path, weights = output_paths(config)
     model.save(weights)
     result["checkpoint"] = str(weights)
@@ -85,6 +96,19 @@ def _train(args) -> int:
           f"{result['accuracy_std']:.4f}")
     print(f"result written to {path}, model to {weights}")
     return 0
+
+
+def _launch(args, config: TrainConfig) -> int:
+    """Check what can be checked here, build the processed dataset once,
+    then start ``args.nproc`` DDP workers."""
+    from .data import load_tudataset
+    from .training import resolve_device
+    device = resolve_device(config.device)
+    if device.type == "cuda" and torch.cuda.device_count() < args.nproc:
+        raise ValueError(f"--nproc {args.nproc} on CUDA needs {args.nproc} "
+                         f"GPUs, but torch sees {torch.cuda.device_count()}.")
+    load_tudataset(config.dataset, root=config.root, features=config.features)
+    return launch(args.argv, args.nproc)
 
 
 def _embed_parser(sub) -> None:
@@ -125,7 +149,11 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     _train_parser(sub)
     _embed_parser(sub)
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
+    args.argv = argv
+    if getattr(args, "nproc", 1) < 1:
+        parser.error(f"--nproc must be >= 1, got {args.nproc}")
     try:
         return {"train": _train, "embed": _embed}[args.command](args)
     except (DatasetNotFoundError, FileNotFoundError, ValueError, KeyError,

@@ -20,6 +20,8 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.checkpoint import checkpoint
 
+from .distributed import gather_graphs, global_max, share_of_global_mean
+
 LOG2 = math.log(2.0)
 
 REWEIGHT_MODES = ("paper", "reference")
@@ -166,8 +168,8 @@ def _negative_term(node_emb: Tensor, graph_emb: Tensor, batch: Tensor,
 
 def jsd_local_global(node_emb: Tensor, graph_emb: Tensor, batch: Tensor,
                      beta: float = 0.0, tau_plus: float = 0.0,
-                     reweight: str = "paper", chunk_size: int | None = None
-                     ) -> Tensor:
+                     reweight: str = "paper", chunk_size: int | None = None,
+                     distributed: bool = False) -> Tensor:
     r"""InfoGraph's Jensen-Shannon local-global loss with hard negatives.
 
     With scores :math:`s_{ij} = \langle \phi(h_i), \psi(H_j) \rangle` of node
@@ -203,6 +205,13 @@ def jsd_local_global(node_emb: Tensor, graph_emb: Tensor, batch: Tensor,
         tau_plus: class prior of false negatives, in ``[0, 1)``.
         reweight: ``"paper"`` (the derivation) or ``"reference"``.
         chunk_size: rows per chunk; ``None`` computes all rows at once.
+        distributed: in a ``torch.distributed`` process group, contrast the
+            local nodes against the graphs of every process (gathered with
+            gradient, see :func:`hngraph.distributed.gather_graphs`); ``c``
+            is then the maximum over all processes, and the result is this
+            process's share of the mean over all nodes, so that the average
+            over processes (as DDP averages gradients) is the loss of one
+            process holding the whole global batch.
 
     Returns:
         Scalar loss tensor.
@@ -210,6 +219,9 @@ def jsd_local_global(node_emb: Tensor, graph_emb: Tensor, batch: Tensor,
     _check_tau_plus(tau_plus)
     _check_beta(beta)
     _check_reweight(reweight)
+    if distributed:
+        graph_emb, offset = gather_graphs(graph_emb)
+        batch = batch + offset
     num_graphs = graph_emb.size(0)
     if num_graphs < 2:
         raise ValueError(
@@ -235,8 +247,11 @@ def jsd_local_global(node_emb: Tensor, graph_emb: Tensor, batch: Tensor,
     e_pos = (LOG2 - F.softplus(-pos)).mean()
     chunk = chunk_size or num_nodes
     scale = None
-    if reweight == "reference" and beta != 0.0 and chunk < num_nodes:
+    if reweight == "reference" and beta != 0.0 and (chunk < num_nodes
+                                                    or distributed):
         scale = _negative_scale(node_emb, graph_emb, batch, chunk)
+        if distributed:
+            scale = global_max(scale)
     args = (beta, tau_plus, reweight)
     if chunk >= num_nodes:
         neg = _negative_term(node_emb, graph_emb, batch, pos, *args, scale)
@@ -249,11 +264,15 @@ def jsd_local_global(node_emb: Tensor, graph_emb: Tensor, batch: Tensor,
                 _negative_term, node_emb[rows], graph_emb, batch[rows],
                 pos[rows], *args, scale, use_reentrant=False).sum()
         e_neg = total / num_nodes - LOG2
+    if distributed:  # this process's share of the mean over all nodes
+        share = share_of_global_mean(num_nodes, node_emb.device)
+        return share * (e_neg + LOG2 - e_pos) - LOG2
     return e_neg - e_pos
 
 
 def hard_infonce(z1: Tensor, z2: Tensor, beta: float = 0.0,
-                 tau_plus: float = 0.0, temperature: float = 0.5) -> Tensor:
+                 tau_plus: float = 0.0, temperature: float = 0.5,
+                 distributed: bool = False) -> Tensor:
     r"""Two-view graph-level InfoNCE with hard, debiased negatives.
 
     ``z1[i]`` and ``z2[i]`` are two views of graph ``i``; both are
@@ -279,6 +298,11 @@ def hard_infonce(z1: Tensor, z2: Tensor, beta: float = 0.0,
         beta: hardness concentration, ``>= 0``.
         tau_plus: class prior of false negatives, in ``[0, 1)``.
         temperature: ``t > 0``.
+        distributed: in a ``torch.distributed`` process group, the local
+            views are the anchors and the views of every process (gathered
+            with gradient) their candidates, so ``G`` and ``M`` count the
+            graphs of all processes; the result is this process's share of
+            the mean over all anchors (see :func:`jsd_local_global`).
 
     Returns:
         Scalar loss tensor.
@@ -291,22 +315,28 @@ def hard_infonce(z1: Tensor, z2: Tensor, beta: float = 0.0,
     if z1.shape != z2.shape or z1.dim() != 2:
         raise ValueError(f"z1 and z2 must both be [G, D], got shapes "
                          f"{tuple(z1.shape)} and {tuple(z2.shape)}.")
+    _check_finite("z1", z1)
+    _check_finite("z2", z2)
+    local, offset = z1.size(0), 0
+    if distributed:
+        both, offset = gather_graphs(torch.cat([z1, z2], dim=1))
+        z1, z2 = both.split(z1.size(1), dim=1)
     num_graphs = z1.size(0)
     if num_graphs < 2:
         raise ValueError(
             f"the batch holds {num_graphs} graph(s); in-batch negatives need "
             "at least 2 graphs. Use a batch_size of 2 or more.")
-    _check_finite("z1", z1)
-    _check_finite("z2", z2)
 
     z = F.normalize(torch.cat([z1, z2], dim=0), dim=1)         # [2G, D]
-    sim = (z @ z.t()) / temperature                            # [2G, 2G]
-    idx = torch.arange(2 * num_graphs, device=z.device)
+    own = torch.arange(offset, offset + local, device=z.device)
+    idx = torch.cat([own, own + num_graphs])                   # anchors [A]
+    rows = torch.arange(idx.numel(), device=z.device)
     partner = (idx + num_graphs) % (2 * num_graphs)
-    log_pos = sim[idx, partner]                                # [2G]
+    sim = (z[idx] @ z.t()) / temperature                       # [A, 2G]
+    log_pos = sim[rows, partner]                               # [A]
     neg_mask = torch.ones_like(sim, dtype=torch.bool)
-    neg_mask[idx, idx] = False
-    neg_mask[idx, partner] = False
+    neg_mask[rows, idx] = False
+    neg_mask[rows, partner] = False
     m = 2 * num_graphs - 2
 
     # log of mean_j w_ij n_ij: a softmax of beta*sim weighting exp(sim).
@@ -321,4 +351,7 @@ def hard_infonce(z1: Tensor, z2: Tensor, beta: float = 0.0,
         inner > 0, a + torch.log(inner.clamp_min(1e-38)) - math.log1p(-tau_plus),
         torch.full_like(inner, float("-inf")))
     log_ng = math.log(m) + torch.clamp_min(log_debiased, -1.0 / temperature)
-    return F.softplus(log_ng - log_pos).mean()
+    loss = F.softplus(log_ng - log_pos).mean()
+    if distributed:
+        return share_of_global_mean(idx.numel(), z.device) * loss
+    return loss

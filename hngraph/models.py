@@ -65,6 +65,9 @@ class GraphModel(nn.Module):
     #: How node features are built (``GraphDataset.feature_recipe``);
     #: saved with the weights so that new graphs get the same features.
     feature_recipe: dict | None = None
+    #: Contrast against the graphs of every process of a ``torch.distributed``
+    #: group (set by :func:`hngraph.distributed.wrap`, which ``fit`` calls).
+    distributed: bool = False
 
     def forward(self, x: Tensor, edge_index: Tensor,
                 batch: Tensor | None = None) -> Tensor:
@@ -169,7 +172,8 @@ class InfoGraph(GraphModel):
                                 self.global_head(graph_emb), data.batch,
                                 beta=self.beta, tau_plus=self.tau_plus,
                                 reweight=self.reweight,
-                                chunk_size=self.chunk_size)
+                                chunk_size=self.chunk_size,
+                                distributed=self.distributed)
         if self.prior_d is not None:
             noise = torch.rand_like(graph_emb)
             eps = 1e-12
@@ -229,7 +233,8 @@ class GraphCL(GraphModel):
              for v in self.views(data)]
         return hard_infonce(z[0], z[1], beta=self.beta,
                             tau_plus=self.tau_plus,
-                            temperature=self.temperature)
+                            temperature=self.temperature,
+                            distributed=self.distributed)
 
 
 MODELS = {"InfoGraph": InfoGraph, "GraphCL": GraphCL}

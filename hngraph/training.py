@@ -10,9 +10,11 @@ from typing import Iterable
 
 import numpy as np
 import torch
+from torch.utils.data import DistributedSampler
 from torch_geometric.loader import DataLoader
 from tqdm.auto import tqdm
 
+from . import distributed as dist_utils
 from .evaluation import svm_accuracy
 from .results import atomic_torch_save
 
@@ -41,11 +43,17 @@ def train_loader(dataset, batch_size: int, seed: int) -> DataLoader:
     """A shuffling loader whose order depends on ``seed`` only.
 
     A last batch of a single graph cannot be contrasted against anything, so
-    it is dropped when ``len(dataset) % batch_size == 1``.
+    it is dropped when ``len(dataset) % batch_size == 1``. In a process group
+    of ``W``, a :class:`~torch.utils.data.DistributedSampler` gives each
+    process its ``1/W`` of every epoch (``batch_size`` is then per process,
+    the global batch ``W * batch_size``); call ``loader.sampler.set_epoch``.
     """
     if len(dataset) < 2:
         raise ValueError(f"the dataset holds {len(dataset)} graph(s); "
                          "contrastive training needs at least 2.")
+    if dist_utils.is_distributed():
+        sampler = DistributedSampler(dataset, shuffle=True, seed=seed)
+        return DataLoader(dataset, batch_size=batch_size, sampler=sampler)
     gen = torch.Generator().manual_seed(seed)
     return DataLoader(dataset, batch_size=batch_size, shuffle=True,
                       generator=gen,
@@ -80,11 +88,19 @@ def _set_rng_state(state: dict, loader) -> None:
 
 def save_training_state(path, model, optimizer, loader, epoch: int,
                         history: dict) -> None:
-    """Everything needed to continue training after ``epoch`` (atomic)."""
+    """Everything needed to continue training after ``epoch`` (atomic).
+
+    In a process group, the random streams are not saved: :func:`fit`
+    reseeds them from ``(seed, rank, epoch)`` at every epoch.
+    """
+    distributed = dist_utils.is_distributed()
     atomic_torch_save({"format": TRAINING_FORMAT, "epoch": epoch,
                        "model": model.state_dict(),
                        "optimizer": optimizer.state_dict(),
-                       "history": history, "rng": _rng_state(loader)}, path)
+                       "history": history,
+                       "processes": dist_utils.world_size(),
+                       "rng": None if distributed else _rng_state(loader)},
+                      path)
 
 
 def load_training_state(path, model, optimizer, loader) -> tuple[int, dict]:
@@ -94,9 +110,16 @@ def load_training_state(path, model, optimizer, loader) -> tuple[int, dict]:
     if not isinstance(state, dict) or state.get("format") != TRAINING_FORMAT:
         raise ValueError(f"{path} is not an hngraph training checkpoint; "
                          "delete it or pass another checkpoint path.")
+    processes = state.get("processes", 1)
+    if processes != dist_utils.world_size():
+        raise ValueError(
+            f"{path} was written by a run with {processes} process(es); "
+            f"resume it with {processes} (--nproc {processes}), or delete it "
+            "to start again.")
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
-    _set_rng_state(state["rng"], loader)
+    if state["rng"] is not None:
+        _set_rng_state(state["rng"], loader)
     return state["epoch"], state["history"]
 
 
@@ -125,14 +148,27 @@ def fit(model, dataset, epochs: int = 20, batch_size: int = 128,
             CPU a resumed run gives the same result as an uninterrupted one.
         checkpoint_every: epochs between two checkpoint writes.
 
+    Inside a ``torch.distributed`` process group of two or more (for example
+    under ``torchrun`` or ``hngraph train --nproc N``), training runs with
+    DDP: each process takes its share of every epoch, ``batch_size`` graphs
+    a step, and contrasts them with the graphs of all processes (see
+    :func:`hngraph.distributed.wrap`). Random streams are reseeded per
+    ``(seed, rank, epoch)``. Only rank 0 shows progress, evaluates and writes
+    the checkpoint; the returned losses are global.
+
     Returns:
         ``{"loss": [mean loss per epoch], "eval": {epoch: result},
         "train_time": seconds, "device": str}``.
     """
     device = resolve_device(device)
+    distributed = dist_utils.is_distributed()
+    if distributed and device.type == "cuda":
+        device = torch.device("cuda", torch.cuda.current_device())
+    lead = dist_utils.rank() == 0
     torch.manual_seed(seed)
     model.to(device)
     loader = train_loader(dataset, batch_size, seed)
+    step = dist_utils.wrap(model, device) if distributed else model.loss
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     eval_epochs = set(int(e) for e in eval_epochs)
     history = {"loss": [], "eval": {}, "device": str(device),
@@ -144,31 +180,51 @@ def fit(model, dataset, epochs: int = 20, batch_size: int = 128,
         history["device"] = str(device)
         first = done + 1
     bar = tqdm(range(first, epochs + 1), desc="train", unit="epoch",
-               disable=not progress, initial=first - 1, total=epochs)
-    for epoch in bar:
-        start = time.perf_counter()
-        model.train()
-        total, count = 0.0, 0
-        for data in loader:
-            data = data.to(device)
-            optimizer.zero_grad()
-            loss = model.loss(data)
-            loss.backward()
-            optimizer.step()
-            total += loss.item() * data.num_graphs
-            count += data.num_graphs
-        history["train_time"] += time.perf_counter() - start
-        epoch_loss = total / count
-        if not np.isfinite(epoch_loss):
-            raise FloatingPointError(
-                f"the training loss became {epoch_loss} at epoch {epoch}. "
-                "Lower the learning rate or beta, or check the features.")
-        history["loss"].append(epoch_loss)
-        bar.set_postfix(loss=f"{epoch_loss:.4f}")
-        if epoch in eval_epochs:
-            history["eval"][epoch] = evaluate(model, dataset, seed, folds)
-        if checkpoint is not None and (epoch % checkpoint_every == 0
-                                       or epoch == epochs):
-            save_training_state(checkpoint, model, optimizer, loader, epoch,
-                                history)
+               disable=not (progress and lead), initial=first - 1,
+               total=epochs)
+    try:
+        for epoch in bar:
+            _train_epoch(model, step, loader, optimizer, device, history,
+                         seed, epoch)
+            bar.set_postfix(loss=f"{history['loss'][-1]:.4f}")
+            if lead and epoch in eval_epochs:
+                history["eval"][epoch] = evaluate(model, dataset, seed, folds)
+            if lead and checkpoint is not None and (
+                    epoch % checkpoint_every == 0 or epoch == epochs):
+                save_training_state(checkpoint, model, optimizer, loader,
+                                    epoch, history)
+    finally:
+        if distributed:
+            dist_utils.unwrap(model)
     return history
+
+
+def _train_epoch(model, step, loader, optimizer, device, history: dict,
+                 seed: int, epoch: int) -> None:
+    """One epoch of :func:`fit`: appends the mean loss to ``history``."""
+    distributed = dist_utils.is_distributed()
+    if distributed:
+        loader.sampler.set_epoch(epoch)
+        stream = dist_utils.seed_stream(seed, dist_utils.rank(), epoch)
+        torch.manual_seed(stream)
+        random.seed(stream)
+    start = time.perf_counter()
+    model.train()
+    total, count = 0.0, 0
+    for data in loader:
+        data = data.to(device)
+        optimizer.zero_grad()
+        loss = step(data)
+        loss.backward()
+        optimizer.step()
+        total += loss.item() * data.num_graphs
+        count += data.num_graphs
+    if distributed:  # the mean over the processes' shares: the global loss
+        total, count = dist_utils.all_sum([total, count])
+    history["train_time"] += time.perf_counter() - start
+    epoch_loss = total / count
+    if not np.isfinite(epoch_loss):
+        raise FloatingPointError(
+            f"the training loss became {epoch_loss} at epoch {epoch}. "
+            "Lower the learning rate or beta, or check the features.")
+    history["loss"].append(epoch_loss)

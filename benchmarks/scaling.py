@@ -1,0 +1,273 @@
+"""Scaling benchmark: training throughput with 1 and 2 DDP processes, and
+the bytes each process sends per step, measured against a formula (issue 7).
+
+Each configuration trains the default objective (paper, beta 1, tau+ 0.5) for
+``--warmup`` epochs, then times ``--epochs`` more; the global batch is the
+same for all (``--batch-size`` graphs, split over the processes). Bytes are
+measured as the growth of the loopback interface's transmit counter
+(``/proc/net/dev``), which on one machine carries every byte that ``gloo``
+sends, TCP/IP headers included. The formula (see ``SCALING.md``) counts the
+payloads of the collectives; the ``collectives`` part measures each
+collective's bytes against its payload to check its constants.
+
+    python benchmarks/scaling.py                    # all parts, resumable
+    python benchmarks/scaling.py --force            # redo
+    python benchmarks/scaling.py --report-only      # rebuild SCALING.md
+
+Writes ``benchmarks/results/scaling/<part>.json`` and ``SCALING.md``.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+import torch.distributed._functional_collectives as funcol
+import torch.multiprocessing as mp
+
+from hngraph import InfoGraph, load_tudataset, seed_everything
+from hngraph.distributed import all_sum, wrap
+from hngraph.results import atomic_write_json, git_commit, machine_info
+from hngraph.training import train_loader
+
+DATASETS = ("MUTAG", "PROTEINS", "NCI1", "REDDIT-BINARY")
+SEED = 0
+
+
+def loopback_tx() -> int:
+    """Bytes sent through the loopback interface so far (Linux)."""
+    for line in Path("/proc/net/dev").read_text().splitlines():
+        name, _, counters = line.partition(":")
+        if name.strip() == "lo":
+            return int(counters.split()[8])
+    raise RuntimeError("no loopback interface in /proc/net/dev")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _spawn(fn, nproc: int, *args) -> dict:
+    """Run ``fn(rank, world, init, out, *args)`` in ``nproc`` processes;
+    returns what rank 0 saved."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "result.pt"
+        init = f"tcp://127.0.0.1:{_free_port()}"
+        mp.spawn(fn, args=(nproc, init, str(out), *args), nprocs=nproc)
+        return torch.load(out, weights_only=False)
+
+
+def _join(rank: int, world: int, init: str, threads: int) -> None:
+    torch.set_num_threads(threads)
+    if world > 1:
+        dist.init_process_group("gloo", init_method=init, rank=rank,
+                                world_size=world)
+
+
+def _throughput_worker(rank, world, init, out, name, batch, warmup, epochs,
+                       threads):
+    """Train ``warmup + epochs`` epochs; rank 0 saves the timed part."""
+    _join(rank, world, init, threads)
+    dataset = load_tudataset(name)
+    seed_everything(SEED)
+    model = InfoGraph(dataset.num_features, beta=1.0, tau_plus=0.5)
+    loader = train_loader(dataset, batch // world, SEED)
+    step = wrap(model, torch.device("cpu")) if world > 1 else model.loss
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    steps = graphs = 0
+    for epoch in range(warmup + epochs):
+        if world > 1:
+            loader.sampler.set_epoch(epoch)
+        if epoch == warmup:
+            if world > 1:
+                dist.barrier()
+            sent, start, steps, graphs = loopback_tx(), time.perf_counter(), 0, 0
+        for data in loader:
+            optimizer.zero_grad()
+            step(data).backward()
+            optimizer.step()
+            steps += 1
+            graphs += data.num_graphs
+    if world > 1:
+        dist.barrier()
+    seconds = time.perf_counter() - start
+    sent = loopback_tx() - sent
+    graphs = int(all_sum([graphs])[0])
+    if rank == 0:
+        params = sum(p.numel() for p in model.parameters())
+        torch.save({"dataset": name, "processes": world,
+                    "threads_per_process": threads, "global_batch": batch,
+                    "epochs_timed": epochs, "graphs": graphs,
+                    "seconds": seconds, "graphs_per_s": graphs / seconds,
+                    "steps_per_process": steps,
+                    "loopback_bytes": sent,
+                    "bytes_per_step_per_process": sent / steps / world,
+                    "parameters": params,
+                    "embedding_dim": model.encoder.out_dim,
+                    "bn_layers": model.encoder.layers,
+                    "bn_width": model.encoder.hidden}, out)
+    if world > 1:
+        dist.destroy_process_group()
+
+
+def _collectives_worker(rank, world, init, out, numel, repeats):
+    """Bytes on the loopback per call of each collective hngraph uses."""
+    _join(rank, world, init, 1)
+    x = torch.randn(numel)
+    calls = {
+        "all_reduce (DDP gradients, batch norm)": lambda: dist.all_reduce(x),
+        "all_gather (graph embeddings)":
+            lambda: funcol.wait_tensor(funcol.all_gather_single(
+                x, 0, dist.group.WORLD)),
+        "backward of all_gather (reduce-scatter)":
+            lambda: funcol.wait_tensor(funcol.reduce_scatter_tensor(
+                torch.cat([x] * world), "sum", 0, dist.group.WORLD)),
+    }
+    result = {}
+    for label, call in calls.items():
+        call()
+        dist.barrier()
+        sent = loopback_tx()
+        for _ in range(repeats):
+            call()
+        dist.barrier()
+        per_call = (loopback_tx() - sent) / repeats / world
+        result[label] = {"payload_bytes": 4 * numel,
+                         "sent_per_process": per_call,
+                         "ratio": per_call / (4 * numel)}
+    if rank == 0:
+        torch.save(result, out)
+    dist.destroy_process_group()
+
+
+def formula_bytes(params: int, local_graphs: int, dim: int, layers: int,
+                  width: int, world: int) -> dict:
+    """Payload bytes one process sends per step, float32, ring algorithms.
+
+    * gradients (DDP all-reduce): ``2 (W-1)/W * 4 P``;
+    * graph embeddings, all-gather forward and reduce-scatter backward:
+      ``2 * (W-1) * 4 G_r D``;
+    * batch norm, per layer two all-reduces forward and two backward of
+      ``C + 1`` and ``C`` values: ``L * 2 * 2 (W-1)/W * 4 (2C + 1)``.
+    """
+    ring = 2 * (world - 1) / world
+    terms = {"gradients": ring * 4 * params,
+             "graph_embeddings": 2 * (world - 1) * 4 * local_graphs * dim,
+             "batch_norm": layers * 2 * ring * 4 * (2 * width + 1)}
+    terms["total"] = sum(terms.values())
+    return terms
+
+
+def run_throughput(args, out: Path) -> None:
+    cores = os.cpu_count() or 1
+    for name in args.datasets:
+        for world in (1, 2):
+            path = out / f"throughput_{name}_{world}proc.json"
+            if path.exists() and not args.force:
+                continue
+            res = _spawn(_throughput_worker, world, name, args.batch_size,
+                         args.warmup, args.epochs, max(1, cores // world))
+            local_graphs = args.batch_size // world
+            res["formula_bytes"] = formula_bytes(
+                res["parameters"], local_graphs, res["embedding_dim"],
+                res["bn_layers"], res["bn_width"], world)
+            res.update(commit=git_commit(), machine=machine_info("cpu"),
+                       seed=SEED)
+            atomic_write_json(path, res)
+            print(f"{name} {world} process(es): {res['graphs_per_s']:.0f} "
+                  f"graphs/s, {res['bytes_per_step_per_process']:.0f} B "
+                  f"sent per step per process", flush=True)
+
+
+def run_collectives(args, out: Path) -> None:
+    path = out / "collectives.json"
+    if path.exists() and not args.force:
+        return
+    res = _spawn(_collectives_worker, 2, 1 << 20, 20)
+    atomic_write_json(path, {"processes": 2, "numel": 1 << 20, "repeats": 20,
+                             "calls": res, "commit": git_commit(),
+                             "machine": machine_info("cpu")})
+
+
+def report(out: Path) -> Path:
+    import json
+    rows = [json.loads(p.read_text())
+            for p in sorted(out.glob("throughput_*.json"))]
+    coll = out / "collectives.json"
+    lines = ["# Scaling: DDP on this machine", "",
+             "Generated by `benchmarks/scaling.py` from the JSON files "
+             "beside this one; the discussion below is in "
+             "`benchmarks/SCALING_NOTES.md`.", ""]
+    if rows:
+        m = rows[0]["machine"]
+        lines += [f"Machine: {m['cpu_count']} CPU cores, torch {m['torch']}, "
+                  f"commit {rows[0]['commit']}. Global batch "
+                  f"{rows[0]['global_batch']} graphs, default objective "
+                  f"(paper, beta 1, tau+ 0.5), {rows[0]['epochs_timed']} "
+                  "timed epochs after a warm-up.", "",
+                  "| dataset | processes x threads | graphs/s | speed-up | "
+                  "bytes sent per step per process: measured | formula | "
+                  "measured / formula |",
+                  "|---|---|---|---|---|---|---|"]
+        base = {r["dataset"]: r["graphs_per_s"] for r in rows
+                if r["processes"] == 1}
+        for r in sorted(rows, key=lambda r: (DATASETS.index(r["dataset"])
+                                             if r["dataset"] in DATASETS
+                                             else 99, r["processes"])):
+            f = r["formula_bytes"]["total"]
+            meas = r["bytes_per_step_per_process"]
+            ratio = f"{meas / f:.3f}" if f else "n/a"
+            speed = r["graphs_per_s"] / base[r["dataset"]] \
+                if r["dataset"] in base else float("nan")
+            lines.append(
+                f"| {r['dataset']} | {r['processes']} x "
+                f"{r['threads_per_process']} | {r['graphs_per_s']:.0f} | "
+                f"{speed:.2f}x | {meas:,.0f} | {f:,.0f} | {ratio} |")
+    if coll.exists():
+        c = json.loads(coll.read_text())
+        lines += ["", f"Collectives, 2 processes, {c['numel']:,} float32 "
+                  "values a call (bytes on the loopback per process and "
+                  "call, over the payload):", "",
+                  "| collective | payload | sent | ratio |", "|---|---|---|---|"]
+        for label, v in c["calls"].items():
+            lines.append(f"| {label} | {v['payload_bytes']:,} | "
+                         f"{v['sent_per_process']:,.0f} | {v['ratio']:.3f} |")
+    path = out / "SCALING.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--datasets", nargs="*", default=list(DATASETS))
+    p.add_argument("--batch-size", type=int, default=128,
+                   help="global batch, split over the processes")
+    p.add_argument("--warmup", type=int, default=1)
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--out", default=str(Path(__file__).parent / "results"
+                                        / "scaling"))
+    p.add_argument("--force", action="store_true")
+    p.add_argument("--report-only", action="store_true")
+    args = p.parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if not args.report_only:
+        if not Path("/proc/net/dev").exists():
+            sys.exit("scaling.py measures bytes on the loopback interface "
+                     "through /proc/net/dev, which needs Linux.")
+        run_collectives(args, out)
+        run_throughput(args, out)
+    print(f"report: {report(out)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

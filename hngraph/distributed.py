@@ -1,0 +1,240 @@
+r"""Multi-process training with ``torch.distributed``: DDP, negatives gathered
+across processes, synchronised batch norm, and a ``torchrun`` launcher.
+
+Every process holds ``G_r`` graphs of the global batch of
+:math:`G = \sum_r G_r`. The losses (``distributed=True``) gather the graph
+embeddings of every process with :func:`gather_graphs`, so each local node or
+view is contrasted against all ``G`` graphs; only ``[G_r, D]`` embeddings
+travel, never node tensors. Each process returns its share of the global
+mean, so that DDP's gradient average is the gradient of the global loss.
+"""
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+import numpy as np
+import torch
+import torch.distributed as dist
+# torch's autograd-aware collectives (torch.distributed.nn.functional is
+# deprecated in their favour).
+import torch.distributed._functional_collectives as funcol
+from torch import Tensor, nn
+from torch.nn.modules.batchnorm import _BatchNorm
+
+
+def is_distributed() -> bool:
+    """``True`` inside an initialised process group of two or more."""
+    return (dist.is_available() and dist.is_initialized()
+            and dist.get_world_size() > 1)
+
+
+def rank() -> int:
+    """This process's rank (0 outside a process group)."""
+    return dist.get_rank() if is_distributed() else 0
+
+
+def world_size() -> int:
+    """Number of processes (1 outside a process group)."""
+    return dist.get_world_size() if is_distributed() else 1
+
+
+def launched_by_torchrun() -> bool:
+    """``True`` in a worker started by ``torchrun`` (or ``--nproc``)."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def init_from_env(device: torch.device) -> torch.device:
+    """Join the process group that ``torchrun`` describes in the environment
+    (``RANK``, ``WORLD_SIZE``, ``MASTER_ADDR``, ``MASTER_PORT``): ``nccl`` on
+    CUDA, ``gloo`` on the CPU. Returns this process's device (``cuda:LOCAL_RANK``
+    on CUDA)."""
+    if device.type == "cuda":
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+        torch.cuda.set_device(device)
+    if not dist.is_initialized():
+        # Rank 0 alone runs the SVM evaluations; the others wait for it.
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo",
+                                timeout=timedelta(hours=2))
+    return device
+
+
+def seed_stream(seed: int, rank: int, epoch: int) -> int:
+    """An independent 63-bit seed for every ``(seed, rank, epoch)``, from
+    NumPy's :class:`~numpy.random.SeedSequence`."""
+    ss = np.random.SeedSequence(seed, spawn_key=(rank, epoch))
+    return int(ss.generate_state(1, np.uint64)[0] >> np.uint64(1))
+
+
+def all_sum(values: list[float]) -> list[float]:
+    """Sum plain numbers over all processes (no gradient)."""
+    t = torch.tensor(values, dtype=torch.float64)
+    if is_distributed():
+        if dist.get_backend() == "nccl":
+            t = t.cuda()
+        dist.all_reduce(t)
+    return t.tolist()
+
+
+def gather_graphs(x: Tensor) -> tuple[Tensor, int]:
+    """All-gather ``[G_r, *]`` rows from every process, with gradient.
+
+    Processes may hold different numbers of rows. The backward pass sends
+    each process the gradient that all processes' losses put on its rows
+    (a reduce-scatter, from torch's autograd-aware functional collectives).
+
+    Returns:
+        ``(rows of all processes in rank order [G, *], offset of this
+        process's first row)``.
+    """
+    sizes = torch.tensor([x.size(0)], device=x.device)
+    all_sizes = [torch.zeros_like(sizes) for _ in range(dist.get_world_size())]
+    dist.all_gather(all_sizes, sizes)
+    all_sizes = [int(s) for s in all_sizes]
+    largest = max(all_sizes)
+    padded = x
+    if x.size(0) < largest:
+        padded = torch.cat([x, x.new_zeros(largest - x.size(0), *x.shape[1:])])
+    parts = _wait(funcol.all_gather_single(padded, 0, dist.group.WORLD))
+    parts = parts.split(largest)
+    rows = torch.cat([p[:n] for p, n in zip(parts, all_sizes)])
+    return rows, sum(all_sizes[:dist.get_rank()])
+
+
+def global_max(value: Tensor) -> Tensor:
+    """Largest of a scalar over all processes, with gradient to its owner."""
+    return _wait(funcol.all_gather_single(value.reshape(1), 0,
+                                          dist.group.WORLD)).max()
+
+
+def all_reduce_sum(x: Tensor) -> Tensor:
+    """Sum of ``x`` over all processes, with gradient (the backward pass
+    sums the gradients of all processes)."""
+    return _wait(funcol.all_reduce(x, "sum", dist.group.WORLD))
+
+
+def _wait(x: Tensor) -> Tensor:
+    return funcol.wait_tensor(x) if isinstance(
+        x, funcol.AsyncCollectiveTensor) else x
+
+
+def share_of_global_mean(local_count: int, device) -> float:
+    """``W * n_r / n`` for ``n_r`` items here and ``n`` in all processes:
+    a local mean times this, averaged over the ``W`` processes, is the mean
+    over all items."""
+    count = torch.tensor([float(local_count)], dtype=torch.float64,
+                         device=device)
+    dist.all_reduce(count)
+    return dist.get_world_size() * local_count / count.item()
+
+
+class AllReduceBatchNorm(nn.BatchNorm1d):
+    r"""Batch norm whose batch statistics cover the nodes of all processes.
+
+    :math:`\mu = \frac{1}{n}\sum x`, :math:`\sigma^2 = \frac{1}{n}\sum
+    (x - \mu)^2`, with sums and ``n`` all-reduced (with gradient) over the
+    processes, so that ``W`` processes normalise exactly as one process with
+    their union would. :class:`torch.nn.SyncBatchNorm` does this on GPUs but
+    refuses CPU tensors; this class is its CPU (``gloo``) counterpart and
+    behaves as :class:`~torch.nn.BatchNorm1d` outside a process group or in
+    eval mode. Shapes: ``[n, C] -> [n, C]``.
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not (self.training and is_distributed()):
+            return super().forward(x)
+        total = all_reduce_sum(torch.cat([x.sum(0), x.new_tensor(
+            [x.size(0)])]))
+        n = total[-1]
+        mean = total[:-1] / n
+        var = all_reduce_sum(((x - mean) ** 2).sum(0)) / n
+        if self.track_running_stats:
+            with torch.no_grad():
+                self.num_batches_tracked.add_(1)
+                m = self.momentum
+                if m is None:  # cumulative moving average
+                    m = 1.0 / self.num_batches_tracked.item()
+                self.running_mean.mul_(1 - m).add_(m * mean)
+                self.running_var.mul_(1 - m).add_(m * var * n / (n - 1))
+        out = (x - mean) / torch.sqrt(var + self.eps)
+        return out * self.weight + self.bias if self.affine else out
+
+
+def swap_batchnorm(module: nn.Module, cls: type) -> nn.Module:
+    """Replace every batch-norm layer of ``module`` by ``cls`` (for example
+    :class:`AllReduceBatchNorm`, :class:`torch.nn.SyncBatchNorm` or back to
+    :class:`~torch.nn.BatchNorm1d`), sharing its parameters and buffers."""
+    for name, child in module.named_children():
+        if isinstance(child, _BatchNorm) and type(child) is not cls:
+            like = next(iter(child.state_dict().values()), torch.empty(0))
+            new = cls(child.num_features, child.eps, child.momentum,
+                      child.affine, child.track_running_stats,
+                      dtype=like.dtype, device=like.device)
+            new.load_state_dict(child.state_dict())
+            if child.affine:
+                new.weight, new.bias = child.weight, child.bias
+            new.train(child.training)
+            setattr(module, name, new)
+        else:
+            swap_batchnorm(child, cls)
+    return module
+
+
+class Objective(nn.Module):
+    """Wraps a model so that DDP's ``forward`` is its training loss:
+    ``Objective(model)(batch) == model.loss(batch)``."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, data) -> Tensor:
+        return self.model.loss(data)
+
+
+def wrap(model: nn.Module, device: torch.device
+         ) -> nn.parallel.DistributedDataParallel:
+    """Prepare ``model`` for training in the current process group: batch
+    norm synchronised over the processes, global negatives in its loss
+    (``model.distributed = True``), and DDP around its loss. Undo with
+    :func:`unwrap`."""
+    swap_batchnorm(model, nn.SyncBatchNorm if device.type == "cuda"
+                   else AllReduceBatchNorm)
+    model.distributed = True
+    model.to(device)
+    # Buffers are the batch-norm statistics, identical on every process once
+    # synchronised: no need to broadcast them each step.
+    return nn.parallel.DistributedDataParallel(
+        Objective(model), device_ids=[device] if device.type == "cuda"
+        else None, forward_sync_buffers=False)
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    """Undo :func:`wrap`: plain batch norm, in-batch negatives only."""
+    swap_batchnorm(model, nn.BatchNorm1d)
+    model.distributed = False
+    return model
+
+
+def launch(argv: list[str], nproc: int) -> int:
+    """Run ``hngraph <argv>`` in ``nproc`` processes on this machine through
+    ``torchrun --standalone`` (``torch.distributed.run``). Each process gets
+    ``cores // nproc`` threads unless ``OMP_NUM_THREADS`` is set. Returns
+    the exit status."""
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.run import get_args_parser, run
+    os.environ.setdefault("OMP_NUM_THREADS",
+                          str(max(1, (os.cpu_count() or 1) // nproc)))
+    args = get_args_parser().parse_args(
+        ["--standalone", f"--nproc-per-node={nproc}", "--module",
+         "hngraph.cli"])
+    args.training_script_args = list(argv)  # kept away from torchrun's flags
+    try:
+        run(args)
+    except ChildFailedError as err:
+        failures = "; ".join(f"rank {f.local_rank} exit code {f.exitcode}"
+                             for f in err.failures.values())
+        print(f"hngraph: error: a training process failed ({failures}); its "
+              "message is printed above.", flush=True)
+        return 1
+    return 0
