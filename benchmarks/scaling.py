@@ -126,12 +126,12 @@ def _collectives_worker(rank, world, init, out, numel, repeats):
     x = torch.randn(numel)
     group = dist.group.WORLD
     calls = {  # label: (call, bytes a ring algorithm sends per process)
-        "all_reduce (DDP gradients, batch norm)":
+        "all_reduce (DDP gradients)":
             (lambda: dist.all_reduce(x), 2 * (world - 1) / world * 4 * numel),
-        "all_gather (graph embeddings, forward)":
+        "all_gather (graph embeddings, batch norm; forward)":
             (lambda: funcol.wait_tensor(funcol.all_gather_single(x, 0, group)),
              (world - 1) * 4 * numel),
-        "reduce_scatter (graph embeddings, backward)":
+        "reduce_scatter (the same; backward)":
             (lambda: funcol.wait_tensor(funcol.reduce_scatter_tensor(
                 torch.cat([x] * world), "sum", 0, group)),
              (world - 1) * 4 * numel),
@@ -170,17 +170,18 @@ def formula_bytes(params: int, local_graphs: int, dim: int, layers: int,
     * graph embeddings, all-gather forward: ``(W-1) * 4 G_r D``, and
       reduce-scatter backward: ``r * (W-1) * 4 G_r D`` (``r = 1`` for a ring,
       as NCCL; ``r = 2`` on gloo, :data:`GLOO_REDUCE_SCATTER`);
-    * batch norm: per layer, all-reduces of ``C + 1`` and ``C`` values
-      forward and the same backward: ``L * 2 * 2 (W-1)/W * 4 (2C + 1)``.
+    * batch norm: per layer, an all-gather of ``2C + 1`` statistics
+      forward and a reduce-scatter backward: ``L (1 + r) (W-1) 4 (2C + 1)``.
 
-    Scalars (batch sizes, node counts) add a few bytes; TCP/IP and gloo
-    headers are not counted.
+    The counts gathered with the embeddings add ``16 (W-1)`` bytes; TCP/IP
+    and gloo headers are not counted.
     """
     ring = 2 * (world - 1) / world
     terms = {"gradients": ring * 4 * params,
              "graph_embeddings": (1 + reduce_scatter) * (world - 1) * 4
-             * local_graphs * dim,
-             "batch_norm": layers * 2 * ring * 4 * (2 * width + 1)}
+             * local_graphs * dim + 16 * (world - 1),
+             "batch_norm": layers * (1 + reduce_scatter) * (world - 1) * 4
+             * (2 * width + 1)}
     terms["total"] = sum(terms.values())
     return terms
 
@@ -283,8 +284,8 @@ def expectations(rows: list[dict]) -> list[str]:
         "    bytes = 2 (W-1)/W * 4 P               gradients (DDP ring all-reduce)",
         "          + (1 + r) (W-1) * 4 G_r D       graph embeddings (all-gather, "
         "and its backward, a reduce-scatter)",
-        "          + L * 2 * 2 (W-1)/W * 4 (2C+1)  batch-norm statistics and "
-        "their gradients", "",
+        "          + L (1 + r) (W-1) * 4 (2C+1)    batch-norm statistics "
+        "(the same two collectives)", "",
         "with `r = 1` for a ring reduce-scatter (NCCL) and `r = 2` on gloo, "
         "which runs the reduce-scatter as an all-reduce (measured above, "
         "ratio 2.0). No term depends on the number of nodes: node "
@@ -296,8 +297,7 @@ def expectations(rows: list[dict]) -> list[str]:
             f"{x['dataset']} {x['bytes_per_step_per_process'] / x['formula_bytes']['total']:.3f}"
             for x in two)
         lines += ["", f"Check (2 processes, gloo, measured / formula): "
-                  f"{checks}. The excess is TCP/IP and gloo headers and the "
-                  "scalar collectives (batch sizes, node counts)."]
+                  f"{checks}. The excess is TCP/IP and gloo headers."]
     lines += ["", f"With this model (`P` = {p:,}, `D` = {d}, `L` = {layers}, "
               f"`C` = {width}) and `G_r` = 128 graphs per process, NCCL:", "",
               "| processes W | gradients | graph embeddings | batch norm | "

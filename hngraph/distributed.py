@@ -76,78 +76,84 @@ def all_sum(values: list[float]) -> list[float]:
     return t.tolist()
 
 
-def gather_graphs(x: Tensor) -> tuple[Tensor, int]:
+def gather_graphs(x: Tensor, local_count: int) -> tuple[Tensor, int, float]:
     """All-gather ``[G_r, *]`` rows from every process, with gradient.
 
     Processes may hold different numbers of rows. The backward pass sends
     each process the gradient that all processes' losses put on its rows
     (a reduce-scatter, from torch's autograd-aware functional collectives).
 
+    Args:
+        x: this process's rows, for example its graph embeddings.
+        local_count: how many items the caller averages its loss over here
+            (nodes, anchors); gathered in the same call as the row counts.
+
     Returns:
         ``(rows of all processes in rank order [G, *], offset of this
-        process's first row)``.
+        process's first row, share)``, where ``share = W n_r / n`` for
+        ``n_r = local_count`` and ``n`` its sum over the processes: a local
+        mean times ``share``, averaged over the ``W`` processes (as DDP
+        averages gradients), is the mean over all items.
     """
-    sizes = torch.tensor([x.size(0)], device=x.device)
-    all_sizes = [torch.zeros_like(sizes) for _ in range(dist.get_world_size())]
-    dist.all_gather(all_sizes, sizes)
-    all_sizes = [int(s) for s in all_sizes]
-    largest = max(all_sizes)
+    world = dist.get_world_size()
+    meta = torch.tensor([x.size(0), local_count], device=x.device)
+    all_meta = [torch.zeros_like(meta) for _ in range(world)]
+    dist.all_gather(all_meta, meta)
+    sizes = [int(m[0]) for m in all_meta]
+    total = sum(int(m[1]) for m in all_meta)
+    largest = max(sizes)
     padded = x
     if x.size(0) < largest:
         padded = torch.cat([x, x.new_zeros(largest - x.size(0), *x.shape[1:])])
-    parts = _wait(funcol.all_gather_single(padded, 0, dist.group.WORLD))
-    parts = parts.split(largest)
-    rows = torch.cat([p[:n] for p, n in zip(parts, all_sizes)])
-    return rows, sum(all_sizes[:dist.get_rank()])
+    parts = _all_gather(padded).split(largest)
+    rows = torch.cat([p[:n] for p, n in zip(parts, sizes)])
+    return rows, sum(sizes[:dist.get_rank()]), world * local_count / total
 
 
 def global_max(value: Tensor) -> Tensor:
     """Largest of a scalar over all processes, with gradient to its owner."""
-    return _wait(funcol.all_gather_single(value.reshape(1), 0,
-                                          dist.group.WORLD)).max()
+    return _all_gather(value.reshape(1)).max()
 
 
-def all_reduce_sum(x: Tensor) -> Tensor:
-    """Sum of ``x`` over all processes, with gradient (the backward pass
-    sums the gradients of all processes)."""
-    return _wait(funcol.all_reduce(x, "sum", dist.group.WORLD))
-
-
-def _wait(x: Tensor) -> Tensor:
-    return funcol.wait_tensor(x) if isinstance(
-        x, funcol.AsyncCollectiveTensor) else x
-
-
-def share_of_global_mean(local_count: int, device) -> float:
-    """``W * n_r / n`` for ``n_r`` items here and ``n`` in all processes:
-    a local mean times this, averaged over the ``W`` processes, is the mean
-    over all items."""
-    count = torch.tensor([float(local_count)], dtype=torch.float64,
-                         device=device)
-    dist.all_reduce(count)
-    return dist.get_world_size() * local_count / count.item()
+def _all_gather(x: Tensor) -> Tensor:
+    """``[n, *]`` from each process -> ``[W n, *]``, with gradient."""
+    out = funcol.all_gather_single(x, 0, dist.group.WORLD)
+    return funcol.wait_tensor(out) if isinstance(
+        out, funcol.AsyncCollectiveTensor) else out
 
 
 class AllReduceBatchNorm(nn.BatchNorm1d):
     r"""Batch norm whose batch statistics cover the nodes of all processes.
 
-    :math:`\mu = \frac{1}{n}\sum x`, :math:`\sigma^2 = \frac{1}{n}\sum
-    (x - \mu)^2`, with sums and ``n`` all-reduced (with gradient) over the
-    processes, so that ``W`` processes normalise exactly as one process with
-    their union would. :class:`torch.nn.SyncBatchNorm` does this on GPUs but
-    refuses CPU tensors; this class is its CPU (``gloo``) counterpart and
-    behaves as :class:`~torch.nn.BatchNorm1d` outside a process group or in
-    eval mode. Shapes: ``[n, C] -> [n, C]``.
+    Each process computes its count :math:`n_r`, mean :math:`\mu_r` and sum
+    of squared deviations :math:`M_r`; one all-gather (with gradient) brings
+    them together, and
+
+    .. math:: n = \sum_r n_r, \quad \mu = \frac{1}{n}\sum_r n_r \mu_r,
+              \quad \sigma^2 = \frac{1}{n}\sum_r \big(M_r + n_r
+              (\mu_r - \mu)^2\big)
+
+    (Chan et al.'s pairwise combination, stable in float32), so that ``W``
+    processes normalise exactly as one process with their union would.
+    :class:`torch.nn.SyncBatchNorm` does this on GPUs but refuses CPU
+    tensors; this class is its CPU (``gloo``) counterpart and behaves as
+    :class:`~torch.nn.BatchNorm1d` outside a process group or in eval mode.
+    Shapes: ``[n, C] -> [n, C]``.
     """
 
     def forward(self, x: Tensor) -> Tensor:
         if not (self.training and is_distributed()):
             return super().forward(x)
-        total = all_reduce_sum(torch.cat([x.sum(0), x.new_tensor(
-            [x.size(0)])]))
-        n = total[-1]
-        mean = total[:-1] / n
-        var = all_reduce_sum(((x - mean) ** 2).sum(0)) / n
+        width = x.size(1)
+        mean_r = x.sum(0) / max(x.size(0), 1)
+        m2_r = ((x - mean_r) ** 2).sum(0)
+        stats = _all_gather(torch.cat([x.new_tensor([x.size(0)]), mean_r,
+                                       m2_r]).unsqueeze(0))  # [W, 1 + 2C]
+        counts, means = stats[:, :1], stats[:, 1:width + 1]
+        n = counts.sum()
+        mean = (counts * means).sum(0) / n
+        var = (stats[:, width + 1:].sum(0)
+               + (counts * (means - mean) ** 2).sum(0)) / n
         if self.track_running_stats:
             with torch.no_grad():
                 self.num_batches_tracked.add_(1)

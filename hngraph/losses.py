@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.checkpoint import checkpoint
 
-from .distributed import gather_graphs, global_max, share_of_global_mean
+from .distributed import gather_graphs, global_max
 
 LOG2 = math.log(2.0)
 
@@ -219,8 +219,9 @@ def jsd_local_global(node_emb: Tensor, graph_emb: Tensor, batch: Tensor,
     _check_tau_plus(tau_plus)
     _check_beta(beta)
     _check_reweight(reweight)
+    share = 1.0
     if distributed:
-        graph_emb, offset = gather_graphs(graph_emb)
+        graph_emb, offset, share = gather_graphs(graph_emb, node_emb.size(0))
         batch = batch + offset
     num_graphs = graph_emb.size(0)
     if num_graphs < 2:
@@ -265,7 +266,6 @@ def jsd_local_global(node_emb: Tensor, graph_emb: Tensor, batch: Tensor,
                 pos[rows], *args, scale, use_reentrant=False).sum()
         e_neg = total / num_nodes - LOG2
     if distributed:  # this process's share of the mean over all nodes
-        share = share_of_global_mean(num_nodes, node_emb.device)
         return share * (e_neg + LOG2 - e_pos) - LOG2
     return e_neg - e_pos
 
@@ -317,9 +317,10 @@ def hard_infonce(z1: Tensor, z2: Tensor, beta: float = 0.0,
                          f"{tuple(z1.shape)} and {tuple(z2.shape)}.")
     _check_finite("z1", z1)
     _check_finite("z2", z2)
-    local, offset = z1.size(0), 0
-    if distributed:
-        both, offset = gather_graphs(torch.cat([z1, z2], dim=1))
+    local, offset, share = z1.size(0), 0, 1.0
+    if distributed:  # anchors: this process's 2 G_r views
+        both, offset, share = gather_graphs(torch.cat([z1, z2], dim=1),
+                                            2 * local)
         z1, z2 = both.split(z1.size(1), dim=1)
     num_graphs = z1.size(0)
     if num_graphs < 2:
@@ -352,6 +353,4 @@ def hard_infonce(z1: Tensor, z2: Tensor, beta: float = 0.0,
         torch.full_like(inner, float("-inf")))
     log_ng = math.log(m) + torch.clamp_min(log_debiased, -1.0 / temperature)
     loss = F.softplus(log_ng - log_pos).mean()
-    if distributed:
-        return share_of_global_mean(idx.numel(), z.device) * loss
-    return loss
+    return share * loss if distributed else loss
