@@ -89,9 +89,11 @@ def _train(args) -> int:
     model.save(weights)
     result["checkpoint"] = str(weights)
     atomic_write_json(path, result)
+    procs = (f" in {result['processes']} processes"
+             if result["processes"] > 1 else "")
     print(f"{config.dataset} {config.tag} beta={config.beta:g} "
           f"tau_plus={config.tau_plus:g} seed={config.seed}: "
-          f"{config.epochs} epochs in {result['wall_time_s']:.1f} s")
+          f"{config.epochs} epochs{procs} in {result['wall_time_s']:.1f} s")
     print(f"accuracy {result['accuracy_mean']:.4f} ± "
           f"{result['accuracy_std']:.4f}")
     print(f"result written to {path}, model to {weights}")
