@@ -24,6 +24,7 @@ import socket
 import sys
 import tempfile
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import torch
@@ -68,8 +69,10 @@ def _spawn(fn, nproc: int, *args) -> dict:
 def _join(rank: int, world: int, init: str, threads: int) -> None:
     torch.set_num_threads(threads)
     if world > 1:
+        # A worker that cannot join fails within minutes instead of hanging.
         dist.init_process_group("gloo", init_method=init, rank=rank,
-                                world_size=world)
+                                world_size=world,
+                                timeout=timedelta(minutes=5))
 
 
 def _throughput_worker(rank, world, init, out, name, batch, warmup, epochs,
