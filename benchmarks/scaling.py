@@ -76,16 +76,17 @@ def _join(rank: int, world: int, init: str, threads: int) -> None:
 
 
 def _throughput_worker(rank, world, init, out, name, batch, warmup, epochs,
-                       min_steps, threads):
+                       min_steps, threads, device):
     """Train ``warmup`` epochs, then time ``epochs`` more (more if needed to
     make ``min_steps`` steps); rank 0 saves the result."""
     _join(rank, world, init, threads)
     dataset = load_tudataset(name)
     seed_everything(SEED)
-    model = InfoGraph(dataset.num_features, beta=1.0, tau_plus=0.5)
+    device = torch.device(device)
+    model = InfoGraph(dataset.num_features, beta=1.0, tau_plus=0.5).to(device)
     loader = train_loader(dataset, batch // world, SEED)
     epochs = max(epochs, -(-min_steps // len(loader)))
-    step = wrap(model, torch.device("cpu")) if world > 1 else model.loss
+    step = wrap(model, device) if world > 1 else model.loss
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     steps = graphs = 0
     for epoch in range(warmup + epochs):
@@ -96,6 +97,7 @@ def _throughput_worker(rank, world, init, out, name, batch, warmup, epochs,
                 dist.barrier()
             sent, start, steps, graphs = loopback_tx(), time.perf_counter(), 0, 0
         for data in loader:
+            data = data.to(device)
             optimizer.zero_grad()
             step(data).backward()
             optimizer.step()
@@ -103,12 +105,15 @@ def _throughput_worker(rank, world, init, out, name, batch, warmup, epochs,
             graphs += data.num_graphs
     if world > 1:
         dist.barrier()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
     seconds = time.perf_counter() - start
     sent = loopback_tx() - sent
     graphs = int(all_sum([graphs])[0])
     if rank == 0:
         params = sum(p.numel() for p in model.parameters())
         torch.save({"dataset": name, "processes": world,
+                    "device": device.type,
                     "threads_per_process": threads, "global_batch": batch,
                     "epochs_timed": epochs, "graphs": graphs,
                     "seconds": seconds, "graphs_per_s": graphs / seconds,
@@ -199,18 +204,25 @@ def formula_bytes(params: int, local_graphs: int, dim: int, layers: int,
 def run_throughput(args, out: Path) -> None:
     cores = os.cpu_count() or 1
     # 1 process with all cores, 1 process with 1 core, 2 processes.
-    setups = [(1, cores), (1, 1), (2, max(1, cores // 2))]
+    # 1 process with all cores, 1 process with 1 core, 2 processes, and
+    # 1 process on the GPU where there is one.
+    setups = [(1, cores, "cpu"), (1, 1, "cpu"), (2, max(1, cores // 2), "cpu")]
+    if torch.cuda.is_available():
+        setups.append((1, cores, "cuda"))
     for name in args.datasets:
-        for world, threads in setups:
-            path = out / f"throughput_{name}_{world}x{threads}.json"
+        for world, threads, device in setups:
+            suffix = "-cuda" if device == "cuda" else ""
+            path = out / f"throughput_{name}_{world}x{threads}{suffix}.json"
             if path.exists() and not args.force:
                 continue
             res = _spawn(_throughput_worker, world, name, args.batch_size,
-                         args.warmup, args.epochs, args.min_steps, threads)
-            res.update(commit=git_commit(), machine=machine_info("cpu"),
+                         args.warmup, args.epochs, args.min_steps, threads,
+                         device)
+            res.update(commit=git_commit(), machine=machine_info(device),
                        seed=SEED)
             atomic_write_json(path, res)
-            print(f"{name} {world} x {threads}: {res['graphs_per_s']:.0f} "
+            print(f"{name} {world} x {threads} {device}: "
+                  f"{res['graphs_per_s']:.0f} "
                   f"graphs/s, {res['bytes_per_step_per_process']:.0f} B "
                   f"sent per step per process", flush=True)
 
@@ -257,7 +269,8 @@ def report(out: Path) -> Path:
                   "|---|---|---|---|---|---|---|"]
         cores = m["cpu_count"]
         base = {r["dataset"]: r["graphs_per_s"] for r in rows
-                if r["processes"] == 1 and r["threads_per_process"] == cores}
+                if r["processes"] == 1 and r["threads_per_process"] == cores
+                and r.get("device", "cpu") == "cpu"}
         for r in sorted(rows, key=lambda r: (DATASETS.index(r["dataset"])
                                              if r["dataset"] in DATASETS
                                              else 99, r["processes"],
@@ -269,7 +282,9 @@ def report(out: Path) -> Path:
                 if r["dataset"] in base else float("nan")
             lines.append(
                 f"| {r['dataset']} | {r['processes']} x "
-                f"{r['threads_per_process']} | {r['graphs_per_s']:.0f} | "
+                f"{r['threads_per_process']}"
+                f"{' (GPU)' if r.get('device') == 'cuda' else ''} | "
+                f"{r['graphs_per_s']:.0f} | "
                 f"{speed:.2f}x | {meas:,.0f} | {f:,.0f} | {ratio} |")
     if rows and coll.exists():
         lines += step_times(rows, json.loads(coll.read_text()))
@@ -296,6 +311,8 @@ def step_times(rows: list[dict], coll: dict) -> list[str]:
     cost of the collectives a step makes."""
     per_step = {}
     for r in rows:
+        if r.get("device", "cpu") != "cpu":
+            continue
         per_step.setdefault(r["dataset"], {})[
             (r["processes"], r["threads_per_process"])] = \
             1e3 * r["global_batch"] / r["graphs_per_s"]
@@ -405,8 +422,10 @@ def expectations(rows: list[dict]) -> list[str]:
         "need retuning.",
         "- On one CPU machine, DDP splits the cores between processes; "
         "the table above compares 1 process using all cores with 2 using "
-        "half each. No GPU was lent to the session that measured it, so "
-        "there is no GPU row.",
+        "half each; a GPU row appears where `torch.cuda.is_available()`"
+        + ("." if any(r.get("device") == "cuda" for r in rows) else
+           " (none here: no GPU was lent to the session that measured "
+           "this)."),
     ]
     return lines
 
