@@ -95,6 +95,12 @@ def gather_graphs(x: Tensor, local_count: int) -> tuple[Tensor, int, float]:
         mean times ``share``, averaged over the ``W`` processes (as DDP
         averages gradients), is the mean over all items.
     """
+    if not (dist.is_available() and dist.is_initialized()):
+        raise ValueError(
+            "distributed=True gathers the graphs of every process, but no "
+            "torch.distributed process group is initialised. Start the "
+            "processes with torchrun (or `hngraph train --nproc N`) and call "
+            "torch.distributed.init_process_group, or pass distributed=False.")
     world = dist.get_world_size()
     meta = torch.tensor([x.size(0), local_count], device=x.device)
     all_meta = [torch.zeros_like(meta) for _ in range(world)]

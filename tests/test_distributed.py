@@ -149,6 +149,12 @@ def test_in_batch_negatives_alone_differ(ranks):
     assert abs(local - ranks[0]["paper"][0].item()) > 1e-3
 
 
+def test_distributed_without_a_process_group_is_a_clear_error():
+    z = torch.randn(4, 3)
+    with pytest.raises(ValueError, match="no torch.distributed process group"):
+        hard_infonce(z, z + 1, distributed=True)
+
+
 def test_seed_streams_differ_per_rank_and_epoch():
     streams = {seed_stream(s, r, e) for s in range(3) for r in range(4)
                for e in range(5)}
