@@ -60,16 +60,27 @@ def read_result(path: Path) -> dict | None:
 
 def best_beta(out: Path, grid: dict, mode: str) -> str:
     """The ``mode`` objective with the best mean accuracy over the finished
-    runs of the small datasets (a choice on test folds)."""
-    scores = {}
+    runs of the small datasets (a choice on test folds).
+
+    Candidates train with the grid's epochs (no ``epochs`` of their own) and
+    must have runs on every small dataset that any candidate has runs on, so
+    that a column run on a few datasets only (an extra ``tau_plus``) is not
+    compared on easier datasets than the others.
+    """
+    accs = {}
     for name, spec in grid["objectives"].items():
-        if spec.get("reweight", "paper") != mode or spec["beta"] == 0:
+        if spec.get("reweight", "paper") != mode or spec["beta"] == 0 \
+                or "epochs" in spec:
             continue
-        accs = [r["accuracy_mean"] for d in grid["datasets"]
-                for r in map(read_result, (Path(out) / d).glob(
-                    f"{name}_seed*.json")) if r]
-        if accs:
-            scores[name] = sum(accs) / len(accs)
+        for d in grid["datasets"]:
+            found = [r["accuracy_mean"] for r in map(read_result, (
+                Path(out) / d).glob(f"{name}_seed*.json")) if r]
+            if found:
+                accs.setdefault(name, {})[d] = found
+    covered = set().union(*(set(v) for v in accs.values())) if accs else set()
+    scores = {name: sum(sum(a) for a in v.values())
+              / sum(len(a) for a in v.values())
+              for name, v in accs.items() if set(v) == covered}
     if not scores:
         raise RuntimeError(f"no finished {mode} runs on the small datasets: "
                            "run them before the large ones.")

@@ -138,7 +138,8 @@ def markdown(table: dict, order: list[str], large_choice: dict) -> str:
              "(beta 0, tau+ 0.5), `paper-bB` and `reference-bB` (beta B, "
              "tau+ 0.5, the paper's derivation and the published code's "
              "formula); `-20ep` columns train 20 epochs instead of 200 "
-             "(InfoGraph's own default).", "",
+             "(InfoGraph's own default); `-tau0.1` columns use tau+ 0.1 "
+             "instead of 0.5.", "",
              "**Bold** marks the best cell of each row. Picking it is a "
              "choice made on the test folds: it shows what a tuned beta "
              "could reach, not a tuned result."]

@@ -228,3 +228,29 @@ def test_atomic_files_have_normal_permissions(tmp_path):
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask
     assert json.loads(path.read_text()) == {"a": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
+
+
+def test_best_beta_compares_columns_on_the_same_datasets(tmp_path):
+    """``paper-best`` for the large datasets: a column run on an easy
+    dataset only, or with other epochs, is not picked over complete ones."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from paper_table import best_beta
+    grid = {"datasets": ["EASY", "HARD"], "objectives": {
+        "paper-b1": {"beta": 1, "tau_plus": 0.5},
+        "paper-b2": {"beta": 2, "tau_plus": 0.5, "reweight": "paper"},
+        "paper-b1-tau0.1": {"beta": 1, "tau_plus": 0.1},
+        "paper-b1-20ep": {"beta": 1, "tau_plus": 0.5, "epochs": 20},
+        "reference-b1": {"beta": 1, "tau_plus": 0.5, "reweight": "reference"},
+        "infograph": {"beta": 0, "tau_plus": 0}}}
+    accs = {("EASY", "paper-b1"): 0.9, ("HARD", "paper-b1"): 0.5,
+            ("EASY", "paper-b2"): 0.8, ("HARD", "paper-b2"): 0.55,
+            ("EASY", "paper-b1-tau0.1"): 0.95,
+            ("EASY", "paper-b1-20ep"): 0.99, ("HARD", "paper-b1-20ep"): 0.99,
+            ("EASY", "reference-b1"): 0.1, ("HARD", "reference-b1"): 0.1,
+            ("EASY", "infograph"): 1.0, ("HARD", "infograph"): 1.0}
+    for (d, name), acc in accs.items():
+        (tmp_path / d).mkdir(exist_ok=True)
+        (tmp_path / d / f"{name}_seed0.json").write_text(
+            json.dumps({"accuracy_mean": acc}))
+    assert best_beta(tmp_path, grid, "paper") == "paper-b1"
+    assert best_beta(tmp_path, grid, "reference") == "reference-b1"
