@@ -254,3 +254,23 @@ def test_best_beta_compares_columns_on_the_same_datasets(tmp_path):
             json.dumps({"accuracy_mean": acc}))
     assert best_beta(tmp_path, grid, "paper") == "paper-b1"
     assert best_beta(tmp_path, grid, "reference") == "reference-b1"
+
+
+def test_epoch_selection_reports_each_seeds_best_epoch(tmp_path):
+    """The diagnostic of RESULTS.md: per-epoch mean ± std over seeds, and the
+    mean of each seed's best epoch, worked out by hand for two seeds."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from report import epoch_selection
+    for seed, (a10, a200) in enumerate([(0.80, 0.90), (0.70, 0.60)]):
+        (tmp_path / f"MUTAG_infograph_beta0_tau0_seed{seed}.json").write_text(
+            json.dumps({"config": {"dataset": "MUTAG"}, "accuracy_mean": a200,
+                        "epoch_evaluated": 200,
+                        "eval_history": {"10": {"accuracy_mean": a10}}}))
+    lines = epoch_selection(tmp_path)
+    row = next(l for l in lines if l.startswith("- MUTAG"))
+    # epoch 10: mean 75, population std 5; epoch 200: 75 and 15; the best
+    # epochs are 200 (90) and 10 (70): mean 80, std 10; 80 - 89.01 = -9.01.
+    assert row == ("- MUTAG (n=2): epoch 10 75.00 ± 5.00, epoch 200 75.00 ± "
+                   "15.00; each seed's best epoch 80.00 ± 10.00 (-9.01 against"
+                   " the published 89.01)")
+    assert epoch_selection(tmp_path / "none") == []
