@@ -62,15 +62,15 @@ def best_beta(out: Path, grid: dict, mode: str) -> str:
     """The ``mode`` objective with the best mean accuracy over the finished
     runs of the small datasets (a choice on test folds).
 
-    Candidates train with the grid's epochs (no ``epochs`` of their own) and
-    must have runs on every small dataset that any candidate has runs on, so
+    Candidates train with the grid's epochs and features (no ``epochs`` or
+    ``features`` of their own) and must have runs on every small dataset that any candidate has runs on, so
     that a column run on a few datasets only (an extra ``tau_plus``) is not
     compared on easier datasets than the others.
     """
     accs = {}
     for name, spec in grid["objectives"].items():
         if spec.get("reweight", "paper") != mode or spec["beta"] == 0 \
-                or "epochs" in spec:
+                or "epochs" in spec or "features" in spec:
             continue
         for d in grid["datasets"]:
             found = [r["accuracy_mean"] for r in map(read_result, (

@@ -274,3 +274,24 @@ def test_epoch_selection_reports_each_seeds_best_epoch(tmp_path):
                    "15.00; each seed's best epoch 80.00 ± 10.00 (-9.01 against"
                    " the published 89.01)")
     assert epoch_selection(tmp_path / "none") == []
+
+
+def test_questions_keep_feature_and_epoch_variants_out_of_question_1():
+    """An InfoGraph variant (other node features) is a baseline for
+    question 2, never a hard-negative cell of question 1, even when it is the
+    best cell of the row."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from report import questions
+
+    def cell(mean, std):
+        return {"mean": mean, "std": std, "n": 3}
+    table = {"REDDIT-BINARY": {"infograph": cell(78.0, 1.0),
+                               "infograph-constant": cell(83.0, 0.5),
+                               "paper-b2": cell(79.5, 0.4),
+                               "reference-b10-constant": cell(90.0, 0.1)}}
+    text = "\n".join(questions(table))
+    assert "best hard cell paper-b2 +1.50 points (beats the std" in text
+    assert "beats InfoGraph on 1 of 1 paper datasets" in text
+    assert "REDDIT-BINARY (infograph): -4.50 points (outside 1.5)" in text
+    assert "REDDIT-BINARY (infograph-constant): +0.50 points (within 1.5)" \
+        in text
