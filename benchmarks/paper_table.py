@@ -63,9 +63,10 @@ def best_beta(out: Path, grid: dict, mode: str) -> str:
     runs of the small datasets (a choice on test folds).
 
     Candidates train with the grid's epochs and features (no ``epochs`` or
-    ``features`` of their own) and must have runs on every small dataset that any candidate has runs on, so
-    that a column run on a few datasets only (an extra ``tau_plus``) is not
-    compared on easier datasets than the others.
+    ``features`` of their own) and must have runs on every small dataset
+    that any candidate has runs on, so that a column run on a few datasets
+    only (an extra ``tau_plus``) is not compared on easier datasets than the
+    others.
     """
     accs = {}
     for name, spec in grid["objectives"].items():

@@ -46,7 +46,8 @@ def summary(results: list[dict]) -> dict:
     return {"mean": float(accs.mean()), "std": float(accs.std()),
             "n": len(accs), "seeds": sorted(r["seed"] for r in results),
             "beta": cfg["beta"], "tau_plus": cfg["tau_plus"],
-            "reweight": cfg["reweight"],
+            "reweight": cfg["reweight"], "epochs": cfg["epochs"],
+            "features": cfg["features"],
             "wall_time_s": float(sum(r["wall_time_s"] for r in results)),
             "machines": sorted({r["machine"]["device"] + " on "
                                 + r["machine"]["host"] for r in results}),
@@ -60,11 +61,16 @@ def column_order(cells: dict) -> list[str]:
     return [o for o in first if o in seen] + sorted(seen - set(first))
 
 
-def is_hard(name: str) -> bool:
-    """A hard-negative cell trained like the baseline (200 epochs, the
-    default node features)."""
-    return name.startswith(("paper-", "reference-")) and \
-        not name.endswith(("-20ep", "-constant"))
+def is_baseline(cell: dict) -> bool:
+    """An InfoGraph cell (beta 0, tau+ 0), whatever its epochs or features."""
+    return cell["beta"] == 0 and cell["tau_plus"] == 0
+
+
+def is_hard(cell: dict, base: dict) -> bool:
+    """A hard-negative cell (beta > 0) trained like the baseline cell
+    ``base``: the same epochs and node features."""
+    return cell["beta"] > 0 and (cell["epochs"], cell["features"]) == \
+        (base["epochs"], base["features"])
 
 
 def write_csv(path: Path, table: dict) -> None:
@@ -93,11 +99,12 @@ def write_plot(path: Path, table: dict) -> None:
                              squeeze=False)
     for ax, d in zip(axes.flat, names):
         row = table[d]
+        base = row.get("infograph")
         for mode, colour in (("paper", "tab:red"), ("reference", "tab:blue")):
             pts = sorted((s["beta"], s["mean"], s["std"]) for n, s in
                          row.items() if s["reweight"] == mode and
-                         s["tau_plus"] == 0.5 and (is_hard(n) or
-                                                   n == "debiased"))
+                         s["tau_plus"] == 0.5 and (n == "debiased" or
+                                                   base and is_hard(s, base)))
             if pts:
                 b, m, e = map(np.array, zip(*pts))
                 ax.errorbar(b, m, yerr=e, marker="o", capsize=3,
@@ -235,7 +242,7 @@ def questions(table: dict) -> list[str]:
         if "infograph" not in row:
             continue
         base = row["infograph"]
-        hard = {n: s for n, s in row.items() if is_hard(n)}
+        hard = {n: s for n, s in row.items() if is_hard(s, base)}
         if not hard:
             continue
         paper = d in PAPER_DATASETS
@@ -274,7 +281,7 @@ def questions(table: dict) -> list[str]:
     for d in DATASETS:
         row = table.get(d, {})
         for name in column_order({d: row}):
-            if name.startswith("infograph") and d in PUBLISHED_INFOGRAPH:
+            if is_baseline(row[name]) and d in PUBLISHED_INFOGRAPH:
                 diff = row[name]["mean"] - PUBLISHED_INFOGRAPH[d][0]
                 out.append(f"   - {d} ({name}): {diff:+.2f} points "
                            f"({'within' if abs(diff) <= 1.5 else 'outside'} "

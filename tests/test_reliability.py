@@ -283,12 +283,14 @@ def test_questions_keep_feature_and_epoch_variants_out_of_question_1():
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
     from report import questions
 
-    def cell(mean, std):
-        return {"mean": mean, "std": std, "n": 3}
-    table = {"REDDIT-BINARY": {"infograph": cell(78.0, 1.0),
-                               "infograph-constant": cell(83.0, 0.5),
-                               "paper-b2": cell(79.5, 0.4),
-                               "reference-b10-constant": cell(90.0, 0.1)}}
+    def cell(mean, std, beta, tau_plus, features="auto"):
+        return {"mean": mean, "std": std, "n": 3, "beta": beta,
+                "tau_plus": tau_plus, "epochs": 200, "features": features}
+    table = {"REDDIT-BINARY": {
+        "infograph": cell(78.0, 1.0, 0, 0),
+        "infograph-constant": cell(83.0, 0.5, 0, 0, "constant"),
+        "paper-b2": cell(79.5, 0.4, 2, 0.5),
+        "reference-b10-constant": cell(90.0, 0.1, 10, 0.5, "constant")}}
     text = "\n".join(questions(table))
     assert "best hard cell paper-b2 +1.50 points (beats the std" in text
     assert "beats InfoGraph on 1 of 1 paper datasets" in text
