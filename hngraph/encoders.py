@@ -19,7 +19,8 @@ class GINEncoder(nn.Module):
     with :math:`\mathrm{MLP}_k` = Linear, ReLU, Linear. The node embedding is
     :math:`[h_1 \| \dots \| h_L]` and the graph embedding the concatenation of
     the per-layer sum pools :math:`[\sum_i h_{1,i} \| \dots \| \sum_i
-    h_{L,i}]`, both of width ``L * hidden`` (:attr:`out_dim`).
+    h_{L,i}]` (one sum pool of the node embedding), both of width
+    ``L * hidden`` (:attr:`out_dim`).
 
     Args:
         in_dim: node feature width.
@@ -27,7 +28,9 @@ class GINEncoder(nn.Module):
         layers: number of GIN layers ``L``.
 
     Shapes:
-        input: ``x [N, in_dim]``, ``edge_index [2, E]``, ``batch [N]``.
+        input: ``x [N, in_dim]``, ``edge_index [2, E]``, ``batch [N]``, and
+        optionally ``num_graphs`` ``G`` (else ``batch.max() + 1``, which
+        waits for the device).
         output: ``(graph_emb [G, L*d], node_emb [N, L*d])``.
     """
 
@@ -50,7 +53,8 @@ class GINEncoder(nn.Module):
         return self.layers * self.hidden
 
     def forward(self, x: Tensor, edge_index: Tensor,
-                batch: Tensor | None = None) -> tuple[Tensor, Tensor]:
+                batch: Tensor | None = None, num_graphs: int | None = None
+                ) -> tuple[Tensor, Tensor]:
         if x.dim() != 2 or x.size(1) != self.in_dim:
             raise ValueError(
                 f"node features have shape {tuple(x.shape)}, but this encoder "
@@ -58,12 +62,12 @@ class GINEncoder(nn.Module):
                 "the same recipe as at training time (see load_tudataset's "
                 "'features' argument).")
         if batch is None:
-            batch = x.new_zeros(x.size(0), dtype=torch.long)
+            batch, num_graphs = x.new_zeros(x.size(0), dtype=torch.long), 1
         hs = []
         h = x
         for conv, norm in zip(self.convs, self.norms):
             h = norm(torch.relu(conv(h, edge_index)))
             hs.append(h)
         node_emb = torch.cat(hs, dim=1)
-        graph_emb = torch.cat([global_add_pool(h, batch) for h in hs], dim=1)
+        graph_emb = global_add_pool(node_emb, batch, num_graphs)
         return graph_emb, node_emb

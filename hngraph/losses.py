@@ -61,6 +61,17 @@ def _check_reweight(reweight: str) -> None:
                          "Robinson et al., 'reference' the published code.")
 
 
+def check_settings(beta: float, tau_plus: float, reweight: str = "paper",
+                   temperature: float = 0.5) -> None:
+    """Raise ``ValueError`` for a setting that the losses cannot use."""
+    _check_tau_plus(tau_plus)
+    _check_beta(beta)
+    _check_reweight(reweight)
+    if not temperature > 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}; "
+                         "0.5 (GraphCL) or 0.2 are common choices.")
+
+
 def negative_weights(scores: Tensor, neg_mask: Tensor, beta: float,
                      reweight: str = "paper", scale: Tensor | None = None
                      ) -> Tensor:
@@ -117,12 +128,16 @@ def _negative_probs(scores: Tensor, pos_mask: Tensor, beta: float,
     return torch.softmax(logits, dim=1)
 
 
-def _max_abs_negative(scores: Tensor, pos_mask: Tensor) -> Tensor:
+def _max_abs_negative(scores: Tensor, positive: Tensor) -> Tensor:
     """``max |s_ij|`` over the negatives: the arg-max is found without
     autograd, then the one entry is taken with its gradient (the gradient of
-    ``amax`` without its ``[N, G]`` backward)."""
+    ``amax`` without its ``[N, G]`` backward). ``positive`` is a boolean
+    ``[N, G]`` mask of the positives, or their column per row (``[N, 1]``)."""
     with torch.no_grad():
-        flat = scores.abs().masked_fill(pos_mask, -1.0).argmax()
+        if positive.dtype == torch.bool:
+            flat = scores.abs().masked_fill(positive, -1.0).argmax()
+        else:
+            flat = scores.abs().scatter_(1, positive, -1.0).argmax()
     return scores.reshape(-1)[flat].abs()
 
 
@@ -146,20 +161,79 @@ def _negative_scale(node_emb: Tensor, graph_emb: Tensor, batch: Tensor,
     return (node_emb[where[0]] @ graph_emb[where[1]]).abs()
 
 
+def _softplus(x: Tensor) -> Tensor:
+    """``softplus(max(x, -80))``: below ``-80`` softplus is under ``2e-35``,
+    and CPUs compute it (a subnormal float) many times slower."""
+    return F.softplus(x.clamp(min=-80.0))
+
+
+class _TiltedSoftplusMean(torch.autograd.Function):
+    r"""``m_i = sum_j p_ij sp(s_ij)`` with ``p_i`` the softmax of ``k s_i``
+    over the row's negatives (every column but ``positive[i]``), weights below
+    ``e^-50`` of the row's largest set to 0 (see :func:`negative_weights`).
+
+    The ``[N, G]`` work is a few in-place passes, and the backward is written
+    out rather than taped op by op:
+
+    .. math::
+        \frac{\partial m_i}{\partial s_{ij}} = p_{ij}\big(\sigma(s_{ij})
+        + k\,(\mathrm{sp}(s_{ij}) - m_i)\big), \qquad
+        \frac{\partial m_i}{\partial k} = \sum_j p_{ij}\,
+        (\mathrm{sp}(s_{ij}) - m_i)\, s_{ij}
+
+    Shapes: ``scores [N, G]``, ``k []``, ``positive [N, 1]`` -> ``[N]``.
+    """
+
+    @staticmethod
+    def forward(ctx, scores: Tensor, k: Tensor, positive: Tensor) -> Tensor:
+        probs = scores * k
+        probs.scatter_(1, positive, float("-inf"))
+        # Weights below e^-50 of their row's largest are set to exactly 0:
+        # left in, they and the gradients through them are subnormal floats,
+        # which CPUs process many times slower (so is an exp that returns
+        # one: the clamp comes first). What is dropped is below 1e-19 of the
+        # row's total, under even float64 resolution.
+        probs.sub_(probs.amax(dim=1, keepdim=True))
+        probs.clamp_(min=-WEIGHT_CUTOFF).exp_()
+        F.threshold(probs, math.exp(-WEIGHT_CUTOFF), 0.0, inplace=True)
+        probs.div_(probs.sum(dim=1, keepdim=True))
+        softplus = _softplus(scores)
+        mean = torch.linalg.vecdot(probs, softplus)
+        ctx.save_for_backward(scores, k, probs, softplus, mean)
+        return mean
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad: Tensor):
+        scores, k, probs, softplus, mean = ctx.saved_tensors
+        centred = softplus - mean.unsqueeze(1)
+        weighted = probs * grad.unsqueeze(1)
+        grad_k = None
+        if ctx.needs_input_grad[1]:
+            grad_k = (weighted * centred * scores).sum()
+        grad_scores = centred.mul_(k).add_(torch.sigmoid(scores)).mul_(weighted)
+        return grad_scores, grad_k, None
+
+
 def _negative_term(node_emb: Tensor, graph_emb: Tensor, batch: Tensor,
                    pos: Tensor, beta: float, tau_plus: float, reweight: str,
                    scale: Tensor | None) -> Tensor:
     """``n_i`` of :func:`jsd_local_global` for a block of rows: ``[n]``."""
     num_graphs = graph_emb.size(0)
     scores = node_emb @ graph_emb.t()                           # [n, G]
-    pos_mask = batch.unsqueeze(1) == torch.arange(
-        num_graphs, device=batch.device).unsqueeze(0)           # [n, G]
-    neg_sp = F.softplus(scores)
+    positive = batch.unsqueeze(1)                               # [n, 1]
     if beta == 0.0:
-        neg_mean = neg_sp.masked_fill(pos_mask, 0.0).sum(1) / (num_graphs - 1)
+        neg_sp = _softplus(scores)
+        neg_mean = (neg_sp.sum(1) - neg_sp.gather(1, positive).squeeze(1)) \
+            / (num_graphs - 1)
     else:  # mean_j w_ij sp_ij = sum_j softmax_ij sp_ij (positives weigh 0)
-        probs = _negative_probs(scores, pos_mask, beta, reweight, scale)
-        neg_mean = (probs * neg_sp).sum(1)
+        if reweight == "paper":
+            k = scores.new_tensor(beta)
+        else:
+            if scale is None:
+                scale = _max_abs_negative(scores, positive)
+            k = -2.0 * beta / scale.clamp_min(1e-12)
+        neg_mean = _TiltedSoftplusMean.apply(scores, k, positive)
     if reweight == "paper":
         return ((neg_mean - tau_plus * F.softplus(pos))
                 / (1.0 - tau_plus)).clamp_min(0.0)
@@ -169,7 +243,8 @@ def _negative_term(node_emb: Tensor, graph_emb: Tensor, batch: Tensor,
 def jsd_local_global(node_emb: Tensor, graph_emb: Tensor, batch: Tensor,
                      beta: float = 0.0, tau_plus: float = 0.0,
                      reweight: str = "paper", chunk_size: int | None = None,
-                     distributed: bool = False) -> Tensor:
+                     distributed: bool = False, validate: bool = True
+                     ) -> Tensor:
     r"""InfoGraph's Jensen-Shannon local-global loss with hard negatives.
 
     With scores :math:`s_{ij} = \langle \phi(h_i), \psi(H_j) \rangle` of node
@@ -212,13 +287,16 @@ def jsd_local_global(node_emb: Tensor, graph_emb: Tensor, batch: Tensor,
             process's share of the mean over all nodes, so that the average
             over processes (as DDP averages gradients) is the loss of one
             process holding the whole global batch.
+        validate: check the settings and that the embeddings are finite.
+            The finiteness check waits for the device; a training loop that
+            checked its settings once (see :func:`check_settings`) and checks
+            its loss once per epoch passes ``False``.
 
     Returns:
         Scalar loss tensor.
     """
-    _check_tau_plus(tau_plus)
-    _check_beta(beta)
-    _check_reweight(reweight)
+    if validate:
+        check_settings(beta, tau_plus, reweight)
     share = 1.0
     if distributed:
         graph_emb, offset, share = gather_graphs(graph_emb, node_emb.size(0))
@@ -240,11 +318,12 @@ def jsd_local_global(node_emb: Tensor, graph_emb: Tensor, batch: Tensor,
                          f"{node_emb.size(0)} nodes.")
     if chunk_size is not None and chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1 or None, got {chunk_size}.")
-    _check_finite("node_emb", node_emb)
-    _check_finite("graph_emb", graph_emb)
+    if validate:
+        _check_finite("node_emb", node_emb)
+        _check_finite("graph_emb", graph_emb)
 
     num_nodes = node_emb.size(0)
-    pos = (node_emb * graph_emb[batch]).sum(1)                 # [N]
+    pos = (node_emb * graph_emb.index_select(0, batch)).sum(1)  # [N]
     e_pos = (LOG2 - F.softplus(-pos)).mean()
     chunk = chunk_size or num_nodes
     scale = None
@@ -272,7 +351,7 @@ def jsd_local_global(node_emb: Tensor, graph_emb: Tensor, batch: Tensor,
 
 def hard_infonce(z1: Tensor, z2: Tensor, beta: float = 0.0,
                  tau_plus: float = 0.0, temperature: float = 0.5,
-                 distributed: bool = False) -> Tensor:
+                 distributed: bool = False, validate: bool = True) -> Tensor:
     r"""Two-view graph-level InfoNCE with hard, debiased negatives.
 
     ``z1[i]`` and ``z2[i]`` are two views of graph ``i``; both are
@@ -303,20 +382,20 @@ def hard_infonce(z1: Tensor, z2: Tensor, beta: float = 0.0,
             with gradient) their candidates, so ``G`` and ``M`` count the
             graphs of all processes; the result is this process's share of
             the mean over all anchors (see :func:`jsd_local_global`).
+        validate: check the settings and that the views are finite (see
+            :func:`jsd_local_global`).
 
     Returns:
         Scalar loss tensor.
     """
-    _check_tau_plus(tau_plus)
-    _check_beta(beta)
-    if not temperature > 0:
-        raise ValueError(f"temperature must be > 0, got {temperature}; "
-                         "0.5 (GraphCL) or 0.2 are common choices.")
+    if validate:
+        check_settings(beta, tau_plus, temperature=temperature)
     if z1.shape != z2.shape or z1.dim() != 2:
         raise ValueError(f"z1 and z2 must both be [G, D], got shapes "
                          f"{tuple(z1.shape)} and {tuple(z2.shape)}.")
-    _check_finite("z1", z1)
-    _check_finite("z2", z2)
+    if validate:
+        _check_finite("z1", z1)
+        _check_finite("z2", z2)
     local, offset, share = z1.size(0), 0, 1.0
     if distributed:  # anchors: this process's 2 G_r views
         both, offset, share = gather_graphs(torch.cat([z1, z2], dim=1),

@@ -12,7 +12,7 @@ from torch_geometric.data import Batch
 
 from .augment import make_augmentation
 from .encoders import GINEncoder
-from .losses import hard_infonce, jsd_local_global
+from .losses import check_settings, hard_infonce, jsd_local_global
 from .results import atomic_torch_save
 
 CHECKPOINT_FORMAT = "hngraph-model-1"
@@ -70,9 +70,10 @@ class GraphModel(nn.Module):
     distributed: bool = False
 
     def forward(self, x: Tensor, edge_index: Tensor,
-                batch: Tensor | None = None) -> Tensor:
+                batch: Tensor | None = None,
+                num_graphs: int | None = None) -> Tensor:
         """Graph embeddings ``[G, L*d]`` (the encoder's, not projected)."""
-        return self.encoder(x, edge_index, batch)[0]
+        return self.encoder(x, edge_index, batch, num_graphs)[0]
 
     @torch.no_grad()
     def embed(self, loader, device: torch.device | str | None = None
@@ -88,7 +89,8 @@ class GraphModel(nn.Module):
         embs, labels = [], []
         for data in loader:
             data = data.to(device)
-            embs.append(self(data.x, data.edge_index, data.batch).cpu())
+            embs.append(self(data.x, data.edge_index, data.batch,
+                             data.num_graphs).cpu())
             if getattr(data, "y", None) is not None:
                 labels.append(data.y.view(-1).cpu())
         self.train(was_training)
@@ -144,6 +146,7 @@ class InfoGraph(GraphModel):
                  reweight: str = "paper", prior: bool = False,
                  gamma: float = 0.1, chunk_size: int | None = None):
         super().__init__()
+        check_settings(beta, tau_plus, reweight)
         self.config = dict(in_dim=in_dim, hidden=hidden, layers=layers,
                            beta=beta, tau_plus=tau_plus, reweight=reweight,
                            prior=prior, gamma=gamma, chunk_size=chunk_size)
@@ -167,13 +170,14 @@ class InfoGraph(GraphModel):
 
     def loss(self, data) -> Tensor:
         """Training loss of one PyG mini-batch (``Batch``) of >= 2 graphs."""
-        graph_emb, node_emb = self.encoder(data.x, data.edge_index, data.batch)
+        graph_emb, node_emb = self.encoder(data.x, data.edge_index, data.batch,
+                                           data.num_graphs)
         loss = jsd_local_global(self.local_head(node_emb),
                                 self.global_head(graph_emb), data.batch,
                                 beta=self.beta, tau_plus=self.tau_plus,
                                 reweight=self.reweight,
                                 chunk_size=self.chunk_size,
-                                distributed=self.distributed)
+                                distributed=self.distributed, validate=False)
         if self.prior_d is not None:
             noise = torch.rand_like(graph_emb)
             eps = 1e-12
@@ -204,11 +208,16 @@ class GraphCL(GraphModel):
         aug_ratio: the augmentations' ratio.
     """
 
+    #: Augments each graph as a ``Data`` object: :func:`~hngraph.fit` feeds it
+    #: PyG's ``DataLoader`` batches (see ``fit``'s ``batching``).
+    needs_data_objects = True
+
     def __init__(self, in_dim: int, hidden: int = 32, layers: int = 3,
                  beta: float = 0.0, tau_plus: float = 0.0,
                  temperature: float = 0.5, aug1: str = "node_drop",
                  aug2: str = "node_drop", aug_ratio: float = 0.2):
         super().__init__()
+        check_settings(beta, tau_plus, temperature=temperature)
         self.config = dict(in_dim=in_dim, hidden=hidden, layers=layers,
                            beta=beta, tau_plus=tau_plus,
                            temperature=temperature, aug1=aug1, aug2=aug2,
@@ -234,7 +243,7 @@ class GraphCL(GraphModel):
         return hard_infonce(z[0], z[1], beta=self.beta,
                             tau_plus=self.tau_plus,
                             temperature=self.temperature,
-                            distributed=self.distributed)
+                            distributed=self.distributed, validate=False)
 
 
 MODELS = {"InfoGraph": InfoGraph, "GraphCL": GraphCL}

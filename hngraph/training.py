@@ -10,15 +10,22 @@ from typing import Iterable
 
 import numpy as np
 import torch
+from torch import Tensor
 from torch.utils.data import DistributedSampler
 from torch_geometric.loader import DataLoader
 from tqdm.auto import tqdm
 
 from . import distributed as dist_utils
+from .batching import DeviceGraphs, DeviceLoader
 from .evaluation import svm_accuracy
 from .results import atomic_torch_save
 
 TRAINING_FORMAT = "hngraph-training-1"
+#: ``"device"``: mini-batches built on the training device by index
+#: operations (:mod:`hngraph.batching`); ``"loader"``: PyG's ``DataLoader``,
+#: for datasets larger than device memory and models that need ``Data``
+#: objects; ``"auto"``: ``"device"`` unless the model needs ``Data`` objects.
+BATCHING_CHOICES = ("auto", "device", "loader")
 
 
 def seed_everything(seed: int) -> None:
@@ -39,8 +46,14 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     return device
 
 
-def train_loader(dataset, batch_size: int, seed: int) -> DataLoader:
+def train_loader(dataset, batch_size: int, seed: int,
+                 device: torch.device | str | None = None):
     """A shuffling loader whose order depends on ``seed`` only.
+
+    With ``device`` it is a :class:`~hngraph.batching.DeviceLoader` that
+    builds the batches on that device (``dataset`` may then already be a
+    :class:`~hngraph.batching.DeviceGraphs`); without, PyG's ``DataLoader``.
+    Both give the same batches in the same order.
 
     A last batch of a single graph cannot be contrasted against anything, so
     it is dropped when ``len(dataset) % batch_size == 1``. In a process group
@@ -51,19 +64,31 @@ def train_loader(dataset, batch_size: int, seed: int) -> DataLoader:
     if len(dataset) < 2:
         raise ValueError(f"the dataset holds {len(dataset)} graph(s); "
                          "contrastive training needs at least 2.")
-    if dist_utils.is_distributed():
-        sampler = DistributedSampler(dataset, shuffle=True, seed=seed)
-        return DataLoader(dataset, batch_size=batch_size, sampler=sampler)
+    sampler = DistributedSampler(dataset, shuffle=True, seed=seed) \
+        if dist_utils.is_distributed() else None
     gen = torch.Generator().manual_seed(seed)
+    drop_last = sampler is None and len(dataset) % batch_size == 1
+    if device is not None:
+        graphs = dataset if isinstance(dataset, DeviceGraphs) \
+            else DeviceGraphs(dataset, device)
+        return DeviceLoader(graphs, batch_size, generator=gen,
+                            sampler=sampler, drop_last=drop_last)
+    if sampler is not None:
+        return DataLoader(dataset, batch_size=batch_size, sampler=sampler)
     return DataLoader(dataset, batch_size=batch_size, shuffle=True,
-                      generator=gen,
-                      drop_last=len(dataset) % batch_size == 1)
+                      generator=gen, drop_last=drop_last)
 
 
 def evaluate(model, dataset, seed: int = 0, folds: int = 10,
              batch_size: int = 512) -> dict:
-    """Embed every graph (eval mode) and score it with :func:`svm_accuracy`."""
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False)
+    """Embed every graph (eval mode) and score it with :func:`svm_accuracy`.
+
+    ``dataset`` is a PyG dataset or a :class:`~hngraph.batching.DeviceGraphs`.
+    """
+    if isinstance(dataset, DeviceGraphs):
+        loader = DeviceLoader(dataset, batch_size, shuffle=False)
+    else:
+        loader = DataLoader(dataset, batch_size=batch_size, shuffle=False)
     emb, labels = model.embed(loader)
     mean, std, details = svm_accuracy(emb, labels, folds=folds, seed=seed,
                                       return_folds=True)
@@ -127,12 +152,13 @@ def fit(model, dataset, epochs: int = 20, batch_size: int = 128,
         lr: float = 1e-3, seed: int = 0, device: str = "auto",
         eval_epochs: Iterable[int] = (), folds: int = 10,
         progress: bool = True, checkpoint: str | os.PathLike | None = None,
-        checkpoint_every: int = 1) -> dict:
+        checkpoint_every: int = 1, batching: str = "auto") -> dict:
     """Train ``model`` (anything with ``.loss(batch)``) with Adam.
 
     Args:
         model: for example :class:`~hngraph.InfoGraph`.
-        dataset: PyG dataset (or list of ``Data``) with node features.
+        dataset: PyG dataset (or list of ``Data``) with node features, or a
+            :class:`~hngraph.batching.DeviceGraphs` on ``device``.
         epochs, batch_size, lr: optimisation settings.
         seed: seeds the batch order and torch's global generator (used by
             the prior term). Call :func:`seed_everything` before building the
@@ -147,6 +173,17 @@ def fit(model, dataset, epochs: int = 20, batch_size: int = 128,
             and at the end. If it exists, training resumes from it; on the
             CPU a resumed run gives the same result as an uninterrupted one.
         checkpoint_every: epochs between two checkpoint writes.
+        batching: ``"device"`` builds the mini-batches on ``device`` by index
+            operations (:mod:`hngraph.batching`): the dataset is moved there
+            once, and a step never waits for the device. ``"loader"`` uses
+            PyG's ``DataLoader`` (datasets larger than device memory, models
+            that augment ``Data`` objects). ``"auto"`` (the default) is
+            ``"device"`` unless the model sets ``needs_data_objects``, as
+            :class:`~hngraph.GraphCL` does. Both give the same batches.
+
+    A step launches its work and moves on: the epoch's loss is summed on the
+    device and read once per epoch, when it is also checked to be finite.
+    Adam runs fused where torch has a fused kernel for the device.
 
     Inside a ``torch.distributed`` process group of two or more (for example
     under ``torchrun`` or ``hngraph train --nproc N``), training runs with
@@ -167,9 +204,11 @@ def fit(model, dataset, epochs: int = 20, batch_size: int = 128,
     lead = dist_utils.rank() == 0
     torch.manual_seed(seed)
     model.to(device)
-    loader = train_loader(dataset, batch_size, seed)
+    on_device = _batching(model, dataset, batching) == "device"
+    loader = train_loader(dataset, batch_size, seed,
+                          device if on_device else None)
     step = dist_utils.wrap(model, device) if distributed else model.loss
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    optimizer = make_optimizer(model, lr)
     eval_epochs = set(int(e) for e in eval_epochs)
     history = {"loss": [], "eval": {}, "device": str(device),
                "train_time": 0.0}
@@ -188,7 +227,9 @@ def fit(model, dataset, epochs: int = 20, batch_size: int = 128,
                          seed, epoch)
             bar.set_postfix(loss=f"{history['loss'][-1]:.4f}")
             if lead and epoch in eval_epochs:
-                history["eval"][epoch] = evaluate(model, dataset, seed, folds)
+                history["eval"][epoch] = evaluate(
+                    model, loader.graphs if on_device else dataset, seed,
+                    folds)
             if lead and checkpoint is not None and (
                     epoch % checkpoint_every == 0 or epoch == epochs):
                 save_training_state(checkpoint, model, optimizer, loader,
@@ -197,6 +238,45 @@ def fit(model, dataset, epochs: int = 20, batch_size: int = 128,
         if distributed:
             dist_utils.unwrap(model)
     return history
+
+
+def make_optimizer(model, lr: float) -> torch.optim.Adam:
+    """Adam over ``model``'s parameters; fused (one kernel for all
+    parameters, no read-back of the step count) where torch supports it for
+    the parameters' device, else the multi-tensor ``foreach`` version."""
+    params = list(model.parameters())
+    device = params[0].device.type
+    fused = device in ("cpu", "cuda")
+    return torch.optim.Adam(params, lr=lr, fused=fused or None,
+                            foreach=None if fused else True)
+
+
+def _batching(model, dataset, batching: str) -> str:
+    if batching not in BATCHING_CHOICES:
+        raise ValueError(f"batching must be one of {BATCHING_CHOICES}, got "
+                         f"{batching!r}.")
+    needs_data = getattr(model, "needs_data_objects", False)
+    if batching == "device" and needs_data:
+        raise ValueError(
+            f"{type(model).__name__} augments each graph as a Data object, "
+            "which cannot run on device batches; use batching='loader' (or "
+            "'auto').")
+    if batching == "auto":
+        batching = "loader" if needs_data else "device"
+    if batching == "loader" and isinstance(dataset, DeviceGraphs):
+        raise ValueError("batching='loader' needs the PyG dataset, not a "
+                         "DeviceGraphs.")
+    return batching
+
+
+def train_step(step, data, optimizer) -> Tensor:
+    """One optimisation step on ``data``: returns the detached loss, still on
+    the device (reading it would wait for the step to finish)."""
+    optimizer.zero_grad(set_to_none=True)
+    loss = step(data)
+    loss.backward()
+    optimizer.step()
+    return loss.detach()
 
 
 def _train_epoch(model, step, loader, optimizer, device, history: dict,
@@ -208,17 +288,16 @@ def _train_epoch(model, step, loader, optimizer, device, history: dict,
         stream = dist_utils.seed_stream(seed, dist_utils.rank(), epoch)
         torch.manual_seed(stream)
         random.seed(stream)
+    on_device = isinstance(loader, DeviceLoader)
     start = time.perf_counter()
     model.train()
-    total, count = 0.0, 0
+    total, count = torch.zeros((), device=device), 0
     for data in loader:
-        data = data.to(device)
-        optimizer.zero_grad()
-        loss = step(data)
-        loss.backward()
-        optimizer.step()
-        total += loss.item() * data.num_graphs
+        if not on_device:
+            data = data.to(device)
+        total += train_step(step, data, optimizer) * data.num_graphs
         count += data.num_graphs
+    total = total.item()  # the epoch's one wait for the device
     if distributed:  # the mean over the processes' shares: the global loss
         total, count = dist_utils.all_sum([total, count])
     history["train_time"] += time.perf_counter() - start
