@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import sys
 import time
+import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
@@ -47,6 +49,11 @@ def load_grid(path: Path) -> dict:
 
 def result_path(out: Path, dataset: str, objective: str, seed: int) -> Path:
     return Path(out) / dataset / f"{objective}_seed{seed}.json"
+
+
+def failure_path(out: Path, dataset: str, objective: str, seed: int) -> Path:
+    """Where a failed run's error is recorded (removed when it succeeds)."""
+    return Path(out) / dataset / f"{objective}_seed{seed}.failed"
 
 
 def read_result(path: Path) -> dict | None:
@@ -129,7 +136,18 @@ def run_one(dataset: str, name: str, spec: dict, seed: int, grid: dict,
     result["objective_name"] = name
     path = result_path(Path(out), dataset, name, seed)
     atomic_write_json(path, result)
+    failure_path(Path(out), dataset, name, seed).unlink(missing_ok=True)
     return str(path), result["accuracy_mean"]
+
+
+def record_failure(out: Path, dataset: str, name: str, seed: int,
+                   err: BaseException) -> dict:
+    """Write what went wrong in a run beside its (missing) result file."""
+    failure = {"dataset": dataset, "objective": name, "seed": seed,
+               "error": f"{type(err).__name__}: {err}",
+               "traceback": "".join(traceback.format_exception(err))}
+    atomic_write_json(failure_path(out, dataset, name, seed), failure)
+    return failure
 
 
 def clean_partial(out: Path) -> int:
@@ -176,17 +194,34 @@ def main(argv=None) -> int:
         return 0
     threads = args.threads or max(1, (os.cpu_count() or 1) // args.jobs)
     start = time.perf_counter()
+    failures = []
     bar = tqdm(total=len(todo), desc="runs", unit="run")
-    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+    # spawn: a forked child cannot use CUDA once the parent has touched it,
+    # and a fresh interpreter per worker shares nothing by accident.
+    with ProcessPoolExecutor(max_workers=args.jobs, mp_context=multiprocessing
+                             .get_context("spawn")) as pool:
         futures = {pool.submit(run_one, d, n, spec, s, grid, str(out), device,
                                threads): (d, n, s) for d, n, spec, s in todo}
         for future in as_completed(futures):
             d, n, s = futures[future]
-            path, acc = future.result()
             bar.update(1)
+            try:
+                path, acc = future.result()
+            except Exception as err:  # recorded; the other runs go on
+                failures.append(record_failure(out, d, n, s, err))
+                bar.write(f"{d} {n} seed {s}: FAILED ({failures[-1]['error']})")
+                continue
             bar.write(f"{d} {n} seed {s}: accuracy {acc:.4f} -> {path}")
     bar.close()
-    print(f"done: {len(todo)} runs in {time.perf_counter() - start:.0f} s.")
+    print(f"done: {len(todo) - len(failures)} of {len(todo)} runs in "
+          f"{time.perf_counter() - start:.0f} s.")
+    if failures:
+        print(f"{len(failures)} run(s) failed (errors in "
+              f"<out>/<DATASET>/*.failed):")
+        for f in failures:
+            print(f"  {f['dataset']} {f['objective']} seed {f['seed']}: "
+                  f"{f['error']}")
+        return 1
     return 0
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from filelock import FileLock
 from torch_geometric.data import Data, InMemoryDataset
 from torch_geometric.datasets import TUDataset
 from torch_geometric.utils import degree
@@ -129,11 +130,11 @@ def validate_raw(raw_dir: str | os.PathLike, name: str) -> None:
 
 class _CachedTUDataset(TUDataset):
     """PyG's TUDataset reading raw files from ``raw_source`` (read only) and
-    keeping its processed files in a cache folder."""
+    keeping its processed files in ``processed`` (see :func:`_open_cached`)."""
 
     def __init__(self, cache_root: str, name: str, raw_source: str | None,
-                 use_node_attr: bool):
-        self._raw_source = raw_source
+                 use_node_attr: bool, processed: Path):
+        self._raw_source, self._processed = raw_source, processed
         super().__init__(cache_root, name, use_node_attr=use_node_attr)
 
     @property
@@ -146,8 +147,68 @@ class _CachedTUDataset(TUDataset):
 
     @property
     def processed_dir(self) -> str:
-        tag = hashlib.sha1(osp.realpath(self.raw_dir).encode()).hexdigest()[:10]
-        return osp.join(self.root, self.name, f"processed_{tag}")
+        return str(self._processed)
+
+
+def _cache_key(raw_dir: str) -> str:
+    """A hash of the raw folder's path and of every file's name, size and
+    modification time: an edited raw file gets a new processed cache."""
+    parts = [osp.realpath(raw_dir)]
+    for path in sorted(Path(raw_dir).iterdir()):
+        if path.is_file():
+            st = path.stat()
+            parts.append(f"{path.name}:{st.st_size}:{st.st_mtime_ns}")
+    return hashlib.sha1("\n".join(parts).encode()).hexdigest()[:12]
+
+
+def _open_cached(cache_root: str, name: str, raw: str | None,
+                 use_node_attr: bool) -> TUDataset:
+    """The TU dataset through its processed cache, safe under concurrency.
+
+    The cache folder ``processed_<key>`` (see :func:`_cache_key`) is built
+    under a file lock by one process at a time, in a temporary folder that
+    is renamed into place when complete: a reader never sees a partial file,
+    and a build killed half-way leaves only a temporary folder, removed by
+    the next build. A cache that cannot be read is rebuilt from the raw
+    files, with a warning that names it.
+    """
+    folder = Path(cache_root) / name
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(folder / ".lock"))
+        with lock:
+            return _open_locked(cache_root, name, raw, use_node_attr, folder)
+    except (PermissionError, FileExistsError, NotADirectoryError) as err:
+        raise CacheError(
+            f"the processed-data cache {folder} cannot be written ({err}). "
+            "Point HNGRAPH_CACHE (or cache=) at a writable folder, for "
+            "example `export HNGRAPH_CACHE=/tmp/hngraph-cache`.") from err
+
+
+def _open_locked(cache_root, name, raw, use_node_attr, folder: Path):
+    raw_dir = raw or str(folder / "raw")
+    final = folder / f"processed_{_cache_key(raw_dir)}" if raw else \
+        folder / "processed"
+    if final.is_dir():
+        try:
+            return _CachedTUDataset(cache_root, name, raw, use_node_attr,
+                                    final)
+        except Exception as err:  # truncated, empty or garbage files
+            warnings.warn(f"the processed cache {final} could not be read "
+                          f"({type(err).__name__}); rebuilding it from the "
+                          "raw files.", stacklevel=4)
+            shutil.rmtree(final)
+    for stale in folder.glob("*.building-*"):  # left by a killed build
+        shutil.rmtree(stale, ignore_errors=True)
+    building = folder / f"{final.name}.building-{os.getpid()}"
+    dataset = _CachedTUDataset(cache_root, name, raw, use_node_attr, building)
+    os.replace(building, final)
+    dataset._processed = final
+    return dataset
+
+
+class CacheError(OSError):
+    """The processed-data cache folder cannot be created or written."""
 
 
 class GraphDataset(InMemoryDataset):
@@ -319,9 +380,9 @@ def load_tudataset(name: str, root: str | os.PathLike | None = None,
         if not download:
             raise _not_found(name, root, looked, "download=False")
     try:
-        tu = _CachedTUDataset(cache_root, name, raw, use_node_attr)
+        tu = _open_cached(cache_root, name, raw, use_node_attr)
     except Exception as err:  # network errors, 404 for unknown names
-        if raw is not None:
+        if raw is not None or isinstance(err, CacheError):
             raise
         _remove_empty_dirs(Path(cache_root) / name)
         raise _not_found(name, root, looked, f"{type(err).__name__}: {err}") \
@@ -334,8 +395,10 @@ def load_tudataset(name: str, root: str | os.PathLike | None = None,
 
 
 def _remove_empty_dirs(folder: Path) -> None:
-    """Remove ``folder`` if a failed download left nothing in it."""
-    if folder.is_dir() and not any(p.is_file() for p in folder.rglob("*")):
+    """Remove ``folder`` if a failed download left nothing in it but the
+    cache's lock file."""
+    if folder.is_dir() and not any(p.is_file() and p.name != ".lock"
+                                   for p in folder.rglob("*")):
         shutil.rmtree(folder)
 
 
