@@ -161,16 +161,32 @@ def _negative_scale(node_emb: Tensor, graph_emb: Tensor, batch: Tensor,
     return (node_emb[where[0]] @ graph_emb[where[1]]).abs()
 
 
-def _softplus(x: Tensor) -> Tensor:
-    """``softplus(max(x, -80))``: below ``-80`` softplus is under ``2e-35``,
-    and CPUs compute it (a subnormal float) many times slower."""
-    return F.softplus(x.clamp(min=-80.0))
+#: Below ``SOFTPLUS_TAIL``, softplus is computed as ``exp`` (equal to under
+#: 1e-11 relative), and above ``SOFTPLUS_HEAD`` as the identity (under 5e-18
+#: apart): CPUs evaluate ``log1p`` of tiny arguments and ``exp`` of large
+#: ones many times slower.
+SOFTPLUS_TAIL, SOFTPLUS_HEAD = -25.0, 40.0
+
+
+def _softplus_(x: Tensor) -> Tensor:
+    """``softplus(x)`` of a large ``[N, G]`` score matrix, fast on CPUs
+    (no autograd: in-place passes). Outside ``[SOFTPLUS_TAIL, SOFTPLUS_HEAD]``
+    it is
+    ``exp(x)`` (``log1p(y) = y (1 - y/2 + ...)``), with ``x`` floored at
+    ``-80`` since an ``exp`` that returns a subnormal float is slower still,
+    or ``x``."""
+    edge = F.softplus(x.new_tensor(SOFTPLUS_TAIL))
+    out = F.softplus(x.clamp(SOFTPLUS_TAIL, SOFTPLUS_HEAD), threshold=50.0)
+    out += x.clamp(-80.0, SOFTPLUS_TAIL).exp_().sub_(edge)
+    out += x.clamp(min=SOFTPLUS_HEAD).sub_(SOFTPLUS_HEAD)
+    return out
 
 
 class _TiltedSoftplusMean(torch.autograd.Function):
     r"""``m_i = sum_j p_ij sp(s_ij)`` with ``p_i`` the softmax of ``k s_i``
     over the row's negatives (every column but ``positive[i]``), weights below
     ``e^-50`` of the row's largest set to 0 (see :func:`negative_weights`).
+    ``k = 0`` (uniform weights) takes a shortcut.
 
     The ``[N, G]`` work is a few in-place passes, and the backward is written
     out rather than taped op by op:
@@ -181,11 +197,17 @@ class _TiltedSoftplusMean(torch.autograd.Function):
         \frac{\partial m_i}{\partial k} = \sum_j p_{ij}\,
         (\mathrm{sp}(s_{ij}) - m_i)\, s_{ij}
 
-    Shapes: ``scores [N, G]``, ``k []``, ``positive [N, 1]`` -> ``[N]``.
+    Shapes: ``scores [N, G]``, ``k`` a float or ``[]``, ``positive [N, 1]``
+    -> ``[N]``.
     """
 
     @staticmethod
-    def forward(ctx, scores: Tensor, k: Tensor, positive: Tensor) -> Tensor:
+    def forward(ctx, scores: Tensor, k: float | Tensor, positive: Tensor
+                ) -> Tensor:
+        if isinstance(k, float) and k == 0.0:
+            probs = torch.full_like(scores, 1.0 / (scores.size(1) - 1))
+            probs.scatter_(1, positive, 0.0)
+            return _TiltedSoftplusMean._finish(ctx, scores, k, probs)
         probs = scores * k
         probs.scatter_(1, positive, float("-inf"))
         # Weights below e^-50 of their row's largest are set to exactly 0:
@@ -197,15 +219,21 @@ class _TiltedSoftplusMean(torch.autograd.Function):
         probs.clamp_(min=-WEIGHT_CUTOFF).exp_()
         F.threshold(probs, math.exp(-WEIGHT_CUTOFF), 0.0, inplace=True)
         probs.div_(probs.sum(dim=1, keepdim=True))
-        softplus = _softplus(scores)
+        return _TiltedSoftplusMean._finish(ctx, scores, k, probs)
+
+    @staticmethod
+    def _finish(ctx, scores, k, probs):
+        softplus = _softplus_(scores)
         mean = torch.linalg.vecdot(probs, softplus)
-        ctx.save_for_backward(scores, k, probs, softplus, mean)
+        ctx.k = k
+        ctx.save_for_backward(scores, probs, softplus, mean)
         return mean
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad: Tensor):
-        scores, k, probs, softplus, mean = ctx.saved_tensors
+        scores, probs, softplus, mean = ctx.saved_tensors
+        k = ctx.k
         centred = softplus - mean.unsqueeze(1)
         weighted = probs * grad.unsqueeze(1)
         grad_k = None
@@ -219,21 +247,16 @@ def _negative_term(node_emb: Tensor, graph_emb: Tensor, batch: Tensor,
                    pos: Tensor, beta: float, tau_plus: float, reweight: str,
                    scale: Tensor | None) -> Tensor:
     """``n_i`` of :func:`jsd_local_global` for a block of rows: ``[n]``."""
-    num_graphs = graph_emb.size(0)
     scores = node_emb @ graph_emb.t()                           # [n, G]
     positive = batch.unsqueeze(1)                               # [n, 1]
-    if beta == 0.0:
-        neg_sp = _softplus(scores)
-        neg_mean = (neg_sp.sum(1) - neg_sp.gather(1, positive).squeeze(1)) \
-            / (num_graphs - 1)
-    else:  # mean_j w_ij sp_ij = sum_j softmax_ij sp_ij (positives weigh 0)
-        if reweight == "paper":
-            k = scores.new_tensor(beta)
-        else:
-            if scale is None:
-                scale = _max_abs_negative(scores, positive)
-            k = -2.0 * beta / scale.clamp_min(1e-12)
-        neg_mean = _TiltedSoftplusMean.apply(scores, k, positive)
+    # mean_j w_ij sp_ij = sum_j softmax_ij sp_ij (positives weigh 0)
+    if reweight == "paper" or beta == 0.0:
+        k = float(beta)
+    else:
+        if scale is None:
+            scale = _max_abs_negative(scores, positive)
+        k = -2.0 * beta / scale.clamp_min(1e-12)
+    neg_mean = _TiltedSoftplusMean.apply(scores, k, positive)
     if reweight == "paper":
         return ((neg_mean - tau_plus * F.softplus(pos))
                 / (1.0 - tau_plus)).clamp_min(0.0)
