@@ -8,6 +8,7 @@ from pathlib import Path
 
 import torch
 
+from .batching import BATCHING_CHOICES
 from .config import TrainConfig
 from .data import DatasetNotFoundError
 from .distributed import launch, launched_by_torchrun
@@ -57,6 +58,10 @@ def _train_parser(sub) -> None:
     p.add_argument("--lr", type=float)
     p.add_argument("--seed", type=int)
     p.add_argument("--device", help="auto, cpu or cuda")
+    p.add_argument("--batching", choices=BATCHING_CHOICES,
+                   help="device: build mini-batches on the training device "
+                   "(the default for InfoGraph); loader: PyG's DataLoader "
+                   "(datasets larger than device memory; GraphCL's views)")
     p.add_argument("--eval-epochs", dest="eval_epochs", type=int, nargs="*",
                    help="also report the SVM accuracy after these epochs")
     p.add_argument("--folds", type=int, help="outer CV folds (default 10)")

@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 
 from .augment import AUGMENTATIONS
+from .batching import BATCHING_CHOICES
 from .data import FEATURE_CHOICES
 from .losses import REWEIGHT_MODES
 
@@ -44,6 +45,7 @@ class TrainConfig:
     lr: float = 1e-3
     seed: int = 0
     device: str = "auto"
+    batching: str = "auto"
     eval_epochs: list[int] = field(default_factory=list)
     folds: int = 10
     checkpoint_every: int = 0
@@ -74,6 +76,9 @@ class TrainConfig:
         if self.temperature <= 0:
             raise ValueError(f"config key 'temperature' must be > 0, got "
                              f"{self.temperature}.")
+        if self.batching not in BATCHING_CHOICES:
+            raise ValueError(f"config key 'batching' must be one of "
+                             f"{BATCHING_CHOICES}, got {self.batching!r}.")
         if self.features not in FEATURE_CHOICES:
             raise ValueError(f"config key 'features' must be one of "
                              f"{FEATURE_CHOICES}, got {self.features!r}.")
@@ -154,7 +159,8 @@ _TYPES = {"dataset": "str", "objective": "str", "temperature": "float",
           "tau_plus": "float", "reweight": "str", "prior": "bool",
           "chunk_size": "int or null",
           "epochs": "int", "batch_size": "int", "lr": "float", "seed": "int",
-          "device": "str", "eval_epochs": "list of int", "folds": "int",
+          "device": "str", "batching": "str", "eval_epochs": "list of int",
+          "folds": "int",
           "checkpoint_every": "int", "out": "str"}
 
 

@@ -77,7 +77,8 @@ def _run(config: TrainConfig, progress: bool, device, start: float
                   seed=config.seed, device=device,
                   eval_epochs=config.eval_epochs, folds=config.folds,
                   progress=progress, checkpoint=training_state,
-                  checkpoint_every=config.checkpoint_every or 1)
+                  checkpoint_every=config.checkpoint_every or 1,
+                  batching=config.batching)
     if not lead:
         return None, model
     final = evaluate(model, dataset, seed=config.seed, folds=config.folds)

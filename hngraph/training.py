@@ -16,16 +16,11 @@ from torch_geometric.loader import DataLoader
 from tqdm.auto import tqdm
 
 from . import distributed as dist_utils
-from .batching import DeviceGraphs, DeviceLoader
+from .batching import BATCHING_CHOICES, DeviceGraphs, DeviceLoader
 from .evaluation import svm_accuracy
 from .results import atomic_torch_save
 
 TRAINING_FORMAT = "hngraph-training-1"
-#: ``"device"``: mini-batches built on the training device by index
-#: operations (:mod:`hngraph.batching`); ``"loader"``: PyG's ``DataLoader``,
-#: for datasets larger than device memory and models that need ``Data``
-#: objects; ``"auto"``: ``"device"`` unless the model needs ``Data`` objects.
-BATCHING_CHOICES = ("auto", "device", "loader")
 
 
 def seed_everything(seed: int) -> None:
