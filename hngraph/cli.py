@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from dataclasses import fields
 from pathlib import Path
@@ -10,7 +11,7 @@ import torch
 
 from .batching import BATCHING_CHOICES
 from .config import TrainConfig
-from .data import DatasetNotFoundError
+from .data import CacheError, DatasetNotFoundError
 from .distributed import launch, launched_by_torchrun
 from .results import atomic_write_json
 
@@ -83,8 +84,13 @@ def _train(args) -> int:
     if args.config:
         config = TrainConfig.from_yaml(args.config, **overrides)
     else:
+        if args.dataset is None:
+            raise ValueError("no dataset given: pass --dataset NAME (for "
+                             "example --dataset MUTAG), or a --config file "
+                             "with a 'dataset' key.")
         config = TrainConfig.from_dict(
             {k: v for k, v in overrides.items() if v is not None}, "flags")
+    _check_output_folder(Path(config.out))
     if args.nproc > 1 and not launched_by_torchrun():
         return _launch(args, config)
     result, model = run_experiment(config, progress=not args.quiet)
@@ -103,6 +109,21 @@ def _train(args) -> int:
           f"{result['accuracy_std']:.4f}")
     print(f"result written to {path}, model to {weights}")
     return 0
+
+
+def _check_output_folder(out: Path) -> None:
+    """Fail before any training when the results could not be written."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file, not a folder. Give a "
+                         "folder for the results (it is created if needed).")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ValueError(f"--out {out} cannot be created ({err.strerror}). "
+                         "Give a folder you can write to.") from err
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise ValueError(f"--out {out} is not writable. Give a folder you "
+                         "can write to, or change its permissions.")
 
 
 def _launch(args, config: TrainConfig) -> int:
@@ -153,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="hngraph", description="Self-supervised graph representation "
         "learning with hard negatives.")
+    parser.add_argument("--version", action="version",
+                        version=f"hngraph {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     _train_parser(sub)
     _embed_parser(sub)
@@ -168,6 +191,17 @@ def main(argv: list[str] | None = None) -> int:
         msg = err.args[0] if isinstance(err, KeyError) and err.args else err
         print(f"hngraph: error: {msg}", file=sys.stderr)
         return 2
+    except CacheError as err:
+        print(f"hngraph: error: {err}", file=sys.stderr)
+        return 1
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("hngraph")
+    except PackageNotFoundError:  # run from a source checkout
+        return "unknown (not installed)"
 
 
 if __name__ == "__main__":

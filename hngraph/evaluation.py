@@ -54,6 +54,13 @@ def squared_distances(x: np.ndarray) -> np.ndarray:
     return d
 
 
+def _scale_gamma(x: np.ndarray) -> float:
+    """scikit-learn's ``gamma="scale"``: ``1 / (d Var(x))``, and 1 where the
+    rows are all equal (collapsed embeddings), as scikit-learn does."""
+    var = x.var()
+    return 1.0 / (x.shape[1] * var) if var != 0 else 1.0
+
+
 class _KernelSVM:
     """RBF SVMs on rows of a shared distance matrix, gamma as sklearn's
     ``"scale"`` for the rows a model is fitted on."""
@@ -63,7 +70,7 @@ class _KernelSVM:
 
     def fit_predict(self, train, test, c_values):
         """Predictions on ``test`` of one SVC per ``C``, fitted on ``train``."""
-        gamma = 1.0 / (self.x.shape[1] * self.x[train].var())
+        gamma = _scale_gamma(self.x[train])
         k_train = np.exp(-gamma * self.dist[np.ix_(train, train)])
         k_test = np.exp(-gamma * self.dist[np.ix_(test, train)])
         preds = []

@@ -59,3 +59,41 @@ def test_bad_config_rejected(tmp_path):
     assert out.returncode == 2 and "'epochs' must be int" in out.stderr
     out = run_cli("train", "--tau-plus", "1.0", cwd=tmp_path)
     assert out.returncode == 2 and "tau_plus" in out.stderr
+
+
+def test_version_and_missing_dataset(tmp_path, capsys):
+    from hngraph.cli import main
+    import pytest
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out.startswith("hngraph ")
+    assert main(["train", "--epochs", "1", "--out", str(tmp_path)]) == 2
+    assert "--dataset" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
+
+
+def test_unwritable_cache_is_one_line(data_root, tmp_path, monkeypatch,
+                                      capsys):
+    from hngraph.cli import main
+    (tmp_path / "file").write_text("x")
+    monkeypatch.setenv("HNGRAPH_CACHE", str(tmp_path / "file"))
+    assert main(["train", "--dataset", "MUTAG", "--epochs", "1", "--quiet",
+                 "--out", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("hngraph: error: ") and "HNGRAPH_CACHE" in err
+
+
+def test_unusable_out_fails_before_training(tmp_path, capsys):
+    import time
+    from hngraph.cli import main
+    (tmp_path / "file").write_text("x")
+    for out, says in ((tmp_path / "file", "is a file"),
+                      (tmp_path / "file" / "sub", "cannot be created")):
+        start = time.perf_counter()
+        assert main(["train", "--dataset", "NO_SUCH_DATASET", "--out",
+                     str(out)]) == 2
+        assert says in capsys.readouterr().err
+        # The folder is checked first: the unknown dataset is never looked
+        # up (that would be a different error).
+        assert time.perf_counter() - start < 5

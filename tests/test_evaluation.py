@@ -63,3 +63,14 @@ def test_parallel_folds_give_the_same_result():
 def test_unknown_method():
     with pytest.raises(ValueError, match="method must be one of"):
         svm_accuracy(np.zeros((20, 2)), [0, 1] * 10, method="libsvm")
+
+
+def test_collapsed_embeddings_agree_on_both_paths():
+    # Constant embeddings (a collapsed encoder): every SVC predicts one
+    # class, and both paths must say so alike instead of dividing by zero.
+    x = np.ones((40, 3))
+    y = np.array([0, 1] * 20)
+    fast = svm_accuracy(x, y, return_folds=True)
+    plain = svm_accuracy(x, y, return_folds=True, method="sklearn")
+    assert fast == plain
+    assert fast[0] == pytest.approx(0.5)
