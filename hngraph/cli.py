@@ -75,6 +75,9 @@ def _train_parser(sub) -> None:
                    help="train in N processes with DDP (torchrun on this "
                    "machine): gloo on the CPU, nccl on GPUs; --batch-size "
                    "is per process, negatives come from all processes")
+    p.add_argument("--restart", action="store_true",
+                   help="train from the start over an existing training "
+                   "checkpoint of the same run")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -93,7 +96,8 @@ def _train(args) -> int:
     _check_output_folder(Path(config.out))
     if args.nproc > 1 and not launched_by_torchrun():
         return _launch(args, config)
-    result, model = run_experiment(config, progress=not args.quiet)
+    result, model = run_experiment(config, progress=not args.quiet,
+                                   restart=args.restart)
     if result is None:  # a DDP worker other than rank 0
         return 0
     path, weights = output_paths(config)

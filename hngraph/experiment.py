@@ -1,6 +1,9 @@
 """One run of the main job: load, train, embed, score, record."""
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import time
 from pathlib import Path
 
@@ -14,10 +17,30 @@ from .results import git_commit, machine_info
 from .training import evaluate, fit, resolve_device, seed_everything
 
 
-def run_stem(config: TrainConfig) -> str:
-    """Name that identifies a run by its dataset, objective and seed."""
+#: Config keys that never change a run's result: where it reads and writes,
+#: on what hardware, and how often it saves its state.
+NOT_IN_KEY = ("root", "out", "device", "batching", "checkpoint_every")
+
+
+def settings_key(config: TrainConfig, processes: int = 1) -> str:
+    """8 hex digits of a hash of every setting that changes the result (the
+    config less :data:`NOT_IN_KEY`, and the number of processes)."""
+    settings = {k: v for k, v in config.to_dict().items()
+                if k not in NOT_IN_KEY}
+    settings["processes"] = processes
+    text = json.dumps(settings, sort_keys=True)
+    return hashlib.sha1(text.encode()).hexdigest()[:8]
+
+
+def run_stem(config: TrainConfig, processes: int | None = None) -> str:
+    """Name of a run: dataset, objective and seed to read, and the
+    :func:`settings_key`, so that runs with other settings never share a
+    file. ``processes`` defaults to the launch's world size."""
+    if processes is None:
+        processes = int(os.environ.get("WORLD_SIZE", "1"))
     return (f"{config.dataset}_{config.tag}_beta{config.beta:g}"
-            f"_tau{config.tau_plus:g}_seed{config.seed}")
+            f"_tau{config.tau_plus:g}_seed{config.seed}_"
+            f"{settings_key(config, processes)}")
 
 
 def build_model(config: TrainConfig, in_dim: int) -> GraphModel:
@@ -33,13 +56,14 @@ def build_model(config: TrainConfig, in_dim: int) -> GraphModel:
                      prior=config.prior, chunk_size=config.chunk_size)
 
 
-def run_experiment(config: TrainConfig, progress: bool = True
-                   ) -> tuple[dict | None, GraphModel]:
+def run_experiment(config: TrainConfig, progress: bool = True,
+                   restart: bool = False) -> tuple[dict | None, GraphModel]:
     """Train the model of ``config`` and score its embeddings.
 
     Returns ``(result, model)``; ``result`` is JSON-serialisable and records
     the config, commit, machine, processes, accuracies, loss history and
-    wall time.
+    wall time. ``restart`` trains from the start over an existing training
+    checkpoint (see :func:`fit`).
 
     In a worker started by ``torchrun`` (or ``hngraph train --nproc N``), it
     joins the process group and trains with DDP (see :func:`fit`); rank 0
@@ -51,14 +75,14 @@ def run_experiment(config: TrainConfig, progress: bool = True
     if joined:
         device = dist_utils.init_from_env(device)
     try:
-        return _run(config, progress, device, start)
+        return _run(config, progress, device, start, restart)
     finally:
         if joined:
             dist.destroy_process_group()
 
 
-def _run(config: TrainConfig, progress: bool, device, start: float
-         ) -> tuple[dict | None, GraphModel]:
+def _run(config: TrainConfig, progress: bool, device, start: float,
+         restart: bool) -> tuple[dict | None, GraphModel]:
     lead = dist_utils.rank() == 0
     if dist_utils.is_distributed() and not lead:
         dist.barrier()  # rank 0 builds the processed cache first
@@ -78,7 +102,7 @@ def _run(config: TrainConfig, progress: bool, device, start: float
                   eval_epochs=config.eval_epochs, folds=config.folds,
                   progress=progress, checkpoint=training_state,
                   checkpoint_every=config.checkpoint_every or 1,
-                  batching=config.batching)
+                  batching=config.batching, restart=restart)
     if not lead:
         return None, model
     final = evaluate(model, dataset, seed=config.seed, folds=config.folds)

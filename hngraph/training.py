@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import sys
 import time
 from pathlib import Path
 from typing import Iterable
@@ -107,8 +108,9 @@ def _set_rng_state(state: dict, loader) -> None:
 
 
 def save_training_state(path, model, optimizer, loader, epoch: int,
-                        history: dict) -> None:
-    """Everything needed to continue training after ``epoch`` (atomic).
+                        history: dict, settings: dict | None = None) -> None:
+    """Everything needed to continue training after ``epoch`` (atomic), and
+    the ``settings`` it was trained with (checked on resume).
 
     In a process group, the random streams are not saved: :func:`fit`
     reseeds them from ``(seed, rank, epoch)`` at every epoch.
@@ -119,13 +121,17 @@ def save_training_state(path, model, optimizer, loader, epoch: int,
                        "optimizer": optimizer.state_dict(),
                        "history": history,
                        "processes": dist_utils.world_size(),
+                       "settings": settings,
                        "rng": None if distributed else _rng_state(loader)},
                       path)
 
 
-def load_training_state(path, model, optimizer, loader) -> tuple[int, dict]:
+def load_training_state(path, model, optimizer, loader,
+                        settings: dict | None = None) -> tuple[int, dict]:
     """Restore a state written by :func:`save_training_state`; returns the
-    last finished epoch and the history so far."""
+    last finished epoch and the history so far. ``settings`` must equal the
+    saved ones: resuming under other settings is an error that shows the
+    difference."""
     state = torch.load(path, map_location="cpu", weights_only=False)
     if not isinstance(state, dict) or state.get("format") != TRAINING_FORMAT:
         raise ValueError(f"{path} is not an hngraph training checkpoint; "
@@ -136,6 +142,15 @@ def load_training_state(path, model, optimizer, loader) -> tuple[int, dict]:
             f"{path} was written by a run with {processes} process(es); "
             f"resume it with {processes} (--nproc {processes}), or delete it "
             "to start again.")
+    saved = state.get("settings")
+    if settings is not None and saved is not None and saved != settings:
+        diff = ", ".join(f"{k}: {saved.get(k)!r} there, {settings.get(k)!r} "
+                         "now" for k in sorted(set(saved) | set(settings))
+                         if saved.get(k) != settings.get(k))
+        raise ValueError(
+            f"{path} was trained with other settings ({diff}). Resume with "
+            "the same settings, or start over with restart=True (hngraph "
+            "train --restart), which replaces it.")
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     if state["rng"] is not None:
@@ -147,7 +162,8 @@ def fit(model, dataset, epochs: int = 20, batch_size: int = 128,
         lr: float = 1e-3, seed: int = 0, device: str = "auto",
         eval_epochs: Iterable[int] = (), folds: int = 10,
         progress: bool = True, checkpoint: str | os.PathLike | None = None,
-        checkpoint_every: int = 1, batching: str = "auto") -> dict:
+        checkpoint_every: int = 1, batching: str = "auto",
+        restart: bool = False) -> dict:
     """Train ``model`` (anything with ``.loss(batch)``) with Adam.
 
     Args:
@@ -165,9 +181,13 @@ def fit(model, dataset, epochs: int = 20, batch_size: int = 128,
         progress: show a tqdm progress bar.
         checkpoint: file for the training state (weights, optimizer, random
             generators, history), written every ``checkpoint_every`` epochs
-            and at the end. If it exists, training resumes from it; on the
-            CPU a resumed run gives the same result as an uninterrupted one.
+            and at the end. If it exists, training resumes from it (when it
+            was trained with the same model config, batch size, learning rate
+            and seed; otherwise an error says what differs); on the CPU a
+            resumed run gives the same result as an uninterrupted one.
         checkpoint_every: epochs between two checkpoint writes.
+        restart: ignore an existing ``checkpoint`` and train from the start
+            (it is replaced at the first write).
         batching: ``"device"`` builds the mini-batches on ``device`` by index
             operations (:mod:`hngraph.batching`): the dataset is moved there
             once, and a step never waits for the device. ``"loader"`` uses
@@ -208,11 +228,16 @@ def fit(model, dataset, epochs: int = 20, batch_size: int = 128,
     history = {"loss": [], "eval": {}, "device": str(device),
                "train_time": 0.0}
     first = 1
-    if checkpoint is not None and Path(checkpoint).exists():
+    settings = {"model": getattr(model, "config", None),
+                "batch_size": batch_size, "lr": lr, "seed": seed}
+    if checkpoint is not None and Path(checkpoint).exists() and not restart:
         done, history = load_training_state(checkpoint, model, optimizer,
-                                            loader)
+                                            loader, settings)
         history["device"] = str(device)
         first = done + 1
+        if lead:
+            print(f"resuming from epoch {done} of {checkpoint}",
+                  file=sys.stderr)
     bar = tqdm(range(first, epochs + 1), desc="train", unit="epoch",
                disable=not (progress and lead), initial=first - 1,
                total=epochs)
@@ -228,7 +253,7 @@ def fit(model, dataset, epochs: int = 20, batch_size: int = 128,
             if lead and checkpoint is not None and (
                     epoch % checkpoint_every == 0 or epoch == epochs):
                 save_training_state(checkpoint, model, optimizer, loader,
-                                    epoch, history)
+                                    epoch, history, settings)
     finally:
         if distributed:
             dist_utils.unwrap(model)

@@ -25,7 +25,7 @@ def test_train_mutag_end_to_end(data_root, tmp_path):
     assert out.returncode == 0, out.stderr
     line = [l for l in out.stdout.splitlines() if l.startswith("accuracy")]
     assert re.fullmatch(r"accuracy 0\.\d{4} ± 0\.\d{4}", line[0])
-    files = list(tmp_path.glob("MUTAG_hard-paper_beta1_tau0.5_seed1.json"))
+    files = list(tmp_path.glob("MUTAG_hard-paper_beta1_tau0.5_seed1_*.json"))
     result = json.loads(files[0].read_text())
     assert result["config"]["epochs"] == 3 and result["seed"] == 1
     assert len(result["loss_history"]) == 3
@@ -97,3 +97,16 @@ def test_unusable_out_fails_before_training(tmp_path, capsys):
         # The folder is checked first: the unknown dataset is never looked
         # up (that would be a different error).
         assert time.perf_counter() - start < 5
+
+
+def test_runs_with_other_settings_never_share_a_file(data_root, tmp_path):
+    from hngraph.cli import main
+    common = ["train", "--dataset", "MUTAG", "--quiet", "--out",
+              str(tmp_path)]
+    assert main(common + ["--epochs", "2"]) == 0
+    assert main(common + ["--epochs", "1", "--lr", "0.01", "--hidden",
+                          "16"]) == 0
+    results = sorted(tmp_path.glob("*.json"))
+    assert len(results) == 2
+    configs = [json.loads(p.read_text())["config"] for p in results]
+    assert sorted(c["epochs"] for c in configs) == [1, 2]

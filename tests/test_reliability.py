@@ -297,3 +297,22 @@ def test_questions_keep_feature_and_epoch_variants_out_of_question_1():
     assert "REDDIT-BINARY (infograph): -4.50 points (outside 1.5)" in text
     assert "REDDIT-BINARY (infograph-constant): +0.50 points (within 1.5)" \
         in text
+
+
+def test_resume_under_other_settings_is_an_error(data_root, tmp_path):
+    ds = load_tudataset("MUTAG")
+    ckpt = tmp_path / "train.pt"
+    fit(small_model(ds), ds, epochs=2, batch_size=64, seed=3, device="cpu",
+        progress=False, checkpoint=ckpt)
+    with pytest.raises(ValueError, match=r"lr: 0\.001 there, 0\.01 now"):
+        fit(small_model(ds), ds, epochs=4, batch_size=64, lr=0.01, seed=3,
+            device="cpu", progress=False, checkpoint=ckpt)
+    wider = InfoGraph(ds.num_features, hidden=16, layers=2)
+    with pytest.raises(ValueError, match="'hidden': 16"):
+        fit(wider, ds, epochs=4, batch_size=64, seed=3, device="cpu",
+            progress=False, checkpoint=ckpt)
+    # --restart: trains all epochs with the new settings, and replaces it.
+    h = fit(small_model(ds), ds, epochs=3, batch_size=64, lr=0.01, seed=3,
+            device="cpu", progress=False, checkpoint=ckpt, restart=True)
+    assert len(h["loss"]) == 3
+    assert torch.load(ckpt, weights_only=False)["settings"]["lr"] == 0.01
