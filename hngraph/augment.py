@@ -19,6 +19,8 @@ from torch_geometric.transforms import BaseTransform
 from torch_geometric.utils import (add_random_edge, dropout_edge,
                                    dropout_node, mask_feature)
 
+from .choices import AUGMENTATION_NAMES
+
 
 class _Augmentation(BaseTransform):
     def __init__(self, ratio: float = 0.2,
@@ -130,8 +132,8 @@ class RandomWalkSubgraph(_Augmentation):
         return data.subgraph(keep.to(data.edge_index.device))
 
 
-AUGMENTATIONS = {"node_drop": NodeDrop, "edge_perturb": EdgePerturb,
-                 "feature_mask": FeatureMask, "subgraph": RandomWalkSubgraph}
+AUGMENTATIONS = dict(zip(AUGMENTATION_NAMES, (NodeDrop, EdgePerturb,
+                                               FeatureMask, RandomWalkSubgraph)))
 
 
 def make_augmentation(name: str, ratio: float = 0.2,

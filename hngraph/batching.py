@@ -28,12 +28,6 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Batch
 
-#: ``"device"``: mini-batches built on the training device by index
-#: operations (this module); ``"loader"``: PyG's ``DataLoader``, for datasets
-#: larger than device memory and models that need ``Data`` objects;
-#: ``"auto"``: ``"device"`` unless the model needs ``Data`` objects.
-BATCHING_CHOICES = ("auto", "device", "loader")
-
 
 class DeviceGraphs:
     """A dataset's graphs as flat tensors on one device.

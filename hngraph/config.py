@@ -2,17 +2,14 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import yaml
 
-from .augment import AUGMENTATIONS
-from .batching import BATCHING_CHOICES
-from .data import FEATURE_CHOICES
-from .losses import REWEIGHT_MODES
-
-OBJECTIVES = ("jsd", "infonce")
+from .choices import (AUGMENTATION_NAMES, BATCHING_CHOICES, FEATURE_CHOICES,
+                      OBJECTIVES, REWEIGHT_MODES)
 
 
 @dataclass
@@ -67,15 +64,18 @@ class TrainConfig:
             raise ValueError(f"config key 'objective' must be one of "
                              f"{OBJECTIVES}, got {self.objective!r}.")
         for key in ("aug1", "aug2"):
-            if getattr(self, key) not in AUGMENTATIONS:
+            if getattr(self, key) not in AUGMENTATION_NAMES:
                 raise ValueError(f"config key {key!r} must be one of "
-                                 f"{sorted(AUGMENTATIONS)}, got "
+                                 f"{AUGMENTATION_NAMES}, got "
                                  f"{getattr(self, key)!r}.")
         if not 0 <= self.aug_ratio < 1:
             raise ValueError("config key 'aug_ratio' must lie in [0, 1).")
         if self.temperature <= 0:
             raise ValueError(f"config key 'temperature' must be > 0, got "
                              f"{self.temperature}.")
+        if not re.fullmatch(r"auto|cpu|mps|(cuda|xpu)(:\d+)?", self.device):
+            raise ValueError(f"config key 'device' must be auto, cpu, cuda "
+                             f"(or cuda:N), mps or xpu, got {self.device!r}.")
         if self.batching not in BATCHING_CHOICES:
             raise ValueError(f"config key 'batching' must be one of "
                              f"{BATCHING_CHOICES}, got {self.batching!r}.")
@@ -143,13 +143,38 @@ class TrainConfig:
     @classmethod
     def from_yaml(cls, path: str | Path, **overrides) -> "TrainConfig":
         """Load a YAML file; ``overrides`` (not ``None``) win over it."""
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"config file {path} does not exist.")
-        values = yaml.safe_load(path.read_text()) or {}
+        values = _read_yaml(path)
         config = cls.from_dict(values, source=str(path))
         overrides = {k: v for k, v in overrides.items() if v is not None}
         return cls.from_dict({**config.to_dict(), **overrides}, str(path))
+
+    @staticmethod
+    def names_dataset(path: str | Path) -> bool:
+        """Whether the YAML config file sets ``dataset``."""
+        return "dataset" in _read_yaml(path)
+
+
+def _read_yaml(path: str | Path) -> dict:
+    """A YAML config file's mapping; errors name the file and the line."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"config file {path} does not exist.")
+    try:
+        values = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f", line {mark.line + 1}" if mark is not None else ""
+        raise ValueError(f"{path}{where} is not valid YAML "
+                         f"({getattr(err, 'problem', None) or err}). Write "
+                         "one 'key: value' per line, as in configs/.") from err
+    except (OSError, UnicodeDecodeError) as err:
+        raise ValueError(f"config file {path} cannot be read ({err}).") \
+            from err
+    values = {} if values is None else values
+    if not isinstance(values, dict):
+        raise TypeError(f"{path} must hold a mapping of keys to values, got "
+                        f"{type(values).__name__}.")
+    return values
 
 
 _TYPES = {"dataset": "str", "objective": "str", "temperature": "float",

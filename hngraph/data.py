@@ -27,14 +27,12 @@ from torch_geometric.data import Data, InMemoryDataset
 from torch_geometric.datasets import TUDataset
 from torch_geometric.utils import degree
 
-FEATURE_CHOICES = ("auto", "labels", "degree", "constant")
+from .choices import FEATURE_CHOICES
+from .errors import CacheError, DatasetNotFoundError, RawFileError
+
 #: Above this maximum degree, one-hot degrees are replaced by standardised
 #: degrees (the HCL reference setting).
 MAX_ONEHOT_DEGREE = 1000
-
-
-class DatasetNotFoundError(FileNotFoundError):
-    """Raw files of a dataset were found nowhere and could not be downloaded."""
 
 
 def cache_dir(path: str | os.PathLike | None = None) -> Path:
@@ -57,10 +55,6 @@ def _available(base: Path) -> list[str]:
     if not base.is_dir():
         return []
     return sorted(p.name for p in base.iterdir() if _has_raw(p / "raw", p.name))
-
-
-class RawFileError(ValueError):
-    """Raw TU files that are missing, truncated or inconsistent."""
 
 
 def _read_ints(path: Path) -> np.ndarray:
@@ -205,10 +199,6 @@ def _open_locked(cache_root, name, raw, use_node_attr, folder: Path):
     os.replace(building, final)
     dataset._processed = final
     return dataset
-
-
-class CacheError(OSError):
-    """The processed-data cache folder cannot be created or written."""
 
 
 class GraphDataset(InMemoryDataset):

@@ -11,6 +11,8 @@ mean, so that DDP's gradient average is the gradient of the global loss.
 from __future__ import annotations
 
 import os
+import signal
+import sys
 from datetime import timedelta
 
 import numpy as np
@@ -44,11 +46,25 @@ def launched_by_torchrun() -> bool:
     return int(os.environ.get("WORLD_SIZE", "1")) > 1
 
 
+def die_with_parent() -> None:
+    """On Linux, have the kernel end this process (SIGTERM) when the process
+    that started it dies, so that a killed launcher leaves no worker
+    training on its own. Elsewhere, nothing."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+    if os.getppid() == 1:  # the launcher died before the call above
+        os._exit(1)
+
+
 def init_from_env(device: torch.device) -> torch.device:
     """Join the process group that ``torchrun`` describes in the environment
     (``RANK``, ``WORLD_SIZE``, ``MASTER_ADDR``, ``MASTER_PORT``): ``nccl`` on
     CUDA, ``gloo`` on the CPU. Returns this process's device (``cuda:LOCAL_RANK``
-    on CUDA)."""
+    on CUDA). The process ends when its launcher dies."""
+    die_with_parent()
     if device.type == "cuda":
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
         torch.cuda.set_device(device)
@@ -233,6 +249,7 @@ def launch(argv: list[str], nproc: int) -> int:
     ``torchrun --standalone`` (``torch.distributed.run``). Each process gets
     ``cores // nproc`` threads unless ``OMP_NUM_THREADS`` is set. Returns
     the exit status."""
+    from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import get_args_parser, run
     os.environ.setdefault("OMP_NUM_THREADS",
@@ -243,6 +260,8 @@ def launch(argv: list[str], nproc: int) -> int:
     args.training_script_args = list(argv)  # kept away from torchrun's flags
     try:
         run(args)
+    except SignalException as err:  # Ctrl-C or a kill: the workers end too
+        raise KeyboardInterrupt from err
     except ChildFailedError as err:
         failures = "; ".join(f"rank {f.local_rank} exit code {f.exitcode}"
                              for f in err.failures.values())

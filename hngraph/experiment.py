@@ -5,6 +5,7 @@ import hashlib
 import json
 import os
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import torch.distributed as dist
@@ -13,7 +14,7 @@ from . import distributed as dist_utils
 from .config import TrainConfig
 from .data import load_tudataset
 from .models import GraphCL, GraphModel, InfoGraph
-from .results import git_commit, machine_info
+from .results import git_commit, machine_info, versions
 from .training import evaluate, fit, resolve_device, seed_everything
 
 
@@ -61,8 +62,10 @@ def run_experiment(config: TrainConfig, progress: bool = True,
     """Train the model of ``config`` and score its embeddings.
 
     Returns ``(result, model)``; ``result`` is JSON-serialisable and records
-    the config, commit, machine, processes, accuracies, loss history and
-    wall time. ``restart`` trains from the start over an existing training
+    the config, commit, library versions, machine, processes, accuracies,
+    loss history, the finishing time (UTC), and the seconds of training
+    (over all sessions of a resumed run, whose resumes it lists), of the SVM
+    stage and of this process. ``restart`` trains from the start over an existing training
     checkpoint (see :func:`fit`).
 
     In a worker started by ``torchrun`` (or ``hngraph train --nproc N``), it
@@ -105,7 +108,9 @@ def _run(config: TrainConfig, progress: bool, device, start: float,
                   batching=config.batching, restart=restart)
     if not lead:
         return None, model
+    svm_start = time.perf_counter()
     final = evaluate(model, dataset, seed=config.seed, folds=config.folds)
+    svm_time = time.perf_counter() - svm_start
     result = {
         "config": config.to_dict(),
         "objective": config.tag,
@@ -122,8 +127,12 @@ def _run(config: TrainConfig, progress: bool, device, start: float,
         "loss_history": history["loss"],
         "eval_history": {str(k): v for k, v in history["eval"].items()},
         "train_time_s": history["train_time"],
+        "svm_time_s": svm_time,
         "wall_time_s": time.perf_counter() - start,
+        "resumed_at_epochs": history["resumed_at"],
         "commit": git_commit(),
+        "versions": versions(),
+        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": machine_info(history["device"]),
     }
     return result, model

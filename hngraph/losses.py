@@ -20,11 +20,11 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.checkpoint import checkpoint
 
+from .choices import REWEIGHT_MODES
 from .distributed import gather_graphs, global_max
 
 LOG2 = math.log(2.0)
 
-REWEIGHT_MODES = ("paper", "reference")
 #: Log-weights this far below their row's largest become weight 0 (see
 #: :func:`negative_weights`).
 WEIGHT_CUTOFF = 50.0

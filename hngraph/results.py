@@ -49,25 +49,47 @@ def atomic_torch_save(obj, path: str | os.PathLike) -> Path:
 
 
 def git_commit() -> str:
-    """The git commit of the source tree hngraph runs from (else of the
-    working directory, for an installed copy), with ``-dirty`` for
-    uncommitted changes to tracked files other than result files
-    (``benchmarks/results``), or ``"unknown"``."""
-    for where in (Path(__file__).resolve().parent, Path.cwd()):
+    """Where the running hngraph comes from: the git commit of its source
+    tree (with ``-dirty`` for uncommitted changes to tracked files other
+    than result files, ``benchmarks/results``); for an installed copy, the
+    commit of the working directory when that is an hngraph checkout (as
+    after ``pip install .`` in it); else ``"hngraph <version>"``."""
+    package = Path(__file__).resolve().parent
+    for where in (package, Path.cwd()):
+        top = _git(["rev-parse", "--show-toplevel"], where)
+        if top is None or not (Path(top) / "hngraph" / "results.py").is_file():
+            continue  # not a git checkout of hngraph
+        head = _git(["rev-parse", "HEAD"], where)
+        dirty = _git(["status", "--porcelain", "--untracked-files=no", "--",
+                      ":/", ":!/benchmarks/results"], where)
+        if head:
+            return head + ("-dirty" if dirty else "")
+    from . import __version__
+    return f"hngraph {__version__}"
+
+
+def _git(args: list[str], where: Path) -> str | None:
+    """The output of ``git args`` in ``where``, or ``None``."""
+    try:
+        out = subprocess.run(["git", *args], cwd=where, capture_output=True,
+                             text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def versions() -> dict:
+    """The versions of hngraph and of the libraries a result depends on."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from . import __version__
+    out = {"hngraph": __version__}
+    for name in ("torch", "torch_geometric", "scikit-learn", "numpy"):
         try:
-            out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=where,
-                                 capture_output=True, text=True, timeout=10)
-            if out.returncode != 0 or not out.stdout.strip():
-                continue
-            dirty = subprocess.run(
-                ["git", "status", "--porcelain", "--untracked-files=no",
-                 "--", ":/", ":!/benchmarks/results"],
-                cwd=where, capture_output=True, text=True, timeout=10)
-            return out.stdout.strip() + ("-dirty" if dirty.stdout.strip()
-                                         else "")
-        except (OSError, subprocess.SubprocessError):
-            continue
-    return "unknown"
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = None
+    return out
 
 
 def machine_info(device: str | torch.device = "cpu") -> dict:

@@ -17,7 +17,8 @@ from torch_geometric.loader import DataLoader
 from tqdm.auto import tqdm
 
 from . import distributed as dist_utils
-from .batching import BATCHING_CHOICES, DeviceGraphs, DeviceLoader
+from .batching import DeviceGraphs, DeviceLoader
+from .choices import BATCHING_CHOICES
 from .evaluation import svm_accuracy
 from .results import atomic_torch_save
 
@@ -35,7 +36,11 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     """``"auto"`` picks CUDA when available, else the CPU."""
     if str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(device)
+    try:
+        device = torch.device(device)
+    except RuntimeError as err:
+        raise ValueError(f"device {device!r} is not a torch device; use "
+                         "'auto', 'cpu' or 'cuda'.") from err
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError("device 'cuda' was asked for, but torch sees no CUDA "
                          "GPU here. Use device='cpu' or 'auto'.")
@@ -210,7 +215,8 @@ def fit(model, dataset, epochs: int = 20, batch_size: int = 128,
 
     Returns:
         ``{"loss": [mean loss per epoch], "eval": {epoch: result},
-        "train_time": seconds, "device": str}``.
+        "train_time": seconds (all sessions of a resumed run), "device":
+        str, "resumed_at": [epoch after which each resume started]}``.
     """
     device = resolve_device(device)
     distributed = dist_utils.is_distributed()
@@ -226,7 +232,7 @@ def fit(model, dataset, epochs: int = 20, batch_size: int = 128,
     optimizer = make_optimizer(model, lr)
     eval_epochs = set(int(e) for e in eval_epochs)
     history = {"loss": [], "eval": {}, "device": str(device),
-               "train_time": 0.0}
+               "train_time": 0.0, "resumed_at": []}
     first = 1
     settings = {"model": getattr(model, "config", None),
                 "batch_size": batch_size, "lr": lr, "seed": seed}
@@ -234,6 +240,7 @@ def fit(model, dataset, epochs: int = 20, batch_size: int = 128,
         done, history = load_training_state(checkpoint, model, optimizer,
                                             loader, settings)
         history["device"] = str(device)
+        history.setdefault("resumed_at", []).append(done)
         first = done + 1
         if lead:
             print(f"resuming from epoch {done} of {checkpoint}",

@@ -6,8 +6,10 @@ whole batch, in float64. The parts have different sizes on purpose.
 """
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -165,12 +167,13 @@ def test_seed_streams_differ_per_rank_and_epoch():
 
 def test_cli_two_processes(data_root, tmp_path):
     """``hngraph train --nproc 2``: one result, written by rank 0, one
-    report printed; a resume with another process count is refused."""
+    report printed; a single-process run of the same settings writes a file
+    of its own (the number of processes changes the result)."""
     base = [sys.executable, "-m", "hngraph.cli", "train", "--dataset",
             "MUTAG", "--batch-size", "32", "--out", str(tmp_path), "--quiet",
-            "--checkpoint-every", "1"]
+            "--checkpoint-every", "1", "--epochs", "2"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    run = subprocess.run(base + ["--epochs", "2", "--nproc", "2"],
+    run = subprocess.run(base + ["--nproc", "2"],
                          capture_output=True, text=True, env=env, timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]
     assert run.stdout.count("accuracy ") == 1
@@ -179,7 +182,56 @@ def test_cli_two_processes(data_root, tmp_path):
     assert len(result["loss_history"]) == 2
     assert 0.5 < result["accuracy_mean"] <= 1.0
     # Its training checkpoint knows it came from 2 processes.
-    again = subprocess.run(base + ["--epochs", "3"], capture_output=True,
-                           text=True, env=env, timeout=300)
-    assert again.returncode == 2
-    assert "resume it with 2 (--nproc 2)" in again.stderr
+    [ckpt] = tmp_path.glob("*.train.pt")
+    assert torch.load(ckpt, weights_only=False)["processes"] == 2
+    single = subprocess.run(base, capture_output=True, text=True, env=env,
+                            timeout=300)
+    assert single.returncode == 0, single.stderr[-3000:]
+    results = [json.loads(p.read_text()) for p in tmp_path.glob("*.json")]
+    assert sorted(r["processes"] for r in results) == [1, 2]
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(c) for c in path.read_text().split()] if path.exists() else []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc")
+@pytest.mark.parametrize("how", ["kill", "interrupt"])
+def test_workers_end_with_their_launcher(data_root, tmp_path, how):
+    cmd = [sys.executable, "-m", "hngraph.cli", "train", "--dataset",
+           "PROTEINS", "--epochs", "500", "--nproc", "2", "--quiet",
+           "--out", str(tmp_path)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    launcher = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True,
+                                start_new_session=True)
+    deadline = time.time() + 120
+    workers = []
+    while time.time() < deadline and len(workers) < 2:
+        workers = [w for w in _children(launcher.pid) if _alive(w)]
+        time.sleep(0.2)
+    assert len(workers) == 2, launcher.stderr.read() if launcher.poll() \
+        else "workers did not start"
+    time.sleep(3)  # let them start training
+    if how == "kill":
+        launcher.send_signal(signal.SIGKILL)
+    else:  # Ctrl-C reaches the whole foreground process group
+        os.killpg(launcher.pid, signal.SIGINT)
+    _, err = launcher.communicate(timeout=60)
+    deadline = time.time() + 30
+    while time.time() < deadline and any(map(_alive, workers)):
+        time.sleep(0.2)
+    assert not any(map(_alive, workers))
+    assert not list(tmp_path.glob("*.json"))
+    if how == "interrupt":
+        assert launcher.returncode == 130
+        lines = [l for l in err.splitlines() if l.startswith("hngraph:")]
+        assert lines == [lines[0]] and "interrupted" in lines[0]

@@ -1,0 +1,13 @@
+"""hngraph's exceptions, importable without torch."""
+
+
+class DatasetNotFoundError(FileNotFoundError):
+    """Raw files of a dataset were found nowhere and could not be downloaded."""
+
+
+class RawFileError(ValueError):
+    """Raw TU files that are missing, truncated or inconsistent."""
+
+
+class CacheError(OSError):
+    """The processed-data cache folder cannot be created or written."""
