@@ -64,6 +64,8 @@ def _read_ints(path: Path) -> np.ndarray:
                             dtype=np.int64)
     except pd.errors.EmptyDataError:
         return np.zeros((0, 1), dtype=np.int64)
+    except OSError as err:
+        raise _unreadable(path, err) from err
     except ValueError as err:
         raise RawFileError(f"{path} holds something other than integers "
                            f"({err}). Restore the file from the TU "
@@ -72,8 +74,16 @@ def _read_ints(path: Path) -> np.ndarray:
 
 
 def _line_count(path: Path) -> int:
-    with open(path, "rb") as f:
-        return sum(1 for line in f if line.strip())
+    try:
+        with open(path, "rb") as f:
+            return sum(1 for line in f if line.strip())
+    except OSError as err:
+        raise _unreadable(path, err) from err
+
+
+def _unreadable(path: Path, err: OSError) -> RawFileError:
+    return RawFileError(f"{path} cannot be read ({err.strerror}). Check the "
+                        "file's permissions (for example chmod a+r).")
 
 
 def validate_raw(raw_dir: str | os.PathLike, name: str) -> None:

@@ -37,7 +37,14 @@ def networkx_to_data(graph: nx.Graph, recipe: dict) -> Data:
                 f"({recipe['dim']} per node) but this networkx graph's nodes "
                 "have no common attributes. Give each node its features, "
                 "for example G.nodes[v]['x'] = [..].")
-        data = from_networkx(nx.Graph(graph), group_node_attrs=keys)
+        try:
+            data = from_networkx(nx.Graph(graph), group_node_attrs=keys)
+            data.x = data.x.float()
+        except (ValueError, TypeError, RuntimeError, AttributeError) as err:
+            raise ValueError(
+                f"the node attributes {keys} cannot be made into features "
+                f"({type(err).__name__}): every node needs numbers, or lists "
+                "of numbers of one length, under the same keys.") from err
     else:
         plain = nx.Graph()
         plain.add_nodes_from(graph.nodes)
@@ -52,7 +59,10 @@ def as_data_list(graphs, recipe: dict) -> list[Data]:
     out = []
     for i, g in enumerate(graphs):
         if isinstance(g, nx.Graph):
-            g = networkx_to_data(g, recipe)
+            try:
+                g = networkx_to_data(g, recipe)
+            except ValueError as err:
+                raise ValueError(f"graph {i}: {err}") from err
         elif not isinstance(g, Data):
             raise TypeError(f"graph {i} is a {type(g).__name__}; give PyG "
                             "Data objects, networkx graphs or a PyG dataset.")
@@ -92,6 +102,15 @@ def embed(model_or_checkpoint, graphs, batch_size: int = 256,
     return emb
 
 
+def _read_graph_file(path: Path):
+    try:
+        return READERS[path.suffix](path)
+    except Exception as err:  # networkx raises many kinds on broken files
+        raise ValueError(f"{path} cannot be read as a {path.suffix[1:]} "
+                         f"graph ({type(err).__name__}: {err}). Fix or remove "
+                         "the file.") from err
+
+
 def read_graphs(path: str | os.PathLike) -> list:
     """Graphs from a pickle file (a list of networkx graphs or PyG ``Data``;
     load only pickles you trust) or from a folder of ``.graphml``, ``.gml``,
@@ -102,12 +121,20 @@ def read_graphs(path: str | os.PathLike) -> list:
         if not files:
             raise FileNotFoundError(
                 f"{path} holds no graph files ({', '.join(READERS)}).")
-        return [READERS[p.suffix](p) for p in files]
+        return [_read_graph_file(p) for p in files]
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist; give a .pkl file "
                                 "or a folder of graph files.")
-    with open(path, "rb") as f:
-        graphs = pickle.load(f)
+    try:
+        with open(path, "rb") as f:
+            graphs = pickle.load(f)
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError,
+            AttributeError, ImportError, IndexError) as err:
+        raise ValueError(
+            f"{path} is not a pickle of graphs ({type(err).__name__}: {err}). "
+            "Give a .pkl file holding a list of networkx graphs or PyG Data, "
+            "or a folder of .graphml, .gml, .edgelist or .adjlist files.") \
+            from err
     if isinstance(graphs, (nx.Graph, Data)):
         graphs = [graphs]
     return list(graphs)

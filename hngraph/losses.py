@@ -54,6 +54,14 @@ def _check_finite(name: str, tensor: Tensor) -> None:
             "learning rate if the values diverged during training.")
 
 
+def _check_tensors(**tensors) -> None:
+    for name, value in tensors.items():
+        if not isinstance(value, Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor, got "
+                            f"{type(value).__name__}; convert it first, for "
+                            "example torch.as_tensor(x, dtype=torch.float).")
+
+
 def _check_reweight(reweight: str) -> None:
     if reweight not in REWEIGHT_MODES:
         raise ValueError(f"reweight must be one of {REWEIGHT_MODES}, got "
@@ -320,6 +328,7 @@ def jsd_local_global(node_emb: Tensor, graph_emb: Tensor, batch: Tensor,
     """
     if validate:
         check_settings(beta, tau_plus, reweight)
+        _check_tensors(node_emb=node_emb, graph_emb=graph_emb, batch=batch)
     share = 1.0
     if distributed:
         graph_emb, offset, share = gather_graphs(graph_emb, node_emb.size(0))
@@ -413,6 +422,7 @@ def hard_infonce(z1: Tensor, z2: Tensor, beta: float = 0.0,
     """
     if validate:
         check_settings(beta, tau_plus, temperature=temperature)
+        _check_tensors(z1=z1, z2=z2)
     if z1.shape != z2.shape or z1.dim() != 2:
         raise ValueError(f"z1 and z2 must both be [G, D], got shapes "
                          f"{tuple(z1.shape)} and {tuple(z2.shape)}.")

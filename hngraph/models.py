@@ -257,7 +257,13 @@ def load_model(path: str | os.PathLike, map_location="cpu") -> GraphModel:
 def _read_checkpoint(path, map_location) -> dict:
     if not os.path.isfile(path):
         raise FileNotFoundError(f"checkpoint {path} does not exist.")
-    ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:  # truncated, not a torch file (a JSON result)
+        raise ValueError(
+            f"{path} cannot be read as an hngraph model checkpoint "
+            f"({type(err).__name__}); give the .pt file that `hngraph "
+            "train` writes beside its JSON result (or model.save).") from err
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path} is not an hngraph model checkpoint (write "
                          "one with model.save(path) or `hngraph train`).")

@@ -137,7 +137,14 @@ def load_training_state(path, model, optimizer, loader,
     last finished epoch and the history so far. ``settings`` must equal the
     saved ones: resuming under other settings is an error that shows the
     difference."""
-    state = torch.load(path, map_location="cpu", weights_only=False)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as err:  # truncated or not a torch file
+        raise ValueError(
+            f"{path} cannot be read as a training checkpoint "
+            f"({type(err).__name__}: it is truncated or another kind of "
+            "file). Delete it to train from the start, or pass restart=True "
+            "(hngraph train --restart).") from err
     if not isinstance(state, dict) or state.get("format") != TRAINING_FORMAT:
         raise ValueError(f"{path} is not an hngraph training checkpoint; "
                          "delete it or pass another checkpoint path.")

@@ -316,3 +316,72 @@ def test_resume_under_other_settings_is_an_error(data_root, tmp_path):
             device="cpu", progress=False, checkpoint=ckpt, restart=True)
     assert len(h["loss"]) == 3
     assert torch.load(ckpt, weights_only=False)["settings"]["lr"] == 0.01
+
+
+# ------------------------------------------------ errors that say what to do
+
+def test_api_edges_name_their_argument(tmp_path):
+    from hngraph.embedding import read_graphs
+    from hngraph.losses import hard_infonce, jsd_local_global
+    from hngraph.models import load_model
+    with pytest.raises(TypeError, match="node_emb must be a torch.Tensor"):
+        jsd_local_global(np.ones((3, 2)), torch.ones(2, 2),
+                         torch.tensor([0, 1, 1]))
+    with pytest.raises(TypeError, match="z2 must be a torch.Tensor"):
+        hard_infonce(torch.ones(2, 2), np.ones((2, 2)))
+    (tmp_path / "r.json").write_text('{"accuracy_mean": 0.9}')
+    with pytest.raises(ValueError, match="r.json cannot be read as an "
+                       "hngraph model"):
+        load_model(tmp_path / "r.json")
+    (tmp_path / "g.pkl").write_text("not a pickle")
+    with pytest.raises(ValueError, match="g.pkl is not a pickle of graphs"):
+        read_graphs(tmp_path / "g.pkl")
+    folder = tmp_path / "graphs"
+    folder.mkdir()
+    (folder / "a.graphml").write_text("<graphml><broken")
+    with pytest.raises(ValueError, match="a.graphml cannot be read"):
+        read_graphs(folder)
+
+
+def test_truncated_training_checkpoint(data_root, tmp_path):
+    ds = load_tudataset("MUTAG")
+    ckpt = tmp_path / "train.pt"
+    fit(small_model(ds), ds, epochs=1, batch_size=64, device="cpu",
+        progress=False, checkpoint=ckpt)
+    ckpt.write_bytes(ckpt.read_bytes()[:100])
+    with pytest.raises(ValueError, match="train.pt cannot be read as a "
+                       "training checkpoint.*restart"):
+        fit(small_model(ds), ds, epochs=2, batch_size=64, device="cpu",
+            progress=False, checkpoint=ckpt)
+
+
+def test_networkx_attributes_that_are_not_numbers():
+    import networkx as nx
+    from hngraph.embedding import as_data_list
+    recipe = {"kind": "labels", "dim": 2}
+    g = nx.path_graph(3)
+    for v in g.nodes:
+        g.nodes[v]["x"] = "red"
+    with pytest.raises(ValueError, match="graph 0: the node attributes"):
+        as_data_list([g], recipe)
+    ragged = nx.path_graph(3)
+    for v in ragged.nodes:
+        ragged.nodes[v]["x"] = [1.0] * (v + 1)
+    with pytest.raises(ValueError, match="lists of numbers of one length"):
+        as_data_list([ragged], recipe)
+
+
+def test_unreadable_raw_file_is_named(data_root, tmp_path, monkeypatch):
+    import pandas as pd
+    raw = tmp_path / "data" / "MUTAG" / "raw"
+    shutil.copytree(data_root / "MUTAG" / "raw", raw)
+    read_csv = pd.read_csv
+
+    def refuse(path, *args, **kwargs):  # as chmod 0 does for a non-root user
+        if str(path).endswith("MUTAG_A.txt"):
+            raise PermissionError(13, "Permission denied")
+        return read_csv(path, *args, **kwargs)
+    monkeypatch.setattr(pd, "read_csv", refuse)
+    with pytest.raises(RawFileError, match="MUTAG_A.txt cannot be read "
+                       r"\(Permission denied\)"):
+        load_tudataset("MUTAG", root=tmp_path / "data", cache=tmp_path / "c")
