@@ -205,8 +205,13 @@ def _open_locked(cache_root, name, raw, use_node_attr, folder: Path):
     for stale in folder.glob("*.building-*"):  # left by a killed build
         shutil.rmtree(stale, ignore_errors=True)
     building = folder / f"{final.name}.building-{os.getpid()}"
-    dataset = _CachedTUDataset(cache_root, name, raw, use_node_attr, building)
-    os.replace(building, final)
+    try:
+        dataset = _CachedTUDataset(cache_root, name, raw, use_node_attr,
+                                   building)
+        os.replace(building, final)
+    except BaseException:  # Ctrl-C included: leave no temporary folder
+        shutil.rmtree(building, ignore_errors=True)
+        raise
     dataset._processed = final
     return dataset
 
