@@ -67,10 +67,22 @@ def _read_ints(path: Path) -> np.ndarray:
     except OSError as err:
         raise _unreadable(path, err) from err
     except ValueError as err:
-        raise RawFileError(f"{path} holds something other than integers "
-                           f"({err}). Restore the file from the TU "
-                           "collection.") from err
+        raise RawFileError(f"{path}{_first_bad_line(path)} holds something "
+                           "other than integers. Restore the file from the "
+                           "TU collection.") from err
     return table.to_numpy()
+
+
+def _first_bad_line(path: Path) -> str:
+    """``", line N ('text')"`` of the first line that is not a
+    comma-separated list of integers, or ``""``."""
+    with open(path, errors="replace") as f:
+        for number, line in enumerate(f, 1):
+            try:
+                [int(v) for v in line.split(",") if v.strip()]
+            except ValueError:
+                return f", line {number} ({line.strip()[:40]!r}),"
+    return ""
 
 
 def _line_count(path: Path) -> int:

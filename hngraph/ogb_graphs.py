@@ -20,8 +20,9 @@ from torch_geometric.loader import DataLoader
 from torch_geometric.data.data import Data, DataEdgeAttr, DataTensorAttr
 from torch_geometric.data.storage import GlobalStorage
 
-from .data import (DatasetNotFoundError, GraphDataset, apply_feature_recipe,
-                   cache_dir, check_graphs, fit_feature_recipe)
+from .data import (DatasetNotFoundError, GraphDataset, _remove_empty_dirs,
+                   apply_feature_recipe, cache_dir, check_graphs,
+                   fit_feature_recipe)
 
 
 _PYG_DATA_CLASSES = [Data, DataEdgeAttr, DataTensorAttr, GlobalStorage]
@@ -69,6 +70,7 @@ def load_ogb(name: str, root: str | os.PathLike | None = None,
     except ValueError:
         raise
     except Exception as err:  # download failures, missing raw files
+        _remove_empty_dirs(folder)
         raise DatasetNotFoundError(
             f"OGB dataset {name!r} is not in {folder} and could not be "
             f"downloaded ({type(err).__name__}: {err}). Where no network is "

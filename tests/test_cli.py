@@ -110,3 +110,44 @@ def test_runs_with_other_settings_never_share_a_file(data_root, tmp_path):
     assert len(results) == 2
     configs = [json.loads(p.read_text())["config"] for p in results]
     assert sorted(c["epochs"] for c in configs) == [1, 2]
+
+
+def test_usage_errors_are_one_line(tmp_path, capsys):
+    from hngraph.cli import main
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("dataset: MUTAG\nepochs: [1\n")
+    assert main(["train", "--config", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "c.yaml, line 3 is not valid YAML" in err
+    assert main(["train", "--dataset", "MUTAG", "--device", "tpu"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "'device' must be auto, cpu" in err
+
+
+def test_help_answers_without_torch(tmp_path):
+    out = subprocess.run(
+        [sys.executable, "-c", "import sys; from hngraph.cli import main\n"
+         "try:\n    main(['train', '--help'])\nexcept SystemExit:\n    pass\n"
+         "print('torch' in sys.modules)"], capture_output=True, text=True,
+        cwd=tmp_path, timeout=60)
+    assert out.stdout.strip().endswith("False")
+    assert "(default: 200)" in out.stdout and "one-hot degree" in out.stdout
+
+
+def test_ctrl_c_stops_with_130_and_one_line(data_root, tmp_path):
+    import os
+    import signal
+    import time
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hngraph.cli", "train", "--dataset", "PROTEINS",
+         "--epochs", "500", "--out", str(tmp_path), "--quiet"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"})
+    time.sleep(12)  # past the imports, into training
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert err.strip().splitlines() == [
+        "hngraph: interrupted; finished result files are kept, nothing "
+        "half-written is left."]
+    assert not list(tmp_path.rglob("*.tmp"))

@@ -70,6 +70,7 @@ def test_load_and_probe_tiny_molhiv(tmp_path):
 def test_absent_ogb_data_is_a_clear_error(tmp_path):
     with pytest.raises(DatasetNotFoundError, match="could not be downloaded"):
         load_ogb("ogbg-molhiv", root=tmp_path)
+    assert not (tmp_path / "ogbg_molhiv").exists()  # no empty folder left
 
 
 def test_folder_without_release_file(tmp_path):

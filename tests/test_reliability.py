@@ -385,3 +385,13 @@ def test_unreadable_raw_file_is_named(data_root, tmp_path, monkeypatch):
     with pytest.raises(RawFileError, match="MUTAG_A.txt cannot be read "
                        r"\(Permission denied\)"):
         load_tudataset("MUTAG", root=tmp_path / "data", cache=tmp_path / "c")
+
+
+def test_non_integer_raw_line_is_named(data_root, tmp_path):
+    raw = tmp_path / "data" / "MUTAG" / "raw"
+    shutil.copytree(data_root / "MUTAG" / "raw", raw)
+    lines = (raw / "MUTAG_A.txt").read_text().splitlines()
+    lines[4] = "12, x3"
+    (raw / "MUTAG_A.txt").write_text("\n".join(lines) + "\n")
+    with pytest.raises(RawFileError, match=r"MUTAG_A.txt, line 5 \('12, x3'\)"):
+        load_tudataset("MUTAG", root=tmp_path / "data", cache=tmp_path / "c")
