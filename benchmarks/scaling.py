@@ -1,5 +1,5 @@
 """Scaling benchmark: training throughput with 1 and 2 DDP processes, and
-the bytes each process sends per step, measured against a formula (issue 7).
+the bytes each process sends per step, measured against a formula.
 
 Each configuration trains the default objective (paper, beta 1, tau+ 0.5) for
 ``--warmup`` epochs, then times ``--epochs`` more; the global batch is the

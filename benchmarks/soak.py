@@ -1,4 +1,4 @@
-"""Long-run soak: 200 epochs on PROTEINS with beta=10 (issue 6).
+"""Long-run soak: 200 epochs on PROTEINS with beta=10.
 
 Reports whether the loss stays finite and whether the process's resident
 memory stays flat (no growth from epoch to epoch). Writes

@@ -14,7 +14,8 @@ from .choices import (AUGMENTATION_NAMES, BATCHING_CHOICES, FEATURE_CHOICES,
 
 @dataclass
 class TrainConfig:
-    """Everything one training run depends on (DESIGN section 4 defaults,
+    """Everything one training run depends on (the training defaults of
+    ``docs/method.md``,
     hard-negative objective with ``beta=1, tau_plus=0.5``).
 
     ``objective`` is ``"jsd"`` (InfoGraph's local-global estimator, the

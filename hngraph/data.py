@@ -275,7 +275,7 @@ def check_graphs(graphs) -> None:
 
 
 def fit_feature_recipe(graphs: list[Data], features: str = "auto") -> dict:
-    """Choose node features for a collection of graphs (DESIGN section 2).
+    """Choose node features for a collection of graphs (``docs/method.md``).
 
     * ``"labels"``: keep ``data.x`` (one-hot node labels / attributes).
     * ``"degree"``: one-hot degree when the maximum degree is below

@@ -1,4 +1,5 @@
-r"""GIN encoder in the InfoGraph layout (DESIGN section 2)."""
+r"""GIN encoder in the InfoGraph layout (Sun et al., ICLR 2020,
+<https://arxiv.org/abs/1908.01000>; see ``docs/method.md``)."""
 from __future__ import annotations
 
 import torch

@@ -1,4 +1,5 @@
-r"""SVM evaluation of frozen graph embeddings (DESIGN section 4).
+r"""SVM evaluation of frozen graph embeddings (the protocol of
+``docs/method.md``).
 
 Protocol: RBF :class:`~sklearn.svm.SVC` (``gamma="scale"``); outer
 ``StratifiedKFold(folds, shuffle=True, random_state=seed)``; in each outer

@@ -1,4 +1,5 @@
-r"""Contrastive objectives with hard negatives (DESIGN sections 3.1 to 3.3).
+r"""Contrastive objectives with hard negatives (Robinson et al., ICLR 2021,
+<https://arxiv.org/abs/2010.04592>; the formulas in ``docs/method.md``).
 
 Two estimators are provided:
 

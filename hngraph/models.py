@@ -1,5 +1,5 @@
 r"""Self-supervised graph models: InfoGraph with hard-negative local-global
-contrast, and GraphCL-style two-view InfoNCE (DESIGN sections 2, 3)."""
+contrast, and GraphCL-style two-view InfoNCE (``docs/method.md``)."""
 from __future__ import annotations
 
 import os

@@ -1,5 +1,5 @@
 """Independent reference computations of the objectives, written from the
-formulas of DESIGN section 3 with plain Python loops (or, for NT-Xent, as a
+formulas of docs/method.md with plain Python loops (or, for NT-Xent, as a
 cross-entropy), for the tests to compare the vectorised losses against."""
 import math
 
@@ -12,7 +12,7 @@ def sp(x):
 
 
 def jsd_by_hand(node, graph, batch, beta=0.0, tau=0.0, mode="paper"):
-    """Plain-Python loops over nodes and graphs, straight from DESIGN 3.2."""
+    """Plain-Python loops over nodes and graphs, straight from docs/method.md."""
     node, graph, batch = node.tolist(), graph.tolist(), batch.tolist()
     G = len(graph)
     s = [[sum(a * b for a, b in zip(n, g)) for g in graph] for n in node]

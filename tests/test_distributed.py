@@ -1,4 +1,4 @@
-"""DDP with negatives gathered across processes (issue 7).
+"""DDP with negatives gathered across processes.
 
 The equivalence test: 2 processes (CPU, gloo) holding the two parts of a
 batch give the same loss and the same gradients as 1 process holding the

@@ -1,4 +1,4 @@
-"""Losses against independent hand computations (DESIGN sections 3.1-3.3)."""
+"""Losses against independent hand computations (docs/method.md)."""
 import math
 
 import pytest

@@ -1,4 +1,4 @@
-"""Bad input, interruption and reproducibility (issue 6)."""
+"""Bad input, interruption and reproducibility."""
 import hashlib
 import json
 import os
