@@ -59,7 +59,8 @@ def report(out: Path) -> str:
             continue
         valid = [r["scores"]["valid"]["rocauc"] for r in rows]
         test = [r["scores"]["test"]["rocauc"] for r in rows]
-        sd = (lambda v: statistics.stdev(v) if len(v) > 1 else 0.0)
+        def sd(v):
+            return (statistics.stdev(v) if len(v) > 1 else 0.0)
         lines.append(
             f"| {variant} | {rows[0]['epochs']} | "
             f"{', '.join(str(r['seed']) for r in rows)} | "
@@ -89,8 +90,7 @@ def main(argv=None) -> int:
         from hngraph.data import cache_dir
         from hngraph.molecules import OGB_NAME, write_b3db
         from hngraph.ogb_graphs import load_ogb
-        from hngraph.results import atomic_write_json, git_commit, \
-            machine_info
+        from hngraph.results import atomic_write_json, git_commit, machine_info
         root = cache_dir() / f"b3db-{args.limit or 'all'}"
         if not (root / "ogbg_molbbbp" / "RELEASE_v1.txt").exists():
             write_b3db(root, limit=args.limit)

@@ -124,6 +124,7 @@ def run_one(dataset: str, name: str, spec: dict, seed: int, grid: dict,
             out: str, device: str, threads: int) -> tuple[str, float]:
     """Train and evaluate one cell's seed; write its result file."""
     import torch
+
     from hngraph.experiment import run_experiment
 
     torch.set_num_threads(threads)

@@ -29,18 +29,22 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch_geometric.typing
+from published_baseline import PublishedStyleInfoGraph
 from torch_geometric.data import Batch
 from torch_geometric.loader import DataLoader
 from tqdm.auto import tqdm
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from published_baseline import PublishedStyleInfoGraph  # noqa: E402
-
-from hngraph import InfoGraph, load_tudataset, svm_accuracy  # noqa: E402
-from hngraph.evaluation import C_GRID  # noqa: E402
-from hngraph.results import atomic_write_json, git_commit, machine_info  # noqa: E402
-from hngraph.training import (fit, make_optimizer, resolve_device,  # noqa: E402
-                              seed_everything, train_loader, train_step)
+from hngraph import InfoGraph, load_tudataset, svm_accuracy
+from hngraph.evaluation import C_GRID
+from hngraph.results import atomic_write_json, git_commit, machine_info
+from hngraph.training import (
+    fit,
+    make_optimizer,
+    resolve_device,
+    seed_everything,
+    train_loader,
+    train_step,
+)
 
 PARTS = ("overhead", "published", "memory", "svm", "scatter", "throughput",
          "floor", "before", "compile", "grid")
@@ -113,7 +117,7 @@ def part_overhead(args, device):
         trainers = {k: make_trainer(ds, device, **o)
                     for k, o in OBJECTIVES.items()}
         t = interleaved(trainers, args.repeats,
-                        lambda mo: step_time(*mo, batches, device))
+                        lambda mo, b=batches: step_time(*mo, b, device))
         base = t["infograph"]["median_s"]
         rows[name] = {"batches": len(batches), "timings": t, "ratio": {
             k: t[k]["median_s"] / base for k in OBJECTIVES}}
@@ -134,7 +138,7 @@ def part_published(args, device):
         variants = {"hngraph": ours, "published_style":
                     (theirs, torch.optim.Adam(theirs.parameters(), lr=1e-3))}
         t = interleaved(variants, args.epoch_repeats,
-                        lambda mo: step_time(*mo, batches, device))
+                        lambda mo, b=batches: step_time(*mo, b, device))
         rows[name] = {"batches_per_epoch": len(batches), "timings": t,
                       "speedup": t["published_style"]["median_s"]
                       / t["hngraph"]["median_s"]}
@@ -214,6 +218,7 @@ def _fit_time_per_c(x, y) -> dict:
     the SVM stage."""
     from sklearn.model_selection import StratifiedKFold
     from sklearn.svm import SVC
+
     from hngraph.evaluation import squared_distances
     outer, _ = next(StratifiedKFold(10, shuffle=True, random_state=SEED)
                     .split(x, y))
@@ -236,12 +241,12 @@ def part_svm(args, device):
     names = args.datasets or ("REDDIT-BINARY", "NCI1")
     for name in tqdm(names, desc="svm"):
         x, y = trained_embeddings(name)
-        runs = {"fast": lambda: svm_accuracy(x, y, seed=SEED,
+        runs = {"fast": lambda x=x, y=y: svm_accuracy(x, y, seed=SEED,
                                               return_folds=True),
-                "sklearn": lambda: svm_accuracy(x, y, seed=SEED,
+                "sklearn": lambda x=x, y=y: svm_accuracy(x, y, seed=SEED,
                                                 return_folds=True,
                                                 method="sklearn"),
-                "sklearnex": lambda: _sklearnex_svm(x, y, SEED)}
+                "sklearnex": lambda x=x, y=y: _sklearnex_svm(x, y, SEED)}
         results, times = {}, {k: [] for k in runs}
         for _ in range(args.svm_repeats):
             for k, f in runs.items():
@@ -259,7 +264,7 @@ def part_svm(args, device):
                              "best_C": r[2]["best_C"],
                              "identical_folds": sum(
                                  a == b for a, b in zip(
-                                     r[2]["fold_accuracies"], fast_folds))}
+                                     r[2]["fold_accuracies"], fast_folds, strict=False))}
                          for k, r in results.items()},
             "fit_time_per_C": _fit_time_per_c(x, y)}
     return {"target": ">= 5x faster than GridSearchCV(SVC()) on NCI1-sized "
@@ -270,7 +275,7 @@ def part_svm(args, device):
 
 def part_scatter(args, device):
     try:
-        import torch_scatter  # noqa: F401
+        import torch_scatter
     except ImportError:
         return {"installed": False, "note": "torch-scatter is not installed "
                 "in this environment; `pip install torch-scatter` and rerun."}
@@ -281,7 +286,7 @@ def part_scatter(args, device):
         batches = batches_of(ds, device, args.batches)
         trainer = make_trainer(ds, device, beta=1.0, tau_plus=0.5)
 
-        def run(flag):
+        def run(flag, trainer=trainer, batches=batches):
             torch_geometric.typing.WITH_TORCH_SCATTER = flag
             return step_time(*trainer, batches, device)
         t = interleaved({"with": True, "without": False}, args.repeats, run)
@@ -301,10 +306,10 @@ def part_throughput(args, device):
         model, opt = make_trainer(ds, device, beta=1.0, tau_plus=0.5)
         graphs = sum(b.num_graphs for b in batches)
         train = interleaved({"t": (model, opt)}, args.repeats,
-                            lambda mo: step_time(*mo, batches, device))
+                            lambda mo, b=batches: step_time(*mo, b, device))
         loader = DataLoader(ds, batch_size=128)
 
-        def embed(_):
+        def embed(_, model=model, loader=loader):
             sync(device)
             start = time.perf_counter()
             model.embed(loader, device)
@@ -330,9 +335,10 @@ def part_floor(args, device):
         fit_model, _ = make_trainer(ds, device, beta=1.0, tau_plus=0.5)
         floor = make_trainer(ds, device, beta=1.0, tau_plus=0.5)
 
-        def run(which):
+        def run(which, model=fit_model, ds=ds, floor=floor, batches=batches,
+                epochs=epochs):
             if which == "fit":
-                return fit(fit_model, ds, epochs=epochs, seed=SEED,
+                return fit(model, ds, epochs=epochs, seed=SEED,
                            device=device, progress=False)["train_time"]
             return sum(step_time(*floor, batches, device)
                        for _ in range(epochs))
@@ -414,7 +420,7 @@ def part_compile(args, device):
         compile_s = time.perf_counter() - start
         t = interleaved({"eager": (eager, None), "compiled":
                          ((model, opt), compiled)}, args.epoch_repeats,
-                        lambda v: step_time(*v[0], batches, device, v[1]))
+                        lambda v, b=batches: step_time(*v[0], b, device, v[1]))
         rows[name] = {"timings": t, "first_epoch_s": compile_s,
                       "compiled_over_eager": t["compiled"]["median_s"]
                       / t["eager"]["median_s"]}

@@ -16,8 +16,12 @@ import random
 import torch
 from torch_geometric.data import Data
 from torch_geometric.transforms import BaseTransform
-from torch_geometric.utils import (add_random_edge, dropout_edge,
-                                   dropout_node, mask_feature)
+from torch_geometric.utils import (
+    add_random_edge,
+    dropout_edge,
+    dropout_node,
+    mask_feature,
+)
 
 from .choices import AUGMENTATION_NAMES
 
@@ -133,7 +137,7 @@ class RandomWalkSubgraph(_Augmentation):
 
 
 AUGMENTATIONS = dict(zip(AUGMENTATION_NAMES, (NodeDrop, EdgePerturb,
-                                               FeatureMask, RandomWalkSubgraph)))
+                                               FeatureMask, RandomWalkSubgraph), strict=False))
 
 
 def make_augmentation(name: str, ratio: float = 0.2,

@@ -22,7 +22,7 @@ device, so building a batch never waits for the device.
 """
 from __future__ import annotations
 
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import torch
 from torch import Tensor

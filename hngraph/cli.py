@@ -14,8 +14,12 @@ import os
 import sys
 from pathlib import Path
 
-from .choices import BATCHING_CHOICES, FEATURE_CHOICES, OBJECTIVES, \
-    REWEIGHT_MODES
+from .choices import (
+    BATCHING_CHOICES,
+    FEATURE_CHOICES,
+    OBJECTIVES,
+    REWEIGHT_MODES,
+)
 from .config import TrainConfig
 
 #: Config keys that a flag of the same name overrides: all of them.

@@ -8,8 +8,13 @@ from pathlib import Path
 
 import yaml
 
-from .choices import (AUGMENTATION_NAMES, BATCHING_CHOICES, FEATURE_CHOICES,
-                      OBJECTIVES, REWEIGHT_MODES)
+from .choices import (
+    AUGMENTATION_NAMES,
+    BATCHING_CHOICES,
+    FEATURE_CHOICES,
+    OBJECTIVES,
+    REWEIGHT_MODES,
+)
 
 
 @dataclass
@@ -125,11 +130,11 @@ class TrainConfig:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
-    def replace(self, **changes) -> "TrainConfig":
+    def replace(self, **changes) -> TrainConfig:
         return dataclasses.replace(self, **changes)
 
     @classmethod
-    def from_dict(cls, values: dict, source: str = "config") -> "TrainConfig":
+    def from_dict(cls, values: dict, source: str = "config") -> TrainConfig:
         """Build a config; unknown keys are rejected, never ignored."""
         if not isinstance(values, dict):
             raise TypeError(f"{source} must be a mapping of keys to values, "
@@ -142,7 +147,7 @@ class TrainConfig:
         return cls(**values)
 
     @classmethod
-    def from_yaml(cls, path: str | Path, **overrides) -> "TrainConfig":
+    def from_yaml(cls, path: str | Path, **overrides) -> TrainConfig:
         """Load a YAML file; ``overrides`` (not ``None``) win over it."""
         values = _read_yaml(path)
         config = cls.from_dict(values, source=str(path))

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import os.path as osp
 import shutil
 import warnings
-import os.path as osp
 from pathlib import Path
 
 import numpy as np

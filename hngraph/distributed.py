@@ -18,6 +18,7 @@ from datetime import timedelta
 import numpy as np
 import torch
 import torch.distributed as dist
+
 # torch's autograd-aware collectives (torch.distributed.nn.functional is
 # deprecated in their favour).
 import torch.distributed._functional_collectives as funcol
@@ -128,7 +129,7 @@ def gather_graphs(x: Tensor, local_count: int) -> tuple[Tensor, int, float]:
     if x.size(0) < largest:
         padded = torch.cat([x, x.new_zeros(largest - x.size(0), *x.shape[1:])])
     parts = _all_gather(padded).split(largest)
-    rows = torch.cat([p[:n] for p, n in zip(parts, sizes)])
+    rows = torch.cat([p[:n] for p, n in zip(parts, sizes, strict=False)])
     return rows, sum(sizes[:dist.get_rank()]), world * local_count / total
 
 
@@ -250,7 +251,9 @@ def launch(argv: list[str], nproc: int) -> int:
     ``cores // nproc`` threads unless ``OMP_NUM_THREADS`` is set. Returns
     the exit status."""
     from torch.distributed.elastic.multiprocessing.api import SignalException
-    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.elastic.multiprocessing.errors import (
+        ChildFailedError,
+    )
     from torch.distributed.run import get_args_parser, run
     os.environ.setdefault("OMP_NUM_THREADS",
                           str(max(1, (os.cpu_count() or 1) // nproc)))

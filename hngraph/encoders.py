@@ -66,7 +66,7 @@ class GINEncoder(nn.Module):
             batch, num_graphs = x.new_zeros(x.size(0), dtype=torch.long), 1
         hs = []
         h = x
-        for conv, norm in zip(self.convs, self.norms):
+        for conv, norm in zip(self.convs, self.norms, strict=False):
             h = norm(torch.relu(conv(h, edge_index)))
             hs.append(h)
         node_emb = torch.cat(hs, dim=1)

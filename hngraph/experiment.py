@@ -17,7 +17,6 @@ from .models import GraphCL, GraphModel, InfoGraph
 from .results import git_commit, machine_info, versions
 from .training import evaluate, fit, resolve_device, seed_everything
 
-
 #: Config keys that never change a run's result: where it reads and writes,
 #: on what hardware, and how often it saves its state.
 NOT_IN_KEY = ("root", "out", "device", "batching", "checkpoint_every")

@@ -7,7 +7,6 @@ import os
 import numpy as np
 import torch
 from torch import Tensor, nn
-
 from torch_geometric.data import Batch
 
 from .augment import make_augmentation

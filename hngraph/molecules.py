@@ -31,7 +31,7 @@ OGB_NAME = "ogbg-molbbbp"
 
 def _extra():
     try:
-        import B3DB  # noqa: F401  (qc-B3DB)
+        import B3DB
         from rdkit import RDLogger
         from rdkit.Chem.Scaffolds.MurckoScaffold import MurckoScaffoldSmiles
     except ImportError as err:

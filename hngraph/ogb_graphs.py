@@ -15,15 +15,19 @@ import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from torch_geometric.loader import DataLoader
-
 from torch_geometric.data.data import Data, DataEdgeAttr, DataTensorAttr
 from torch_geometric.data.storage import GlobalStorage
+from torch_geometric.loader import DataLoader
 
-from .data import (DatasetNotFoundError, GraphDataset, _remove_empty_dirs,
-                   apply_feature_recipe, cache_dir, check_graphs,
-                   fit_feature_recipe)
-
+from .data import (
+    DatasetNotFoundError,
+    GraphDataset,
+    _remove_empty_dirs,
+    apply_feature_recipe,
+    cache_dir,
+    check_graphs,
+    fit_feature_recipe,
+)
 
 _PYG_DATA_CLASSES = [Data, DataEdgeAttr, DataTensorAttr, GlobalStorage]
 

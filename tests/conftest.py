@@ -26,7 +26,3 @@ def data_root() -> Path:
                     "(for example ../shared/data/TUDataset)")
     return Path(root)
 
-
-# Let tests import the shared reference implementations (tests/reference.py).
-import sys  # noqa: E402
-sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -15,7 +15,7 @@ def jsd_by_hand(node, graph, batch, beta=0.0, tau=0.0, mode="paper"):
     """Plain-Python loops over nodes and graphs, straight from docs/method.md."""
     node, graph, batch = node.tolist(), graph.tolist(), batch.tolist()
     G = len(graph)
-    s = [[sum(a * b for a, b in zip(n, g)) for g in graph] for n in node]
+    s = [[sum(a * b for a, b in zip(n, g, strict=False)) for g in graph] for n in node]
     if mode == "reference":
         negs = [s[i][j] for i in range(len(node)) for j in range(G)
                 if j != batch[i]]
@@ -30,7 +30,7 @@ def jsd_by_hand(node, graph, batch, beta=0.0, tau=0.0, mode="paper"):
         else:
             ex = [math.exp(-2 * beta * row[j] / c) for j in js]
         mean_ex = sum(ex) / len(js)
-        m = sum(e / mean_ex * sp(row[j]) for e, j in zip(ex, js)) / len(js)
+        m = sum(e / mean_ex * sp(row[j]) for e, j in zip(ex, js, strict=False)) / len(js)
         if mode == "paper":
             e_neg += max((m - tau * sp(p)) / (1 - tau), 0.0)
         else:
@@ -68,13 +68,14 @@ def infonce_by_hand(z1, z2, beta, tau, t):
     total = 0.0
     for i in range(n2):
         p = (i + n) % n2
-        dot = lambda a, b: sum(x * y for x, y in zip(z[a], z[b]))
+        def dot(a, b):
+            return sum(x * y for x, y in zip(z[a], z[b], strict=False))
         pos = math.exp(dot(i, p) / t)
         js = [j for j in range(n2) if j not in (i, p)]
         neg = [math.exp(dot(i, j) / t) for j in js]
         ex = [math.exp(beta * dot(i, j) / t) for j in js]
         w = [e / (sum(ex) / m) for e in ex]
-        ng = max((-tau * m * pos + sum(a * b for a, b in zip(w, neg))) / (1 - tau),
+        ng = max((-tau * m * pos + sum(a * b for a, b in zip(w, neg, strict=False))) / (1 - tau),
                  m * math.exp(-1 / t))
         total += -math.log(pos / (pos + ng))
     return total / n2

@@ -53,7 +53,7 @@ def test_epochs_equal_pyg_dataloader(batch_size):
     for _ in range(3):  # the order changes from epoch to epoch alike
         theirs, mine = list(pyg), list(ours)
         assert len(theirs) == len(mine) == len(ours)
-        for a, b in zip(theirs, mine):
+        for a, b in zip(theirs, mine, strict=False):
             _assert_same(a, b)
     if len(data) % batch_size == 1:
         assert sum(b.num_graphs for b in mine) == len(data) - 1
@@ -63,7 +63,7 @@ def test_unshuffled_batches_equal_collation(data_root):
     ds = load_tudataset("PTC_MR")
     graphs = DeviceGraphs(ds)
     loader = DeviceLoader(graphs, 100, shuffle=False)
-    for mine, theirs in zip(loader, DataLoader(ds, batch_size=100)):
+    for mine, theirs in zip(loader, DataLoader(ds, batch_size=100), strict=False):
         _assert_same(mine, theirs)
     order = torch.randperm(len(ds))[:64]
     _assert_same(graphs.batch(order),

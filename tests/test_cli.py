@@ -23,7 +23,7 @@ def test_train_mutag_end_to_end(data_root, tmp_path):
                   "1", "--eval-epochs", "2", "--out", str(tmp_path), "--quiet",
                   cwd=tmp_path)
     assert out.returncode == 0, out.stderr
-    line = [l for l in out.stdout.splitlines() if l.startswith("accuracy")]
+    line = [ln for ln in out.stdout.splitlines() if ln.startswith("accuracy")]
     assert re.fullmatch(r"accuracy 0\.\d{4} ± 0\.\d{4}", line[0])
     files = list(tmp_path.glob("MUTAG_hard-paper_beta1_tau0.5_seed1_*.json"))
     result = json.loads(files[0].read_text())
@@ -62,8 +62,9 @@ def test_bad_config_rejected(tmp_path):
 
 
 def test_version_and_missing_dataset(tmp_path, capsys):
-    from hngraph.cli import main
     import pytest
+
+    from hngraph.cli import main
     with pytest.raises(SystemExit) as info:
         main(["--version"])
     assert info.value.code == 0
@@ -86,6 +87,7 @@ def test_unwritable_cache_is_one_line(data_root, tmp_path, monkeypatch,
 
 def test_unusable_out_fails_before_training(tmp_path, capsys):
     import time
+
     from hngraph.cli import main
     (tmp_path / "file").write_text("x")
     for out, says in ((tmp_path / "file", "is a file"),

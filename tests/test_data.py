@@ -1,4 +1,3 @@
-import os
 import shutil
 import stat
 
@@ -6,8 +5,12 @@ import pytest
 import torch
 from torch_geometric.data import Data
 
-from hngraph.data import (DatasetNotFoundError, apply_feature_recipe,
-                          fit_feature_recipe, load_tudataset)
+from hngraph.data import (
+    DatasetNotFoundError,
+    apply_feature_recipe,
+    fit_feature_recipe,
+    load_tudataset,
+)
 
 
 def test_mutag_from_shared_data(data_root, tmp_path):

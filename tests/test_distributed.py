@@ -233,5 +233,5 @@ def test_workers_end_with_their_launcher(data_root, tmp_path, how):
     assert not list(tmp_path.glob("*.json"))
     if how == "interrupt":
         assert launcher.returncode == 130
-        lines = [l for l in err.splitlines() if l.startswith("hngraph:")]
+        lines = [ln for ln in err.splitlines() if ln.startswith("hngraph:")]
         assert lines == [lines[0]] and "interrupted" in lines[0]

@@ -52,7 +52,7 @@ def test_shapes_and_permutation_invariance():
 def test_infograph_loss_and_embed():
     gen = torch.Generator().manual_seed(1)
     graphs = [random_graph(6, gen) for _ in range(4)]
-    for g, y in zip(graphs, [0, 1, 0, 1]):
+    for g, y in zip(graphs, [0, 1, 0, 1], strict=False):
         g.y = torch.tensor([y])
     model = InfoGraph(4, hidden=8, layers=2, beta=1.0, tau_plus=0.5, prior=True)
     loss = model.loss(Batch.from_data_list(graphs))

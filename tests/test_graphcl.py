@@ -14,8 +14,13 @@ from torch_geometric.data import Data
 from torch_geometric.utils import is_undirected
 
 from hngraph import GraphCL, InfoGraph, embed, load_model, seed_everything
-from hngraph.augment import (EdgePerturb, FeatureMask, NodeDrop,
-                             RandomWalkSubgraph, make_augmentation)
+from hngraph.augment import (
+    EdgePerturb,
+    FeatureMask,
+    NodeDrop,
+    RandomWalkSubgraph,
+    make_augmentation,
+)
 from hngraph.data import fit_feature_recipe
 
 HNGRAPH = shutil.which("hngraph", path=str(Path(sys.executable).parent))

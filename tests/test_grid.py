@@ -1,12 +1,8 @@
 """The grid runner: a failing run is recorded and the others go on."""
 import json
-import sys
-from pathlib import Path
 
+import paper_table
 import yaml
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-import paper_table  # noqa: E402
 
 
 def test_failed_run_is_recorded_and_the_others_finish(data_root, tmp_path,

@@ -3,9 +3,9 @@ import math
 
 import pytest
 import torch
+from reference import infograph_jsd, infonce_by_hand, jsd_by_hand, nt_xent, sp
 
 from hngraph.losses import hard_infonce, jsd_local_global, negative_weights
-from reference import infograph_jsd, infonce_by_hand, jsd_by_hand, nt_xent, sp
 
 
 @pytest.fixture

@@ -1,10 +1,11 @@
 """Property tests of the losses on random batch shapes and score ranges."""
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from reference import infograph_jsd, nt_xent
 
 from hngraph.losses import hard_infonce, jsd_local_global, negative_weights
-from reference import infograph_jsd, nt_xent
 
 MODES = st.sampled_from(["paper", "reference"])
 

@@ -3,11 +3,10 @@ import re
 from pathlib import Path
 
 import pytest
-
 from test_ogb import tiny_molhiv
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
+BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), re.DOTALL)
 
 
 def test_readme_has_examples():
