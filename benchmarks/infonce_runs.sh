@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 5 figures: two-view hard InfoNCE on MUTAG and PROTEINS (3 seeds,
+# Two-view hard InfoNCE on MUTAG and PROTEINS (3 seeds,
 # beta 0 and beta 1 / tau+ 0.1, 20 epochs), and the CLI embedding of 100
 # networkx graphs with an IMDB-BINARY (degree features) model.
 # Results: benchmarks/results/infonce/. Skips runs that have a result file.
@@ -11,7 +11,7 @@ for ds in MUTAG PROTEINS; do
   for seed in 0 1 2; do
     for spec in "0 0 graphcl" "1 0.1 infonce-hard"; do
       read -r beta tau tag <<<"$spec"
-      if ls "$out"/${ds}_${tag}_beta${beta}_tau${tau}_seed${seed}.json >/dev/null 2>&1; then
+      if ls "$out"/${ds}_${tag}_beta${beta}_tau${tau}_seed${seed}_*.json >/dev/null 2>&1; then
         continue
       fi
       hngraph train --dataset "$ds" --objective infonce --beta "$beta" \
