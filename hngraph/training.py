@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch import Tensor
 from torch.utils.data import DistributedSampler
+from torch_geometric import seed_everything as seed_everything  # re-export
 from torch_geometric.loader import DataLoader
 from tqdm.auto import tqdm
 
@@ -23,13 +24,6 @@ from .evaluation import svm_accuracy
 from .results import atomic_torch_save
 
 TRAINING_FORMAT = "hngraph-training-1"
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and torch (CPU and CUDA)."""
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
