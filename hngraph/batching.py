@@ -68,13 +68,14 @@ class DeviceGraphs:
     def __len__(self) -> int:
         return self.num_nodes.numel()
 
-    def batch(self, index: Tensor) -> Batch:
+    def batch(self, index: Tensor, on_device: Tensor | None = None) -> Batch:
         """The mini-batch of the graphs ``index`` (a host ``LongTensor``),
         in that order; equal to ``Batch.from_data_list`` of those graphs on
-        ``x``, ``edge_index``, ``batch``, ``ptr`` and ``y``."""
+        ``x``, ``edge_index``, ``batch``, ``ptr`` and ``y``. ``on_device``
+        is the same index already on the device, if the caller has it."""
         num_nodes = int(self.num_nodes[index].sum())
         num_edges = int(self.num_edges[index].sum())
-        idx = index.to(self.device, non_blocking=True)
+        idx = index.to(self.device) if on_device is None else on_device
         node_batch, node_src = _segments(idx, self._node_counts, self.node_ptr,
                                          num_nodes)
         edge_batch, edge_src = _segments(idx, self._edge_counts, self.edge_ptr,
@@ -151,11 +152,12 @@ class DeviceLoader:
 
     def __iter__(self) -> Iterator[Batch]:
         order = self.order()
+        on_device = order.to(self.graphs.device)  # one copy an epoch
         for start in range(0, order.numel(), self.batch_size):
-            index = order[start:start + self.batch_size]
-            if self.drop_last and index.numel() < self.batch_size:
+            rows = slice(start, start + self.batch_size)
+            if self.drop_last and order[rows].numel() < self.batch_size:
                 return
-            yield self.graphs.batch(index)
+            yield self.graphs.batch(order[rows], on_device[rows])
 
     def __len__(self) -> int:
         count = len(self.sampler) if self.sampler is not None \
