@@ -510,25 +510,30 @@ def _sections(folder: Path, prefix: str) -> list[str]:
     return lines
 
 
+def table(header: list[str], rows) -> list[str]:
+    """A Markdown table: ``header`` and one row of cell strings per item."""
+    return (["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+            + ["| " + " | ".join(cells) + " |" for cells in rows])
+
+
 def render_overhead(p):
-    rows = ["| dataset | InfoGraph step (s) | hard paper / InfoGraph | "
-            "hard reference / InfoGraph |", "|---|---|---|---|"]
-    for name, r in p["datasets"].items():
-        rows.append(f"| {name} | {r['timings']['infograph']['median_s']:.4f} "
-                    f"({r['batches']} batches) | "
-                    f"{fmt_ratio(r['ratio']['hard-paper'])} | "
-                    f"{fmt_ratio(r['ratio']['hard-reference'])} |")
+    rows = table(
+        ["dataset", "InfoGraph step (s)", "hard paper / InfoGraph",
+         "hard reference / InfoGraph"],
+        ([name, f"{r['timings']['infograph']['median_s']:.4f} "
+          f"({r['batches']} batches)", fmt_ratio(r["ratio"]["hard-paper"]),
+          fmt_ratio(r["ratio"]["hard-reference"])]
+         for name, r in p["datasets"].items()))
     return [f"Target: {p['target']}.", ""] + rows
 
 
 def render_published(p):
-    rows = ["| dataset | hngraph epoch (s) | published-style epoch (s) | "
-            "speed-up |", "|---|---|---|---|"]
-    for name, r in p["datasets"].items():
-        t = r["timings"]
-        rows.append(f"| {name} | {t['hngraph']['median_s']:.2f} | "
-                    f"{t['published_style']['median_s']:.2f} | "
-                    f"{r['speedup']:.1f}x |")
+    rows = table(
+        ["dataset", "hngraph epoch (s)", "published-style epoch (s)",
+         "speed-up"],
+        ([name, f"{r['timings']['hngraph']['median_s']:.2f}",
+          f"{r['timings']['published_style']['median_s']:.2f}",
+          f"{r['speedup']:.1f}x"] for name, r in p["datasets"].items()))
     return [f"Target: {p['target']}. Objective: {p['objective']}. The "
             "baseline (`benchmarks/published_baseline.py`) fills dense float "
             "masks with a Python loop over the nodes, as the published code "
@@ -536,69 +541,66 @@ def render_published(p):
 
 
 def render_memory(p):
-    rows = ["| graphs | nodes | chunk | N x G matrix (MiB) | step peak growth "
-            "(MiB) | step (s) |", "|---|---|---|---|---|---|"]
-    for r in p["rows"]:
-        rows.append(f"| {r['graphs']} | {r['nodes']} | "
-                    f"{r['chunk_size'] or 'none'} | "
-                    f"{r['score_matrix_mib']:.0f} | "
-                    f"{r['step_peak_growth_mib']:.0f} | {r['step_s']:.2f} |")
+    rows = table(
+        ["graphs", "nodes", "chunk", "N x G matrix (MiB)",
+         "step peak growth (MiB)", "step (s)"],
+        ([str(r["graphs"]), str(r["nodes"]), str(r["chunk_size"] or "none"),
+          f"{r['score_matrix_mib']:.0f}", f"{r['step_peak_growth_mib']:.0f}",
+          f"{r['step_s']:.2f}"] for r in p["rows"]))
     return [p["how"] + ".", ""] + rows
 
 
 def render_svm(p):
-    rows = ["| embeddings | backend | seconds | speed-up over GridSearchCV"
-            "(SVC()) | folds identical to fast | mean acc. | chosen C |",
-            "|---|---|---|---|---|---|---|"]
-    profile = ["", "Profile of one inner fit per C (training part of the "
-               "first inner split): seconds and SMO iterations.", "",
-               "| embeddings | " + " | ".join(f"C={c:g}" for c in C_GRID)
-               + " |", "|---|" + "---|" * len(C_GRID)]
-    for name, r in p["datasets"].items():
-        for k, b in r["backends"].items():
-            rows.append(f"| {name} {r['shape'][0]}x{r['shape'][1]} | {k} | "
-                        f"{r['median_s'][k]:.1f} | {r['speedup'][k]:.2f}x | "
-                        f"{b['identical_folds']}/{len(b['folds'])} | "
-                        f"{b['mean']:.4f} | "
-                        f"{', '.join(f'{c:g}' for c in b['best_C'])} |")
-        per_c = r["fit_time_per_C"]
-        profile.append(f"| {name} | " + " | ".join(
-            f"{per_c[str(c)]['fit_s']:.2f} s ({per_c[str(c)]['iterations']})"
-            for c in C_GRID) + " |")
+    rows = table(
+        ["embeddings", "backend", "seconds",
+         "speed-up over GridSearchCV(SVC())", "folds identical to fast",
+         "mean acc.", "chosen C"],
+        ([f"{name} {r['shape'][0]}x{r['shape'][1]}", k,
+          f"{r['median_s'][k]:.1f}", f"{r['speedup'][k]:.2f}x",
+          f"{b['identical_folds']}/{len(b['folds'])}", f"{b['mean']:.4f}",
+          ", ".join(f"{c:g}" for c in b["best_C"])]
+         for name, r in p["datasets"].items()
+         for k, b in r["backends"].items()))
+    profile = table(
+        ["embeddings", *(f"C={c:g}" for c in C_GRID)],
+        ([name, *(f"{r['fit_time_per_C'][str(c)]['fit_s']:.2f} s "
+                  f"({r['fit_time_per_C'][str(c)]['iterations']})"
+                  for c in C_GRID)] for name, r in p["datasets"].items()))
     return [f"Target: {p['target']}. Embeddings: {p['embeddings']}. "
             "`fast` is hngraph's exact path (the default), `sklearn` plain "
             "`GridSearchCV(SVC())`, `sklearnex` the same search with "
             "scikit-learn-intelex's SVC (only where it is installed).",
-            ""] + rows + profile
+            ""] + rows + [
+        "", "Profile of one inner fit per C (training part of the first "
+        "inner split): seconds and SMO iterations.", ""] + profile
 
 
 def render_scatter(p):
     if not p["installed"]:
         return [p["note"]]
-    rows = ["| dataset | with / without torch-scatter |", "|---|---|"]
-    for name, r in p["datasets"].items():
-        rows.append(f"| {name} | {r['ratio_with_over_without']:.3f} |")
+    rows = table(["dataset", "with / without torch-scatter"],
+                 ([name, f"{r['ratio_with_over_without']:.3f}"]
+                  for name, r in p["datasets"].items()))
     return [f"torch-scatter {p['version']}; {p['how']}.", ""] + rows
 
 
 def render_throughput(p):
-    rows = ["| dataset | train graphs/s | embed graphs/s | epoch (s) |",
-            "|---|---|---|---|"]
-    for name, r in p["datasets"].items():
-        rows.append(f"| {name} | {r['train_graphs_per_s']:.0f} | "
-                    f"{r['embed_graphs_per_s']:.0f} | "
-                    f"{r['epoch_s_estimate']:.2f} |")
+    rows = table(
+        ["dataset", "train graphs/s", "embed graphs/s", "epoch (s)"],
+        ([name, f"{r['train_graphs_per_s']:.0f}",
+          f"{r['embed_graphs_per_s']:.0f}", f"{r['epoch_s_estimate']:.2f}"]
+         for name, r in p["datasets"].items()))
     return [f"Device {p['device']}, batch {p['batch_size']}, objective "
             f"{p['objective']}.", ""] + rows
 
 
 def render_floor(p):
-    rows = ["| dataset | fit graphs/s | floor graphs/s | fit time / floor "
-            "time |", "|---|---|---|---|"]
-    for name, r in p["datasets"].items():
-        g = r["graphs_per_s"]
-        rows.append(f"| {name} | {g['fit']:.0f} | {g['floor']:.0f} | "
-                    f"{r['fit_over_floor_time']:.2f} |")
+    rows = table(
+        ["dataset", "fit graphs/s", "floor graphs/s", "fit time / floor time"],
+        ([name, f"{r['graphs_per_s']['fit']:.0f}",
+          f"{r['graphs_per_s']['floor']:.0f}",
+          f"{r['fit_over_floor_time']:.2f}"]
+         for name, r in p["datasets"].items()))
     return [f"Target: {p['target']}. {p['epochs']} epochs of `fit` against "
             "the same number of epochs of `train_step` on the batches of "
             f"one epoch collated once beforehand; {p['objective']}, batch "
@@ -606,36 +608,34 @@ def render_floor(p):
 
 
 def render_before(p):
-    rows = [f"| dataset | graphs/s at {p['base']} | graphs/s now | "
-            "speed-up |", "|---|---|---|---|"]
-    for name, r in p["datasets"].items():
-        g = r["graphs_per_s"]
-        rows.append(f"| {name} | {g['before']:.0f} | {g['after']:.0f} | "
-                    f"{r['speedup']:.2f}x |")
+    rows = table(
+        ["dataset", f"graphs/s at {p['base']}", "graphs/s now", "speed-up"],
+        ([name, f"{r['graphs_per_s']['before']:.0f}",
+          f"{r['graphs_per_s']['after']:.0f}", f"{r['speedup']:.2f}x"]
+         for name, r in p["datasets"].items()))
     return [f"Target: {p['target']}. {p['how']}; {p['epochs']} epochs per "
             "measurement, the median kept.", ""] + rows
 
 
 def render_compile(p):
-    rows = ["| dataset | eager epoch (s) | compiled epoch (s) | compiled / "
-            "eager | first compiled epoch (s) |", "|---|---|---|---|---|"]
-    for name, r in p["datasets"].items():
-        t = r["timings"]
-        rows.append(f"| {name} | {t['eager']['median_s']:.3f} | "
-                    f"{t['compiled']['median_s']:.3f} | "
-                    f"{r['compiled_over_eager']:.2f} | "
-                    f"{r['first_epoch_s']:.1f} |")
+    rows = table(
+        ["dataset", "eager epoch (s)", "compiled epoch (s)",
+         "compiled / eager", "first compiled epoch (s)"],
+        ([name, f"{r['timings']['eager']['median_s']:.3f}",
+          f"{r['timings']['compiled']['median_s']:.3f}",
+          f"{r['compiled_over_eager']:.2f}", f"{r['first_epoch_s']:.1f}"]
+         for name, r in p["datasets"].items()))
     return [p["how"] + ".", ""] + rows
 
 
 def render_grid(p):
-    rows = ["| dataset | epoch (s) InfoGraph / paper / reference | SVM (s) | "
-            "grid share (h) |", "|---|---|---|---|"]
-    for name, r in p["datasets"].items():
-        e = r["epoch_s"]
-        rows.append(f"| {name} | {e['infograph']:.3f} / {e['paper']:.3f} / "
-                    f"{e['reference']:.3f} | {r['svm_s']:.1f} | "
-                    f"{r['grid_s'] / 3600:.2f} |")
+    rows = table(
+        ["dataset", "epoch (s) InfoGraph / paper / reference", "SVM (s)",
+         "grid share (h)"],
+        ([name, " / ".join(f"{r['epoch_s'][k]:.3f}" for k in
+                           ("infograph", "paper", "reference")),
+          f"{r['svm_s']:.1f}", f"{r['grid_s'] / 3600:.2f}"]
+         for name, r in p["datasets"].items()))
     runs = len(p["datasets"]) * sum(p["objectives"].values()) * p["seeds"]
     return [f"{p['how']}. {runs} runs ({p['seeds']} seeds; objectives per "
             f"path {p['objectives']}).", ""] + rows + [
