@@ -76,11 +76,10 @@ class DeviceGraphs:
         num_nodes = int(self.num_nodes[index].sum())
         num_edges = int(self.num_edges[index].sum())
         idx = index.to(self.device) if on_device is None else on_device
-        node_batch, node_src = _segments(idx, self._node_counts, self.node_ptr,
-                                         num_nodes)
-        edge_batch, edge_src = _segments(idx, self._edge_counts, self.edge_ptr,
-                                         num_edges)
-        ptr = _ptr(self._node_counts[idx])
+        node_batch, node_src, ptr = _segments(idx, self._node_counts,
+                                              self.node_ptr, num_nodes)
+        edge_batch, edge_src, _ = _segments(idx, self._edge_counts,
+                                            self.edge_ptr, num_edges)
         edge_index = self.edge_index[:, edge_src] + ptr[edge_batch]
         batch = Batch(x=self.x[node_src], edge_index=edge_index,
                       batch=node_batch, ptr=ptr)
@@ -96,17 +95,19 @@ def _ptr(counts: Tensor) -> Tensor:
 
 
 def _segments(idx: Tensor, counts: Tensor, starts: Tensor, total: int
-              ) -> tuple[Tensor, Tensor]:
+              ) -> tuple[Tensor, Tensor, Tensor]:
     """For segments ``idx`` of a flat array: the segment of each gathered
-    element (``[total]``, values in ``[0, len(idx))``) and its position in
-    the flat array. ``total`` is the sum of the segments' sizes, given so
-    that ``repeat_interleave`` need not read it back from the device."""
+    element (``[total]``, values in ``[0, len(idx))``), its position in the
+    flat array, and where each segment starts in the gathered array
+    (``[len(idx) + 1]``). ``total`` is the sum of the segments' sizes, given
+    so that ``repeat_interleave`` need not read it back from the device."""
     sizes = counts[idx]
+    offsets = _ptr(sizes)
     which = torch.repeat_interleave(
         torch.arange(idx.numel(), device=idx.device), sizes,
         output_size=total)
-    local = torch.arange(total, device=idx.device) - _ptr(sizes)[which]
-    return which, starts[idx][which] + local
+    local = torch.arange(total, device=idx.device) - offsets[which]
+    return which, starts[idx][which] + local, offsets
 
 
 class DeviceLoader:

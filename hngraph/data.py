@@ -202,9 +202,8 @@ def _open_cached(cache_root: str, name: str, raw: str | None,
 
 
 def _open_locked(cache_root, name, raw, use_node_attr, folder: Path):
-    raw_dir = raw or str(folder / "raw")
-    final = folder / f"processed_{_cache_key(raw_dir)}" if raw else \
-        folder / "processed"
+    final = folder / f"processed_{_cache_key(raw)}" if raw else \
+        folder / "processed"  # downloaded raw files: no local copy to key
     if final.is_dir():
         try:
             return _CachedTUDataset(cache_root, name, raw, use_node_attr,

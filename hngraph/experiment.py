@@ -64,8 +64,8 @@ def run_experiment(config: TrainConfig, progress: bool = True,
     the config, commit, library versions, machine, processes, accuracies,
     loss history, the finishing time (UTC), and the seconds of training
     (over all sessions of a resumed run, whose resumes it lists), of the SVM
-    stage and of this process. ``restart`` trains from the start over an existing training
-    checkpoint (see :func:`fit`).
+    stage and of this process. ``restart`` trains from the start over an
+    existing training checkpoint (see :func:`fit`).
 
     In a worker started by ``torchrun`` (or ``hngraph train --nproc N``), it
     joins the process group and trains with DDP (see :func:`fit`); rank 0

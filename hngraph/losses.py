@@ -179,11 +179,10 @@ SOFTPLUS_TAIL, SOFTPLUS_HEAD = -25.0, 40.0
 
 def _softplus_(x: Tensor) -> Tensor:
     """``softplus(x)`` of a large ``[N, G]`` score matrix, fast on CPUs
-    (no autograd: in-place passes). Outside ``[SOFTPLUS_TAIL, SOFTPLUS_HEAD]``
-    it is
-    ``exp(x)`` (``log1p(y) = y (1 - y/2 + ...)``), with ``x`` floored at
-    ``-80`` since an ``exp`` that returns a subnormal float is slower still,
-    or ``x``."""
+    (no autograd: in-place passes). Below ``SOFTPLUS_TAIL`` it is ``exp(x)``
+    (``log1p(y) = y (1 - y/2 + ...)``), with ``x`` floored at ``-80`` since
+    an ``exp`` that returns a subnormal float is slower still; above
+    ``SOFTPLUS_HEAD`` it is ``x``."""
     edge = F.softplus(x.new_tensor(SOFTPLUS_TAIL))
     out = F.softplus(x.clamp(SOFTPLUS_TAIL, SOFTPLUS_HEAD), threshold=50.0)
     out += x.clamp(-80.0, SOFTPLUS_TAIL).exp_().sub_(edge)
