@@ -51,6 +51,31 @@ def result_path(out: Path, dataset: str, objective: str, seed: int) -> Path:
     return Path(out) / dataset / f"{objective}_seed{seed}.json"
 
 
+def embedding_path(out: Path, dataset: str, objective: str, seed: int
+                   ) -> Path:
+    """Where a run's graph embeddings are kept for model selection across
+    runs (:func:`hngraph.evaluation.select_embeddings`); not committed."""
+    return Path(out) / dataset / "embeddings" / f"{objective}_seed{seed}.npy"
+
+
+def save_embeddings(model, config: TrainConfig, path: Path) -> None:
+    """The trained model's graph embeddings, in the dataset's order
+    (atomically: a temporary file, then a rename)."""
+    import numpy as np
+    from torch_geometric.loader import DataLoader
+
+    from hngraph.data import load_tudataset
+
+    dataset = load_tudataset(config.dataset, root=config.root,
+                             features=config.features)
+    emb, _ = model.embed(DataLoader(dataset, batch_size=512))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as f:
+        np.save(f, emb)
+    os.replace(tmp, path)
+
+
 def failure_path(out: Path, dataset: str, objective: str, seed: int) -> Path:
     """Where a failed run's error is recorded (removed when it succeeds)."""
     return Path(out) / dataset / f"{objective}_seed{seed}.failed"
@@ -133,9 +158,11 @@ def run_one(dataset: str, name: str, spec: dict, seed: int, grid: dict,
         **{k: grid[k] for k in ("epochs", "batch_size", "lr", "hidden",
                                 "layers", "features") if k in grid},
         **spec}, source=f"objective {name}")
-    result, _ = run_experiment(config, progress=False)
+    result, model = run_experiment(config, progress=False)
     result["objective_name"] = name
     path = result_path(Path(out), dataset, name, seed)
+    save_embeddings(model, config, embedding_path(Path(out), dataset, name,
+                                                  seed))
     atomic_write_json(path, result)
     failure_path(Path(out), dataset, name, seed).unlink(missing_ok=True)
     return str(path), result["accuracy_mean"]

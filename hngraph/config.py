@@ -97,9 +97,12 @@ class TrainConfig:
         if self.beta < 0:
             raise ValueError(f"config key 'beta' must be >= 0, got "
                              f"{self.beta}.")
-        for key in ("hidden", "layers", "epochs", "folds"):
+        for key in ("hidden", "layers", "folds"):
             if getattr(self, key) < 1:
                 raise ValueError(f"config key {key!r} must be >= 1.")
+        if self.epochs < 0:
+            raise ValueError("config key 'epochs' must be >= 0 (0: the "
+                             "untrained encoder).")
         if self.checkpoint_every < 0:
             raise ValueError("config key 'checkpoint_every' must be >= 0 "
                              "(0: no training checkpoints).")
@@ -116,7 +119,9 @@ class TrainConfig:
     def tag(self) -> str:
         """A short name of the objective: ``infograph``,
         ``debiased-<mode>``, ``hard-<mode>``, or for InfoNCE ``graphcl``,
-        ``infonce-debiased``, ``infonce-hard``."""
+        ``infonce-debiased``, ``infonce-hard``; ``untrained`` for 0 epochs."""
+        if self.epochs == 0:
+            return "untrained"
         if self.objective == "infonce":
             if self.beta == 0 and self.tau_plus == 0:
                 return "graphcl"
