@@ -26,7 +26,7 @@ OUT = Path(__file__).resolve().parent / "results" / "molecules"
 
 def run_one(dataset, seed: int, epochs: int, trained: bool) -> dict:
     from hngraph import InfoGraph, fit, seed_everything
-    from hngraph.ogb_graphs import linear_probe
+    from hngraph.evaluation import linear_probe
     start = time.perf_counter()
     seed_everything(seed)
     model = InfoGraph(dataset.num_features, beta=1.0, tau_plus=0.5)

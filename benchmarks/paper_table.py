@@ -13,6 +13,11 @@ can be stopped at any time and resumed by running the same command again.
 ``paper-best`` and ``reference-best`` (used for the large datasets) stand for
 the ``beta`` with the highest mean accuracy over the finished small-dataset
 runs of that mode: a choice made on test folds, which the report states.
+
+A grid's ``selections`` (``name: [candidate objectives]``) are run like
+objectives, once their candidates' runs of the same dataset and seed have
+finished: :func:`hngraph.evaluation.select_embeddings` chooses among the
+candidates' embeddings per outer fold without reading the test fold.
 """
 from __future__ import annotations
 
@@ -35,7 +40,8 @@ from hngraph.results import atomic_write_json
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG = ROOT / "configs" / "paper_table.yaml"
 GRID_KEYS = {"out", "epochs", "batch_size", "lr", "hidden", "layers",
-             "features", "seeds", "datasets", "objectives", "large", "device"}
+             "features", "seeds", "datasets", "objectives", "large", "device",
+             "selections", "baseline", "modes", "title", "columns"}
 
 
 def load_grid(path: Path) -> dict:
@@ -137,12 +143,16 @@ def plan(grid: dict, args) -> list[tuple[str, str, dict, int]]:
     datasets = args.datasets or datasets
     names = args.objectives or names
     seeds = args.seeds if args.seeds is not None else seeds
-    unknown = sorted(set(names) - set(grid["objectives"]))
+    if args.objectives is None and not args.large:
+        names += list(grid.get("selections", {}))
+    specs = {**grid["objectives"], **{n: {"select": c} for n, c in
+                                      grid.get("selections", {}).items()}}
+    unknown = sorted(set(names) - set(specs))
     if unknown:
         raise KeyError(f"unknown objective(s) {unknown}; the config defines "
-                       f"{sorted(grid['objectives'])}.")
-    return [(d, n, grid["objectives"][n], s)
-            for d in datasets for n in names for s in seeds]
+                       f"{sorted(specs)}.")
+    return [(d, n, specs[n], s) for d in datasets for n in names
+            for s in seeds]
 
 
 def run_one(dataset: str, name: str, spec: dict, seed: int, grid: dict,
@@ -165,6 +175,40 @@ def run_one(dataset: str, name: str, spec: dict, seed: int, grid: dict,
                                                   seed))
     atomic_write_json(path, result)
     failure_path(Path(out), dataset, name, seed).unlink(missing_ok=True)
+    return str(path), result["accuracy_mean"]
+
+
+def run_selection(dataset: str, name: str, candidates: list[str], seed: int,
+                  out: str) -> tuple[str, float]:
+    """Nested selection among the candidates' embeddings of one seed; writes
+    its result file, with the same metadata as a training run's."""
+    from datetime import datetime, timezone
+
+    import numpy as np
+
+    from hngraph.data import load_tudataset
+    from hngraph.evaluation import select_embeddings
+    from hngraph.results import git_commit, machine_info, versions
+
+    start = time.perf_counter()
+    first = read_result(result_path(Path(out), dataset, candidates[0], seed))
+    config = first["config"]
+    graphs = load_tudataset(dataset, root=config["root"],
+                            features=config["features"])
+    embeddings = {c: np.load(embedding_path(Path(out), dataset, c, seed))
+                  for c in candidates}
+    chosen = select_embeddings(embeddings, graphs.y.numpy(),
+                               folds=config["folds"], seed=seed)
+    result = {"objective_name": name, "objective": "nested-selection",
+              "seed": seed, "candidates": candidates,
+              "config": {"dataset": dataset, "folds": config["folds"]},
+              **chosen.to_dict(), "commit": git_commit(),
+              "versions": versions(), "machine": machine_info("cpu"),
+              "wall_time_s": time.perf_counter() - start,
+              "finished": datetime.now(timezone.utc).isoformat(
+                  timespec="seconds")}
+    path = result_path(Path(out), dataset, name, seed)
+    atomic_write_json(path, result)
     return str(path), result["accuracy_mean"]
 
 
@@ -213,8 +257,12 @@ def main(argv=None) -> int:
     removed = clean_partial(out)
     todo = [r for r in runs
             if read_result(result_path(out, r[0], r[1], r[3])) is None]
+    waiting = [r for r in todo if "select" in r[2] and not all(
+        read_result(result_path(out, r[0], c, r[3])) for c in r[2]["select"])]
+    todo = [r for r in todo if r not in waiting]
     print(f"{len(runs)} runs in the grid: {len(runs) - len(todo)} finished "
-          f"(skipped), {len(todo)} to do; {removed} partial file(s) removed.",
+          f"(skipped) or waiting for their candidates ({len(waiting)}), "
+          f"{len(todo)} to do; {removed} partial file(s) removed.",
           flush=True)
     if args.dry_run:
         for d, n, _, s in todo:
@@ -228,8 +276,11 @@ def main(argv=None) -> int:
     # and a fresh interpreter per worker shares nothing by accident.
     with ProcessPoolExecutor(max_workers=args.jobs, mp_context=multiprocessing
                              .get_context("spawn")) as pool:
-        futures = {pool.submit(run_one, d, n, spec, s, grid, str(out), device,
-                               threads): (d, n, s) for d, n, spec, s in todo}
+        futures = {
+            (pool.submit(run_selection, d, n, spec["select"], s, str(out))
+             if "select" in spec else
+             pool.submit(run_one, d, n, spec, s, grid, str(out), device,
+                         threads)): (d, n, s) for d, n, spec, s in todo}
         for future in as_completed(futures):
             d, n, s = futures[future]
             bar.update(1)

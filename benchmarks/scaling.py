@@ -35,7 +35,7 @@ import torch.multiprocessing as mp
 from hngraph import InfoGraph, load_tudataset, seed_everything
 from hngraph.distributed import all_sum, wrap
 from hngraph.results import atomic_write_json, git_commit, machine_info
-from hngraph.training import train_loader
+from hngraph.training import train_loader, train_step
 
 DATASETS = ("MUTAG", "PROTEINS", "NCI1", "REDDIT-BINARY")
 SEED = 0
@@ -98,9 +98,7 @@ def _throughput_worker(rank, world, init, out, name, batch, warmup, epochs,
             sent, start, steps, graphs = loopback_tx(), time.perf_counter(), 0, 0
         for data in loader:
             data = data.to(device)
-            optimizer.zero_grad()
-            step(data).backward()
-            optimizer.step()
+            train_step(step, data, optimizer)
             steps += 1
             graphs += data.num_graphs
     if world > 1:
@@ -348,19 +346,19 @@ def step_times(rows: list[dict], coll: dict) -> list[str]:
     ddp = [t[(2, cores // 2)] / t[(1, 1)] for t in per_step.values()
            if (1, 1) in t and (2, cores // 2) in t]
     if threads and ddp:
+        gains = [n for n, t in per_step.items()
+                 if (2, cores // 2) in t and (1, cores) in t
+                 and t[(2, cores // 2)] < t[(1, cores)]]
         lines += [
             "", f"One process with {cores} threads takes "
             f"{min(threads):.2f} to {max(threads):.2f} times the step time "
             "of one thread; two processes of one thread take "
-            f"{min(ddp):.2f} to {max(ddp):.2f} times it. Split over two "
+            f"{min(ddp):.2f} to {max(ddp):.2f} times it. Two processes "
+            f"beat one process with all {cores} threads on: "
+            f"{', '.join(gains) or 'none of these datasets'}. Split over two "
             "processes, the arithmetic per core halves, but each process "
             "still pays a whole step's fixed cost (Python, batching, "
-            "operator dispatch) and the collectives are added. So DDP gains "
-            "where a step holds the most arithmetic (the large "
-            "REDDIT-BINARY graphs) and loses on small graphs, and on this machine it never beats one process using "
-            "both cores through torch's intra-op threads. DDP is meant for "
-            "several GPUs or machines, where each process brings its own "
-            "device and the step's compute, not its collectives, dominates."]
+            "operator dispatch) and the collectives are added."]
     return lines
 
 
@@ -381,8 +379,8 @@ def expectations(rows: list[dict]) -> list[str]:
         "          + L (1 + r) (W-1) * 4 (2C+1)    batch-norm statistics "
         "(the same two collectives)", "",
         "with `r = 1` for a ring reduce-scatter (NCCL) and `r = 2` on gloo, "
-        "which runs the reduce-scatter as an all-reduce (measured above, "
-        "ratio 2.0). No term depends on the number of nodes: node "
+        "which runs the reduce-scatter as an all-reduce (see the "
+        "collectives' table). No term depends on the number of nodes: node "
         "embeddings never leave their process. With `--objective infonce` "
         "both views are gathered: `D` is twice the projection width.",
     ]
@@ -422,10 +420,8 @@ def expectations(rows: list[dict]) -> list[str]:
         "need retuning.",
         "- On one CPU machine, DDP splits the cores between processes; "
         "the table above compares 1 process using all cores with 2 using "
-        "half each; a GPU row appears where `torch.cuda.is_available()`"
-        + ("." if any(r.get("device") == "cuda" for r in rows) else
-           " (none here: no GPU was lent to the session that measured "
-           "this)."),
+        "half each. GPU rows measured: "
+        f"{sum(r.get('device') == 'cuda' for r in rows)}.",
     ]
     return lines
 

@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from hngraph import InfoGraph, load_tudataset, seed_everything
 from hngraph.results import atomic_write_json, git_commit, machine_info
-from hngraph.training import train_loader
+from hngraph.training import train_loader, train_step
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -54,10 +54,7 @@ def main(argv=None) -> int:
     for _ in tqdm(range(args.epochs), desc="soak", unit="epoch"):
         total = 0.0
         for data in loader:
-            opt.zero_grad()
-            loss = model.loss(data)
-            loss.backward()
-            opt.step()
+            loss = train_step(model.loss, data, opt)
             nonfinite += not math.isfinite(loss.item())
             total += loss.item() * data.num_graphs
         losses.append(total / len(ds))

@@ -13,7 +13,9 @@ __version__ = "0.1.0"
 _EXPORTS = {"TrainConfig": "config", "GraphDataset": "data",
             "load_tudataset": "data", "embed": "embedding",
             "GINEncoder": "encoders", "svm_accuracy": "evaluation",
+            "select_embeddings": "evaluation",
             "hard_infonce": "losses", "jsd_local_global": "losses",
+            "JSDLocalGlobalLoss": "losses", "HardInfoNCELoss": "losses",
             "GraphCL": "models", "InfoGraph": "models",
             "load_model": "models", "fit": "training",
             "seed_everything": "training"}

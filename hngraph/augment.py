@@ -23,7 +23,7 @@ from torch_geometric.utils import (
     mask_feature,
 )
 
-from .choices import AUGMENTATION_NAMES
+from .config import AUGMENTATION_NAMES
 
 
 class _Augmentation(BaseTransform):

@@ -14,27 +14,19 @@ import os
 import sys
 from pathlib import Path
 
-from .choices import (
-    BATCHING_CHOICES,
-    FEATURE_CHOICES,
-    OBJECTIVES,
-    REWEIGHT_MODES,
+from .config import (
+    Interval,
+    ListOf,
+    Nullable,
+    OfType,
+    Options,
+    TrainConfig,
+    check_setting,
 )
-from .config import TrainConfig
-
-#: Config keys that a flag of the same name overrides: all of them.
-_OVERRIDES = tuple(f.name for f in dataclasses.fields(TrainConfig))
-_DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainConfig)
-             if f.default is not dataclasses.MISSING}
 
 
 class UsageError(ValueError):
     """A command line that cannot run as given (exit status 2)."""
-
-
-def _help(key: str, text: str) -> str:
-    """``text`` with the config default of ``key``."""
-    return f"{text} (default: {_DEFAULTS[key]})"
 
 
 def _train_parser(sub) -> None:
@@ -44,59 +36,8 @@ def _train_parser(sub) -> None:
         "objective on a TUDataset, then score its graph embeddings with an "
         "RBF SVM under 10-fold cross-validation. Flags override --config.")
     p.add_argument("--config", help="YAML config file (see configs/)")
-    p.add_argument("--dataset", help="TU dataset name, e.g. MUTAG; needed "
-                   "unless the --config file names one")
-    p.add_argument("--objective", choices=OBJECTIVES, help=_help(
-        "objective", "jsd: InfoGraph local-global; infonce: GraphCL-style "
-        "two views"))
-    p.add_argument("--temperature", type=float,
-                   help=_help("temperature", "InfoNCE temperature"))
-    p.add_argument("--aug1", help=_help("aug1", "first view's augmentation "
-                   "(node_drop, edge_perturb, feature_mask, subgraph)"))
-    p.add_argument("--aug2", help=_help("aug2", "second view's augmentation"))
-    p.add_argument("--aug-ratio", dest="aug_ratio", type=float,
-                   help=_help("aug_ratio", "augmentation ratio"))
-    p.add_argument("--root", help="folder holding NAME/raw/ (default: "
-                   "$HNGRAPH_DATA, else download)")
-    p.add_argument("--features", choices=FEATURE_CHOICES, help=_help(
-        "features", "node features: labels = the dataset's node labels; "
-        "degree = one-hot degree (standardised degree from degree 1000); "
-        "constant = 1 for every node (InfoGraph's setting); auto = labels "
-        "where the dataset has them, else degree"))
-    p.add_argument("--hidden", type=int, help=_help("hidden", "GIN width"))
-    p.add_argument("--layers", type=int, help=_help("layers", "GIN layers"))
-    p.add_argument("--beta", type=float, help=_help(
-        "beta", "hardness; 0 = uniform negatives"))
-    p.add_argument("--tau-plus", dest="tau_plus", type=float, help=_help(
-        "tau_plus", "false-negative prior in [0, 1); 0 = no debiasing"))
-    p.add_argument("--reweight", choices=REWEIGHT_MODES, help=_help(
-        "reweight", "paper derivation or the published code's formula"))
-    p.add_argument("--prior", action="store_true", default=None,
-                   help="add InfoGraph's prior matching term (default: off)")
-    p.add_argument("--chunk-size", dest="chunk_size", type=int, help=_help(
-        "chunk_size", "compute the loss this many nodes at a time (less "
-        "memory for large batches, same result)"))
-    p.add_argument("--epochs", type=int, help=_help("epochs", "epochs"))
-    p.add_argument("--batch-size", dest="batch_size", type=int,
-                   help=_help("batch_size", "graphs per mini-batch"))
-    p.add_argument("--lr", type=float, help=_help("lr", "Adam learning rate"))
-    p.add_argument("--seed", type=int, help=_help("seed", "seed of the "
-                   "weights, the batch order and the folds"))
-    p.add_argument("--device", help=_help("device", "auto, cpu or cuda"))
-    p.add_argument("--batching", choices=BATCHING_CHOICES, help=_help(
-        "batching", "device: build mini-batches on the training device; "
-        "loader: PyG's DataLoader (datasets larger than device memory; "
-        "GraphCL's views always use it)"))
-    p.add_argument("--eval-epochs", dest="eval_epochs", type=int, nargs="*",
-                   help="also report the SVM accuracy after these epochs "
-                   "(default: none)")
-    p.add_argument("--folds", type=int, help=_help("folds", "outer CV folds"))
-    p.add_argument("--checkpoint-every", dest="checkpoint_every", type=int,
-                   help=_help("checkpoint_every", "write a training "
-                   "checkpoint every K epochs (0: never); a rerun of the "
-                   "same command resumes from it"))
-    p.add_argument("--out", help=_help("out", "output folder for the JSON "
-                   "result and the model"))
+    for f in dataclasses.fields(TrainConfig):
+        _add_setting_flag(p, f)
     p.add_argument("--nproc", type=int, default=1,
                    help="train in N processes with DDP (torchrun on this "
                    "machine): gloo on the CPU, nccl on GPUs; --batch-size "
@@ -108,10 +49,59 @@ def _train_parser(sub) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+def _add_setting_flag(parser, f) -> None:
+    """The flag of a :class:`TrainConfig` setting, from its declaration;
+    it overrides the config file, and the config checks its value."""
+    constraint = f.metadata["constraint"]
+    inner = constraint.inner if isinstance(constraint, Nullable) \
+        else constraint
+    flag = "--" + f.name.replace("_", "-")
+    default = f.default if f.default is not dataclasses.MISSING \
+        else f.default_factory()
+    text = f"{f.metadata['help']} (default: {_yaml_text(default)})"
+    if f.name == "dataset":
+        text = f.metadata["help"]
+    if isinstance(inner, OfType) and inner.kind is bool:
+        parser.add_argument(flag, dest=f.name, action="store_true",
+                            default=None, help=text)
+    elif isinstance(inner, ListOf):
+        parser.add_argument(flag, dest=f.name, type=_number(int), nargs="*",
+                            help=text)
+    else:
+        kind = _number(inner.kind) if isinstance(inner, Interval) else str
+        metavar = "{" + ",".join(inner.values) + "}" \
+            if isinstance(inner, Options) else None
+        parser.add_argument(flag, dest=f.name, type=kind, metavar=metavar,
+                            help=text)
+
+
+def _number(kind: type):
+    """An argparse type: ``kind(text)``, or the text itself where it is no
+    number, so that the config's check gives the one error message."""
+    def parse(text: str):
+        try:
+            return kind(text)
+        except ValueError:
+            return text
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def _yaml_text(value) -> str:
+    """A default as it would be written in a YAML config."""
+    return {None: "null", True: "true", False: "false"}.get(value, value) \
+        if not isinstance(value, list) else str(value)
+
+
 def _train_config(args) -> TrainConfig:
     """The run's config from ``--config`` and the flags (usage errors)."""
-    overrides = {k: getattr(args, k) for k in _OVERRIDES}
+    overrides = {f.name: getattr(args, f.name)
+                 for f in dataclasses.fields(TrainConfig)}
     try:
+        for name, value in overrides.items():
+            if value is not None:
+                overrides[name] = check_setting(
+                    name, value, "--" + name.replace("_", "-"))
         if args.config:
             config = TrainConfig.from_yaml(args.config, **overrides)
             named = TrainConfig.names_dataset(args.config)
@@ -223,7 +213,8 @@ def _embed(args) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of ``hngraph`` and its commands."""
     parser = argparse.ArgumentParser(
         prog="hngraph", description="Self-supervised graph representation "
         "learning with hard negatives.")
@@ -234,6 +225,11 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     _train_parser(sub)
     _embed_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     args.argv = argv

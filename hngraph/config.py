@@ -2,118 +2,264 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
+import warnings
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import yaml
 
-from .choices import (
-    AUGMENTATION_NAMES,
-    BATCHING_CHOICES,
-    FEATURE_CHOICES,
-    OBJECTIVES,
-    REWEIGHT_MODES,
-)
+#: Node features of TU datasets (see :func:`hngraph.data.fit_feature_recipe`).
+FEATURE_CHOICES = ("auto", "labels", "degree", "constant")
+#: Negative weighting (see :func:`hngraph.losses.negative_weights`): the
+#: derivation of Robinson et al., or the formula of their published graph
+#: code.
+REWEIGHT_MODES = ("paper", "hcl-code")
+#: ``"device"``: mini-batches built on the training device by index
+#: operations (:mod:`hngraph.batching`); ``"loader"``: PyG's ``DataLoader``,
+#: for datasets larger than device memory and models that need ``Data``
+#: objects; ``"auto"``: ``"device"`` unless the model needs ``Data`` objects.
+BATCHING_CHOICES = ("auto", "device", "loader")
+#: GraphCL's augmentations (see :mod:`hngraph.augment`).
+AUGMENTATION_NAMES = ("node_drop", "edge_perturb", "feature_mask", "subgraph")
+#: Training objectives: InfoGraph's local-global estimator, or two views.
+OBJECTIVES = ("jsd", "infonce")
+#: ``"shuffle"``: a new order every epoch (PyG's ``DataLoader(shuffle=True)``);
+#: ``"fixed"``: one shuffle per run, the same batches every epoch (the
+#: published HCL graph code).
+BATCH_ORDERS = ("shuffle", "fixed")
+
+
+class Constraint:
+    """What values a setting accepts; ``str(c)`` completes "must be ..."."""
+
+    def accepts(self, value) -> bool:
+        raise NotImplementedError
+
+    def invalid(self):
+        """A value this constraint rejects (for tests)."""
+        raise NotImplementedError
+
+
+class Interval(Constraint):
+    """A number of type ``kind`` (``int`` or ``float``, never a bool) with
+    ``low <= value`` (``low < value`` when ``open_low``) and ``value < high``
+    when ``high`` is given; floats must be finite."""
+
+    def __init__(self, kind: type, low: float, high: float | None = None,
+                 open_low: bool = False):
+        self.kind, self.low, self.high, self.open_low = (kind, low, high,
+                                                         open_low)
+
+    def accepts(self, value) -> bool:
+        kinds = (int, float) if self.kind is float else int
+        if isinstance(value, bool) or not isinstance(value, kinds):
+            return False
+        if not math.isfinite(value):
+            return False
+        above = value > self.low if self.open_low else value >= self.low
+        return above and (self.high is None or value < self.high)
+
+    def invalid(self):
+        return self.kind(self.low - 1)
+
+    def __str__(self) -> str:
+        name = {int: "an integer", float: "a finite number"}[self.kind]
+        if self.high is not None:
+            return f"{name} in [{self.low:g}, {self.high:g})"
+        return f"{name} {'>' if self.open_low else '>='} {self.low:g}"
+
+
+class Options(Constraint):
+    """One of ``values``; ``renamed`` maps old names to their new ones
+    (accepted with a :class:`FutureWarning`)."""
+
+    def __init__(self, values: tuple, renamed: dict | None = None):
+        self.values, self.renamed = values, renamed or {}
+
+    def accepts(self, value) -> bool:
+        return value in self.values or value in self.renamed
+
+    def invalid(self):
+        return "no-such-choice"
+
+    def __str__(self) -> str:
+        return "one of " + ", ".join(map(repr, self.values))
+
+
+class Pattern(Constraint):
+    """A string matching the regular expression ``regex``, described in
+    words by ``text``."""
+
+    def __init__(self, regex: str, text: str, bad: str):
+        self.regex, self.text, self.bad = regex, text, bad
+
+    def accepts(self, value) -> bool:
+        return isinstance(value, str) and re.fullmatch(self.regex, value) \
+            is not None
+
+    def invalid(self):
+        return self.bad
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class OfType(Constraint):
+    """Any value of type ``kind`` (``bool``, ``str``)."""
+
+    def __init__(self, kind: type):
+        self.kind = kind
+
+    def accepts(self, value) -> bool:
+        return isinstance(value, self.kind)
+
+    def invalid(self):
+        return 3 if self.kind is not int else "three"
+
+    def __str__(self) -> str:
+        return {bool: "true or false", str: "a string"}[self.kind]
+
+
+class Nullable(Constraint):
+    """``None`` (YAML ``null``) or a value that ``inner`` accepts."""
+
+    def __init__(self, inner: Constraint):
+        self.inner = inner
+
+    def accepts(self, value) -> bool:
+        return value is None or self.inner.accepts(value)
+
+    def invalid(self):
+        return self.inner.invalid()
+
+    def __str__(self) -> str:
+        return f"{self.inner} or null"
+
+
+class ListOf(Constraint):
+    """A list whose items ``inner`` accepts."""
+
+    def __init__(self, inner: Constraint):
+        self.inner = inner
+
+    def accepts(self, value) -> bool:
+        return isinstance(value, list) and all(map(self.inner.accepts, value))
+
+    def invalid(self):
+        return [self.inner.invalid()]
+
+    def __str__(self) -> str:
+        return f"a list of items each {self.inner}"
+
+
+def setting(default, constraint: Constraint, help: str, hint: str = ""):
+    """A :class:`TrainConfig` field: its default, what it accepts, its
+    ``--help`` text, and a ``hint`` that follows the error message."""
+    meta = {"constraint": constraint, "help": help, "hint": hint}
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=meta)
+    return field(default=default, metadata=meta)
 
 
 @dataclass
 class TrainConfig:
-    """Everything one training run depends on (the training defaults of
-    ``docs/method.md``,
-    hard-negative objective with ``beta=1, tau_plus=0.5``).
+    """Everything one training run depends on, each setting declared once:
+    its default, the values it accepts and its help text. The command line's
+    flags, the losses' and models' argument checks and the error messages
+    all come from these declarations (see :func:`check_setting`).
 
     ``objective`` is ``"jsd"`` (InfoGraph's local-global estimator, the
     default) or ``"infonce"`` (GraphCL-style two views; ``temperature``,
     ``aug1``, ``aug2`` and ``aug_ratio`` apply to it only).
     """
 
-    dataset: str = "MUTAG"
-    objective: str = "jsd"
-    root: str | None = None
-    features: str = "auto"
-    hidden: int = 32
-    layers: int = 3
-    beta: float = 1.0
-    tau_plus: float = 0.5
-    reweight: str = "paper"
-    prior: bool = False
-    chunk_size: int | None = None
-    temperature: float = 0.5
-    aug1: str = "node_drop"
-    aug2: str = "node_drop"
-    aug_ratio: float = 0.2
-    epochs: int = 200
-    batch_size: int = 128
-    lr: float = 1e-3
-    seed: int = 0
-    device: str = "auto"
-    batching: str = "auto"
-    eval_epochs: list[int] = field(default_factory=list)
-    folds: int = 10
-    checkpoint_every: int = 0
-    out: str = "results"
+    dataset: str = setting(
+        "MUTAG", Pattern(r"[A-Za-z0-9_.\-]+", "a TU dataset name such as "
+                         "MUTAG", "../MUTAG"),
+        "TU dataset name, e.g. MUTAG; needed unless the --config file names "
+        "one")
+    objective: str = setting(
+        "jsd", Options(OBJECTIVES), "jsd: InfoGraph local-global; infonce: "
+        "GraphCL-style two views")
+    root: str | None = setting(
+        None, Nullable(OfType(str)), "folder holding NAME/raw/; null: "
+        "$HNGRAPH_DATA, else download")
+    features: str = setting(
+        "auto", Options(FEATURE_CHOICES), "node features: labels = the "
+        "dataset's node labels; degree = one-hot degree (standardised degree "
+        "from degree 1000); constant = 1 for every node (InfoGraph's "
+        "setting); auto = labels where the dataset has them, else degree")
+    hidden: int = setting(32, Interval(int, 1), "GIN width")
+    layers: int = setting(3, Interval(int, 1), "GIN layers")
+    beta: float = setting(
+        1.0, Interval(float, 0), "hardness; 0 = uniform negatives",
+        "beta=0 weights all negatives equally; larger values favour harder "
+        "negatives.")
+    tau_plus: float = setting(
+        0.5, Interval(float, 0, 1), "false-negative prior; 0 = no "
+        "debiasing", "It is the prior probability that a negative from the "
+        "batch shares the anchor's class; use 0 for no debiasing.")
+    reweight: str = setting(
+        "paper", Options(REWEIGHT_MODES, renamed={"reference": "hcl-code"}),
+        "paper: the derivation of Robinson et al.; hcl-code: the formula of "
+        "their published graph code")
+    prior: bool = setting(False, OfType(bool), "add InfoGraph's prior "
+                          "matching term")
+    gamma: float = setting(0.1, Interval(float, 0), "weight of the prior "
+                           "matching term")
+    chunk_size: int | None = setting(
+        None, Nullable(Interval(int, 1)), "compute the loss this many nodes "
+        "at a time (less memory for large batches, same result); null: all "
+        "at once")
+    temperature: float = setting(
+        0.5, Interval(float, 0, open_low=True), "InfoNCE temperature",
+        "0.5 (GraphCL) or 0.2 are common choices.")
+    aug1: str = setting("node_drop", Options(AUGMENTATION_NAMES),
+                        "first view's augmentation")
+    aug2: str = setting("node_drop", Options(AUGMENTATION_NAMES),
+                        "second view's augmentation")
+    aug_ratio: float = setting(0.2, Interval(float, 0, 1),
+                               "augmentation ratio")
+    epochs: int = setting(200, Interval(int, 0), "epochs (0: the untrained "
+                          "encoder)")
+    batch_size: int = setting(
+        128, Interval(int, 2), "graphs per mini-batch", "Each graph is "
+        "contrasted with the others of its batch.")
+    batch_order: str = setting(
+        "shuffle", Options(BATCH_ORDERS), "shuffle: a new batch order every "
+        "epoch; fixed: one shuffle per run, then the same batches every "
+        "epoch (the published HCL graph code)")
+    lr: float = setting(1e-3, Interval(float, 0, open_low=True),
+                        "Adam learning rate")
+    seed: int = setting(0, Interval(int, 0), "seed of the weights, the "
+                        "batch order and the folds")
+    device: str = setting(
+        "auto", Pattern(r"auto|cpu|mps|(cuda|xpu)(:\d+)?", "auto, cpu, cuda "
+                        "(or cuda:N), mps or xpu", "gpu"), "auto, cpu or cuda")
+    batching: str = setting(
+        "auto", Options(BATCHING_CHOICES), "device: build mini-batches on the "
+        "training device; loader: PyG's DataLoader (datasets larger than "
+        "device memory; GraphCL's views always use it)")
+    eval_epochs: list[int] = setting(
+        [], ListOf(Interval(int, 1)), "also report the SVM accuracy after "
+        "these epochs")
+    folds: int = setting(10, Interval(int, 2), "outer CV folds")
+    checkpoint_every: int = setting(
+        0, Interval(int, 0), "write a training checkpoint every K epochs (0: "
+        "never); a rerun of the same command resumes from it")
+    out: str = setting("results", OfType(str), "output folder for the JSON "
+                       "result and the model")
 
     def __post_init__(self):
         self.validate()
 
     def validate(self) -> None:
+        """Check every setting (see :func:`check_setting`)."""
         for f in fields(self):
-            value = getattr(self, f.name)
-            if not _type_ok(value, _TYPES[f.name]):
-                raise TypeError(
-                    f"config key {f.name!r} must be {_TYPES[f.name]}, got "
-                    f"{value!r} ({type(value).__name__}).")
-            if _TYPES[f.name] == "float":  # YAML reads 1 as an int
-                setattr(self, f.name, float(value))
-        if self.objective not in OBJECTIVES:
-            raise ValueError(f"config key 'objective' must be one of "
-                             f"{OBJECTIVES}, got {self.objective!r}.")
-        for key in ("aug1", "aug2"):
-            if getattr(self, key) not in AUGMENTATION_NAMES:
-                raise ValueError(f"config key {key!r} must be one of "
-                                 f"{AUGMENTATION_NAMES}, got "
-                                 f"{getattr(self, key)!r}.")
-        if not 0 <= self.aug_ratio < 1:
-            raise ValueError("config key 'aug_ratio' must lie in [0, 1).")
-        if self.temperature <= 0:
-            raise ValueError(f"config key 'temperature' must be > 0, got "
-                             f"{self.temperature}.")
-        if not re.fullmatch(r"auto|cpu|mps|(cuda|xpu)(:\d+)?", self.device):
-            raise ValueError(f"config key 'device' must be auto, cpu, cuda "
-                             f"(or cuda:N), mps or xpu, got {self.device!r}.")
-        if self.batching not in BATCHING_CHOICES:
-            raise ValueError(f"config key 'batching' must be one of "
-                             f"{BATCHING_CHOICES}, got {self.batching!r}.")
-        if self.features not in FEATURE_CHOICES:
-            raise ValueError(f"config key 'features' must be one of "
-                             f"{FEATURE_CHOICES}, got {self.features!r}.")
-        if self.reweight not in REWEIGHT_MODES:
-            raise ValueError(f"config key 'reweight' must be one of "
-                             f"{REWEIGHT_MODES}, got {self.reweight!r}.")
-        if not 0 <= self.tau_plus < 1:
-            raise ValueError(f"config key 'tau_plus' must lie in [0, 1), got "
-                             f"{self.tau_plus}.")
-        if self.beta < 0:
-            raise ValueError(f"config key 'beta' must be >= 0, got "
-                             f"{self.beta}.")
-        for key in ("hidden", "layers", "folds"):
-            if getattr(self, key) < 1:
-                raise ValueError(f"config key {key!r} must be >= 1.")
-        if self.epochs < 0:
-            raise ValueError("config key 'epochs' must be >= 0 (0: the "
-                             "untrained encoder).")
-        if self.checkpoint_every < 0:
-            raise ValueError("config key 'checkpoint_every' must be >= 0 "
-                             "(0: no training checkpoints).")
-        if self.chunk_size is not None and self.chunk_size < 1:
-            raise ValueError("config key 'chunk_size' must be >= 1 or null.")
-        if self.batch_size < 2:
-            raise ValueError("config key 'batch_size' must be >= 2: each "
-                             "graph is contrasted with the others of its "
-                             "batch.")
-        if self.lr <= 0:
-            raise ValueError("config key 'lr' must be > 0.")
+            setattr(self, f.name, check_setting(
+                f.name, getattr(self, f.name), f"config key {f.name!r}"))
 
     @property
     def tag(self) -> str:
@@ -188,26 +334,51 @@ def _read_yaml(path: str | Path) -> dict:
     return values
 
 
-_TYPES = {"dataset": "str", "objective": "str", "temperature": "float",
-          "aug1": "str", "aug2": "str", "aug_ratio": "float",
-          "root": "str or null", "features": "str",
-          "hidden": "int", "layers": "int", "beta": "float",
-          "tau_plus": "float", "reweight": "str", "prior": "bool",
-          "chunk_size": "int or null",
-          "epochs": "int", "batch_size": "int", "lr": "float", "seed": "int",
-          "device": "str", "batching": "str", "eval_epochs": "list of int",
-          "folds": "int",
-          "checkpoint_every": "int", "out": "str"}
+_FIELDS = {f.name: f for f in fields(TrainConfig)}
 
 
-def _type_ok(value, kind: str) -> bool:
-    """Whether ``value`` has the type named ``kind`` (bool is no number)."""
-    if kind.endswith(" or null"):
-        return value is None or _type_ok(value, kind[:-len(" or null")])
-    if kind == "list of int":
-        return isinstance(value, list) and all(_type_ok(v, "int")
-                                               for v in value)
-    if isinstance(value, bool):
-        return kind == "bool"
-    return isinstance(value, {"str": str, "int": int, "float": (int, float),
-                              "bool": bool}[kind])
+def check_setting(name: str, value, label: str | None = None):
+    """``value`` checked against the declaration of setting ``name`` in
+    :class:`TrainConfig`, and returned as stored: a float setting given an
+    int becomes a float, a renamed choice its new name (with a
+    :class:`FutureWarning`). Otherwise raises ``TypeError`` (a value of the
+    wrong type) or ``ValueError``, in one form: "<where><name> must be
+    <constraint>, got <value>. <hint>", where ``label`` names the setting
+    as the user wrote it (default: ``name``)."""
+    meta = _FIELDS[name].metadata
+    constraint = meta["constraint"]
+    if not constraint.accepts(value):
+        hint = f" {meta['hint']}" if meta["hint"] else ""
+        error = ValueError if _right_type(value, constraint) else TypeError
+        raise error(f"{label or name} must be {constraint}, got "
+                    f"{value!r}.{hint}")
+    if isinstance(constraint, Options) and value in constraint.renamed:
+        new = constraint.renamed[value]
+        warnings.warn(f"{name}={value!r} is renamed {new!r}; the old name "
+                      "will be removed in a later release.", FutureWarning,
+                      stacklevel=3)
+        return new
+    if isinstance(constraint, Interval) and constraint.kind is float:
+        return float(value)
+    return value
+
+
+def check_settings(**values) -> dict:
+    """:func:`check_setting` for each keyword; returns the stored values."""
+    return {k: check_setting(k, v) for k, v in values.items()}
+
+
+def _right_type(value, constraint: Constraint) -> bool:
+    """Whether ``value`` has the type ``constraint`` asks for (so that a
+    rejection is a ``ValueError``, not a ``TypeError``)."""
+    while isinstance(constraint, Nullable):
+        constraint = constraint.inner
+    if isinstance(constraint, Interval):
+        kinds = (int, float) if constraint.kind is float else int
+        return isinstance(value, kinds) and not isinstance(value, bool)
+    if isinstance(constraint, ListOf):
+        return isinstance(value, list) and all(
+            _right_type(v, constraint.inner) for v in value)
+    if isinstance(constraint, OfType):
+        return isinstance(value, constraint.kind)
+    return isinstance(value, str)

@@ -22,12 +22,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+import torch.nn.functional as F
+import torch_geometric.transforms as T
 from filelock import FileLock
+from torch import Tensor
 from torch_geometric.data import Data, InMemoryDataset
 from torch_geometric.datasets import TUDataset
+from torch_geometric.transforms import BaseTransform
 from torch_geometric.utils import degree
 
-from .choices import FEATURE_CHOICES
+from .config import check_setting
 from .errors import CacheError, DatasetNotFoundError, RawFileError
 
 #: Above this maximum degree, one-hot degrees are replaced by standardised
@@ -284,11 +288,10 @@ def fit_feature_recipe(graphs: list[Data], features: str = "auto") -> dict:
     * ``"auto"``: ``"labels"`` where the graphs have features, else
       ``"degree"``.
 
-    Returns a JSON-serialisable recipe for :func:`apply_feature_recipe`.
+    Returns the recipe in its JSON form (for results and checkpoints); its
+    transform is :func:`feature_transform`.
     """
-    if features not in FEATURE_CHOICES:
-        raise ValueError(f"features must be one of {FEATURE_CHOICES}, got "
-                         f"{features!r}.")
+    check_setting("features", features)
     has_x = all(getattr(g, "x", None) is not None for g in graphs)
     if features == "auto":
         features = "labels" if has_x else "degree"
@@ -311,43 +314,120 @@ def fit_feature_recipe(graphs: list[Data], features: str = "auto") -> dict:
 
 
 def apply_feature_recipe(data: Data, recipe: dict) -> Data:
-    """Return a copy of ``data`` whose ``x`` follows ``recipe``.
+    """A copy of ``data`` whose ``x`` follows ``recipe`` (the transform of
+    :func:`feature_transform`)."""
+    return feature_transform(recipe)(data.clone())
 
-    Degrees above the recipe's ``max_degree`` (possible for graphs that were
-    not seen when the recipe was fitted) fall into the last one-hot bin.
-    """
-    data = data.clone()
-    kind = recipe["kind"]
-    n = data.num_nodes
-    if kind == "labels":
-        if data.x is None or data.x.size(1) != recipe["dim"]:
+
+def feature_transform(recipe: dict) -> BaseTransform:
+    """The PyG transform that a recipe (its JSON form, as in checkpoints and
+    result files) describes."""
+    kinds = {t.kind: t for t in (NodeLabels, ConstantFeature, OneHotDegree,
+                                 NormalizedDegree, OneHotColumns)}
+    if recipe.get("kind") not in kinds:
+        raise ValueError(f"unknown feature recipe kind {recipe.get('kind')!r}"
+                         f"; known kinds: {sorted(kinds)}.")
+    return kinds[recipe["kind"]](**{k: v for k, v in recipe.items()
+                                    if k != "kind"})
+
+
+class FeatureTransform(BaseTransform):
+    """A node-feature recipe as a PyG transform: ``forward`` replaces
+    ``data.x`` (in place, as PyG's transforms do) and checks it is finite;
+    :attr:`recipe` is its JSON form (see :func:`feature_transform`)."""
+
+    kind: str
+
+    def __init__(self, **params):
+        self.params = params
+
+    @property
+    def recipe(self) -> dict:
+        return {"kind": self.kind, **self.params}
+
+    def features(self, data: Data) -> Tensor:
+        raise NotImplementedError
+
+    def forward(self, data: Data) -> Data:
+        data.x = self.features(data)
+        if not torch.isfinite(data.x).all():
+            raise ValueError(
+                "node features contain NaN or inf. Clean the features (for "
+                "example torch.nan_to_num(data.x)) or use features='degree'.")
+        return data
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
+        return f"{type(self).__name__}({args})"
+
+
+class NodeLabels(FeatureTransform):
+    """The graph's own node features (one-hot node labels or attributes), as
+    floats; ``dim`` of them per node."""
+
+    kind = "labels"
+
+    def features(self, data):
+        dim = self.params["dim"]
+        if data.x is None or data.x.size(1) != dim:
             got = None if data.x is None else data.x.size(1)
             raise ValueError(
-                f"the recipe expects {recipe['dim']} node features per node, "
-                f"got {got}. Give graphs with the same node labels as at "
-                "training time, or train with features='degree'.")
-        data.x = data.x.float()
-    elif kind == "constant":
-        data.x = torch.ones(n, 1)
-    elif kind == "onehot_columns":  # categorical columns, e.g. OGB atoms
+                f"the recipe expects {dim} node features per node, got {got}. "
+                "Give graphs with the same node labels as at training time, "
+                "or train with features='degree'.")
+        return data.x.float()
+
+
+class ConstantFeature(FeatureTransform):
+    """The single feature 1 for every node (InfoGraph's setting for graphs
+    without node labels): PyG's :class:`~torch_geometric.transforms.Constant`
+    in place of ``x``."""
+
+    kind = "constant"
+
+    def features(self, data):
+        data.x = None
+        return T.Constant(1.0, cat=False)(data).x
+
+
+class OneHotDegree(FeatureTransform):
+    """One-hot out-degree in ``dim = max_degree + 1`` bins; a degree above
+    ``max_degree`` (a graph not seen when the recipe was fitted) falls into
+    the last bin (PyG's :class:`~torch_geometric.transforms.OneHotDegree`
+    raises there instead)."""
+
+    kind = "onehot_degree"
+
+    def features(self, data):
+        deg = degree(data.edge_index[0], data.num_nodes).long()
+        return F.one_hot(deg.clamp_max(self.params["max_degree"]),
+                         self.params["dim"]).float()
+
+
+class NormalizedDegree(FeatureTransform):
+    """The out-degree standardised by the fitted collection's ``mean`` and
+    ``std`` (one feature; the published HCL code's setting for graphs of
+    high degree)."""
+
+    kind = "normalized_degree"
+
+    def features(self, data):
+        deg = degree(data.edge_index[0], data.num_nodes)
+        return ((deg - self.params["mean"]) / self.params["std"]).view(-1, 1)
+
+
+class OneHotColumns(FeatureTransform):
+    """Categorical feature columns (OGB's atom features), each one-hot in
+    its ``sizes`` entry of bins; values beyond a column's size fall into its
+    last bin."""
+
+    kind = "onehot_columns"
+
+    def features(self, data):
         cols = data.x.long()
-        data.x = torch.cat([
-            torch.nn.functional.one_hot(cols[:, c].clamp(0, size - 1), size)
-            for c, size in enumerate(recipe["sizes"])], dim=1).float()
-    else:
-        deg = degree(data.edge_index[0], n)
-        if kind == "onehot_degree":
-            idx = deg.long().clamp_max(recipe["max_degree"])
-            data.x = torch.nn.functional.one_hot(idx, recipe["dim"]).float()
-        elif kind == "normalized_degree":
-            data.x = ((deg - recipe["mean"]) / recipe["std"]).view(-1, 1)
-        else:
-            raise ValueError(f"unknown feature recipe kind {kind!r}.")
-    if not torch.isfinite(data.x).all():
-        raise ValueError(
-            "node features contain NaN or inf. Clean the features (for "
-            "example torch.nan_to_num(data.x)) or use features='degree'.")
-    return data
+        return torch.cat([F.one_hot(cols[:, c].clamp(0, size - 1), size)
+                          for c, size in enumerate(self.params["sizes"])],
+                         dim=1).float()
 
 
 def _find_raw(name: str, root) -> tuple[str | None, list[str]]:

@@ -1,5 +1,7 @@
-r"""SVM evaluation of frozen graph embeddings (the protocol of
-``docs/method.md``).
+r"""Evaluation of frozen graph embeddings: the SVM protocol of
+``docs/method.md`` (:func:`svm_accuracy`, :func:`evaluate`), model selection
+among several embeddings of the same graphs without the test folds
+(:func:`select_embeddings`), and OGB's linear probe (:func:`linear_probe`).
 
 Protocol: RBF :class:`~sklearn.svm.SVC` (``gamma="scale"``); outer
 ``StratifiedKFold(folds, shuffle=True, random_state=seed)``; in each outer
@@ -17,14 +19,49 @@ parallel threads. ``method="sklearn"`` runs the plain
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+
 import numpy as np
+import torch
 from joblib import Parallel, delayed
+from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
-from sklearn.preprocessing import LabelEncoder
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import LabelEncoder, StandardScaler
 from sklearn.svm import SVC
+from torch_geometric.loader import DataLoader
+
+from .batching import DeviceGraphs, DeviceLoader
 
 C_GRID = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1000.0)
 METHODS = ("fast", "sklearn")
+
+
+@dataclass
+class SVMResult:
+    """What :func:`svm_accuracy` measured: the mean and std of the outer
+    fold accuracies (fractions in [0, 1]), each fold's accuracy and the
+    ``C`` its inner search chose. ``to_dict()`` gives the fields as a dict
+    (the keys of hngraph's result files)."""
+
+    accuracy_mean: float
+    accuracy_std: float
+    fold_accuracies: list[float]
+    best_C: list[float]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class SelectionResult(SVMResult):
+    """What :func:`select_embeddings` measured: an :class:`SVMResult` of the
+    chosen embeddings, and per outer fold the chosen candidate and every
+    candidate's inner cross-validation score (its best over ``C``)."""
+
+    chosen: list[str] = field(default_factory=list)
+    inner_scores: list[dict[str, float]] = field(default_factory=list)
 
 
 def _check_inputs(embeddings, labels, folds):
@@ -80,7 +117,9 @@ class _KernelSVM:
             preds.append(svc.predict(k_test))
         return preds
 
-    def outer_fold(self, train, test, c_grid, inner_folds):
+    def inner_search(self, train, c_grid, inner_folds) -> tuple[float, float]:
+        """The best mean inner-fold accuracy over ``c_grid`` on the rows
+        ``train`` only, and its ``C`` (the first best, as scikit-learn)."""
         inner = StratifiedKFold(n_splits=inner_folds)
         scores = np.zeros((len(c_grid), inner_folds))
         for s, (itr, iva) in enumerate(inner.split(self.x[train],
@@ -88,9 +127,18 @@ class _KernelSVM:
             for c, pred in enumerate(self.fit_predict(train[itr], train[iva],
                                                       c_grid)):
                 scores[c, s] = np.mean(pred == self.y[train[iva]])
-        best = int(np.argmax(np.average(scores, axis=1)))  # first best, as sklearn
-        pred = self.fit_predict(train, test, [c_grid[best]])[0]
-        return float(np.mean(pred == self.y[test])), float(c_grid[best])
+        means = np.average(scores, axis=1)
+        best = int(np.argmax(means))
+        return float(means[best]), float(c_grid[best])
+
+    def test_accuracy(self, train, test, c) -> float:
+        """Accuracy on ``test`` of one SVC fitted on ``train``."""
+        pred = self.fit_predict(train, test, [c])[0]
+        return float(np.mean(pred == self.y[test]))
+
+    def outer_fold(self, train, test, c_grid, inner_folds):
+        _, c = self.inner_search(train, c_grid, inner_folds)
+        return self.test_accuracy(train, test, c), c
 
 
 def _sklearn_fold(x, y, train, test, c_grid, inner_folds):
@@ -102,8 +150,8 @@ def _sklearn_fold(x, y, train, test, c_grid, inner_folds):
 
 
 def svm_accuracy(embeddings, labels, folds: int = 10, seed: int = 0,
-                 inner_folds: int = 5, c_grid=C_GRID, return_folds: bool = False,
-                 method: str = "fast", n_jobs: int | None = -1):
+                 inner_folds: int = 5, c_grid=C_GRID, method: str = "fast",
+                 n_jobs: int | None = -1) -> SVMResult:
     """Accuracy of an RBF SVM on embeddings under nested cross-validation.
 
     Args:
@@ -113,22 +161,19 @@ def svm_accuracy(embeddings, labels, folds: int = 10, seed: int = 0,
         seed: seed of the outer split.
         inner_folds: folds of the inner grid search over ``c_grid``.
         c_grid: candidate values of ``C``.
-        return_folds: also return the per-fold accuracies and chosen ``C``.
         method: ``"fast"`` (shared distance matrix) or ``"sklearn"`` (plain
             ``GridSearchCV(SVC())``); both follow the same protocol.
         n_jobs: outer folds run in parallel on this many threads (joblib;
             ``-1``: one per core). The result does not depend on it.
 
     Returns:
-        ``(mean, std)`` of the fold accuracies (fractions in [0, 1]), or
-        ``(mean, std, details)`` with ``details = {"fold_accuracies": [...],
-        "best_C": [...]}`` when ``return_folds`` is true.
+        An :class:`SVMResult`: mean and std of the fold accuracies, each
+        fold's accuracy and chosen ``C``.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}.")
     x, y = _check_inputs(embeddings, labels, folds)
-    splits = list(StratifiedKFold(n_splits=folds, shuffle=True,
-                                  random_state=seed).split(x, y))
+    splits = _outer_splits(y, folds, seed)
     if method == "fast":
         svm = _KernelSVM(x, y, squared_distances(x))
         jobs = (delayed(svm.outer_fold)(tr, te, c_grid, inner_folds)
@@ -138,8 +183,117 @@ def svm_accuracy(embeddings, labels, folds: int = 10, seed: int = 0,
                 for tr, te in splits)
     # libsvm releases the GIL: threads share the data at no copying cost.
     out = Parallel(n_jobs=n_jobs, prefer="threads")(jobs)
+    return _result(SVMResult, out)
+
+
+def _outer_splits(y: np.ndarray, folds: int, seed: int) -> list:
+    """The outer folds: they depend on the labels and the seed only."""
+    return list(StratifiedKFold(n_splits=folds, shuffle=True,
+                                random_state=seed).split(np.zeros(len(y)), y))
+
+
+def _result(kind, out, **extra):
     accs = [a for a, _ in out]
-    mean, std = float(np.mean(accs)), float(np.std(accs))
-    if return_folds:
-        return mean, std, {"fold_accuracies": accs, "best_C": [c for _, c in out]}
-    return mean, std
+    return kind(float(np.mean(accs)), float(np.std(accs)), accs,
+                [c for _, c in out], **extra)
+
+
+def select_embeddings(candidates: Mapping[str, np.ndarray], labels,
+                      folds: int = 10, seed: int = 0, inner_folds: int = 5,
+                      c_grid=C_GRID, n_jobs: int | None = -1
+                      ) -> SelectionResult:
+    """Choose among several embeddings of the same graphs (one per setting
+    of a hyper-parameter, say ``beta``) without looking at the test folds.
+
+    Within each outer fold of :func:`svm_accuracy`'s protocol, every
+    candidate gets the inner grid search over ``C`` on that fold's training
+    part only; the candidate with the best inner score (the first in
+    ``candidates``' order on a tie) is then fitted on the training part with
+    its ``C`` and scored on the outer test fold. The outer test fold is
+    never read before that last step, so the score is an unbiased estimate
+    of the whole procedure, selection included (nested cross-validation).
+
+    Args:
+        candidates: name -> ``[n, d]`` embeddings, rows in the same order.
+        labels, folds, seed, inner_folds, c_grid, n_jobs: as in
+            :func:`svm_accuracy` (the same outer folds for the same seed).
+
+    Returns:
+        A :class:`SelectionResult`.
+    """
+    if not candidates:
+        raise ValueError("candidates is empty: give at least one name -> "
+                         "embeddings entry.")
+    svms = {}
+    for name, emb in candidates.items():
+        x, y = _check_inputs(emb, labels, folds)
+        svms[name] = _KernelSVM(x, y, squared_distances(x))
+
+    def fold(train, test):
+        scores = {name: svm.inner_search(train, c_grid, inner_folds)
+                  for name, svm in svms.items()}
+        best = max(scores, key=lambda name: scores[name][0])  # first best
+        c = scores[best][1]
+        return (svms[best].test_accuracy(train, test, c), c, best,
+                {name: score for name, (score, _) in scores.items()})
+
+    out = Parallel(n_jobs=n_jobs, prefer="threads")(
+        delayed(fold)(tr, te) for tr, te in _outer_splits(y, folds, seed))
+    return _result(SelectionResult, [(a, c) for a, c, _, _ in out],
+                   chosen=[b for _, _, b, _ in out],
+                   inner_scores=[s for _, _, _, s in out])
+
+
+def evaluate(model, dataset, seed: int = 0, folds: int = 10,
+             batch_size: int = 512) -> SVMResult:
+    """Embed every graph (eval mode) and score it with :func:`svm_accuracy`.
+
+    ``dataset`` is a PyG dataset or a :class:`~hngraph.batching.DeviceGraphs`.
+    """
+    if isinstance(dataset, DeviceGraphs):
+        loader = DeviceLoader(dataset, batch_size, shuffle=False)
+    else:
+        loader = DataLoader(dataset, batch_size=batch_size, shuffle=False)
+    emb, labels = model.embed(loader)
+    return svm_accuracy(emb, labels, folds=folds, seed=seed)
+
+
+def linear_probe(model, dataset, batch_size: int = 256,
+                 device: str | torch.device = "cpu", seed: int = 0) -> dict:
+    """Logistic regression on frozen embeddings of an OGB dataset (loaded by
+    :func:`hngraph.ogb_graphs.load_ogb`), scored by OGB's Evaluator (ROC-AUC
+    for ``ogbg-molhiv``).
+
+    One standardised logistic regression per task is fitted on the training
+    split (rows whose label is NaN are left out); the probabilities on the
+    validation and test splits are scored with
+    ``ogb.graphproppred.Evaluator(dataset.ogb_name)``.
+
+    Returns:
+        ``{"valid": {metric: value}, "test": {metric: value}}``.
+    """
+    from ogb.graphproppred import Evaluator
+
+    evaluator = Evaluator(dataset.ogb_name)
+    if "classification" not in evaluator.eval_metric and \
+            evaluator.eval_metric not in ("rocauc", "ap"):
+        raise NotImplementedError(
+            f"linear_probe scores binary classification tasks; "
+            f"{dataset.ogb_name} is scored by {evaluator.eval_metric}.")
+    emb, _ = model.embed(DataLoader(dataset, batch_size=batch_size), device)
+    y = dataset.y.view(len(dataset), -1).float().numpy()
+    split = {k: v.numpy() for k, v in dataset.split_idx.items()}
+    train = split["train"]
+    probs = np.full_like(y, np.nan)
+    for task in range(y.shape[1]):
+        rows = train[~np.isnan(y[train, task])]
+        if len(np.unique(y[rows, task])) < 2:
+            raise ValueError(f"task {task} has a single class in the "
+                             "training split; it cannot be probed.")
+        clf = make_pipeline(StandardScaler(), LogisticRegression(
+            max_iter=2000, random_state=seed))
+        clf.fit(emb[rows], y[rows, task].astype(int))
+        probs[:, task] = clf.predict_proba(emb)[:, 1]
+    return {part: evaluator.eval({"y_true": y[split[part]],
+                                  "y_pred": probs[split[part]]})
+            for part in ("valid", "test")}

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import os
 import time
@@ -13,9 +14,10 @@ import torch.distributed as dist
 from . import distributed as dist_utils
 from .config import TrainConfig
 from .data import load_tudataset
+from .evaluation import evaluate
 from .models import GraphCL, GraphModel, InfoGraph
 from .results import git_commit, machine_info, versions
-from .training import evaluate, fit, resolve_device, seed_everything
+from .training import fit, resolve_device, seed_everything
 
 #: Config keys that never change a run's result: where it reads and writes,
 #: on what hardware, and how often it saves its state.
@@ -46,14 +48,10 @@ def run_stem(config: TrainConfig, processes: int | None = None) -> str:
 def build_model(config: TrainConfig, in_dim: int) -> GraphModel:
     """The model ``config`` asks for: :class:`InfoGraph` (``jsd``) or
     :class:`GraphCL` (``infonce``)."""
-    if config.objective == "infonce":
-        return GraphCL(in_dim, config.hidden, config.layers, beta=config.beta,
-                       tau_plus=config.tau_plus,
-                       temperature=config.temperature, aug1=config.aug1,
-                       aug2=config.aug2, aug_ratio=config.aug_ratio)
-    return InfoGraph(in_dim, config.hidden, config.layers, beta=config.beta,
-                     tau_plus=config.tau_plus, reweight=config.reweight,
-                     prior=config.prior, chunk_size=config.chunk_size)
+    model = GraphCL if config.objective == "infonce" else InfoGraph
+    arguments = inspect.signature(model).parameters
+    return model(in_dim, **{k: v for k, v in config.to_dict().items()
+                            if k in arguments})
 
 
 def run_experiment(config: TrainConfig, progress: bool = True,
@@ -104,7 +102,8 @@ def _run(config: TrainConfig, progress: bool, device, start: float,
                   eval_epochs=config.eval_epochs, folds=config.folds,
                   progress=progress, checkpoint=training_state,
                   checkpoint_every=config.checkpoint_every or 1,
-                  batching=config.batching, restart=restart)
+                  batching=config.batching, restart=restart,
+                  batch_order=config.batch_order)
     if not lead:
         return None, model
     svm_start = time.perf_counter()
@@ -118,10 +117,7 @@ def _run(config: TrainConfig, progress: bool, device, start: float,
         "dataset": {"name": config.dataset, "graphs": len(dataset),
                     "classes": dataset.num_classes,
                     "features": dataset.feature_recipe},
-        "accuracy_mean": final["accuracy_mean"],
-        "accuracy_std": final["accuracy_std"],
-        "fold_accuracies": final["fold_accuracies"],
-        "best_C": final["best_C"],
+        **final.to_dict(),
         "epoch_evaluated": config.epochs,
         "loss_history": history["loss"],
         "eval_history": {str(k): v for k, v in history["eval"].items()},

@@ -9,6 +9,11 @@ Two estimators are provided:
 * :func:`hard_infonce`: the graph-level two-view InfoNCE (NT-Xent) with the
   same re-weighting and debiasing.
 
+Both weight the negatives with one function, :func:`tilted_softmax_` of the
+tilt :func:`tilt` (public form: :func:`negative_weights`), and both come as
+modules too (:class:`JSDLocalGlobalLoss`, :class:`HardInfoNCELoss`), which
+check their settings once, when built.
+
 Both are vectorised: no Python loop over nodes or graphs, and no dense float
 masks; masked entries never enter a mean, a maximum or a weight.
 """
@@ -18,10 +23,10 @@ import math
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
-from .choices import REWEIGHT_MODES
+from .config import check_settings
 from .distributed import gather_graphs, global_max
 
 LOG2 = math.log(2.0)
@@ -29,22 +34,6 @@ LOG2 = math.log(2.0)
 #: Log-weights this far below their row's largest become weight 0 (see
 #: :func:`negative_weights`).
 WEIGHT_CUTOFF = 50.0
-
-
-def _check_tau_plus(tau_plus: float) -> None:
-    if not 0.0 <= float(tau_plus) < 1.0:
-        raise ValueError(
-            f"tau_plus must lie in [0, 1), got {tau_plus}. It is the prior "
-            "probability that a negative from the batch shares the anchor's "
-            "class; use 0 for no debiasing (for example tau_plus=0.5 as in "
-            "the HCL reference setting).")
-
-
-def _check_beta(beta: float) -> None:
-    if not math.isfinite(float(beta)) or float(beta) < 0.0:
-        raise ValueError(
-            f"beta must be a finite number >= 0, got {beta}. beta=0 weights "
-            "all negatives equally; larger values favour harder negatives.")
 
 
 def _check_finite(name: str, tensor: Tensor) -> None:
@@ -55,30 +44,16 @@ def _check_finite(name: str, tensor: Tensor) -> None:
             "learning rate if the values diverged during training.")
 
 
-def _check_tensors(**tensors) -> None:
+def _validated(settings: dict, **tensors) -> dict:
+    """A loss function's settings checked (and stored as
+    :func:`~hngraph.config.check_settings` stores them), and its tensor
+    arguments checked to be tensors."""
     for name, value in tensors.items():
         if not isinstance(value, Tensor):
             raise TypeError(f"{name} must be a torch.Tensor, got "
                             f"{type(value).__name__}; convert it first, for "
                             "example torch.as_tensor(x, dtype=torch.float).")
-
-
-def _check_reweight(reweight: str) -> None:
-    if reweight not in REWEIGHT_MODES:
-        raise ValueError(f"reweight must be one of {REWEIGHT_MODES}, got "
-                         f"{reweight!r}: 'paper' is the derivation of "
-                         "Robinson et al., 'reference' the published code.")
-
-
-def check_settings(beta: float, tau_plus: float, reweight: str = "paper",
-                   temperature: float = 0.5) -> None:
-    """Raise ``ValueError`` for a setting that the losses cannot use."""
-    _check_tau_plus(tau_plus)
-    _check_beta(beta)
-    _check_reweight(reweight)
-    if not temperature > 0:
-        raise ValueError(f"temperature must be > 0, got {temperature}; "
-                         "0.5 (GraphCL) or 0.2 are common choices.")
+    return check_settings(**settings)
 
 
 def negative_weights(scores: Tensor, neg_mask: Tensor, beta: float,
@@ -90,83 +65,109 @@ def negative_weights(scores: Tensor, neg_mask: Tensor, beta: float,
     e^{\beta s_{ij'}}`, the tilted distribution
     :math:`q_\beta \propto e^{\beta s} p` of Robinson et al.
 
-    ``reference``: the published HCL graph code,
+    ``hcl-code``: the published HCL graph code,
     :math:`w_{ij} \propto e^{-2\beta s_{ij}/c}` with the single scalar
-    :math:`c = \max(\max s, |\min s|)` taken over the negative entries only.
+    :math:`c = \max |s|` taken over the negative entries only.
 
-    Both are computed as ``M * softmax`` over the row's negatives (``M`` the
-    number of negatives in the row), which never overflows. Weights below
-    ``e^-50`` (:data:`WEIGHT_CUTOFF`) of their row's largest are exactly 0.
+    Both are ``M * softmax`` over the row's negatives (``M`` the number of
+    negatives in the row) of the tilt :math:`k\,s` (:func:`tilt`), which
+    never overflows. Weights below ``e^-50`` (:data:`WEIGHT_CUTOFF`) of their
+    row's largest are exactly 0.
 
     Args:
         scores: ``[R, C]`` scores.
         neg_mask: ``[R, C]`` boolean, ``True`` where the entry is a negative.
             Every row needs at least one negative.
         beta: concentration, ``>= 0``.
-        reweight: ``"paper"`` or ``"reference"``.
-        scale: ``c`` for ``reference`` when the rows are a chunk of a larger
+        reweight: ``"paper"`` or ``"hcl-code"``.
+        scale: ``c`` for ``hcl-code`` when the rows are a chunk of a larger
             matrix; computed from ``scores`` and ``neg_mask`` when ``None``.
 
     Returns:
         ``[R, C]`` weights, zero on non-negative entries, mean 1 over each
         row's negatives.
     """
-    _check_reweight(reweight)
+    reweight = check_settings(beta=beta, reweight=reweight)["reweight"]
+    k = tilt(scores, ~neg_mask, beta, reweight, scale)
     count = neg_mask.sum(dim=1, keepdim=True).to(scores.dtype)
-    return _negative_probs(scores, ~neg_mask, beta, reweight, scale) * count
+    return tilted_softmax_(scores * k, ~neg_mask) * count
 
 
-def _negative_probs(scores: Tensor, pos_mask: Tensor, beta: float,
-                    reweight: str, scale: Tensor | None) -> Tensor:
-    """Softmax over each row's negatives (``~pos_mask``) of the tilted
-    logits: the weights of :func:`negative_weights` divided by their count.
+def tilt(scores: Tensor, excluded: Tensor, beta: float, reweight: str,
+         scale: Tensor | None = None) -> float | Tensor:
+    r"""The factor :math:`k` of the weights :math:`\propto e^{k s}`:
+    :math:`\beta` (``paper``), or :math:`-2\beta / c` with :math:`c` the
+    largest :math:`|s|` over the negatives (``hcl-code``; ``scale`` gives
+    :math:`c` when the rows are part of a larger matrix). ``excluded`` marks
+    the entries that are no negatives: a boolean ``[R, C]`` mask, or one
+    column per row (``[R, 1]`` indices)."""
+    if reweight == "paper" or beta == 0.0:
+        return float(beta)
+    if scale is None:
+        scale = _max_abs_negative(scores, excluded)
+    return -2.0 * beta / scale.clamp_min(1e-12)
+
+
+def tilted_softmax_(logits: Tensor, excluded: Tensor, log: bool = False
+                    ) -> Tensor:
+    """Softmax (or log-softmax) of each row of ``logits`` over its negatives,
+    in place where autograd allows: the excluded entries (as in :func:`tilt`)
+    get probability 0, and so do entries below ``e^-50``
+    (:data:`WEIGHT_CUTOFF`) of their row's largest. Left in, those would be
+    subnormal floats (as would the gradients through them), which CPUs
+    process many times slower; what is dropped is below 1e-19 of the row's
+    total, under even float64 resolution.
+
+    Shapes: ``logits [R, C]`` -> ``[R, C]``.
     """
-    if reweight == "paper":
-        logits = scores if beta == 1.0 else beta * scores
+    if excluded.dtype == torch.bool:
+        logits = logits.masked_fill_(excluded, float("-inf"))
     else:
-        if scale is None:
-            scale = _max_abs_negative(scores, pos_mask)
-        logits = (-2.0 * beta / scale.clamp_min(1e-12)) * scores
-    logits = logits.masked_fill(pos_mask, float("-inf"))
-    # Weights below e^-50 of their row's largest are set to exactly 0: left
-    # in, they and the gradients through them are subnormal floats, which
-    # CPUs process many times slower. What is dropped is below 1e-19 of the
-    # row's total, under even float64 resolution.
-    top = logits.amax(dim=1, keepdim=True)
-    logits = logits.masked_fill(logits < top - WEIGHT_CUTOFF, float("-inf"))
-    return torch.softmax(logits, dim=1)
+        logits = logits.scatter_(1, excluded, float("-inf"))
+    logits = logits.sub_(logits.detach().amax(dim=1, keepdim=True))
+    if log:
+        logits = logits.masked_fill(logits < -WEIGHT_CUTOFF, float("-inf"))
+        return logits - logits.logsumexp(dim=1, keepdim=True)
+    # the clamp comes first: an exp that returns a subnormal is slow too
+    probs = logits.clamp_(min=-WEIGHT_CUTOFF).exp_()
+    F.threshold(probs, math.exp(-WEIGHT_CUTOFF), 0.0, inplace=True)
+    return probs.div_(probs.sum(dim=1, keepdim=True))
 
 
-def _max_abs_negative(scores: Tensor, positive: Tensor) -> Tensor:
-    """``max |s_ij|`` over the negatives: the arg-max is found without
-    autograd, then the one entry is taken with its gradient (the gradient of
-    ``amax`` without its ``[N, G]`` backward). ``positive`` is a boolean
-    ``[N, G]`` mask of the positives, or their column per row (``[N, 1]``)."""
+def _argmax_abs_negative(scores: Tensor, excluded: Tensor
+                         ) -> tuple[float, int, int]:
+    """``(max |s_ij|, i, j)`` over the negatives (``excluded`` as in
+    :func:`tilt`), without autograd."""
     with torch.no_grad():
-        if positive.dtype == torch.bool:
-            flat = scores.abs().masked_fill(positive, -1.0).argmax()
+        fill = -1.0
+        if excluded.dtype == torch.bool:
+            abs_s = scores.abs().masked_fill_(excluded, fill)
         else:
-            flat = scores.abs().scatter_(1, positive, -1.0).argmax()
-    return scores.reshape(-1)[flat].abs()
+            abs_s = scores.abs().scatter_(1, excluded, fill)
+        value, flat = abs_s.view(-1).max(0)
+    return value, flat // scores.size(1), flat % scores.size(1)
+
+
+def _max_abs_negative(scores: Tensor, excluded: Tensor) -> Tensor:
+    """``c = max |s_ij|`` over the negatives: the arg-max is found without
+    autograd, then the one entry is taken with its gradient (the gradient of
+    ``amax`` without its ``[N, G]`` backward)."""
+    _, row, col = _argmax_abs_negative(scores, excluded)
+    return scores[row, col].abs()
 
 
 def _negative_scale(node_emb: Tensor, graph_emb: Tensor, batch: Tensor,
                     chunk_size: int) -> Tensor:
-    """``c = max |s_ij|`` over the negatives, differentiable, in chunks.
-
-    The arg-max is found without autograd; ``c`` is then the one dot product
-    at that entry, so its gradient is the one of ``max`` on the full matrix.
-    """
+    """``c`` of :func:`_max_abs_negative` over all rows, computed
+    ``chunk_size`` rows at a time; differentiable."""
     best, where = -1.0, (0, 0)
-    with torch.no_grad():
-        for start in range(0, node_emb.size(0), chunk_size):
-            s = (node_emb[start:start + chunk_size] @ graph_emb.t()).abs()
-            own = batch[start:start + chunk_size].view(-1, 1)
-            s.scatter_(1, own, -1.0)  # never pick a positive entry
-            value, flat = s.view(-1).max(0)
-            if value.item() > best:
-                best = value.item()
-                where = (start + flat.item() // s.size(1), flat.item() % s.size(1))
+    for start in range(0, node_emb.size(0), chunk_size):
+        with torch.no_grad():
+            s = node_emb[start:start + chunk_size] @ graph_emb.t()
+        value, row, col = _argmax_abs_negative(
+            s, batch[start:start + chunk_size].view(-1, 1))
+        if value.item() > best:
+            best, where = value.item(), (start + int(row), int(col))
     return (node_emb[where[0]] @ graph_emb[where[1]]).abs()
 
 
@@ -192,8 +193,8 @@ def _softplus_(x: Tensor) -> Tensor:
 
 class _TiltedSoftplusMean(torch.autograd.Function):
     r"""``m_i = sum_j p_ij sp(s_ij)`` with ``p_i`` the softmax of ``k s_i``
-    over the row's negatives (every column but ``positive[i]``), weights below
-    ``e^-50`` of the row's largest set to 0 (see :func:`negative_weights`).
+    over the row's negatives (every column but ``positive[i]``), by
+    :func:`tilted_softmax_`.
     ``k = 0`` (uniform weights) takes a shortcut.
 
     The ``[N, G]`` work is a few in-place passes, and the backward is written
@@ -215,22 +216,8 @@ class _TiltedSoftplusMean(torch.autograd.Function):
         if isinstance(k, float) and k == 0.0:
             probs = torch.full_like(scores, 1.0 / (scores.size(1) - 1))
             probs.scatter_(1, positive, 0.0)
-            return _TiltedSoftplusMean._finish(ctx, scores, k, probs)
-        probs = scores * k
-        probs.scatter_(1, positive, float("-inf"))
-        # Weights below e^-50 of their row's largest are set to exactly 0:
-        # left in, they and the gradients through them are subnormal floats,
-        # which CPUs process many times slower (so is an exp that returns
-        # one: the clamp comes first). What is dropped is below 1e-19 of the
-        # row's total, under even float64 resolution.
-        probs.sub_(probs.amax(dim=1, keepdim=True))
-        probs.clamp_(min=-WEIGHT_CUTOFF).exp_()
-        F.threshold(probs, math.exp(-WEIGHT_CUTOFF), 0.0, inplace=True)
-        probs.div_(probs.sum(dim=1, keepdim=True))
-        return _TiltedSoftplusMean._finish(ctx, scores, k, probs)
-
-    @staticmethod
-    def _finish(ctx, scores, k, probs):
+        else:
+            probs = tilted_softmax_(scores * k, positive)
         softplus = _softplus_(scores)
         mean = torch.linalg.vecdot(probs, softplus)
         ctx.k = k
@@ -258,12 +245,7 @@ def _negative_term(node_emb: Tensor, graph_emb: Tensor, batch: Tensor,
     scores = node_emb @ graph_emb.t()                           # [n, G]
     positive = batch.unsqueeze(1)                               # [n, 1]
     # mean_j w_ij sp_ij = sum_j softmax_ij sp_ij (positives weigh 0)
-    if reweight == "paper" or beta == 0.0:
-        k = float(beta)
-    else:
-        if scale is None:
-            scale = _max_abs_negative(scores, positive)
-        k = -2.0 * beta / scale.clamp_min(1e-12)
+    k = tilt(scores, positive, beta, reweight, scale)
     neg_mean = _TiltedSoftplusMean.apply(scores, k, positive)
     if reweight == "paper":
         return ((neg_mean - tau_plus * F.softplus(pos))
@@ -292,7 +274,7 @@ def jsd_local_global(node_emb: Tensor, graph_emb: Tensor, batch: Tensor,
     with :math:`w` from :func:`negative_weights`. ``beta=0, tau_plus=0`` is
     exactly InfoGraph's objective.
 
-    ``reweight="reference"`` runs the published HCL code's formula on properly
+    ``reweight="hcl-code"`` runs the published HCL code's formula on properly
     masked entries: its weights (see :func:`negative_weights`), and its
     debiasing term with the opposite sign and no clamp,
     :math:`n_i = \frac{1}{1-\tau^+}[\mathrm{mean}_j w_{ij}\mathrm{sp}(s_{ij})
@@ -309,7 +291,7 @@ def jsd_local_global(node_emb: Tensor, graph_emb: Tensor, batch: Tensor,
         batch: ``[N]`` graph index of every node, values in ``[0, G)``.
         beta: hardness concentration, ``>= 0``.
         tau_plus: class prior of false negatives, in ``[0, 1)``.
-        reweight: ``"paper"`` (the derivation) or ``"reference"``.
+        reweight: ``"paper"`` (the derivation) or ``"hcl-code"``.
         chunk_size: rows per chunk; ``None`` computes all rows at once.
         distributed: in a ``torch.distributed`` process group, contrast the
             local nodes against the graphs of every process (gathered with
@@ -319,16 +301,18 @@ def jsd_local_global(node_emb: Tensor, graph_emb: Tensor, batch: Tensor,
             over processes (as DDP averages gradients) is the loss of one
             process holding the whole global batch.
         validate: check the settings and that the embeddings are finite.
-            The finiteness check waits for the device; a training loop that
-            checked its settings once (see :func:`check_settings`) and checks
-            its loss once per epoch passes ``False``.
+            The finiteness check waits for the device; a training loop
+            that checked its settings once (as :class:`JSDLocalGlobalLoss`
+            does) and checks its loss once per epoch passes ``False``.
 
     Returns:
         Scalar loss tensor.
     """
     if validate:
-        check_settings(beta, tau_plus, reweight)
-        _check_tensors(node_emb=node_emb, graph_emb=graph_emb, batch=batch)
+        reweight = _validated(dict(beta=beta, tau_plus=tau_plus,
+                                   reweight=reweight, chunk_size=chunk_size),
+                              node_emb=node_emb, graph_emb=graph_emb,
+                              batch=batch)["reweight"]
     share = 1.0
     if distributed:
         graph_emb, offset, share = gather_graphs(graph_emb, node_emb.size(0))
@@ -348,8 +332,6 @@ def jsd_local_global(node_emb: Tensor, graph_emb: Tensor, batch: Tensor,
     if batch.numel() != node_emb.size(0):
         raise ValueError(f"batch has {batch.numel()} entries for "
                          f"{node_emb.size(0)} nodes.")
-    if chunk_size is not None and chunk_size < 1:
-        raise ValueError(f"chunk_size must be >= 1 or None, got {chunk_size}.")
     if validate:
         _check_finite("node_emb", node_emb)
         _check_finite("graph_emb", graph_emb)
@@ -359,7 +341,7 @@ def jsd_local_global(node_emb: Tensor, graph_emb: Tensor, batch: Tensor,
     e_pos = (LOG2 - F.softplus(-pos)).mean()
     chunk = chunk_size or num_nodes
     scale = None
-    if reweight == "reference" and beta != 0.0 and (chunk < num_nodes
+    if reweight == "hcl-code" and beta != 0.0 and (chunk < num_nodes
                                                     or distributed):
         scale = _negative_scale(node_emb, graph_emb, batch, chunk)
         if distributed:
@@ -383,7 +365,8 @@ def jsd_local_global(node_emb: Tensor, graph_emb: Tensor, batch: Tensor,
 
 def hard_infonce(z1: Tensor, z2: Tensor, beta: float = 0.0,
                  tau_plus: float = 0.0, temperature: float = 0.5,
-                 distributed: bool = False, validate: bool = True) -> Tensor:
+                 reweight: str = "paper", distributed: bool = False,
+                 validate: bool = True) -> Tensor:
     r"""Two-view graph-level InfoNCE with hard, debiased negatives.
 
     ``z1[i]`` and ``z2[i]`` are two views of graph ``i``; both are
@@ -401,7 +384,11 @@ def hard_infonce(z1: Tensor, z2: Tensor, beta: float = 0.0,
 
     evaluated in log space (``L_i = softplus(log N_i - log p_i)``), so that
     neither a large ``beta`` nor a small temperature overflows.
-    ``beta=0, tau_plus=0`` is NT-Xent (SimCLR, GraphCL).
+    ``beta=0, tau_plus=0`` is NT-Xent (SimCLR, GraphCL). The weights are
+    those of :func:`negative_weights` on the scores
+    :math:`\langle z_i, z_j \rangle / t`: ``reweight="hcl-code"`` takes the
+    published graph code's :math:`w_{ij} \propto e^{-2\beta s_{ij}/c}`
+    (the debiasing keeps the InfoNCE form above).
 
     Args:
         z1: ``[G, D]`` first view.
@@ -409,6 +396,8 @@ def hard_infonce(z1: Tensor, z2: Tensor, beta: float = 0.0,
         beta: hardness concentration, ``>= 0``.
         tau_plus: class prior of false negatives, in ``[0, 1)``.
         temperature: ``t > 0``.
+        reweight: ``"paper"`` or ``"hcl-code"`` (see
+            :func:`negative_weights`).
         distributed: in a ``torch.distributed`` process group, the local
             views are the anchors and the views of every process (gathered
             with gradient) their candidates, so ``G`` and ``M`` count the
@@ -421,8 +410,9 @@ def hard_infonce(z1: Tensor, z2: Tensor, beta: float = 0.0,
         Scalar loss tensor.
     """
     if validate:
-        check_settings(beta, tau_plus, temperature=temperature)
-        _check_tensors(z1=z1, z2=z2)
+        reweight = _validated(dict(beta=beta, tau_plus=tau_plus,
+                                   temperature=temperature, reweight=reweight),
+                              z1=z1, z2=z2)["reweight"]
     if z1.shape != z2.shape or z1.dim() != 2:
         raise ValueError(f"z1 and z2 must both be [G, D], got shapes "
                          f"{tuple(z1.shape)} and {tuple(z2.shape)}.")
@@ -452,9 +442,12 @@ def hard_infonce(z1: Tensor, z2: Tensor, beta: float = 0.0,
     neg_mask[rows, partner] = False
     m = 2 * num_graphs - 2
 
-    # log of mean_j w_ij n_ij: a softmax of beta*sim weighting exp(sim).
-    log_w = torch.log_softmax(
-        (beta * sim).masked_fill(~neg_mask, float("-inf")), dim=1)
+    # log of mean_j w_ij n_ij: a softmax of k*sim weighting exp(sim).
+    scale = None
+    if distributed and reweight == "hcl-code" and beta != 0.0:
+        scale = global_max(_max_abs_negative(sim, ~neg_mask))
+    k = tilt(sim, ~neg_mask, beta, reweight, scale)
+    log_w = tilted_softmax_(sim * k, ~neg_mask, log=True)
     log_mean = torch.logsumexp(
         (log_w + sim).masked_fill(~neg_mask, float("-inf")), dim=1)
     # log of (mean - tau+ p) / (1 - tau+), factored by a = max(log_mean, log_pos)
@@ -466,3 +459,78 @@ def hard_infonce(z1: Tensor, z2: Tensor, beta: float = 0.0,
     log_ng = math.log(m) + torch.clamp_min(log_debiased, -1.0 / temperature)
     loss = F.softplus(log_ng - log_pos).mean()
     return share * loss if distributed else loss
+
+
+class JSDLocalGlobalLoss(nn.Module):
+    r"""InfoGraph's local-global loss with hard, debiased negatives, as a
+    module whose settings are checked once, here (see
+    :func:`jsd_local_global` for the formula; Sun et al., ICLR 2020,
+    <https://arxiv.org/abs/1908.01000>; Robinson et al., ICLR 2021,
+    <https://arxiv.org/abs/2010.04592>).
+
+    Args:
+        beta: hardness concentration, ``>= 0``.
+        tau_plus: class prior of false negatives, in ``[0, 1)``.
+        reweight: ``"paper"`` or ``"hcl-code"`` (see
+            :func:`negative_weights`).
+        chunk_size: rows of the score matrix per chunk; ``None``: all.
+
+    Shapes: ``node_emb [N, D]``, ``graph_emb [G, D]``, ``batch [N]`` ->
+    ``[]``.
+
+    Examples:
+        >>> loss_fn = JSDLocalGlobalLoss(beta=1.0, tau_plus=0.1)
+        >>> loss = loss_fn(node_emb, graph_emb, data.batch)
+    """
+
+    def __init__(self, beta: float = 0.0, tau_plus: float = 0.0,
+                 reweight: str = "paper", chunk_size: int | None = None):
+        super().__init__()
+        settings = check_settings(beta=beta, tau_plus=tau_plus,
+                                  reweight=reweight, chunk_size=chunk_size)
+        self.beta, self.tau_plus = settings["beta"], settings["tau_plus"]
+        self.reweight, self.chunk_size = (settings["reweight"],
+                                          settings["chunk_size"])
+
+    def forward(self, node_emb: Tensor, graph_emb: Tensor, batch: Tensor,
+                distributed: bool = False) -> Tensor:
+        return jsd_local_global(node_emb, graph_emb, batch, self.beta,
+                                self.tau_plus, self.reweight, self.chunk_size,
+                                distributed=distributed, validate=False)
+
+
+class HardInfoNCELoss(nn.Module):
+    r"""Two-view InfoNCE (NT-Xent) with hard, debiased negatives, as a module
+    whose settings are checked once, here (see :func:`hard_infonce` for the
+    formula; You et al., NeurIPS 2020, <https://arxiv.org/abs/2010.13902>;
+    Chuang et al., NeurIPS 2020, <https://arxiv.org/abs/2007.00224>;
+    Robinson et al., ICLR 2021, <https://arxiv.org/abs/2010.04592>).
+
+    Args:
+        beta: hardness concentration, ``>= 0``.
+        tau_plus: class prior of false negatives, in ``[0, 1)``.
+        temperature: ``t > 0``.
+        reweight: ``"paper"`` or ``"hcl-code"`` (see
+            :func:`negative_weights`).
+
+    Shapes: ``z1 [G, D]``, ``z2 [G, D]`` -> ``[]``.
+
+    Examples:
+        >>> loss_fn = HardInfoNCELoss(beta=1.0, tau_plus=0.1)
+        >>> loss = loss_fn(head(encoder(view1)), head(encoder(view2)))
+    """
+
+    def __init__(self, beta: float = 0.0, tau_plus: float = 0.0,
+                 temperature: float = 0.5, reweight: str = "paper"):
+        super().__init__()
+        settings = check_settings(beta=beta, tau_plus=tau_plus,
+                                  temperature=temperature, reweight=reweight)
+        self.beta, self.tau_plus = settings["beta"], settings["tau_plus"]
+        self.temperature = settings["temperature"]
+        self.reweight = settings["reweight"]
+
+    def forward(self, z1: Tensor, z2: Tensor, distributed: bool = False
+                ) -> Tensor:
+        return hard_infonce(z1, z2, self.beta, self.tau_plus, self.temperature,
+                            self.reweight, distributed=distributed,
+                            validate=False)

@@ -10,8 +10,9 @@ from torch import Tensor, nn
 from torch_geometric.data import Batch
 
 from .augment import make_augmentation
+from .config import check_settings
 from .encoders import GINEncoder
-from .losses import check_settings, hard_infonce, jsd_local_global
+from .losses import HardInfoNCELoss, JSDLocalGlobalLoss
 from .results import atomic_torch_save
 
 CHECKPOINT_FORMAT = "hngraph-model-1"
@@ -119,7 +120,10 @@ class GraphModel(nn.Module):
 
 
 class InfoGraph(GraphModel):
-    r"""GIN encoder trained by local-global contrast with hard negatives.
+    r"""GIN encoder trained by local-global contrast with hard negatives:
+    InfoGraph (Sun et al., ICLR 2020, <https://arxiv.org/abs/1908.01000>)
+    with the negatives of Robinson et al. (ICLR 2021,
+    <https://arxiv.org/abs/2010.04592>).
 
     ``loss(batch)`` is :func:`~hngraph.losses.jsd_local_global` on the
     projected node and graph embeddings, plus, with ``prior=True``,
@@ -128,16 +132,12 @@ class InfoGraph(GraphModel):
     ``beta=0, tau_plus=0`` is InfoGraph itself.
 
     Args:
-        in_dim: node feature width.
-        hidden: GIN width ``d``.
-        layers: number of GIN layers ``L``.
-        beta: hardness concentration.
-        tau_plus: class prior for debiasing, in ``[0, 1)``.
-        reweight: ``"paper"`` or ``"reference"`` (see the loss).
+        in_dim, hidden, layers: node feature width, GIN width ``d`` and
+            number of GIN layers ``L``.
+        beta, tau_plus, reweight, chunk_size: the loss's settings (see
+            :class:`~hngraph.losses.JSDLocalGlobalLoss`).
         prior: add InfoGraph's prior matching term.
         gamma: weight of the prior term.
-        chunk_size: compute the loss ``chunk_size`` nodes at a time (see
-            :func:`~hngraph.losses.jsd_local_global`), for large batches.
     """
 
     def __init__(self, in_dim: int, hidden: int = 32, layers: int = 3,
@@ -145,12 +145,13 @@ class InfoGraph(GraphModel):
                  reweight: str = "paper", prior: bool = False,
                  gamma: float = 0.1, chunk_size: int | None = None):
         super().__init__()
-        check_settings(beta, tau_plus, reweight)
-        self.config = dict(in_dim=in_dim, hidden=hidden, layers=layers,
-                           beta=beta, tau_plus=tau_plus, reweight=reweight,
-                           prior=prior, gamma=gamma, chunk_size=chunk_size)
-        self.beta, self.tau_plus, self.reweight = beta, tau_plus, reweight
-        self.gamma, self.chunk_size = gamma, chunk_size
+        self.config = dict(in_dim=in_dim, **check_settings(
+            hidden=hidden, layers=layers, beta=beta, tau_plus=tau_plus,
+            reweight=reweight, prior=prior, gamma=gamma,
+            chunk_size=chunk_size))
+        self.criterion = JSDLocalGlobalLoss(beta, tau_plus, reweight,
+                                            chunk_size)
+        self.gamma = gamma
         self.encoder = GINEncoder(in_dim, hidden, layers)
         dim = self.encoder.out_dim
         self.local_head = ProjectionHead(dim)
@@ -171,12 +172,9 @@ class InfoGraph(GraphModel):
         """Training loss of one PyG mini-batch (``Batch``) of >= 2 graphs."""
         graph_emb, node_emb = self.encoder(data.x, data.edge_index, data.batch,
                                            data.num_graphs)
-        loss = jsd_local_global(self.local_head(node_emb),
-                                self.global_head(graph_emb), data.batch,
-                                beta=self.beta, tau_plus=self.tau_plus,
-                                reweight=self.reweight,
-                                chunk_size=self.chunk_size,
-                                distributed=self.distributed, validate=False)
+        loss = self.criterion(self.local_head(node_emb),
+                              self.global_head(graph_emb), data.batch,
+                              distributed=self.distributed)
         if self.prior_d is not None:
             noise = torch.rand_like(graph_emb)
             eps = 1e-12
@@ -187,7 +185,9 @@ class InfoGraph(GraphModel):
 
 
 class GraphCL(GraphModel):
-    r"""GIN encoder trained on two augmented views with hard InfoNCE.
+    r"""GIN encoder trained on two augmented views with hard InfoNCE:
+    GraphCL (You et al., NeurIPS 2020, <https://arxiv.org/abs/2010.13902>)
+    with the negatives of Robinson et al. (ICLR 2021).
 
     Each graph of a batch is augmented twice (``aug1``, ``aug2``, see
     :mod:`hngraph.augment`); both views are encoded, projected by a
@@ -196,12 +196,10 @@ class GraphCL(GraphModel):
     negatives. ``beta=0, tau_plus=0`` is GraphCL's NT-Xent.
 
     Args:
-        in_dim: node feature width.
-        hidden: GIN width ``d``.
-        layers: number of GIN layers ``L``.
-        beta: hardness concentration.
-        tau_plus: class prior for debiasing, in ``[0, 1)``.
-        temperature: InfoNCE temperature ``t > 0``.
+        in_dim, hidden, layers: node feature width, GIN width ``d`` and
+            number of GIN layers ``L``.
+        beta, tau_plus, temperature, reweight: the loss's settings (see
+            :class:`~hngraph.losses.HardInfoNCELoss`).
         aug1, aug2: augmentation names (``node_drop``, ``edge_perturb``,
             ``feature_mask``, ``subgraph``).
         aug_ratio: the augmentations' ratio.
@@ -213,15 +211,16 @@ class GraphCL(GraphModel):
 
     def __init__(self, in_dim: int, hidden: int = 32, layers: int = 3,
                  beta: float = 0.0, tau_plus: float = 0.0,
-                 temperature: float = 0.5, aug1: str = "node_drop",
-                 aug2: str = "node_drop", aug_ratio: float = 0.2):
+                 temperature: float = 0.5, reweight: str = "paper",
+                 aug1: str = "node_drop", aug2: str = "node_drop",
+                 aug_ratio: float = 0.2):
         super().__init__()
-        check_settings(beta, tau_plus, temperature=temperature)
-        self.config = dict(in_dim=in_dim, hidden=hidden, layers=layers,
-                           beta=beta, tau_plus=tau_plus,
-                           temperature=temperature, aug1=aug1, aug2=aug2,
-                           aug_ratio=aug_ratio)
-        self.beta, self.tau_plus, self.temperature = beta, tau_plus, temperature
+        self.config = dict(in_dim=in_dim, **check_settings(
+            hidden=hidden, layers=layers, beta=beta, tau_plus=tau_plus,
+            temperature=temperature, reweight=reweight, aug1=aug1, aug2=aug2,
+            aug_ratio=aug_ratio))
+        self.criterion = HardInfoNCELoss(beta, tau_plus, temperature,
+                                         reweight)
         self.augs = (make_augmentation(aug1, aug_ratio),
                      make_augmentation(aug2, aug_ratio))
         self.encoder = GINEncoder(in_dim, hidden, layers)
@@ -239,10 +238,7 @@ class GraphCL(GraphModel):
         """Training loss of one PyG mini-batch of >= 2 graphs."""
         z = [self.head(self(v.x, v.edge_index, v.batch))
              for v in self.views(data)]
-        return hard_infonce(z[0], z[1], beta=self.beta,
-                            tau_plus=self.tau_plus,
-                            temperature=self.temperature,
-                            distributed=self.distributed, validate=False)
+        return self.criterion(z[0], z[1], distributed=self.distributed)
 
 
 MODELS = {"InfoGraph": InfoGraph, "GraphCL": GraphCL}

@@ -1,23 +1,17 @@
-"""OGB graph property prediction datasets and linear-probe evaluation.
+"""OGB graph property prediction datasets.
 
 ``load_ogb`` loads through :class:`ogb.graphproppred.PygGraphPropPredDataset`
-with the official split; ``linear_probe`` fits a logistic regression on
-frozen embeddings and scores it with :class:`ogb.graphproppred.Evaluator`
-(ROC-AUC for ``ogbg-molhiv``).
+with the official split; :func:`hngraph.evaluation.linear_probe` scores
+embeddings of them.
 """
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-import numpy as np
 import torch
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 from torch_geometric.data.data import Data, DataEdgeAttr, DataTensorAttr
 from torch_geometric.data.storage import GlobalStorage
-from torch_geometric.loader import DataLoader
 
 from .data import (
     DatasetNotFoundError,
@@ -95,42 +89,3 @@ def load_ogb(name: str, root: str | os.PathLike | None = None,
     dataset.split_idx = ogb.get_idx_split()
     dataset.ogb_name = name
     return dataset
-
-
-def linear_probe(model, dataset: GraphDataset, batch_size: int = 256,
-                 device: str | torch.device = "cpu", seed: int = 0) -> dict:
-    """Logistic regression on frozen embeddings, scored by OGB's Evaluator.
-
-    One standardised logistic regression per task is fitted on the training
-    split (rows whose label is NaN are left out); the probabilities on the
-    validation and test splits are scored with
-    ``ogb.graphproppred.Evaluator(dataset.ogb_name)``.
-
-    Returns:
-        ``{"valid": {metric: value}, "test": {metric: value}}``.
-    """
-    from ogb.graphproppred import Evaluator
-
-    evaluator = Evaluator(dataset.ogb_name)
-    if "classification" not in evaluator.eval_metric and \
-            evaluator.eval_metric not in ("rocauc", "ap"):
-        raise NotImplementedError(
-            f"linear_probe scores binary classification tasks; "
-            f"{dataset.ogb_name} is scored by {evaluator.eval_metric}.")
-    emb, _ = model.embed(DataLoader(dataset, batch_size=batch_size), device)
-    y = dataset.y.view(len(dataset), -1).float().numpy()
-    split = {k: v.numpy() for k, v in dataset.split_idx.items()}
-    train = split["train"]
-    probs = np.full_like(y, np.nan)
-    for task in range(y.shape[1]):
-        rows = train[~np.isnan(y[train, task])]
-        if len(np.unique(y[rows, task])) < 2:
-            raise ValueError(f"task {task} has a single class in the "
-                             "training split; it cannot be probed.")
-        clf = make_pipeline(StandardScaler(), LogisticRegression(
-            max_iter=2000, random_state=seed))
-        clf.fit(emb[rows], y[rows, task].astype(int))
-        probs[:, task] = clf.predict_proba(emb)[:, 1]
-    return {part: evaluator.eval({"y_true": y[split[part]],
-                                  "y_pred": probs[split[part]]})
-            for part in ("valid", "test")}

@@ -19,8 +19,8 @@ from tqdm.auto import tqdm
 
 from . import distributed as dist_utils
 from .batching import DeviceGraphs, DeviceLoader
-from .choices import BATCHING_CHOICES
-from .evaluation import svm_accuracy
+from .config import check_setting
+from .evaluation import evaluate
 from .results import atomic_torch_save
 
 TRAINING_FORMAT = "hngraph-training-1"
@@ -42,13 +42,16 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 
 
 def train_loader(dataset, batch_size: int, seed: int,
-                 device: torch.device | str | None = None):
+                 device: torch.device | str | None = None,
+                 batch_order: str = "shuffle"):
     """A shuffling loader whose order depends on ``seed`` only.
 
     With ``device`` it is a :class:`~hngraph.batching.DeviceLoader` that
     builds the batches on that device (``dataset`` may then already be a
     :class:`~hngraph.batching.DeviceGraphs`); without, PyG's ``DataLoader``.
-    Both give the same batches in the same order.
+    Both give the same batches in the same order. ``batch_order="fixed"``
+    shuffles once, with ``seed``, and gives the same batches every epoch
+    (the published HCL graph code's loader).
 
     A last batch of a single graph cannot be contrasted against anything, so
     it is dropped when ``len(dataset) % batch_size == 1``. In a process group
@@ -59,42 +62,35 @@ def train_loader(dataset, batch_size: int, seed: int,
     if len(dataset) < 2:
         raise ValueError(f"the dataset holds {len(dataset)} graph(s); "
                          "contrastive training needs at least 2.")
+    check_setting("batch_order", batch_order)
+    distributed = dist_utils.is_distributed()
+    if distributed and batch_order == "fixed":
+        raise ValueError("batch_order='fixed' runs in one process; use "
+                         "batch_order='shuffle' with DDP.")
     sampler = DistributedSampler(dataset, shuffle=True, seed=seed) \
-        if dist_utils.is_distributed() else None
+        if distributed else None
     gen = torch.Generator().manual_seed(seed)
-    drop_last = sampler is None and len(dataset) % batch_size == 1
+    if batch_order == "fixed":
+        sampler = torch.randperm(len(dataset), generator=gen).tolist()
+    drop_last = not distributed and len(dataset) % batch_size == 1
     if device is not None:
         graphs = dataset if isinstance(dataset, DeviceGraphs) \
             else DeviceGraphs(dataset, device)
         return DeviceLoader(graphs, batch_size, generator=gen,
                             sampler=sampler, drop_last=drop_last)
     if sampler is not None:
-        return DataLoader(dataset, batch_size=batch_size, sampler=sampler)
+        return DataLoader(dataset, batch_size=batch_size, sampler=sampler,
+                          drop_last=drop_last)
     return DataLoader(dataset, batch_size=batch_size, shuffle=True,
                       generator=gen, drop_last=drop_last)
-
-
-def evaluate(model, dataset, seed: int = 0, folds: int = 10,
-             batch_size: int = 512) -> dict:
-    """Embed every graph (eval mode) and score it with :func:`svm_accuracy`.
-
-    ``dataset`` is a PyG dataset or a :class:`~hngraph.batching.DeviceGraphs`.
-    """
-    if isinstance(dataset, DeviceGraphs):
-        loader = DeviceLoader(dataset, batch_size, shuffle=False)
-    else:
-        loader = DataLoader(dataset, batch_size=batch_size, shuffle=False)
-    emb, labels = model.embed(loader)
-    mean, std, details = svm_accuracy(emb, labels, folds=folds, seed=seed,
-                                      return_folds=True)
-    return {"accuracy_mean": mean, "accuracy_std": std, **details}
 
 
 def _rng_state(loader) -> dict:
     kind, keys, pos, has_gauss, cached = np.random.get_state()
     return {"torch": torch.get_rng_state(), "python": random.getstate(),
             "numpy": [kind, keys.tolist(), pos, has_gauss, cached],
-            "loader": loader.generator.get_state()}
+            "loader": None if loader.generator is None
+            else loader.generator.get_state()}
 
 
 def _set_rng_state(state: dict, loader) -> None:
@@ -103,7 +99,8 @@ def _set_rng_state(state: dict, loader) -> None:
     kind, keys, pos, has_gauss, cached = state["numpy"]
     np.random.set_state((kind, np.array(keys, dtype=np.uint32), pos,
                          has_gauss, cached))
-    loader.generator.set_state(state["loader"])
+    if state["loader"] is not None:
+        loader.generator.set_state(state["loader"])
 
 
 def save_training_state(path, model, optimizer, loader, epoch: int,
@@ -169,7 +166,7 @@ def fit(model, dataset, epochs: int = 20, batch_size: int = 128,
         eval_epochs: Iterable[int] = (), folds: int = 10,
         progress: bool = True, checkpoint: str | os.PathLike | None = None,
         checkpoint_every: int = 1, batching: str = "auto",
-        restart: bool = False) -> dict:
+        restart: bool = False, batch_order: str = "shuffle") -> dict:
     """Train ``model`` (anything with ``.loss(batch)``) with Adam.
 
     Args:
@@ -201,6 +198,9 @@ def fit(model, dataset, epochs: int = 20, batch_size: int = 128,
             that augment ``Data`` objects). ``"auto"`` (the default) is
             ``"device"`` unless the model sets ``needs_data_objects``, as
             :class:`~hngraph.GraphCL` does. Both give the same batches.
+        batch_order: ``"shuffle"`` (a new order every epoch) or ``"fixed"``
+            (one shuffle per run, the same batches every epoch, as the
+            published HCL graph code); see :func:`train_loader`.
 
     A step launches its work and moves on: the epoch's loss is summed on the
     device and read once per epoch, when it is also checked to be finite.
@@ -228,7 +228,7 @@ def fit(model, dataset, epochs: int = 20, batch_size: int = 128,
     model.to(device)
     on_device = _batching(model, dataset, batching) == "device"
     loader = train_loader(dataset, batch_size, seed,
-                          device if on_device else None)
+                          device if on_device else None, batch_order)
     step = dist_utils.wrap(model, device) if distributed else model.loss
     optimizer = make_optimizer(model, lr)
     eval_epochs = set(int(e) for e in eval_epochs)
@@ -236,7 +236,8 @@ def fit(model, dataset, epochs: int = 20, batch_size: int = 128,
                "train_time": 0.0, "resumed_at": []}
     first = 1
     settings = {"model": getattr(model, "config", None),
-                "batch_size": batch_size, "lr": lr, "seed": seed}
+                "batch_size": batch_size, "lr": lr, "seed": seed,
+                "batch_order": batch_order}
     if checkpoint is not None and Path(checkpoint).exists() and not restart:
         done, history = load_training_state(checkpoint, model, optimizer,
                                             loader, settings)
@@ -257,7 +258,7 @@ def fit(model, dataset, epochs: int = 20, batch_size: int = 128,
             if lead and epoch in eval_epochs:
                 history["eval"][epoch] = evaluate(
                     model, loader.graphs if on_device else dataset, seed,
-                    folds)
+                    folds).to_dict()
             if lead and checkpoint is not None and (
                     epoch % checkpoint_every == 0 or epoch == epochs):
                 save_training_state(checkpoint, model, optimizer, loader,
@@ -280,9 +281,7 @@ def make_optimizer(model, lr: float) -> torch.optim.Adam:
 
 
 def _batching(model, dataset, batching: str) -> str:
-    if batching not in BATCHING_CHOICES:
-        raise ValueError(f"batching must be one of {BATCHING_CHOICES}, got "
-                         f"{batching!r}.")
+    check_setting("batching", batching)
     needs_data = getattr(model, "needs_data_objects", False)
     if batching == "device" and needs_data:
         raise ValueError(

@@ -1,5 +1,6 @@
 import os
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -26,3 +27,18 @@ def data_root() -> Path:
                     "(for example ../shared/data/TUDataset)")
     return Path(root)
 
+
+
+@pytest.fixture
+def run_cli(capsys, monkeypatch):
+    """``hngraph ARGS`` in this process (through ``main(argv)``), in the
+    folder ``cwd``: returns its exit status, stdout and stderr."""
+    from hngraph.cli import main
+
+    def run(*args, cwd="."):
+        monkeypatch.chdir(cwd)
+        code = main([str(a) for a in args])
+        out = capsys.readouterr()
+        return SimpleNamespace(returncode=code, stdout=out.out,
+                               stderr=out.err)
+    return run

@@ -16,7 +16,7 @@ def jsd_by_hand(node, graph, batch, beta=0.0, tau=0.0, mode="paper"):
     node, graph, batch = node.tolist(), graph.tolist(), batch.tolist()
     G = len(graph)
     s = [[sum(a * b for a, b in zip(n, g, strict=False)) for g in graph] for n in node]
-    if mode == "reference":
+    if mode == "hcl-code":
         negs = [s[i][j] for i in range(len(node)) for j in range(G)
                 if j != batch[i]]
         c = max(max(negs), abs(min(negs)))

@@ -5,20 +5,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
+
+from hngraph import GraphCL, load_model
 
 # The console script installed beside this interpreter (pip's entry point).
 HNGRAPH = shutil.which("hngraph", path=str(Path(sys.executable).parent)) \
     or shutil.which("hngraph")
 
 
-def run_cli(*args, cwd):
-    assert HNGRAPH, "the hngraph console script is not installed"
-    return subprocess.run([HNGRAPH, *args], capture_output=True, text=True,
-                          cwd=cwd, timeout=600)
-
-
-def test_train_mutag_end_to_end(data_root, tmp_path):
+def test_train_mutag_end_to_end(data_root, tmp_path, run_cli):
     out = run_cli("train", "--dataset", "MUTAG", "--epochs", "3", "--seed",
                   "1", "--eval-epochs", "2", "--out", str(tmp_path), "--quiet",
                   cwd=tmp_path)
@@ -37,7 +34,7 @@ def test_train_mutag_end_to_end(data_root, tmp_path):
         assert key in result
 
 
-def test_config_file_and_flag_override(data_root, tmp_path):
+def test_config_file_and_flag_override(data_root, tmp_path, run_cli):
     cfg = tmp_path / "c.yaml"
     cfg.write_text(yaml.safe_dump({"dataset": "MUTAG", "beta": 0,
                                    "tau_plus": 0, "epochs": 50}))
@@ -48,7 +45,7 @@ def test_config_file_and_flag_override(data_root, tmp_path):
     assert result["config"]["epochs"] == 1 and result["objective"] == "infograph"
 
 
-def test_bad_config_rejected(tmp_path):
+def test_bad_config_rejected(tmp_path, run_cli):
     cfg = tmp_path / "c.yaml"
     cfg.write_text("dataset: MUTAG\nbeta_value: 2\n")
     out = run_cli("train", "--config", str(cfg), cwd=tmp_path)
@@ -62,7 +59,6 @@ def test_bad_config_rejected(tmp_path):
 
 
 def test_version_and_missing_dataset(tmp_path, capsys):
-    import pytest
 
     from hngraph.cli import main
     with pytest.raises(SystemExit) as info:
@@ -126,6 +122,7 @@ def test_usage_errors_are_one_line(tmp_path, capsys):
     assert err.count("\n") == 1 and "'device' must be auto, cpu" in err
 
 
+@pytest.mark.slow
 def test_help_answers_without_torch(tmp_path):
     out = subprocess.run(
         [sys.executable, "-c", "import sys; from hngraph.cli import main\n"
@@ -136,6 +133,7 @@ def test_help_answers_without_torch(tmp_path):
     assert "(default: 200)" in out.stdout and "one-hot degree" in out.stdout
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_with_130_and_one_line(data_root, tmp_path):
     import os
     import signal
@@ -153,3 +151,16 @@ def test_ctrl_c_stops_with_130_and_one_line(data_root, tmp_path):
         "hngraph: interrupted; finished result files are kept, nothing "
         "half-written is left."]
     assert not list(tmp_path.rglob("*.tmp"))
+
+
+
+
+def test_cli_infonce_trains_and_saves(data_root, tmp_path, run_cli):
+    out = run_cli("train", "--dataset", "MUTAG", "--objective", "infonce",
+                  "--beta", "1", "--tau-plus", "0.1", "--epochs", "2", "--out",
+                  tmp_path, "--quiet", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(next(tmp_path.glob("MUTAG_infonce-hard_*.json")).read_text())
+    assert result["config"]["objective"] == "infonce"
+    model = load_model(result["checkpoint"])
+    assert isinstance(model, GraphCL) and model.feature_recipe["dim"] == 7

@@ -1,13 +1,23 @@
+import multiprocessing as mp
+import os
 import shutil
+import signal
 import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 import torch
 from torch_geometric.data import Data
 
 from hngraph.data import (
+    CacheError,
     DatasetNotFoundError,
+    RawFileError,
     apply_feature_recipe,
+    check_graphs,
     fit_feature_recipe,
     load_tudataset,
 )
@@ -97,3 +107,171 @@ def test_failed_download_leaves_no_empty_folder(tmp_path, monkeypatch):
     with pytest.raises(DatasetNotFoundError, match="Download failed"):
         load_tudataset("NO_SUCH_DATASET", cache=tmp_path)
     assert not (tmp_path / "TUDataset" / "NO_SUCH_DATASET").exists()
+
+
+def test_recipes_are_pyg_transforms_that_round_trip():
+    import torch_geometric.transforms as T
+
+    from hngraph.data import FeatureTransform, feature_transform
+    g = Data(edge_index=torch.tensor([[0, 0, 1, 2], [1, 2, 0, 0]]),
+             num_nodes=3)
+    for features in ("degree", "constant"):
+        recipe = fit_feature_recipe([g], features)
+        transform = feature_transform(recipe)
+        assert isinstance(transform, FeatureTransform)
+        assert transform.recipe == recipe  # what checkpoints store
+        composed = T.Compose([transform])(g.clone())
+        assert torch.equal(composed.x, apply_feature_recipe(g, recipe).x)
+    # hand-computed: degrees 2, 1, 1 in 3 one-hot bins; constant ones
+    assert apply_feature_recipe(g, {"kind": "onehot_degree", "max_degree": 2,
+                                    "dim": 3}).x.tolist() == \
+        [[0, 0, 1], [0, 1, 0], [0, 1, 0]]
+    assert apply_feature_recipe(g, {"kind": "constant", "dim": 1}).x.tolist() \
+        == [[1.0]] * 3
+    with pytest.raises(ValueError, match="unknown feature recipe kind"):
+        feature_transform({"kind": "eigenvectors"})
+
+
+def copy_raw(data_root, tmp_path, name="MUTAG"):
+    dst = tmp_path / "data" / name / "raw"
+    shutil.copytree(data_root / name / "raw", dst)
+    return dst
+
+
+def truncate(path: Path, keep: int):
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(lines[:keep]))
+
+
+def _load(args):
+    name, cache = args
+    ds = load_tudataset(name, cache=cache)
+    return len(ds), float(ds.x.sum()), int(ds.y.sum())
+
+
+def test_truncated_graph_indicator(data_root, tmp_path):
+    raw = copy_raw(data_root, tmp_path)
+    truncate(raw / "MUTAG_graph_indicator.txt", 3000)
+    with pytest.raises(RawFileError) as info:
+        load_tudataset("MUTAG", root=tmp_path / "data", cache=tmp_path / "c")
+    msg = str(info.value)
+    assert "MUTAG_A.txt refers to node" in msg and "3000 lines" in msg
+    assert "truncated" in msg and "Restore" in msg
+
+
+def test_labels_with_wrong_line_count(data_root, tmp_path):
+    raw = copy_raw(data_root, tmp_path)
+    truncate(raw / "MUTAG_graph_labels.txt", 150)
+    with pytest.raises(RawFileError, match=r"has 150 lines, but 188 are "
+                       r"expected \(one per graph\)"):
+        load_tudataset("MUTAG", root=tmp_path / "data", cache=tmp_path / "c")
+
+
+def test_empty_and_edgeless_graphs():
+    ok = Data(x=torch.ones(2, 1), edge_index=torch.tensor([[0, 1], [1, 0]]))
+    empty = Data(x=torch.ones(0, 1), edge_index=torch.zeros(2, 0,
+                                                           dtype=torch.long))
+    with pytest.raises(ValueError, match=r"1 graph\(s\) have no nodes "
+                       r"\(indices \[1\]\)"):
+        check_graphs([ok, empty])
+    lonely = Data(x=torch.ones(3, 1), edge_index=torch.zeros(2, 0,
+                                                            dtype=torch.long))
+    with pytest.warns(UserWarning, match=r"have no edges \(indices \[1\]\)"):
+        check_graphs([ok, lonely])
+
+
+def test_unreadable_raw_file_is_named(data_root, tmp_path, monkeypatch):
+    import pandas as pd
+    raw = tmp_path / "data" / "MUTAG" / "raw"
+    shutil.copytree(data_root / "MUTAG" / "raw", raw)
+    read_csv = pd.read_csv
+
+    def refuse(path, *args, **kwargs):  # as chmod 0 does for a non-root user
+        if str(path).endswith("MUTAG_A.txt"):
+            raise PermissionError(13, "Permission denied")
+        return read_csv(path, *args, **kwargs)
+    monkeypatch.setattr(pd, "read_csv", refuse)
+    with pytest.raises(RawFileError, match="MUTAG_A.txt cannot be read "
+                       r"\(Permission denied\)"):
+        load_tudataset("MUTAG", root=tmp_path / "data", cache=tmp_path / "c")
+
+
+def test_non_integer_raw_line_is_named(data_root, tmp_path):
+    raw = tmp_path / "data" / "MUTAG" / "raw"
+    shutil.copytree(data_root / "MUTAG" / "raw", raw)
+    lines = (raw / "MUTAG_A.txt").read_text().splitlines()
+    lines[4] = "12, x3"
+    (raw / "MUTAG_A.txt").write_text("\n".join(lines) + "\n")
+    with pytest.raises(RawFileError, match=r"MUTAG_A.txt, line 5 \('12, x3'\)"):
+        load_tudataset("MUTAG", root=tmp_path / "data", cache=tmp_path / "c")
+
+
+@pytest.mark.slow
+def test_concurrent_first_loads_build_once(data_root, tmp_path):
+    # Six processes on an empty cache: none may read a half-written file.
+    with mp.get_context("spawn").Pool(6) as pool:
+        out = pool.map(_load, [("PROTEINS", str(tmp_path))] * 6)
+    assert len(set(out)) == 1 and out[0][0] == 1113
+    built = list((tmp_path / "TUDataset" / "PROTEINS").glob("processed_*"))
+    assert len(built) == 1
+    assert not list(tmp_path.rglob("*.building-*"))
+
+
+@pytest.mark.slow
+def test_killed_build_leaves_a_cache_that_works(data_root, tmp_path):
+    code = ("import sys; from hngraph.data import load_tudataset; "
+            "load_tudataset('NCI1', cache=sys.argv[1])")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)])
+    time.sleep(3.0)  # mid-import or mid-processing: either must be safe
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    ds = load_tudataset("NCI1", cache=tmp_path)
+    assert len(ds) == 4110
+    assert not list(tmp_path.rglob("*.building-*"))
+
+
+@pytest.mark.parametrize("content", [b"", b"garbage", None])
+def test_unreadable_cache_is_rebuilt_with_a_warning(data_root, tmp_path,
+                                                    content):
+    first = load_tudataset("MUTAG", cache=tmp_path)
+    (path,) = (tmp_path / "TUDataset" / "MUTAG").glob("processed_*/data.pt")
+    if content is None:  # truncated half-way
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    else:
+        path.write_bytes(content)
+    with pytest.warns(UserWarning, match="could not be read.*rebuilding") \
+            as record:
+        again = load_tudataset("MUTAG", cache=tmp_path)
+    assert str(path.parent) in str(record[0].message)
+    assert "\n" not in str(record[0].message)
+    assert torch.equal(first.x, again.x) and torch.equal(first.y, again.y)
+
+
+def test_edited_raw_file_gets_a_new_cache(data_root, tmp_path):
+    raw = tmp_path / "data" / "MUTAG" / "raw"
+    shutil.copytree(data_root / "MUTAG" / "raw", raw)
+    before = load_tudataset("MUTAG", root=tmp_path / "data",
+                            cache=tmp_path / "cache")
+    labels = raw / "MUTAG_graph_labels.txt"
+    flipped = [str(-int(v)) for v in labels.read_text().split()]
+    labels.write_text("\n".join(flipped) + "\n")
+    after = load_tudataset("MUTAG", root=tmp_path / "data",
+                           cache=tmp_path / "cache")
+    # Labels -1/1 are encoded 0/1: flipping them swaps the classes.
+    assert torch.equal(after.y, 1 - before.y)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes anywhere")
+def test_read_only_cache_is_a_clear_error(data_root, tmp_path):
+    tmp_path.chmod(0o500)
+    try:
+        with pytest.raises(CacheError, match="HNGRAPH_CACHE"):
+            load_tudataset("MUTAG", cache=tmp_path / "c")
+    finally:
+        tmp_path.chmod(0o700)
+
+
+def test_cache_that_is_a_file_is_a_clear_error(data_root, tmp_path):
+    (tmp_path / "file").write_text("not a folder")
+    with pytest.raises(CacheError, match="cannot be written.*HNGRAPH_CACHE"):
+        load_tudataset("MUTAG", cache=tmp_path / "file")

@@ -26,8 +26,8 @@ SPLIT = 5  # rank 0 holds graphs [0, 5), rank 1 graphs [5, 12)
 MODELS = {
     "infograph": dict(beta=0.0, tau_plus=0.0),
     "paper": dict(beta=1.0, tau_plus=0.5, reweight="paper"),
-    "reference": dict(beta=2.0, tau_plus=0.5, reweight="reference"),
-    "reference-chunked": dict(beta=10.0, tau_plus=0.5, reweight="reference",
+    "reference": dict(beta=2.0, tau_plus=0.5, reweight="hcl-code"),
+    "reference-chunked": dict(beta=10.0, tau_plus=0.5, reweight="hcl-code",
                               chunk_size=7),
     "prior-free-graphcl": None,  # GraphCL, identity views
 }
@@ -165,6 +165,7 @@ def test_seed_streams_differ_per_rank_and_epoch():
     assert all(0 <= s < 2**63 for s in streams)
 
 
+@pytest.mark.slow
 def test_cli_two_processes(data_root, tmp_path):
     """``hngraph train --nproc 2``: one result, written by rank 0, one
     report printed; a single-process run of the same settings writes a file
@@ -203,6 +204,7 @@ def _alive(pid: int) -> bool:
         return False
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc")
 @pytest.mark.parametrize("how", ["kill", "interrupt"])
 def test_workers_end_with_their_launcher(data_root, tmp_path, how):

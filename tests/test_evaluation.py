@@ -2,25 +2,27 @@ import numpy as np
 import pytest
 
 from hngraph import svm_accuracy
+from hngraph.evaluation import select_embeddings
 
 
 def test_separable_embeddings_near_one():
     rng = np.random.default_rng(0)
     x = np.concatenate([rng.normal(0, 1, (60, 8)), rng.normal(6, 1, (60, 8))])
     y = np.array([0] * 60 + [1] * 60)
-    mean, std, details = svm_accuracy(x, y, seed=0, return_folds=True)
-    assert mean >= 0.98
-    assert len(details["fold_accuracies"]) == 10
-    assert mean == pytest.approx(np.mean(details["fold_accuracies"]))
-    assert std == pytest.approx(np.std(details["fold_accuracies"]))
+    result = svm_accuracy(x, y, seed=0)
+    assert result.accuracy_mean >= 0.98
+    assert len(result.fold_accuracies) == 10 == len(result.best_C)
+    assert result.accuracy_mean == pytest.approx(
+        np.mean(result.fold_accuracies))
+    assert result.accuracy_std == pytest.approx(
+        np.std(result.fold_accuracies))
 
 
 def test_random_labels_near_chance():
     rng = np.random.default_rng(1)
     x = rng.normal(size=(200, 8))
     y = rng.integers(0, 2, 200)
-    mean, _ = svm_accuracy(x, y, seed=0)
-    assert 0.35 <= mean <= 0.65
+    assert 0.35 <= svm_accuracy(x, y, seed=0).accuracy_mean <= 0.65
 
 
 def test_seeded_folds_and_string_labels():
@@ -46,11 +48,12 @@ def test_fast_path_equals_plain_gridsearch(classes, noise):
     rng = np.random.default_rng(classes)
     y = rng.integers(0, classes, 150)
     x = rng.normal(size=(150, 6)) * noise + y[:, None]
-    fast = svm_accuracy(x, y, seed=5, return_folds=True, method="fast")
-    plain = svm_accuracy(x, y, seed=5, return_folds=True, method="sklearn")
-    assert fast[2]["fold_accuracies"] == plain[2]["fold_accuracies"]
-    assert fast[2]["best_C"] == plain[2]["best_C"]
-    assert fast[:2] == plain[:2]
+    fast = svm_accuracy(x, y, seed=5, method="fast")
+    plain = svm_accuracy(x, y, seed=5, method="sklearn")
+    assert fast.fold_accuracies == plain.fold_accuracies
+    assert fast.best_C == plain.best_C
+    assert (fast.accuracy_mean, fast.accuracy_std) == \
+        (plain.accuracy_mean, plain.accuracy_std)
 
 
 def test_parallel_folds_give_the_same_result():
@@ -70,7 +73,68 @@ def test_collapsed_embeddings_agree_on_both_paths():
     # class, and both paths must say so alike instead of dividing by zero.
     x = np.ones((40, 3))
     y = np.array([0, 1] * 20)
-    fast = svm_accuracy(x, y, return_folds=True)
-    plain = svm_accuracy(x, y, return_folds=True, method="sklearn")
+    fast = svm_accuracy(x, y)
+    plain = svm_accuracy(x, y, method="sklearn")
     assert fast == plain
-    assert fast[0] == pytest.approx(0.5)
+    assert fast.accuracy_mean == pytest.approx(0.5)
+
+
+# ------------------------------------------------ selection among embeddings
+
+def _candidates(seed=0, n=120):
+    rng = np.random.default_rng(seed)
+    y = np.array([0, 1] * (n // 2))
+    return y, {"noise": rng.normal(size=(n, 4)),
+               "weak": rng.normal(size=(n, 4)) + 0.5 * y[:, None],
+               "strong": rng.normal(size=(n, 4)) + 3.0 * y[:, None]}
+
+
+def test_one_candidate_is_the_svm_protocol():
+    y, cands = _candidates()
+    chosen = select_embeddings({"weak": cands["weak"]}, y, seed=2)
+    plain = svm_accuracy(cands["weak"], y, seed=2)
+    assert chosen.fold_accuracies == plain.fold_accuracies
+    assert chosen.best_C == plain.best_C
+    assert chosen.chosen == ["weak"] * 10
+
+
+def test_selection_follows_the_inner_scores():
+    y, cands = _candidates()
+    result = select_embeddings(cands, y, seed=0)
+    assert result.chosen == ["strong"] * 10
+    for scores, name in zip(result.inner_scores, result.chosen, strict=True):
+        assert scores[name] == max(scores.values())
+    # the inner score of a candidate is its best mean inner accuracy over C,
+    # computed here by hand on the first outer fold's training part
+    from sklearn.model_selection import StratifiedKFold
+    from sklearn.svm import SVC
+    train, _ = next(StratifiedKFold(10, shuffle=True, random_state=0).split(
+        np.zeros(len(y)), y))
+    x = cands["weak"][train]
+    best = max(np.mean([SVC(C=c).fit(x[a], y[train][a]).score(
+        x[b], y[train][b]) for a, b in StratifiedKFold(5).split(
+            x, y[train])]) for c in (1e-3, 1e-2, 1e-1, 1, 10, 100, 1000))
+    assert result.inner_scores[0]["weak"] == pytest.approx(best)
+
+
+def test_choice_never_reads_the_outer_test_fold():
+    # Make the weak candidate perfect on one outer test fold only: if the
+    # choice read that fold, it would change there; it must not.
+    y, cands = _candidates()
+    before = select_embeddings(cands, y, seed=0)
+    from sklearn.model_selection import StratifiedKFold
+    folds = list(StratifiedKFold(10, shuffle=True, random_state=0).split(
+        np.zeros(len(y)), y))
+    for k, (_, test) in enumerate(folds):
+        leaked = {name: e.copy() for name, e in cands.items()}
+        leaked["noise"][test] = 100.0 * y[test, None]
+        after = select_embeddings(leaked, y, seed=0)
+        assert after.chosen[k] == before.chosen[k]
+        assert after.inner_scores[k] == before.inner_scores[k]
+        assert after.best_C[k] == before.best_C[k]
+
+
+def test_candidates_must_embed_the_same_graphs():
+    y, cands = _candidates()
+    with pytest.raises(ValueError, match="one label per row"):
+        select_embeddings({"a": cands["weak"], "b": cands["weak"][:-2]}, y)

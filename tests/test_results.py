@@ -1,8 +1,12 @@
 """What every result records: provenance that does not mislead."""
+import json
+import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from hngraph import InfoGraph, fit, load_tudataset, seed_everything
 from hngraph.config import TrainConfig
@@ -35,6 +39,7 @@ def test_result_records_versions_times_and_resumes(data_root, tmp_path):
     assert h["resumed_at"] == [1] and len(h["loss"]) == 3
 
 
+@pytest.mark.slow
 def test_installed_copy_does_not_take_the_working_directory_commit(
         tmp_path):
     site = tmp_path / "site"
@@ -50,3 +55,15 @@ def test_installed_copy_does_not_take_the_working_directory_commit(
          "print(git_commit())"], cwd=other, capture_output=True, text=True,
         env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"}, check=True)
     assert out.stdout.strip().startswith("hngraph ")
+
+
+
+
+def test_atomic_files_have_normal_permissions(tmp_path):
+    from hngraph.results import atomic_write_json
+    path = atomic_write_json(tmp_path / "r.json", {"a": 1})
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+    assert json.loads(path.read_text()) == {"a": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]

@@ -1,5 +1,3 @@
-"""OGB loading and evaluation on a tiny dataset in OGB's on-disk format
-built here (no OGB data can be downloaded on this machine)."""
 import gzip
 
 import numpy as np
@@ -8,13 +6,8 @@ import torch
 
 from hngraph import InfoGraph, seed_everything
 from hngraph.data import DatasetNotFoundError
-from hngraph.ogb_graphs import linear_probe, load_ogb
-
-
-def write_csv(path, rows):
-    with gzip.open(path, "wt") as f:
-        for row in rows:
-            f.write(",".join(str(v) for v in np.atleast_1d(row)) + "\n")
+from hngraph.evaluation import linear_probe
+from hngraph.ogb_graphs import load_ogb
 
 
 def tiny_molhiv(root, graphs=40):
@@ -47,6 +40,12 @@ def tiny_molhiv(root, graphs=40):
                       ("test", order[32:])):
         write_csv(folder / "split" / "scaffold" / f"{part}.csv.gz", idx)
     return root
+
+
+def write_csv(path, rows):
+    with gzip.open(path, "wt") as f:
+        for row in rows:
+            f.write(",".join(str(v) for v in np.atleast_1d(row)) + "\n")
 
 
 def test_load_and_probe_tiny_molhiv(tmp_path):

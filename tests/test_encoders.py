@@ -6,6 +6,12 @@ from torch_geometric.data import Batch, Data
 from hngraph import GINEncoder, InfoGraph
 
 
+def random_graph(n, gen):
+    edge = torch.randint(0, n, (2, 3 * n), generator=gen)
+    edge = torch.cat([edge, edge.flip(0)], dim=1)
+    return Data(x=torch.randn(n, 4, generator=gen), edge_index=edge)
+
+
 def test_path_graph_by_hand():
     # One GIN layer with identity MLP weights: h = BN(ReLU((I + A) x)).
     enc = GINEncoder(in_dim=1, hidden=1, layers=1).eval()
@@ -18,12 +24,6 @@ def test_path_graph_by_hand():
     scale = 1 / math.sqrt(1 + enc.norms[0].eps)
     assert torch.allclose(node_emb.squeeze(), torch.tensor([3.0, 6.0, 5.0]) * scale)
     assert torch.allclose(graph_emb, torch.tensor([[14.0 * scale]]))
-
-
-def random_graph(n, gen):
-    edge = torch.randint(0, n, (2, 3 * n), generator=gen)
-    edge = torch.cat([edge, edge.flip(0)], dim=1)
-    return Data(x=torch.randn(n, 4, generator=gen), edge_index=edge)
 
 
 def test_shapes_and_permutation_invariance():

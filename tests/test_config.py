@@ -1,0 +1,117 @@
+"""Each setting is declared once in TrainConfig: every entry point rejects
+the same invalid values with the same message."""
+import dataclasses
+import inspect
+
+import pytest
+import torch
+
+from hngraph import GraphCL, InfoGraph
+from hngraph.cli import main
+from hngraph.config import OfType, Options, TrainConfig, check_setting
+from hngraph.losses import (
+    HardInfoNCELoss,
+    JSDLocalGlobalLoss,
+    hard_infonce,
+    jsd_local_global,
+)
+
+SETTINGS = [f for f in dataclasses.fields(TrainConfig)]
+
+
+def _invalid(f):
+    return f.metadata["constraint"].invalid()
+
+
+def _expected(f, label):
+    return (f"{label} must be {f.metadata['constraint']}, got "
+            f"{_invalid(f)!r}")
+
+
+@pytest.mark.parametrize("f", SETTINGS, ids=lambda f: f.name)
+def test_config_rejects_an_invalid_value(f):
+    with pytest.raises((TypeError, ValueError)) as err:
+        TrainConfig.from_dict({f.name: _invalid(f)})
+    assert _expected(f, f"config key {f.name!r}") in str(err.value)
+
+
+@pytest.mark.parametrize("f", SETTINGS, ids=lambda f: f.name)
+def test_cli_rejects_an_invalid_value(f, capsys, tmp_path):
+    bad = _invalid(f)
+    flag = "--" + f.name.replace("_", "-")
+    constraint = f.metadata["constraint"]
+    if isinstance(getattr(constraint, "inner", constraint), OfType):
+        pytest.skip(f"{flag} takes any text, or is an on/off flag")
+    values = [str(v) for v in bad] if isinstance(bad, list) else [str(bad)]
+    argv = ["train", "--dataset", "MUTAG", "--out", str(tmp_path), flag,
+            *values]
+    if f.name == "dataset":
+        argv = ["train", "--out", str(tmp_path), flag, *values]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"hngraph: error: {flag} must be "
+                          f"{f.metadata['constraint']}, got "), err
+
+
+# Every setting that a model or a loss takes, and what takes it.
+API = {"beta": [InfoGraph, GraphCL, JSDLocalGlobalLoss, HardInfoNCELoss],
+       "tau_plus": [InfoGraph, GraphCL, JSDLocalGlobalLoss, HardInfoNCELoss],
+       "reweight": [InfoGraph, GraphCL, JSDLocalGlobalLoss, HardInfoNCELoss],
+       "temperature": [GraphCL, HardInfoNCELoss],
+       "chunk_size": [InfoGraph, JSDLocalGlobalLoss],
+       "hidden": [InfoGraph, GraphCL], "layers": [InfoGraph, GraphCL],
+       "prior": [InfoGraph], "gamma": [InfoGraph],
+       "aug1": [GraphCL], "aug2": [GraphCL], "aug_ratio": [GraphCL]}
+
+
+def test_api_table_covers_every_argument():
+    for target in (InfoGraph, GraphCL, JSDLocalGlobalLoss, HardInfoNCELoss):
+        names = set(inspect.signature(target).parameters) - {"in_dim"}
+        assert names == {k for k, v in API.items() if target in v}, target
+
+
+@pytest.mark.parametrize("name,target", [(k, t) for k, v in API.items()
+                                         for t in v],
+                         ids=lambda x: getattr(x, "__name__", x))
+def test_python_api_rejects_an_invalid_value(name, target):
+    f = next(f for f in SETTINGS if f.name == name)
+    args = (4,) if target in (InfoGraph, GraphCL) else ()
+    with pytest.raises((TypeError, ValueError)) as err:
+        target(*args, **{name: _invalid(f)})
+    assert _expected(f, name) in str(err.value)
+
+
+def test_loss_functions_check_like_the_modules():
+    z = torch.randn(4, 3)
+    with pytest.raises(ValueError, match="beta must be a finite number >= 0"):
+        jsd_local_global(z, z, torch.arange(4), beta=float("nan"))
+    with pytest.raises(ValueError, match="temperature must be a finite"):
+        hard_infonce(z, z, temperature=0.0)
+
+
+def test_float_settings_take_integers_and_store_floats():
+    config = TrainConfig(beta=1, lr=1)
+    assert isinstance(config.beta, float) and isinstance(config.lr, float)
+
+
+def test_renamed_reweight_still_works_with_a_warning():
+    constraint = next(f for f in SETTINGS if f.name == "reweight") \
+        .metadata["constraint"]
+    assert isinstance(constraint, Options)
+    with pytest.warns(FutureWarning, match="renamed 'hcl-code'"):
+        assert check_setting("reweight", "reference") == "hcl-code"
+    with pytest.warns(FutureWarning):
+        assert InfoGraph(4, reweight="reference").config["reweight"] \
+            == "hcl-code"
+
+
+
+
+def test_config_rejections():
+    from hngraph import TrainConfig
+    with pytest.raises(KeyError, match="unknown key"):
+        TrainConfig.from_dict({"epoch": 3})
+    with pytest.raises(TypeError, match="'beta' must be a finite number"):
+        TrainConfig.from_dict({"beta": "high"})
+    with pytest.raises(TypeError, match="'prior' must be true or false"):
+        TrainConfig.from_dict({"prior": 1})

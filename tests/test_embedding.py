@@ -1,0 +1,111 @@
+import pickle
+
+import networkx as nx
+import numpy as np
+import pytest
+import torch
+from torch_geometric.data import Data
+
+from hngraph import InfoGraph, embed, seed_everything
+from hngraph.data import fit_feature_recipe
+
+
+def trained_degree_model(tmp_path):
+    graphs = [nx.gnm_random_graph(n, 2 * n, seed=n) for n in range(5, 25)]
+    datas = [Data(edge_index=torch.tensor(list(g.to_directed().edges)).t(),
+                  num_nodes=g.number_of_nodes()) for g in graphs]
+    seed_everything(0)
+    model = InfoGraph(fit_feature_recipe(datas, "degree")["dim"], hidden=8,
+                      layers=2)
+    model.feature_recipe = fit_feature_recipe(datas, "degree")
+    model.save(tmp_path / "m.pt")
+    return model, graphs, datas
+
+
+def test_api_edges_name_their_argument(tmp_path):
+    from hngraph.embedding import read_graphs
+    from hngraph.losses import hard_infonce, jsd_local_global
+    from hngraph.models import load_model
+    with pytest.raises(TypeError, match="node_emb must be a torch.Tensor"):
+        jsd_local_global(np.ones((3, 2)), torch.ones(2, 2),
+                         torch.tensor([0, 1, 1]))
+    with pytest.raises(TypeError, match="z2 must be a torch.Tensor"):
+        hard_infonce(torch.ones(2, 2), np.ones((2, 2)))
+    (tmp_path / "r.json").write_text('{"accuracy_mean": 0.9}')
+    with pytest.raises(ValueError, match="r.json cannot be read as an "
+                       "hngraph model"):
+        load_model(tmp_path / "r.json")
+    (tmp_path / "g.pkl").write_text("not a pickle")
+    with pytest.raises(ValueError, match="g.pkl is not a pickle of graphs"):
+        read_graphs(tmp_path / "g.pkl")
+    folder = tmp_path / "graphs"
+    folder.mkdir()
+    (folder / "a.graphml").write_text("<graphml><broken")
+    with pytest.raises(ValueError, match="a.graphml cannot be read"):
+        read_graphs(folder)
+
+
+def test_networkx_attributes_that_are_not_numbers():
+    import networkx as nx
+
+    from hngraph.embedding import as_data_list
+    recipe = {"kind": "labels", "dim": 2}
+    g = nx.path_graph(3)
+    for v in g.nodes:
+        g.nodes[v]["x"] = "red"
+    with pytest.raises(ValueError, match="graph 0: the node attributes"):
+        as_data_list([g], recipe)
+    ragged = nx.path_graph(3)
+    for v in ragged.nodes:
+        ragged.nodes[v]["x"] = [1.0] * (v + 1)
+    with pytest.raises(ValueError, match="lists of numbers of one length"):
+        as_data_list([ragged], recipe)
+
+
+def test_embed_networkx_data_and_checkpoint_agree(tmp_path):
+    model, graphs, datas = trained_degree_model(tmp_path)
+    from_nx = embed(model, graphs)
+    from_data = embed(model, datas)
+    from_ckpt = embed(tmp_path / "m.pt", graphs)
+    assert from_nx.shape == (20, 16)
+    assert np.allclose(from_nx, from_data, atol=1e-5)
+    assert np.array_equal(from_nx, from_ckpt)
+    # Relabelling the nodes of a graph does not change its embedding.
+    relabelled = [nx.relabel_nodes(g, {v: f"n{v}" for v in g}) for g in graphs]
+    assert np.allclose(embed(model, relabelled), from_nx, atol=1e-5)
+
+
+def test_embed_with_node_attributes_needs_them(tmp_path):
+    model = InfoGraph(3, hidden=8, layers=2)
+    model.feature_recipe = {"kind": "labels", "dim": 3}
+    g = nx.path_graph(4)
+    with pytest.raises(ValueError, match="no common attributes"):
+        embed(model, [g])
+    for v in g:
+        g.nodes[v]["x"] = [1.0, 0.0, float(v)]
+    assert embed(model, [g]).shape == (1, 16)
+    h = nx.path_graph(3)
+    for v in h:
+        h.nodes[v]["x"] = [1.0, 0.0]
+    with pytest.raises(ValueError, match="expects 3 node features per node"):
+        embed(model, [h])
+
+
+def test_embed_cli_on_100_networkx_graphs(tmp_path, run_cli):
+    model, _, _ = trained_degree_model(tmp_path)
+    graphs = [nx.gnm_random_graph(10 + i % 30, 40, seed=i) for i in range(100)]
+    (tmp_path / "graphs.pkl").write_bytes(pickle.dumps(graphs))
+    out = run_cli("embed", "--checkpoint", tmp_path / "m.pt", "--input",
+                  tmp_path / "graphs.pkl", "--out", tmp_path / "emb.npy")
+    assert out.returncode == 0, out.stderr
+    assert "embedded 100 graphs (dim 16)" in out.stdout
+    emb = np.load(tmp_path / "emb.npy")
+    assert np.allclose(emb, embed(model, graphs), atol=1e-5)
+    folder = tmp_path / "gml"
+    folder.mkdir()
+    for i, g in enumerate(graphs[:5]):
+        nx.write_graphml(g, folder / f"g{i:02d}.graphml")
+    out = run_cli("embed", "--checkpoint", tmp_path / "m.pt", "--input",
+                  folder, "--out", tmp_path / "e2.npy")
+    assert out.returncode == 0, out.stderr
+    assert np.allclose(np.load(tmp_path / "e2.npy"), emb[:5], atol=1e-5)

@@ -1,0 +1,86 @@
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from hngraph import InfoGraph, fit, load_tudataset, seed_everything
+
+
+def small_model(ds, seed=0):
+    seed_everything(seed)
+    return InfoGraph(ds.num_features, hidden=8, layers=2, beta=1.0,
+                     tau_plus=0.5, prior=True)
+
+
+REPRO = """
+import hashlib, sys, torch
+from torch_geometric.loader import DataLoader
+from hngraph import InfoGraph, fit, load_tudataset, seed_everything
+ds = load_tudataset("MUTAG")
+seed_everything(5)
+m = InfoGraph(ds.num_features, hidden=16, layers=2, beta=1.0, tau_plus=0.5)
+h = fit(m, ds, epochs=3, batch_size=32, seed=5, device="cpu", progress=False)
+emb, _ = m.embed(DataLoader(ds, batch_size=64))
+print([x.hex() for x in h["loss"]])
+print(hashlib.sha256(emb.tobytes()).hexdigest())
+"""
+
+
+def test_resumed_training_matches_uninterrupted(data_root, tmp_path):
+    ds = load_tudataset("MUTAG")
+    full = small_model(ds)
+    h_full = fit(full, ds, epochs=4, batch_size=64, seed=3, device="cpu",
+                 progress=False)
+    ckpt = tmp_path / "train.pt"
+    part = small_model(ds)
+    fit(part, ds, epochs=2, batch_size=64, seed=3, device="cpu",
+        progress=False, checkpoint=ckpt)
+    resumed = small_model(ds, seed=99)  # other weights: all must come back
+    h_res = fit(resumed, ds, epochs=4, batch_size=64, seed=3, device="cpu",
+                progress=False, checkpoint=ckpt)
+    assert h_res["loss"] == h_full["loss"]
+    for a, b in zip(full.state_dict().values(), resumed.state_dict().values(), strict=False):
+        assert torch.equal(a, b)
+
+
+@pytest.mark.slow
+def test_same_seed_same_bits_in_two_processes(data_root, tmp_path):
+    outs = [subprocess.run([sys.executable, "-c", REPRO], capture_output=True,
+                           text=True, cwd=tmp_path, timeout=300)
+            for _ in range(2)]
+    for out in outs:
+        assert out.returncode == 0, out.stderr
+    assert outs[0].stdout == outs[1].stdout
+    assert len(outs[0].stdout.splitlines()) == 2
+
+
+def test_resume_under_other_settings_is_an_error(data_root, tmp_path):
+    ds = load_tudataset("MUTAG")
+    ckpt = tmp_path / "train.pt"
+    fit(small_model(ds), ds, epochs=2, batch_size=64, seed=3, device="cpu",
+        progress=False, checkpoint=ckpt)
+    with pytest.raises(ValueError, match=r"lr: 0\.001 there, 0\.01 now"):
+        fit(small_model(ds), ds, epochs=4, batch_size=64, lr=0.01, seed=3,
+            device="cpu", progress=False, checkpoint=ckpt)
+    wider = InfoGraph(ds.num_features, hidden=16, layers=2)
+    with pytest.raises(ValueError, match="'hidden': 16"):
+        fit(wider, ds, epochs=4, batch_size=64, seed=3, device="cpu",
+            progress=False, checkpoint=ckpt)
+    # --restart: trains all epochs with the new settings, and replaces it.
+    h = fit(small_model(ds), ds, epochs=3, batch_size=64, lr=0.01, seed=3,
+            device="cpu", progress=False, checkpoint=ckpt, restart=True)
+    assert len(h["loss"]) == 3
+    assert torch.load(ckpt, weights_only=False)["settings"]["lr"] == 0.01
+
+
+def test_truncated_training_checkpoint(data_root, tmp_path):
+    ds = load_tudataset("MUTAG")
+    ckpt = tmp_path / "train.pt"
+    fit(small_model(ds), ds, epochs=1, batch_size=64, device="cpu",
+        progress=False, checkpoint=ckpt)
+    ckpt.write_bytes(ckpt.read_bytes()[:100])
+    with pytest.raises(ValueError, match="train.pt cannot be read as a "
+                       "training checkpoint.*restart"):
+        fit(small_model(ds), ds, epochs=2, batch_size=64, device="cpu",
+            progress=False, checkpoint=ckpt)
