@@ -41,7 +41,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG = ROOT / "configs" / "paper_table.yaml"
 GRID_KEYS = {"out", "epochs", "batch_size", "lr", "hidden", "layers",
              "features", "seeds", "datasets", "objectives", "large", "device",
-             "selections", "baseline", "modes", "title", "columns"}
+             "selections", "baseline", "modes", "title", "columns", "pairs",
+             "report"}
 
 
 def load_grid(path: Path) -> dict:

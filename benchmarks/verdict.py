@@ -5,7 +5,11 @@
 Reads the run files that ``paper_table.py`` writes for the grid of
 ``--config`` (``<out>/<DATASET>/<objective>_seed<k>.json``) and writes
 ``RESULTS.md``, ``results.csv`` (one row per cell), ``paired.csv`` (one row
-per comparison) and ``differences.png`` into the grid's ``out`` folder.
+per comparison) and ``differences.png`` into the grid's ``out`` folder (a
+grid's ``report`` key names other files, ``<report>.md``, ``<report>.csv``,
+``<report>_paired.csv`` and ``<report>.png``, for a diagnostic grid that
+shares the folder). A grid's ``pairs`` (``cell: its baseline``) pair a cell
+with another cell than ``baseline``.
 
 Each comparison pairs the runs of a cell and of the baseline that share a
 seed, hence the same initial weights and the same outer folds: the
@@ -92,6 +96,7 @@ def fmt_pair(c: dict) -> str:
 
 def report(grid: dict, runs: dict) -> tuple[str, list, list]:
     base = grid["baseline"]
+    pairs = grid.get("pairs", {})
     names = list(grid["objectives"]) + list(grid.get("selections", {}))
     datasets = [d for d in grid["datasets"] if base in runs.get(d, {})]
     seeds = grid["seeds"]
@@ -129,34 +134,40 @@ def report(grid: dict, runs: dict) -> tuple[str, list, list]:
                              f"{s['std']:.3f}"])
         lines.append(f"| {d} | " + " | ".join(cells) + " |")
 
-    lines += ["", f"## Paired differences against `{base}`", "",
+    against = f"`{base}`" + (", or the cell named in the table" if pairs
+                             else "")
+    lines += ["", f"## Paired differences against {against}", "",
               "Points of accuracy, cell minus baseline, over the seeds both "
               "have: mean [95% CI], Wilcoxon signed-rank p, seeds. "
               f"Target half-width: {TARGET_HALF_WIDTH} points; `seeds for "
               f"±{TARGET_HALF_WIDTH}` is how many seeds the interval would "
               "need at the observed spread.", "",
-              "| dataset | cell | difference [95% CI] | verdict | "
+              "| dataset | cell | against | difference [95% CI] | verdict | "
               f"half-width | seeds for ±{TARGET_HALF_WIDTH} |",
-              "|---|---|---|---|---|---|"]
+              "|---|---|---|---|---|---|---|"]
     pair_rows, plot = [], defaultdict(dict)
     for d in datasets:
         for n in names:
-            if n == base or n not in runs[d]:
+            other = pairs.get(n, base)
+            if n in (base, *pairs.values()) and n not in pairs \
+                    or n not in runs[d] or other not in runs[d]:
                 continue
-            c = paired(runs[d][n], runs[d][base])
+            c = paired(runs[d][n], runs[d][other])
             if c is None:
                 continue
             plot[d][n] = c
-            lines.append(f"| {d} | {n} | {fmt_pair(c)} | {c['verdict']} | "
-                         f"{c['half']:.2f} | {c['seeds_needed']} |")
-            pair_rows.append([d, n, c["n"], f"{c['mean']:.3f}",
+            lines.append(f"| {d} | {n} | {other} | {fmt_pair(c)} | "
+                         f"{c['verdict']} | {c['half']:.2f} | "
+                         f"{c['seeds_needed']} |")
+            pair_rows.append([d, n, other, c["n"], f"{c['mean']:.3f}",
                               f"{c['low']:.3f}", f"{c['high']:.3f}",
                               f"{c['p']:.4f}", c["verdict"],
                               c["seeds_needed"]])
 
-    lines += ["", "## Verdict per dataset", "",
-              "With beta chosen without the test folds (nested selection, "
-              "`hngraph.evaluation.select_embeddings`):", ""]
+    if grid.get("selections"):
+        lines += ["", "## Verdict per dataset", "",
+                  "With beta chosen without the test folds (nested "
+                  "selection, `hngraph.evaluation.select_embeddings`):", ""]
     for d in datasets:
         parts = [f"`{n}` {plot[d][n]['verdict']} ({fmt_pair(plot[d][n])})"
                  for n in grid.get("selections", {}) if n in plot[d]]
@@ -183,7 +194,7 @@ def report(grid: dict, runs: dict) -> tuple[str, list, list]:
             f"{sum(r['wall_time_s'] for r in results) / 60:.0f} min; "
             + ", ".join(sorted({_machine(r) for r in results})) + "; commits "
             + ", ".join(sorted({r["commit"][:10] for r in results})))
-    lines += ["", "![paired differences](differences.png)", ""]
+    lines += ["", f"![paired differences]({grid['report']}.png)", ""]
     return "\n".join(lines), csv_rows, (pair_rows, plot)
 
 
@@ -208,10 +219,9 @@ def write_plot(path: Path, plot: dict, order: list[str]) -> None:
         c = [plot[d][n] for n in names]
         colour = ["tab:green" if x["verdict"] == "better" else "tab:red"
                   if x["verdict"] == "worse" else "tab:grey" for x in c]
-        ax.errorbar([x["mean"] for x in c], y, fmt="none", ecolor=colour,
-                    xerr=[[x["mean"] - x["low"] for x in c],
-                          [x["high"] - x["mean"] for x in c]], capsize=3)
-        ax.scatter([x["mean"] for x in c], y, c=colour, zorder=3)
+        for row, x, col in zip(y, c, colour, strict=True):
+            ax.errorbar(x["mean"], row, fmt="o", color=col, capsize=3,
+                        xerr=[[x["mean"] - x["low"]], [x["high"] - x["mean"]]])
         ax.axvline(0, color="k", lw=0.8)
         ax.set_yticks(y, names)
         ax.invert_yaxis()
@@ -236,23 +246,27 @@ def main(argv=None) -> int:
     if not any(grid["baseline"] in r for r in runs.values()):
         raise SystemExit(f"no finished {grid['baseline']} runs under {out}; "
                          "run benchmarks/paper_table.py first.")
+    name = grid.setdefault("report", "RESULTS")
     text, rows, (pair_rows, plot) = report(grid, runs)
-    (out / "RESULTS.md").write_text(text)
-    with (out / "results.csv").open("w", newline="") as f:
+    (out / f"{name}.md").write_text(text)
+    table = "results" if name == "RESULTS" else name
+    paired_csv = "paired" if name == "RESULTS" else f"{name}_paired"
+    with (out / f"{table}.csv").open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["dataset", "objective", "seeds", "mean_acc_pct",
                     "std_acc_pct"])
         w.writerows(rows)
-    with (out / "paired.csv").open("w", newline="") as f:
+    with (out / f"{paired_csv}.csv").open("w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["dataset", "objective", "seeds", "mean_diff_pts",
+        w.writerow(["dataset", "objective", "against", "seeds",
+                    "mean_diff_pts",
                     "ci_low", "ci_high", "wilcoxon_p", "verdict",
                     "seeds_for_target"])
         w.writerows(pair_rows)
     names = list(grid["objectives"]) + list(grid.get("selections", {}))
-    write_plot(out / "differences.png", plot, names)
-    print(f"wrote {out / 'RESULTS.md'}, results.csv, paired.csv, "
-          "differences.png")
+    write_plot(out / f"{name}.png", plot, names)
+    print(f"wrote {out / name}.md, {table}.csv, {paired_csv}.csv, "
+          f"{name}.png")
     return 0
 
 
