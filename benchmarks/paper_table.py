@@ -261,10 +261,13 @@ def main(argv=None) -> int:
     waiting = [r for r in todo if "select" in r[2] and not all(
         read_result(result_path(out, r[0], c, r[3])) for c in r[2]["select"])]
     todo = [r for r in todo if r not in waiting]
-    print(f"{len(runs)} runs in the grid: {len(runs) - len(todo)} finished "
-          f"(skipped) or waiting for their candidates ({len(waiting)}), "
-          f"{len(todo)} to do; {removed} partial file(s) removed.",
-          flush=True)
+    print(f"{len(runs)} runs in the grid: "
+          f"{len(runs) - len(todo) - len(waiting)} finished (skipped), "
+          f"{len(todo)} to do"
+          + (f", {len(waiting)} selection(s) waiting for their candidates "
+             "(run the command again once they have finished)"
+             if waiting else "")
+          + f"; {removed} partial file(s) removed.", flush=True)
     if args.dry_run:
         for d, n, _, s in todo:
             print(f"  {d} {n} seed {s}")
