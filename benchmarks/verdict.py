@@ -6,7 +6,8 @@ Reads the run files that ``paper_table.py`` writes for the grid of
 ``--config`` (``<out>/<DATASET>/<objective>_seed<k>.json``) and writes
 ``RESULTS.md``, ``results.csv`` (one row per cell), ``paired.csv`` (one row
 per comparison) and ``differences.png`` into the grid's ``out`` folder (a
-grid's ``report`` key names other files, ``<report>.md``, ``<report>.csv``,
+grid's ``published`` (``label: {dataset: accuracy}``) adds reference
+columns of published figures; its ``report`` key names other files, ``<report>.md``, ``<report>.csv``,
 ``<report>_paired.csv`` and ``<report>.png``, for a diagnostic grid that
 shares the folder). A grid's ``pairs`` (``cell: its baseline``) pair a cell
 with another cell than ``baseline``.
@@ -118,7 +119,8 @@ def report(grid: dict, runs: dict) -> tuple[str, list, list]:
               f"{', '.join(done) or 'none'}."
               + (f" Not finished: {', '.join(missing)} (cells with fewer "
                  "seeds are shown with their n)." if missing else ""), ""]
-    header = ["dataset"] + names
+    published = grid.get("published", {})
+    header = ["dataset"] + names + [f"{k} (published)" for k in published]
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     csv_rows = []
     for d in datasets:
@@ -132,6 +134,7 @@ def report(grid: dict, runs: dict) -> tuple[str, list, list]:
                          + ("" if s["n"] == len(seeds) else f" (n={s['n']})"))
             csv_rows.append([d, n, s["n"], f"{s['mean']:.3f}",
                              f"{s['std']:.3f}"])
+        cells += [f"{v[d]:.2f}" if d in v else "" for v in published.values()]
         lines.append(f"| {d} | " + " | ".join(cells) + " |")
 
     against = f"`{base}`" + (", or the cell named in the table" if pairs
