@@ -60,20 +60,25 @@ def nt_xent(z1, z2, t):
     return F.cross_entropy(sim, target)
 
 
-def infonce_by_hand(z1, z2, beta, tau, t):
+def infonce_by_hand(z1, z2, beta, tau, t, mode="paper"):
     z = F.normalize(torch.cat([z1, z2]), dim=1).tolist()
     n2 = len(z)
     n = n2 // 2
     m = n2 - 2
+
+    def dot(a, b):
+        return sum(x * y for x, y in zip(z[a], z[b], strict=False))
+    # hcl-code: one scale c, the largest |score| over every negative entry
+    c = max(abs(dot(i, j) / t) for i in range(n2) for j in range(n2)
+            if j not in (i, (i + n) % n2))
     total = 0.0
     for i in range(n2):
         p = (i + n) % n2
-        def dot(a, b):
-            return sum(x * y for x, y in zip(z[a], z[b], strict=False))
         pos = math.exp(dot(i, p) / t)
         js = [j for j in range(n2) if j not in (i, p)]
         neg = [math.exp(dot(i, j) / t) for j in js]
-        ex = [math.exp(beta * dot(i, j) / t) for j in js]
+        k = beta if mode == "paper" else -2 * beta / c
+        ex = [math.exp(k * dot(i, j) / t) for j in js]
         w = [e / (sum(ex) / m) for e in ex]
         ng = max((-tau * m * pos + sum(a * b for a, b in zip(w, neg, strict=False))) / (1 - tau),
                  m * math.exp(-1 / t))

@@ -7,7 +7,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from reference import infograph_jsd, infonce_by_hand, jsd_by_hand, nt_xent, sp
 
-from hngraph.losses import hard_infonce, jsd_local_global, negative_weights
+from hngraph.losses import (
+    HardInfoNCELoss,
+    JSDLocalGlobalLoss,
+    hard_infonce,
+    jsd_local_global,
+    negative_weights,
+)
 
 
 @pytest.fixture
@@ -160,6 +166,27 @@ def test_infonce_matches_hand_computation(beta, tau, t):
     z2 = torch.randn(4, 3, generator=g, dtype=torch.float64)
     assert hard_infonce(z1, z2, beta, tau, t).item() == pytest.approx(
         infonce_by_hand(z1, z2, beta, tau, t), rel=1e-9)
+
+
+@pytest.mark.parametrize("beta,tau,t", [(1, 0.1, 0.5), (10, 0.5, 0.2)])
+def test_infonce_hcl_code_weights_match_hand_computation(beta, tau, t):
+    g = torch.Generator().manual_seed(3)
+    z1 = torch.randn(5, 3, generator=g, dtype=torch.float64)
+    z2 = torch.randn(5, 3, generator=g, dtype=torch.float64)
+    assert hard_infonce(z1, z2, beta, tau, t, reweight="hcl-code").item() \
+        == pytest.approx(infonce_by_hand(z1, z2, beta, tau, t, "hcl-code"),
+                         rel=1e-9)
+
+
+def test_loss_modules_equal_the_functions(tiny):
+    node, graph, batch = tiny
+    for kwargs in (dict(beta=1.0, tau_plus=0.5), dict(
+            beta=2.0, tau_plus=0.1, reweight="hcl-code", chunk_size=3)):
+        assert JSDLocalGlobalLoss(**kwargs)(node, graph, batch).item() == \
+            jsd_local_global(node, graph, batch, **kwargs).item()
+    z1, z2 = node[:4], node[3:7]
+    assert HardInfoNCELoss(1.0, 0.1, 0.2)(z1, z2).item() == \
+        hard_infonce(z1, z2, 1.0, 0.1, 0.2).item()
 
 
 def test_infonce_stable_for_large_beta_small_temperature():

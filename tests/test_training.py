@@ -84,3 +84,26 @@ def test_truncated_training_checkpoint(data_root, tmp_path):
                        "training checkpoint.*restart"):
         fit(small_model(ds), ds, epochs=2, batch_size=64, device="cpu",
             progress=False, checkpoint=ckpt)
+
+
+def test_fixed_batch_order_repeats_one_shuffle():
+    # "fixed": one permutation drawn from the seed, the same batches every
+    # epoch (the published HCL loader); "shuffle": a new order each epoch.
+    import torch
+    from torch_geometric.data import Data
+
+    from hngraph.training import train_loader
+    graphs = [Data(x=torch.full((2, 1), float(i)),
+                   edge_index=torch.tensor([[0, 1], [1, 0]]))
+              for i in range(10)]
+
+    def epoch(loader):
+        return [b.x[::2, 0].long().tolist() for b in loader]
+    fixed = train_loader(graphs, 4, seed=3, batch_order="fixed")
+    first = epoch(fixed)
+    expected = torch.randperm(10, generator=torch.Generator().manual_seed(3))
+    assert sum(first, []) == expected.tolist()
+    assert epoch(fixed) == first == epoch(train_loader(
+        graphs, 4, seed=3, device="cpu", batch_order="fixed"))
+    shuffled = train_loader(graphs, 4, seed=3)
+    assert epoch(shuffled) != epoch(shuffled)
