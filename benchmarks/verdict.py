@@ -218,7 +218,7 @@ def write_plot(path: Path, plot: dict, order: list[str]) -> None:
                                       + 0.6 * len(datasets)))
     for ax, d in zip(axes[:, 0], datasets, strict=True):
         names = [n for n in order if n in plot[d]]
-        y = np.arange(len(names))
+        y = [order.index(n) for n in names]  # rows line up across datasets
         c = [plot[d][n] for n in names]
         colour = ["tab:green" if x["verdict"] == "better" else "tab:red"
                   if x["verdict"] == "worse" else "tab:grey" for x in c]
@@ -226,8 +226,8 @@ def write_plot(path: Path, plot: dict, order: list[str]) -> None:
             ax.errorbar(x["mean"], row, fmt="o", color=col, capsize=3,
                         xerr=[[x["mean"] - x["low"]], [x["high"] - x["mean"]]])
         ax.axvline(0, color="k", lw=0.8)
-        ax.set_yticks(y, names)
-        ax.invert_yaxis()
+        ax.set_yticks(range(len(order)), order)
+        ax.set_ylim(len(order) - 0.5, -0.5)
         ax.set_title(d, fontsize=10)
     axes[-1, 0].set_xlabel("paired difference against the baseline "
                            "(accuracy points, 95% CI)")
@@ -267,7 +267,8 @@ def main(argv=None) -> int:
                     "seeds_for_target"])
         w.writerows(pair_rows)
     names = list(grid["objectives"]) + list(grid.get("selections", {}))
-    write_plot(out / f"{name}.png", plot, names)
+    write_plot(out / f"{name}.png", plot,
+               [n for n in names if any(n in row for row in plot.values())])
     print(f"wrote {out / name}.md, {table}.csv, {paired_csv}.csv, "
           f"{name}.png")
     return 0

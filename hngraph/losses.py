@@ -90,7 +90,8 @@ def negative_weights(scores: Tensor, neg_mask: Tensor, beta: float,
     reweight = check_settings(beta=beta, reweight=reweight)["reweight"]
     k = tilt(scores, ~neg_mask, beta, reweight, scale)
     count = neg_mask.sum(dim=1, keepdim=True).to(scores.dtype)
-    return tilted_softmax_(scores * k, ~neg_mask) * count
+    # the log path: differentiable, where the in-place one is not
+    return tilted_softmax_(scores * k, ~neg_mask, log=True).exp() * count
 
 
 def tilt(scores: Tensor, excluded: Tensor, beta: float, reweight: str,

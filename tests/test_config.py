@@ -115,3 +115,10 @@ def test_config_rejections():
         TrainConfig.from_dict({"beta": "high"})
     with pytest.raises(TypeError, match="'prior' must be true or false"):
         TrainConfig.from_dict({"prior": 1})
+
+
+def test_nan_is_no_number_for_any_setting():
+    with pytest.raises(ValueError, match="'beta' must be a finite number"):
+        TrainConfig(beta=float("nan"))
+    with pytest.raises(ValueError, match="'lr' must be a finite number > 0"):
+        TrainConfig(lr=float("inf"))

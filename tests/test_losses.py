@@ -324,3 +324,14 @@ def test_harder_negative_never_loses_weight(cols, scale, seed, b1, b2):
     hardest = scores[:, 1:].argmax(1) + 1
     rows = torch.arange(3)
     assert torch.all(w_hi[rows, hardest] >= w_lo[rows, hardest] - 1e-9)
+
+
+@pytest.mark.parametrize("mode", ["paper", "hcl-code"])
+def test_negative_weights_are_differentiable(mode):
+    g = torch.Generator().manual_seed(4)
+    scores = torch.randn(4, 5, generator=g, dtype=torch.float64,
+                         requires_grad=True)
+    mask = torch.ones(4, 5, dtype=torch.bool)
+    mask[torch.arange(4), torch.arange(4)] = False
+    assert torch.autograd.gradcheck(
+        lambda s: negative_weights(s, mask, 1.5, mode), (scores,))
