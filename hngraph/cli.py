@@ -2,7 +2,8 @@
 
 torch and PyG are imported only once a command runs, so ``--help``,
 ``--version`` and argument errors answer at once. Every failure is one line,
-``hngraph: error: <what and how to fix>``, with exit status 2 for a usage
+``hngraph: error: <what and how to fix>`` (a warning:
+``hngraph: warning: ...``), with exit status 2 for a usage
 error (a flag, a config file, an output folder) and 1 for a failure while
 running; ``--debug`` shows the traceback instead.
 """
@@ -12,6 +13,7 @@ import argparse
 import dataclasses
 import os
 import sys
+import warnings
 from pathlib import Path
 
 from .config import (
@@ -233,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     args.argv = argv
+    if not args.debug:  # warnings as one line each, like the errors
+        warnings.showwarning = _one_line_warning
     if getattr(args, "nproc", 1) < 1:
         parser.error(f"--nproc must be >= 1, got {args.nproc}")
     try:
@@ -248,6 +252,11 @@ def main(argv: list[str] | None = None) -> int:
         msg = err.args[0] if isinstance(err, KeyError) and err.args else err
         print(f"hngraph: error: {msg}", file=sys.stderr)
         return 2 if isinstance(err, UsageError) else 1
+
+
+def _one_line_warning(message, category, filename, lineno, file=None,
+                      line=None) -> None:
+    print(f"hngraph: warning: {message}", file=file or sys.stderr)
 
 
 def _version() -> str:

@@ -165,3 +165,15 @@ def test_cli_infonce_trains_and_saves(data_root, tmp_path, run_cli):
     assert result["config"]["objective"] == "infonce"
     model = load_model(result["checkpoint"])
     assert isinstance(model, GraphCL) and model.feature_recipe["dim"] == 7
+
+
+def test_renamed_choice_warns_in_one_line(tmp_path, run_cli):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    out = run_cli("train", "--dataset", "MUTAG", "--reweight", "reference",
+                  "--out", blocker, cwd=tmp_path)
+    lines = out.stderr.splitlines()
+    assert lines[0] == ("hngraph: warning: reweight='reference' is renamed "
+                        "'hcl-code'; the old name will be removed in a later "
+                        "release.")
+    assert out.returncode == 2 and lines[1].startswith("hngraph: error: ")
