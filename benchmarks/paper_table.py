@@ -42,7 +42,7 @@ DEFAULT_CONFIG = ROOT / "configs" / "paper_table.yaml"
 GRID_KEYS = {"out", "epochs", "batch_size", "lr", "hidden", "layers",
              "features", "seeds", "datasets", "objectives", "large", "device",
              "selections", "baseline", "modes", "title", "columns", "pairs",
-             "report", "published"}
+             "report", "published", "pools"}
 
 
 def load_grid(path: Path) -> dict:

@@ -9,7 +9,8 @@ per comparison) and ``differences.png`` into the grid's ``out`` folder (a
 grid's ``published`` (``label: {dataset: accuracy}``) adds reference
 columns of published figures; its ``report`` key names other files, ``<report>.md``, ``<report>.csv``,
 ``<report>_paired.csv`` and ``<report>.png``, for a diagnostic grid that
-shares the folder). A grid's ``pairs`` (``cell: its baseline``) pair a cell
+shares the folder). A grid's ``pools`` average cells seed by seed (see
+:func:`add_pools`). A grid's ``pairs`` (``cell: its baseline``) pair a cell
 with another cell than ``baseline``.
 
 Each comparison pairs the runs of a cell and of the baseline that share a
@@ -48,6 +49,26 @@ def load_runs(out: Path, datasets: list[str]) -> dict:
             if "accuracy_mean" in result:
                 runs[d][result["objective_name"]][result["seed"]] = result
     return runs
+
+
+def add_pools(grid: dict, runs: dict) -> None:
+    """A grid's ``pools`` (``name: [cells]``) as cells of their own: per
+    seed, the mean accuracy of the cells (on the seeds all of them have),
+    paired with the pool of the cells' partners (``pairs``, else the
+    baseline)."""
+    pairs = grid.setdefault("pairs", {})
+    for name, cells in grid.get("pools", {}).items():
+        partners = [pairs.get(c, grid["baseline"]) for c in cells]
+        pairs[name] = f"{name} (partners)"
+        for d, row in runs.items():
+            for pool, members in ((name, cells),
+                                  (pairs[name], partners)):
+                if all(m in row for m in members):
+                    seeds = set.intersection(*(set(row[m]) for m in members))
+                    row[pool] = {s: {"accuracy_mean": float(np.mean(
+                        [row[m][s]["accuracy_mean"] for m in members]))}
+                        for s in seeds}
+        grid["objectives"] = {**grid["objectives"], name: {}}
 
 
 def paired(cell: dict, base: dict) -> dict | None:
@@ -191,7 +212,8 @@ def report(grid: dict, runs: dict) -> tuple[str, list, list]:
 
     lines += ["", "## Runs", ""]
     for d in datasets:
-        results = [r for cell in runs[d].values() for r in cell.values()]
+        results = [r for cell in runs[d].values() for r in cell.values()
+                   if "commit" in r]  # not the pools' seed means
         lines.append(
             f"- {d}: {len(results)} runs, "
             f"{sum(r['wall_time_s'] for r in results) / 60:.0f} min; "
@@ -246,6 +268,7 @@ def main(argv=None) -> int:
     out = ROOT / grid["out"] if not Path(grid["out"]).is_absolute() \
         else Path(grid["out"])
     runs = load_runs(out, grid["datasets"])
+    add_pools(grid, runs)
     if not any(grid["baseline"] in r for r in runs.values()):
         raise SystemExit(f"no finished {grid['baseline']} runs under {out}; "
                          "run benchmarks/paper_table.py first.")

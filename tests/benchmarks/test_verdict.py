@@ -3,7 +3,7 @@ import json
 
 import pytest
 import yaml
-from verdict import main, paired, seeds_needed
+from verdict import add_pools, main, paired, seeds_needed
 
 
 def _runs(accs):
@@ -55,3 +55,15 @@ def test_report_from_run_files(tmp_path):
     assert "- D: `pick` worse (-3.00 [-3.00, -3.00]" in text
     assert (out / "RESULTS.png").stat().st_size > 0
     assert (out / "paired.csv").read_text().count("\n") == 3
+
+
+def test_pools_average_cells_seed_by_seed():
+
+    runs = {"D": {"a": _runs([0.1, 0.2]), "b": _runs([0.3, 0.4]),
+                  "a0": _runs([0.0, 0.0]), "b0": _runs([0.1, 0.1])}}
+    grid = {"baseline": "a0", "objectives": {}, "pairs": {"b": "b0"},
+            "pools": {"ab": ["a", "b"]}}
+    add_pools(grid, runs)
+    assert runs["D"]["ab"][1]["accuracy_mean"] == pytest.approx(0.3)
+    partners = runs["D"][grid["pairs"]["ab"]]  # a -> a0, b -> b0
+    assert partners[1]["accuracy_mean"] == pytest.approx(0.05)
