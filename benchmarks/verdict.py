@@ -60,7 +60,7 @@ def add_pools(grid: dict, runs: dict) -> None:
     for name, cells in grid.get("pools", {}).items():
         partners = [pairs.get(c, grid["baseline"]) for c in cells]
         pairs[name] = f"{name} (partners)"
-        for d, row in runs.items():
+        for row in runs.values():
             for pool, members in ((name, cells),
                                   (pairs[name], partners)):
                 if all(m in row for m in members):
