@@ -1,4 +1,5 @@
-"""Run configuration: defaults, YAML files and strict validation."""
+"""Run configuration: every setting declared once (default, accepted values,
+help), YAML files and strict validation."""
 from __future__ import annotations
 
 import dataclasses
