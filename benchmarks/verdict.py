@@ -215,7 +215,8 @@ def report(grid: dict, runs: dict) -> tuple[str, list, list]:
         results = [r for cell in runs[d].values() for r in cell.values()
                    if "commit" in r]  # not the pools' seed means
         lines.append(
-            f"- {d}: {len(results)} runs, "
+            f"- {d}: {len(results)} result files in this folder (any grid "
+            "that writes here), "
             f"{sum(r['wall_time_s'] for r in results) / 60:.0f} min; "
             + ", ".join(sorted({_machine(r) for r in results})) + "; commits "
             + ", ".join(sorted({r["commit"][:10] for r in results})))
