@@ -121,10 +121,7 @@ def tilted_softmax_(logits: Tensor, excluded: Tensor, log: bool = False
 
     Shapes: ``logits [R, C]`` -> ``[R, C]``.
     """
-    if excluded.dtype == torch.bool:
-        logits = logits.masked_fill_(excluded, float("-inf"))
-    else:
-        logits = logits.scatter_(1, excluded, float("-inf"))
+    logits = _fill_excluded_(logits, excluded, float("-inf"))
     logits = logits.sub_(logits.detach().amax(dim=1, keepdim=True))
     if log:
         logits = logits.masked_fill(logits < -WEIGHT_CUTOFF, float("-inf"))
@@ -135,16 +132,20 @@ def tilted_softmax_(logits: Tensor, excluded: Tensor, log: bool = False
     return probs.div_(probs.sum(dim=1, keepdim=True))
 
 
+def _fill_excluded_(x: Tensor, excluded: Tensor, value: float) -> Tensor:
+    """``x`` with ``value`` in place at the excluded entries (as in
+    :func:`tilt`: a boolean mask, or one column index per row)."""
+    if excluded.dtype == torch.bool:
+        return x.masked_fill_(excluded, value)
+    return x.scatter_(1, excluded, value)
+
+
 def _argmax_abs_negative(scores: Tensor, excluded: Tensor
                          ) -> tuple[float, int, int]:
     """``(max |s_ij|, i, j)`` over the negatives (``excluded`` as in
     :func:`tilt`), without autograd."""
     with torch.no_grad():
-        fill = -1.0
-        if excluded.dtype == torch.bool:
-            abs_s = scores.abs().masked_fill_(excluded, fill)
-        else:
-            abs_s = scores.abs().scatter_(1, excluded, fill)
+        abs_s = _fill_excluded_(scores.abs(), excluded, -1.0)
         value, flat = abs_s.view(-1).max(0)
     return value, flat // scores.size(1), flat % scores.size(1)
 
