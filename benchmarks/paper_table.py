@@ -10,14 +10,20 @@ can be stopped at any time and resumed by running the same command again.
     python benchmarks/paper_table.py --objectives infograph paper-b1 --jobs 2
     python benchmarks/paper_table.py --large               # DD, REDDIT-BINARY
 
-``paper-best`` and ``reference-best`` (used for the large datasets) stand for
+``paper-best`` and ``hcl-code-best`` (used for the large datasets) stand for
 the ``beta`` with the highest mean accuracy over the finished small-dataset
 runs of that mode: a choice made on test folds, which the report states.
 
 A grid's ``selections`` (``name: [candidate objectives]``) are run like
 objectives, once their candidates' runs of the same dataset and seed have
-finished: :func:`hngraph.evaluation.select_embeddings` chooses among the
-candidates' embeddings per outer fold without reading the test fold.
+finished: :func:`hngraph.evaluation.select_results` chooses among the
+candidates per outer fold by their inner scores, without reading the test
+fold.
+
+A grid's ``repeats`` is the number of outer cross-validation splits, one
+number for every dataset or ``{DATASET: K}`` (datasets it does not name get
+1). A result file counts as finished only when it was written with the
+settings the grid asks for now; any other is run again and replaced.
 """
 from __future__ import annotations
 
@@ -34,7 +40,7 @@ from pathlib import Path
 import yaml
 from tqdm.auto import tqdm
 
-from hngraph.config import TrainConfig
+from hngraph.config import TrainConfig, check_setting
 from hngraph.results import atomic_write_json
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,7 +48,7 @@ DEFAULT_CONFIG = ROOT / "configs" / "paper_table.yaml"
 GRID_KEYS = {"out", "epochs", "batch_size", "lr", "hidden", "layers",
              "features", "seeds", "datasets", "objectives", "large", "device",
              "selections", "baseline", "modes", "title", "columns", "pairs",
-             "report", "published", "pools"}
+             "report", "published", "pools", "repeats"}
 
 
 def load_grid(path: Path) -> dict:
@@ -51,36 +57,45 @@ def load_grid(path: Path) -> dict:
     if unknown:
         raise KeyError(f"{path}: unknown key(s) {unknown}; known keys: "
                        f"{sorted(GRID_KEYS)}.")
+    repeats = grid.get("repeats", 1)
+    for d, k in (repeats.items() if isinstance(repeats, dict)
+                 else [(None, repeats)]):
+        check_setting("repeats", k, f"{path}: repeats"
+                      + (f"[{d}]" if d else ""))
     return grid
+
+
+def repeats_of(grid: dict, dataset: str) -> int:
+    """The grid's outer splits for ``dataset`` (see the module's text)."""
+    repeats = grid.get("repeats", 1)
+    return repeats.get(dataset, 1) if isinstance(repeats, dict) else repeats
+
+
+def run_config(grid: dict, dataset: str, name: str, spec: dict, seed: int,
+               out: str, device: str) -> TrainConfig:
+    """The :class:`TrainConfig` of one training run of the grid."""
+    return TrainConfig.from_dict({
+        "dataset": dataset, "seed": seed, "device": device, "out": out,
+        "repeats": repeats_of(grid, dataset),
+        **{k: grid[k] for k in ("epochs", "batch_size", "lr", "hidden",
+                                "layers", "features") if k in grid},
+        **spec}, source=f"objective {name}")
+
+
+def same_settings(result: dict, config: TrainConfig) -> bool:
+    """Whether a result file was written with the settings of ``config``
+    (every setting that changes the result, as the run's file key)."""
+    from hngraph.experiment import settings_key
+
+    try:
+        recorded = TrainConfig.from_dict(result["config"])
+    except (KeyError, TypeError, ValueError):
+        return False
+    return settings_key(recorded) == settings_key(config)
 
 
 def result_path(out: Path, dataset: str, objective: str, seed: int) -> Path:
     return Path(out) / dataset / f"{objective}_seed{seed}.json"
-
-
-def embedding_path(out: Path, dataset: str, objective: str, seed: int
-                   ) -> Path:
-    """Where a run's graph embeddings are kept for model selection across
-    runs (:func:`hngraph.evaluation.select_embeddings`); not committed."""
-    return Path(out) / dataset / "embeddings" / f"{objective}_seed{seed}.npy"
-
-
-def save_embeddings(model, config: TrainConfig, path: Path) -> None:
-    """The trained model's graph embeddings, in the dataset's order
-    (atomically: a temporary file, then a rename)."""
-    import numpy as np
-    from torch_geometric.loader import DataLoader
-
-    from hngraph.data import load_tudataset
-
-    dataset = load_tudataset(config.dataset, root=config.root,
-                             features=config.features)
-    emb, _ = model.embed(DataLoader(dataset, batch_size=512))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as f:
-        np.save(f, emb)
-    os.replace(tmp, path)
 
 
 def failure_path(out: Path, dataset: str, objective: str, seed: int) -> Path:
@@ -152,8 +167,9 @@ def plan(grid: dict, args) -> list[tuple[str, str, dict, int]]:
     if unknown:
         raise KeyError(f"unknown objective(s) {unknown}; the config defines "
                        f"{sorted(specs)}.")
-    return [(d, n, specs[n], s) for d in datasets for n in names
-            for s in seeds]
+    # Seed by seed, so that every cell of a seed finishes close together.
+    return [(d, n, specs[n], s) for d in datasets for s in seeds
+            for n in names]
 
 
 def run_one(dataset: str, name: str, spec: dict, seed: int, grid: dict,
@@ -164,16 +180,10 @@ def run_one(dataset: str, name: str, spec: dict, seed: int, grid: dict,
     from hngraph.experiment import run_experiment
 
     torch.set_num_threads(threads)
-    config = TrainConfig.from_dict({
-        "dataset": dataset, "seed": seed, "device": device, "out": out,
-        **{k: grid[k] for k in ("epochs", "batch_size", "lr", "hidden",
-                                "layers", "features") if k in grid},
-        **spec}, source=f"objective {name}")
-    result, model = run_experiment(config, progress=False)
+    config = run_config(grid, dataset, name, spec, seed, out, device)
+    result, _ = run_experiment(config, progress=False)
     result["objective_name"] = name
     path = result_path(Path(out), dataset, name, seed)
-    save_embeddings(model, config, embedding_path(Path(out), dataset, name,
-                                                  seed))
     atomic_write_json(path, result)
     failure_path(Path(out), dataset, name, seed).unlink(missing_ok=True)
     return str(path), result["accuracy_mean"]
@@ -181,28 +191,25 @@ def run_one(dataset: str, name: str, spec: dict, seed: int, grid: dict,
 
 def run_selection(dataset: str, name: str, candidates: list[str], seed: int,
                   out: str) -> tuple[str, float]:
-    """Nested selection among the candidates' embeddings of one seed; writes
-    its result file, with the same metadata as a training run's."""
+    """Nested selection among the candidates' finished runs of one seed
+    (:func:`hngraph.evaluation.select_results`, from their result files);
+    writes its result file, with the same metadata as a training run's."""
     from datetime import datetime, timezone
 
-    import numpy as np
-
-    from hngraph.data import load_tudataset
-    from hngraph.evaluation import select_embeddings
+    from hngraph.evaluation import select_results
     from hngraph.results import git_commit, machine_info, versions
 
     start = time.perf_counter()
-    first = read_result(result_path(Path(out), dataset, candidates[0], seed))
-    config = first["config"]
-    graphs = load_tudataset(dataset, root=config["root"],
-                            features=config["features"])
-    embeddings = {c: np.load(embedding_path(Path(out), dataset, c, seed))
-                  for c in candidates}
-    chosen = select_embeddings(embeddings, graphs.y.numpy(),
-                               folds=config["folds"], seed=seed)
+    found = {c: read_result(result_path(Path(out), dataset, c, seed))
+             for c in candidates}
+    config = found[candidates[0]]["config"]
+    chosen = select_results(found)
     result = {"objective_name": name, "objective": "nested-selection",
               "seed": seed, "candidates": candidates,
-              "config": {"dataset": dataset, "folds": config["folds"]},
+              "candidate_finished": {c: r["finished"]
+                                     for c, r in found.items()},
+              "config": {"dataset": dataset, "folds": config["folds"],
+                         "repeats": config["repeats"]},
               **chosen.to_dict(), "commit": git_commit(),
               "versions": versions(), "machine": machine_info("cpu"),
               "wall_time_s": time.perf_counter() - start,
@@ -211,6 +218,28 @@ def run_selection(dataset: str, name: str, candidates: list[str], seed: int,
     path = result_path(Path(out), dataset, name, seed)
     atomic_write_json(path, result)
     return str(path), result["accuracy_mean"]
+
+
+def finished(out: Path, grid: dict, run: tuple, device: str) -> bool:
+    """Whether the training run ``run`` (a :func:`plan` entry) has a result
+    file written with the grid's current settings."""
+    d, n, spec, s = run
+    result = read_result(result_path(out, d, n, s))
+    return result is not None and same_settings(
+        result, run_config(grid, d, n, spec, s, str(out), device))
+
+
+def selected(out: Path, run: tuple, trained: set) -> bool:
+    """Whether the selection ``run`` has a result file made from its
+    candidates' current result files (each in ``trained``)."""
+    d, n, spec, s = run
+    result = read_result(result_path(out, d, n, s))
+    if result is None or not all((d, c, s) in trained
+                                 for c in spec["select"]):
+        return False
+    return result.get("candidate_finished") == {
+        c: read_result(result_path(out, d, c, s))["finished"]
+        for c in spec["select"]}
 
 
 def record_failure(out: Path, dataset: str, name: str, seed: int,
@@ -256,37 +285,44 @@ def main(argv=None) -> int:
     device = args.device or grid.get("device", "auto")
     runs = plan(grid, args)
     removed = clean_partial(out)
-    todo = [r for r in runs
-            if read_result(result_path(out, r[0], r[1], r[3])) is None]
-    waiting = [r for r in todo if "select" in r[2] and not all(
-        read_result(result_path(out, r[0], c, r[3])) for c in r[2]["select"])]
-    todo = [r for r in todo if r not in waiting]
+    trained = {(d, n, s) for d, n, spec, s in runs
+               if "select" not in spec and finished(out, grid, (d, n, spec, s),
+                                                     device)}
+    todo = [r for r in runs if "select" not in r[2]
+            and (r[0], r[1], r[3]) not in trained]
+    selections = [r for r in runs if "select" in r[2]
+                  and not selected(out, r, trained)]
     print(f"{len(runs)} runs in the grid: "
-          f"{len(runs) - len(todo) - len(waiting)} finished (skipped), "
-          f"{len(todo)} to do"
-          + (f", {len(waiting)} selection(s) waiting for their candidates "
-             "(run the command again once they have finished)"
-             if waiting else "")
-          + f"; {removed} partial file(s) removed.", flush=True)
+          f"{len(runs) - len(todo) - len(selections)} finished (skipped), "
+          f"{len(todo) + len(selections)} to do; {removed} partial file(s) "
+          "removed.", flush=True)
     if args.dry_run:
-        for d, n, _, s in todo:
+        for d, n, _, s in todo + selections:
             print(f"  {d} {n} seed {s}")
         return 0
     threads = args.threads or max(1, (os.cpu_count() or 1) // args.jobs)
     start = time.perf_counter()
     failures = []
-    bar = tqdm(total=len(todo), desc="runs", unit="run")
+    bar = tqdm(total=len(todo) + len(selections), desc="runs", unit="run")
     # spawn: a forked child cannot use CUDA once the parent has touched it,
     # and a fresh interpreter per worker shares nothing by accident.
     with ProcessPoolExecutor(max_workers=args.jobs, mp_context=multiprocessing
                              .get_context("spawn")) as pool:
-        futures = {
-            (pool.submit(run_selection, d, n, spec["select"], s, str(out))
-             if "select" in spec else
-             pool.submit(run_one, d, n, spec, s, grid, str(out), device,
-                         threads)): (d, n, s) for d, n, spec, s in todo}
-        for future in as_completed(futures):
-            d, n, s = futures[future]
+        futures = {pool.submit(run_one, d, n, spec, s, grid, str(out), device,
+                               threads): (d, n, s) for d, n, spec, s in todo}
+
+        def submit_ready():
+            """Selections whose candidates have all finished go next."""
+            for r in [r for r in selections if all(
+                    (r[0], c, r[3]) in trained for c in r[2]["select"])]:
+                selections.remove(r)
+                futures[pool.submit(run_selection, r[0], r[1], r[2]["select"],
+                                    r[3], str(out))] = (r[0], r[1], r[3])
+
+        submit_ready()
+        while futures:
+            future = next(as_completed(futures))
+            d, n, s = futures.pop(future)
             bar.update(1)
             try:
                 path, acc = future.result()
@@ -294,9 +330,14 @@ def main(argv=None) -> int:
                 failures.append(record_failure(out, d, n, s, err))
                 bar.write(f"{d} {n} seed {s}: FAILED ({failures[-1]['error']})")
                 continue
+            trained.add((d, n, s))
+            submit_ready()
             bar.write(f"{d} {n} seed {s}: accuracy {acc:.4f} -> {path}")
+    for d, n, _, s in selections:  # a candidate failed
+        failures.append(record_failure(out, d, n, s, RuntimeError(
+            "a candidate of this selection failed; see its .failed file")))
     bar.close()
-    print(f"done: {len(todo) - len(failures)} of {len(todo)} runs in "
+    print(f"done: {bar.total - len(failures)} of {bar.total} runs in "
           f"{time.perf_counter() - start:.0f} s.")
     if failures:
         print(f"{len(failures)} run(s) failed (errors in "

@@ -56,7 +56,7 @@ def summary(results: list[dict]) -> dict:
 
 def column_order(cells: dict) -> list[str]:
     first = ["infograph", "debiased", "paper-b1", "paper-b2", "paper-b10",
-             "reference-b1", "reference-b2", "reference-b10"]
+             "hcl-code-b1", "hcl-code-b2", "hcl-code-b10"]
     seen = {o for d in cells.values() for o in d}
     return [o for o in first if o in seen] + sorted(seen - set(first))
 
@@ -100,7 +100,7 @@ def write_plot(path: Path, table: dict) -> None:
     for ax, d in zip(axes.flat, names, strict=False):
         row = table[d]
         base = row.get("infograph")
-        for mode, colour in (("paper", "tab:red"), ("reference", "tab:blue")):
+        for mode, colour in (("paper", "tab:red"), ("hcl-code", "tab:blue")):
             pts = sorted((s["beta"], s["mean"], s["std"]) for n, s in
                          row.items() if s["reweight"] == mode and
                          s["tau_plus"] == 0.5 and (n == "debiased" or
@@ -185,7 +185,7 @@ def markdown(table: dict, order: list[str], large_choice: dict,
              "(no epoch chosen), RBF SVM, 10-fold stratified CV with C chosen "
              "by an inner 5-fold search; mean ± std over seeds (n=5 unless "
              "marked). Columns: `infograph` (beta 0, tau+ 0), `debiased` "
-             "(beta 0, tau+ 0.5), `paper-bB` and `reference-bB` (beta B, "
+             "(beta 0, tau+ 0.5), `paper-bB` and `hcl-code-bB` (beta B, "
              "tau+ 0.5, the paper's derivation and the published code's "
              "formula); `-20ep` columns train 20 epochs instead of 200 "
              "(InfoGraph's own default); `-tau0.1` columns use tau+ 0.1 "

@@ -247,6 +247,11 @@ class TrainConfig:
         [], ListOf(Interval(int, 1)), "also report the SVM accuracy after "
         "these epochs")
     folds: int = setting(10, Interval(int, 2), "outer CV folds")
+    repeats: int = setting(
+        1, Interval(int, 1), "outer cross-validation splits (repeated "
+        "stratified K-fold); the score is their mean, the first split alone "
+        "is also recorded", "1 is a single 10-fold cross-validation, as in "
+        "published tables; more splits average out the split's noise.")
     checkpoint_every: int = setting(
         0, Interval(int, 0), "write a training checkpoint every K epochs (0: "
         "never); a rerun of the same command resumes from it")

@@ -7,7 +7,12 @@ Protocol: RBF :class:`~sklearn.svm.SVC` (``gamma="scale"``); outer
 ``StratifiedKFold(folds, shuffle=True, random_state=seed)``; in each outer
 fold ``C`` is chosen by an inner ``inner_folds``-fold grid search on the
 training part only (scikit-learn's ``GridSearchCV(SVC(), cv=inner_folds)``);
-the score is the mean (and std) of the outer fold accuracies.
+the score is the mean (and std) of the outer fold accuracies. With
+``repeats=K`` the outer split is drawn K times
+(``RepeatedStratifiedKFold(n_splits=folds, n_repeats=K, random_state=seed)``,
+whose first split is the one above) and the score is the mean over all K
+splits; the first split alone stays in the result as the figure comparable
+with published tables.
 
 ``method="fast"`` (the default) runs the same protocol on one matrix of
 squared distances :math:`D_{ij} = \lVert x_i - x_j \rVert^2` computed once:
@@ -20,19 +25,21 @@ parallel threads. ``method="sklearn"`` runs the plain
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 import torch
 from joblib import Parallel, delayed
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.model_selection import (GridSearchCV, RepeatedStratifiedKFold,
+                                     StratifiedKFold)
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import LabelEncoder, StandardScaler
 from sklearn.svm import SVC
 from torch_geometric.loader import DataLoader
 
 from .batching import DeviceGraphs, DeviceLoader
+from .config import check_setting
 
 C_GRID = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1000.0)
 METHODS = ("fast", "sklearn")
@@ -40,18 +47,33 @@ METHODS = ("fast", "sklearn")
 
 @dataclass
 class SVMResult:
-    """What :func:`svm_accuracy` measured: the mean and std of the outer
-    fold accuracies (fractions in [0, 1]), each fold's accuracy and the
-    ``C`` its inner search chose. ``to_dict()`` gives the fields as a dict
-    (the keys of hngraph's result files)."""
+    """What :func:`svm_accuracy` measured, accuracies as fractions in
+    [0, 1]: per outer fold of every split (``repeats`` splits of equally
+    many folds, one split after the other), its test accuracy, the ``C``
+    its inner search chose and that search's best inner score; the mean and
+    std over all those folds, each split's mean, and the mean and std of the
+    first split alone (the figure of a single 10-fold cross-validation, as
+    in published tables). ``to_dict()`` gives the fields as a dict (the keys
+    of hngraph's result files), :meth:`from_dict` reads them back."""
 
     accuracy_mean: float
     accuracy_std: float
     fold_accuracies: list[float]
     best_C: list[float]
+    inner_accuracies: list[float]
+    repeats: int
+    repeat_means: list[float]
+    first_split_mean: float
+    first_split_std: float
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: Mapping) -> SVMResult:
+        """The fields of :class:`SVMResult` read from ``values`` (a result
+        file's dict; other keys are left out)."""
+        return SVMResult(**{f.name: values[f.name] for f in fields(SVMResult)})
 
 
 @dataclass
@@ -137,8 +159,8 @@ class _KernelSVM:
         return float(np.mean(pred == self.y[test]))
 
     def outer_fold(self, train, test, c_grid, inner_folds):
-        _, c = self.inner_search(train, c_grid, inner_folds)
-        return self.test_accuracy(train, test, c), c
+        inner, c = self.inner_search(train, c_grid, inner_folds)
+        return self.test_accuracy(train, test, c), c, inner
 
 
 def _sklearn_fold(x, y, train, test, c_grid, inner_folds):
@@ -146,34 +168,37 @@ def _sklearn_fold(x, y, train, test, c_grid, inner_folds):
                           cv=inner_folds, scoring="accuracy")
     search.fit(x[train], y[train])
     return (float(np.mean(search.predict(x[test]) == y[test])),
-            float(search.best_params_["C"]))
+            float(search.best_params_["C"]), float(search.best_score_))
 
 
 def svm_accuracy(embeddings, labels, folds: int = 10, seed: int = 0,
                  inner_folds: int = 5, c_grid=C_GRID, method: str = "fast",
-                 n_jobs: int | None = -1) -> SVMResult:
+                 n_jobs: int | None = -1, repeats: int = 1) -> SVMResult:
     """Accuracy of an RBF SVM on embeddings under nested cross-validation.
 
     Args:
         embeddings: ``[n, d]`` array.
         labels: ``[n]`` class labels (any hashable values).
         folds: outer stratified folds (shuffled with ``seed``).
-        seed: seed of the outer split.
+        seed: seed of the outer splits.
         inner_folds: folds of the inner grid search over ``c_grid``.
         c_grid: candidate values of ``C``.
         method: ``"fast"`` (shared distance matrix) or ``"sklearn"`` (plain
             ``GridSearchCV(SVC())``); both follow the same protocol.
         n_jobs: outer folds run in parallel on this many threads (joblib;
             ``-1``: one per core). The result does not depend on it.
+        repeats: outer splits drawn with ``seed``
+            (``RepeatedStratifiedKFold``); the first is the split of
+            ``repeats=1``. The same ``labels``, ``folds``, ``seed`` and
+            ``repeats`` give the same splits for any embeddings.
 
     Returns:
-        An :class:`SVMResult`: mean and std of the fold accuracies, each
-        fold's accuracy and chosen ``C``.
+        An :class:`SVMResult`.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}.")
     x, y = _check_inputs(embeddings, labels, folds)
-    splits = _outer_splits(y, folds, seed)
+    splits = _outer_splits(y, folds, seed, repeats)
     if method == "fast":
         svm = _KernelSVM(x, y, squared_distances(x))
         jobs = (delayed(svm.outer_fold)(tr, te, c_grid, inner_folds)
@@ -183,25 +208,34 @@ def svm_accuracy(embeddings, labels, folds: int = 10, seed: int = 0,
                 for tr, te in splits)
     # libsvm releases the GIL: threads share the data at no copying cost.
     out = Parallel(n_jobs=n_jobs, prefer="threads")(jobs)
-    return _result(SVMResult, out)
+    return _result(SVMResult, out, repeats)
 
 
-def _outer_splits(y: np.ndarray, folds: int, seed: int) -> list:
-    """The outer folds: they depend on the labels and the seed only."""
-    return list(StratifiedKFold(n_splits=folds, shuffle=True,
-                                random_state=seed).split(np.zeros(len(y)), y))
+def _outer_splits(y: np.ndarray, folds: int, seed: int, repeats: int
+                  ) -> list:
+    """The outer folds of every split, one split after the other: they
+    depend on the labels, ``folds``, ``seed`` and ``repeats`` only."""
+    check_setting("repeats", repeats)
+    return list(RepeatedStratifiedKFold(
+        n_splits=folds, n_repeats=repeats, random_state=seed).split(
+            np.zeros(len(y)), y))
 
 
-def _result(kind, out, **extra):
-    accs = [a for a, _ in out]
+def _result(kind, out, repeats: int, **extra):
+    """``kind`` from ``(accuracy, C, inner score)`` per outer fold."""
+    accs = [a for a, _, _ in out]
+    per_split = np.reshape(accs, (repeats, -1))
     return kind(float(np.mean(accs)), float(np.std(accs)), accs,
-                [c for _, c in out], **extra)
+                [c for _, c, _ in out], [i for _, _, i in out], repeats,
+                [float(m) for m in per_split.mean(axis=1)],
+                float(per_split[0].mean()), float(per_split[0].std()),
+                **extra)
 
 
 def select_embeddings(candidates: Mapping[str, np.ndarray], labels,
                       folds: int = 10, seed: int = 0, inner_folds: int = 5,
-                      c_grid=C_GRID, n_jobs: int | None = -1
-                      ) -> SelectionResult:
+                      c_grid=C_GRID, n_jobs: int | None = -1,
+                      repeats: int = 1) -> SelectionResult:
     """Choose among several embeddings of the same graphs (one per setting
     of a hyper-parameter, say ``beta``) without looking at the test folds.
 
@@ -212,10 +246,12 @@ def select_embeddings(candidates: Mapping[str, np.ndarray], labels,
     its ``C`` and scored on the outer test fold. The outer test fold is
     never read before that last step, so the score is an unbiased estimate
     of the whole procedure, selection included (nested cross-validation).
+    With ``repeats=K`` the selection runs within every fold of each of the
+    K splits.
 
     Args:
         candidates: name -> ``[n, d]`` embeddings, rows in the same order.
-        labels, folds, seed, inner_folds, c_grid, n_jobs: as in
+        labels, folds, seed, inner_folds, c_grid, n_jobs, repeats: as in
             :func:`svm_accuracy` (the same outer folds for the same seed).
 
     Returns:
@@ -232,20 +268,71 @@ def select_embeddings(candidates: Mapping[str, np.ndarray], labels,
     def fold(train, test):
         scores = {name: svm.inner_search(train, c_grid, inner_folds)
                   for name, svm in svms.items()}
-        best = max(scores, key=lambda name: scores[name][0])  # first best
+        best = _first_best({name: s for name, (s, _) in scores.items()})
         c = scores[best][1]
         return (svms[best].test_accuracy(train, test, c), c, best,
                 {name: score for name, (score, _) in scores.items()})
 
     out = Parallel(n_jobs=n_jobs, prefer="threads")(
-        delayed(fold)(tr, te) for tr, te in _outer_splits(y, folds, seed))
-    return _result(SelectionResult, [(a, c) for a, c, _, _ in out],
-                   chosen=[b for _, _, b, _ in out],
+        delayed(fold)(tr, te)
+        for tr, te in _outer_splits(y, folds, seed, repeats))
+    return _selection(out, repeats)
+
+
+def _first_best(scores: Mapping[str, float]) -> str:
+    """The name with the highest score, the first in order on a tie."""
+    return max(scores, key=scores.get)
+
+
+def _selection(out, repeats: int) -> SelectionResult:
+    """A :class:`SelectionResult` from ``(accuracy, C, chosen, inner
+    scores)`` per outer fold."""
+    return _result(SelectionResult, [(a, c, s[b]) for a, c, b, s in out],
+                   repeats, chosen=[b for _, _, b, _ in out],
                    inner_scores=[s for _, _, _, s in out])
 
 
+def select_results(candidates: Mapping[str, SVMResult]) -> SelectionResult:
+    """:func:`select_embeddings` from the candidates' own
+    :func:`svm_accuracy` results, without their embeddings.
+
+    Each outer fold's inner search of a candidate is the one its own
+    :func:`svm_accuracy` ran on the same rows, so its inner score, chosen
+    ``C`` and test accuracy are already in its result: the candidate with
+    the best inner score (the first in ``candidates``' order on a tie) is
+    chosen, and its recorded test accuracy is that fold's score. The result
+    equals ``select_embeddings`` of the same embeddings with the same
+    ``labels``, ``folds``, ``seed``, ``repeats``, ``inner_folds`` and
+    ``c_grid`` (the ``fast`` method); the caller makes sure of the same
+    settings.
+
+    Args:
+        candidates: name -> :class:`SVMResult` (or a result file's dict).
+
+    Returns:
+        A :class:`SelectionResult`.
+    """
+    if not candidates:
+        raise ValueError("candidates is empty: give at least one name -> "
+                         "SVMResult entry.")
+    found = {name: r if isinstance(r, SVMResult) else SVMResult.from_dict(r)
+             for name, r in candidates.items()}
+    shapes = {(r.repeats, len(r.fold_accuracies)) for r in found.values()}
+    if len(shapes) != 1:
+        raise ValueError("candidates were scored on different splits "
+                         f"(repeats, outer folds): {sorted(shapes)}; score "
+                         "them with the same folds, seed and repeats.")
+    out = []
+    for f in range(len(next(iter(found.values())).fold_accuracies)):
+        scores = {name: r.inner_accuracies[f] for name, r in found.items()}
+        best = _first_best(scores)
+        out.append((found[best].fold_accuracies[f], found[best].best_C[f],
+                    best, scores))
+    return _selection(out, shapes.pop()[0])
+
+
 def evaluate(model, dataset, seed: int = 0, folds: int = 10,
-             batch_size: int = 512) -> SVMResult:
+             batch_size: int = 512, repeats: int = 1) -> SVMResult:
     """Embed every graph (eval mode) and score it with :func:`svm_accuracy`.
 
     ``dataset`` is a PyG dataset or a :class:`~hngraph.batching.DeviceGraphs`.
@@ -255,7 +342,8 @@ def evaluate(model, dataset, seed: int = 0, folds: int = 10,
     else:
         loader = DataLoader(dataset, batch_size=batch_size, shuffle=False)
     emb, labels = model.embed(loader)
-    return svm_accuracy(emb, labels, folds=folds, seed=seed)
+    return svm_accuracy(emb, labels, folds=folds, seed=seed,
+                        repeats=repeats)
 
 
 def linear_probe(model, dataset, batch_size: int = 256,

@@ -107,7 +107,8 @@ def _run(config: TrainConfig, progress: bool, device, start: float,
     if not lead:
         return None, model
     svm_start = time.perf_counter()
-    final = evaluate(model, dataset, seed=config.seed, folds=config.folds)
+    final = evaluate(model, dataset, seed=config.seed, folds=config.folds,
+                     repeats=config.repeats)
     svm_time = time.perf_counter() - svm_start
     result = {
         "config": config.to_dict(),

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from hngraph import svm_accuracy
-from hngraph.evaluation import select_embeddings
+from hngraph.evaluation import select_embeddings, select_results
 
 
 def test_separable_embeddings_near_one():
@@ -138,3 +138,82 @@ def test_candidates_must_embed_the_same_graphs():
     y, cands = _candidates()
     with pytest.raises(ValueError, match="one label per row"):
         select_embeddings({"a": cands["weak"], "b": cands["weak"][:-2]}, y)
+
+
+# ------------------------------------------------ repeated cross-validation
+
+def test_one_repeat_is_the_single_split_protocol():
+    # repeats=1 is StratifiedKFold(shuffle=True, random_state=seed): the
+    # folds, C and accuracies of a plain GridSearchCV(SVC()) on those folds.
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold
+    from sklearn.svm import SVC
+    y, cands = _candidates(n=80)
+    x = cands["weak"]
+    result = svm_accuracy(x, y, seed=4, repeats=1)
+    accs = []
+    for train, test in StratifiedKFold(10, shuffle=True, random_state=4
+                                       ).split(x, y):
+        search = GridSearchCV(SVC(), {"C": [1e-3, 1e-2, 1e-1, 1, 10, 100,
+                                            1000]}, cv=5).fit(x[train],
+                                                              y[train])
+        accs.append(search.score(x[test], y[test]))
+    assert result.fold_accuracies == pytest.approx(accs, abs=0)
+    assert result.repeats == 1 and result.repeat_means == [
+        pytest.approx(np.mean(accs))]
+    assert (result.first_split_mean, result.first_split_std) == (
+        result.accuracy_mean, result.accuracy_std)
+
+
+def test_repeats_draw_new_splits_after_the_first():
+    y, cands = _candidates(n=80)
+    one = svm_accuracy(cands["weak"], y, seed=4)
+    three = svm_accuracy(cands["weak"], y, seed=4, repeats=3)
+    assert len(three.fold_accuracies) == 30 == len(three.inner_accuracies)
+    assert three.fold_accuracies[:10] == one.fold_accuracies
+    assert three.first_split_mean == one.accuracy_mean
+    assert three.accuracy_mean == pytest.approx(np.mean(three.repeat_means))
+    assert three.accuracy_std == pytest.approx(
+        np.std(three.fold_accuracies))
+    # the later splits are other splits: their folds' scores differ
+    assert three.fold_accuracies[10:20] != three.fold_accuracies[:10]
+    # K = 3 by hand: RepeatedStratifiedKFold's splits, one fast SVM each
+    from sklearn.model_selection import RepeatedStratifiedKFold
+    splits = list(RepeatedStratifiedKFold(n_splits=10, n_repeats=3,
+                                          random_state=4).split(y, y))
+    assert len({tuple(te) for _, te in splits}) == 30
+
+
+def test_results_select_as_the_embeddings_do():
+    # The grid selects from the candidates' own result files: the same
+    # choice, C and accuracy per fold of every split as select_embeddings,
+    # which needs only that every cell of a seed has the same splits.
+    y, cands = _candidates()
+    for repeats in (1, 3):
+        direct = select_embeddings(cands, y, seed=1, repeats=repeats)
+        results = {n: svm_accuracy(e, y, seed=1, repeats=repeats).to_dict()
+                   for n, e in cands.items()}
+        assert select_results(results) == direct
+
+
+def test_selection_never_reads_a_test_fold_of_any_repeat():
+    y, cands = _candidates(n=60)
+    before = select_embeddings(cands, y, seed=0, repeats=2)
+    from sklearn.model_selection import RepeatedStratifiedKFold
+    splits = list(RepeatedStratifiedKFold(n_splits=10, n_repeats=2,
+                                          random_state=0).split(y, y))
+    for k in (3, 14):  # a fold of the first and of the second split
+        leaked = {name: e.copy() for name, e in cands.items()}
+        leaked["noise"][splits[k][1]] = 100.0 * y[splits[k][1], None]
+        after = select_embeddings(leaked, y, seed=0, repeats=2)
+        assert after.chosen[k] == before.chosen[k]
+        assert after.inner_scores[k] == before.inner_scores[k]
+
+
+def test_select_results_refuses_other_splits():
+    y, cands = _candidates(n=60)
+    one = svm_accuracy(cands["weak"], y, repeats=1)
+    two = svm_accuracy(cands["strong"], y, repeats=2)
+    with pytest.raises(ValueError, match="different splits"):
+        select_results({"a": one, "b": two})
+    with pytest.raises(ValueError, match="repeats must be an integer >= 1"):
+        svm_accuracy(cands["weak"], y, repeats=0)

@@ -85,20 +85,20 @@ def test_best_beta_compares_columns_on_the_same_datasets(tmp_path):
         "paper-b2": {"beta": 2, "tau_plus": 0.5, "reweight": "paper"},
         "paper-b1-tau0.1": {"beta": 1, "tau_plus": 0.1},
         "paper-b1-20ep": {"beta": 1, "tau_plus": 0.5, "epochs": 20},
-        "reference-b1": {"beta": 1, "tau_plus": 0.5, "reweight": "reference"},
+        "hcl-code-b1": {"beta": 1, "tau_plus": 0.5, "reweight": "hcl-code"},
         "infograph": {"beta": 0, "tau_plus": 0}}}
     accs = {("EASY", "paper-b1"): 0.9, ("HARD", "paper-b1"): 0.5,
             ("EASY", "paper-b2"): 0.8, ("HARD", "paper-b2"): 0.55,
             ("EASY", "paper-b1-tau0.1"): 0.95,
             ("EASY", "paper-b1-20ep"): 0.99, ("HARD", "paper-b1-20ep"): 0.99,
-            ("EASY", "reference-b1"): 0.1, ("HARD", "reference-b1"): 0.1,
+            ("EASY", "hcl-code-b1"): 0.1, ("HARD", "hcl-code-b1"): 0.1,
             ("EASY", "infograph"): 1.0, ("HARD", "infograph"): 1.0}
     for (d, name), acc in accs.items():
         (tmp_path / d).mkdir(exist_ok=True)
         (tmp_path / d / f"{name}_seed0.json").write_text(
             json.dumps({"accuracy_mean": acc}))
     assert best_beta(tmp_path, grid, "paper") == "paper-b1"
-    assert best_beta(tmp_path, grid, "reference") == "reference-b1"
+    assert best_beta(tmp_path, grid, "hcl-code") == "hcl-code-b1"
 
 
 @pytest.mark.slow
