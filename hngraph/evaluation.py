@@ -31,8 +31,11 @@ import numpy as np
 import torch
 from joblib import Parallel, delayed
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import (GridSearchCV, RepeatedStratifiedKFold,
-                                     StratifiedKFold)
+from sklearn.model_selection import (
+    GridSearchCV,
+    RepeatedStratifiedKFold,
+    StratifiedKFold,
+)
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import LabelEncoder, StandardScaler
 from sklearn.svm import SVC
