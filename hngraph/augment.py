@@ -1,32 +1,197 @@
-"""Graph augmentations for two-view contrastive learning (GraphCL).
+r"""Graph augmentations for two-view contrastive learning: the four views of
+GraphCL (You et al., NeurIPS 2020, <https://arxiv.org/abs/2010.13902>).
 
-Each augmentation is a PyG transform: ``aug(data) -> new Data`` (the input is
-not modified). ``ratio`` is the fraction of nodes, edges or features
-affected; ``generator`` (a :class:`torch.Generator`) makes the draws
-reproducible. PyG's own utilities do the work where they exist
-(:func:`~torch_geometric.utils.dropout_node`,
-:func:`~torch_geometric.utils.dropout_edge`,
-:func:`~torch_geometric.utils.add_random_edge`,
-:func:`~torch_geometric.utils.mask_feature`, :meth:`Data.subgraph`).
+For a graph of :math:`n` nodes and :math:`m` edge entries (both directions of
+an undirected edge are two entries, as in PyG) and a ratio :math:`r \in [0,
+1)`:
+
+- ``node_drop``: :math:`n - \lfloor r n \rfloor` nodes are kept, drawn
+  uniformly without replacement, with the edges between them; the kept nodes
+  are renumbered in their order.
+- ``subgraph``: a uniform start node, then, one node at a time, a uniform
+  draw among the nodes not yet kept that neighbour a kept one, until
+  :math:`n - \lfloor r n \rfloor` nodes are kept or no neighbour is left
+  (the start node's component is smaller); the kept nodes are connected
+  (the random-walk subgraph of GraphCL's code, which grows the same way).
+- ``edge_perturb``: :math:`\lfloor r m \rfloor` edge entries are removed,
+  drawn uniformly without replacement, and as many are added, each between
+  two uniform nodes of the graph: the graph keeps :math:`m` entries.
+- ``feature_mask``: :math:`\lfloor r n \rfloor` nodes, drawn uniformly
+  without replacement, get an all-zero feature vector (GraphCL masks whole
+  node attribute vectors).
+
+Every graph keeps at least one node, since :math:`\lfloor r n \rfloor < n`.
+:func:`augment_batch` draws a view of every graph of a mini-batch at once,
+with index and mask operations over the whole batch (no loop over graphs),
+on the batch's device; it serves the mini-batches of
+:class:`~hngraph.batching.DeviceLoader` and of PyG's ``DataLoader`` alike.
+The transforms :class:`NodeDrop`, :class:`RandomWalkSubgraph`,
+:class:`EdgePerturb` and :class:`FeatureMask` (``aug(data) -> new Data``,
+the input left unchanged) apply the same functions to one ``Data``, for
+users' own pipelines. A :class:`torch.Generator` on the data's device (or
+torch's default one) makes the draws reproducible.
 """
 from __future__ import annotations
 
-import random
-
 import torch
-from torch_geometric.data import Data
+from torch import Tensor
+from torch_geometric.data import Batch, Data
 from torch_geometric.transforms import BaseTransform
-from torch_geometric.utils import (
-    add_random_edge,
-    dropout_edge,
-    dropout_node,
-    mask_feature,
-)
 
-from .config import AUGMENTATION_NAMES
+from .batching import _ptr
+from .config import AUGMENTATION_NAMES, check_setting
+
+
+def _rand(size: int, like: Tensor, generator) -> Tensor:
+    """``size`` uniform draws in [0, 1), float64, on ``like``'s device."""
+    return torch.rand(size, dtype=torch.float64, device=like.device,
+                      generator=generator)
+
+
+def _floor_ratio(counts: Tensor, ratio: float) -> Tensor:
+    r""":math:`\lfloor r c \rfloor` per segment, as Python's ``int(c * r)``."""
+    return torch.floor(counts.to(torch.float64) * ratio).long()
+
+
+def _choose(segment: Tensor, k: Tensor, generator) -> Tensor:
+    """A mask with exactly ``k[g]`` of the entries of each segment ``g``
+    (``segment``: each entry's segment, ``[M]``) set, drawn uniformly
+    without replacement: the ``k[g]`` smallest of uniform keys."""
+    key = segment.to(torch.float64) + _rand(segment.numel(), segment,
+                                            generator)
+    order = key.argsort()
+    counts = torch.bincount(segment, minlength=k.numel())
+    first = counts.cumsum(0) - counts
+    seg = segment[order]
+    rank = torch.arange(segment.numel(), device=segment.device) - first[seg]
+    chosen = torch.empty_like(segment, dtype=torch.bool)
+    chosen[order] = rank < k[seg]
+    return chosen
+
+
+def node_drop_mask(batch: Tensor, num_graphs: int, ratio: float,
+                   generator=None) -> Tensor:
+    """The nodes ``node_drop`` keeps (``[N]`` bool), ``batch`` being each
+    node's graph."""
+    counts = torch.bincount(batch, minlength=num_graphs)
+    return ~_choose(batch, _floor_ratio(counts, ratio), generator)
+
+
+def feature_mask_rows(batch: Tensor, num_graphs: int, ratio: float,
+                      generator=None) -> Tensor:
+    """The nodes whose features ``feature_mask`` sets to 0 (``[N]`` bool)."""
+    counts = torch.bincount(batch, minlength=num_graphs)
+    return _choose(batch, _floor_ratio(counts, ratio), generator)
+
+
+def subgraph_mask(edge_index: Tensor, batch: Tensor, num_graphs: int,
+                  ratio: float, generator=None) -> Tensor:
+    r"""The nodes ``subgraph`` keeps (``[N]`` bool), for every graph at once.
+
+    The one-node-at-a-time growth is run in continuous time: each node
+    :math:`v` draws :math:`E_v \sim \mathrm{Exp}(1)` and joins at
+    :math:`T_v = E_v + \min_{u \sim v} T_u` (:math:`T = 0` at the start
+    node), the first moment a neighbour has joined plus its own clock. The
+    clocks being memoryless, the next node to join is at every moment a
+    uniform draw among the nodes that neighbour the joined ones, so the
+    order of joining is that of the one-at-a-time growth, and the kept nodes
+    are the ``n - floor(r n)`` with the smallest :math:`T`: shortest paths
+    with node weights, found by relaxing all edges at once until no
+    :math:`T` changes."""
+    counts = torch.bincount(batch, minlength=num_graphs)
+    target = counts - _floor_ratio(counts, ratio)
+    start = _ptr(counts)[:-1] + (_rand(num_graphs, batch, generator)
+                                 * counts).long()
+    clock = -torch.log1p(-_rand(batch.numel(), batch, generator))
+    time = torch.full_like(clock, float("inf"))
+    time[start] = 0.0
+    src, dst = edge_index
+    while True:
+        before = time
+        reached = torch.full_like(time, float("inf")).scatter_reduce(
+            0, dst, time[src], "amin")
+        time = torch.minimum(time, reached + clock)
+        if torch.equal(time, before):
+            break
+    by_time = time.argsort(stable=True)
+    order = by_time[batch[by_time].argsort(stable=True)]
+    first = _ptr(counts)[:-1]
+    rank = torch.arange(batch.numel(), device=batch.device) \
+        - first[batch[order]]
+    kept = torch.empty_like(batch, dtype=torch.bool)
+    kept[order] = (rank < target[batch[order]]) & time[order].isfinite()
+    return kept
+
+
+def edge_perturb_edges(edge_index: Tensor, batch: Tensor, num_graphs: int,
+                       ratio: float, generator=None) -> Tensor:
+    """The edge entries after ``edge_perturb``: the kept ones, then the
+    added ones (``[2, M]``), ``batch`` being each node's graph."""
+    edge_graph = batch[edge_index[0]]
+    per_graph = torch.bincount(edge_graph, minlength=num_graphs)
+    changed = _floor_ratio(per_graph, ratio)
+    kept = edge_index[:, ~_choose(edge_graph, changed, generator)]
+    graph = torch.repeat_interleave(
+        torch.arange(num_graphs, device=batch.device), changed)
+    counts = torch.bincount(batch, minlength=num_graphs)
+    first = _ptr(counts)[:-1]
+    ends = (_rand(2 * graph.numel(), batch, generator).view(2, -1)
+            * counts[graph]).long() + first[graph]
+    return torch.cat([kept, ends], dim=1)
+
+
+def _restrict(batch: Batch, keep: Tensor) -> Batch:
+    """The mini-batch on the nodes ``keep``: the edges between kept nodes,
+    renumbered."""
+    new_id = keep.long().cumsum(0) - 1
+    edges = batch.edge_index[:, keep[batch.edge_index[0]]
+                             & keep[batch.edge_index[1]]]
+    return _batch_like(batch, batch.x[keep], new_id[edges], batch.batch[keep])
+
+
+def _batch_like(batch: Batch, x: Tensor, edge_index: Tensor,
+                node_graph: Tensor) -> Batch:
+    """A mini-batch of ``batch``'s graphs (and labels) on new tensors."""
+    counts = torch.bincount(node_graph, minlength=batch.num_graphs)
+    out = Batch(x=x, edge_index=edge_index, batch=node_graph,
+                ptr=_ptr(counts))
+    if getattr(batch, "y", None) is not None:
+        out.y = batch.y
+    out._num_graphs = batch.num_graphs
+    return out
+
+
+def augment_batch(name: str, batch: Batch, ratio: float = 0.2,
+                  generator: torch.Generator | None = None) -> Batch:
+    """A view of every graph of a mini-batch (``x``, ``edge_index``,
+    ``batch``, ``num_graphs``), by the augmentation ``name`` (see the module's
+    definitions), drawn on the batch's device from ``generator``.
+
+    Shapes:
+        ``[N, F]`` features and ``[2, E]`` edges in, ``[N', F]`` and
+        ``[2, E']`` out, with ``N' = N`` for ``edge_perturb`` and
+        ``feature_mask``, and ``E' = E`` for ``edge_perturb``.
+    """
+    check_setting("aug1", name, "augmentation name")
+    check_setting("aug_ratio", ratio, "ratio")
+    g, b = batch.num_graphs, batch.batch
+    if name == "node_drop":
+        return _restrict(batch, node_drop_mask(b, g, ratio, generator))
+    if name == "subgraph":
+        return _restrict(batch, subgraph_mask(batch.edge_index, b, g, ratio,
+                                              generator))
+    if name == "edge_perturb":
+        return _batch_like(batch, batch.x, edge_perturb_edges(
+            batch.edge_index, b, g, ratio, generator), b)
+    rows = feature_mask_rows(b, g, ratio, generator)
+    return _batch_like(batch, batch.x.masked_fill(rows[:, None], 0),
+                       batch.edge_index, b)
 
 
 class _Augmentation(BaseTransform):
+    """A transform drawing one view of a ``Data`` by the functions of the
+    batch path (one graph: ``batch`` all zeros)."""
+
     def __init__(self, ratio: float = 0.2,
                  generator: torch.Generator | None = None):
         if not 0.0 <= ratio < 1.0:
@@ -35,114 +200,62 @@ class _Augmentation(BaseTransform):
         self.ratio = ratio
         self.generator = generator
 
-    def _seed(self) -> int:
-        """A seed drawn from this augmentation's generator (or torch's)."""
-        return int(torch.randint(2**62, (1,), generator=self.generator))
-
     def forward(self, data: Data) -> Data:
-        # PyG's utilities draw from torch's global generator (and, for
-        # negative sampling, Python's): run them on forked copies seeded from
-        # ours, so that the caller's streams are left untouched.
-        seed = self._seed()
-        state = random.getstate()
-        try:
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(seed)
-                random.seed(seed)
-                return self.augment(data.clone())
-        finally:
-            random.setstate(state)
+        one = torch.zeros(data.num_nodes, dtype=torch.long,
+                          device=data.edge_index.device)
+        return self.augment(data.clone(), one)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(ratio={self.ratio})"
 
 
 class NodeDrop(_Augmentation):
-    """Drop each node with probability ``ratio`` (at least one node stays),
-    with its edges; the remaining nodes are renumbered."""
+    """GraphCL's node dropping (see the module's definitions)."""
 
-    def augment(self, data: Data) -> Data:
-        _, _, keep = dropout_node(data.edge_index, p=self.ratio,
-                                  num_nodes=data.num_nodes)
-        if not keep.any():
-            keep[torch.randint(data.num_nodes, (1,))] = True
-        return data.subgraph(keep)
+    def augment(self, data: Data, one: Tensor) -> Data:
+        return data.subgraph(node_drop_mask(one, 1, self.ratio,
+                                            self.generator))
+
+
+class RandomWalkSubgraph(_Augmentation):
+    """GraphCL's subgraph view, grown from a random node through its
+    neighbours (see the module's definitions)."""
+
+    def augment(self, data: Data, one: Tensor) -> Data:
+        return data.subgraph(subgraph_mask(data.edge_index, one, 1,
+                                           self.ratio, self.generator))
 
 
 class EdgePerturb(_Augmentation):
-    """Remove each undirected edge with probability ``ratio``, then add
-    random edges, ``ratio`` times the remaining count (GraphCL's edge
-    perturbation)."""
+    """GraphCL's edge perturbation (see the module's definitions); edge
+    attributes, no longer aligned with the edges, are dropped."""
 
-    def augment(self, data: Data) -> Data:
-        if data.edge_index.numel() == 0:
-            return data
-        edge_index, _ = dropout_edge(data.edge_index, p=self.ratio,
-                                     force_undirected=True)
-        if self.ratio > 0 and data.num_nodes > 1:
-            edge_index, _ = add_random_edge(edge_index, p=self.ratio,
-                                            force_undirected=True,
-                                            num_nodes=data.num_nodes)
-        data.edge_index = edge_index
+    def augment(self, data: Data, one: Tensor) -> Data:
+        data.edge_index = edge_perturb_edges(data.edge_index, one, 1,
+                                             self.ratio, self.generator)
         for key in ("edge_attr", "edge_weight"):
             if key in data:
-                del data[key]  # no longer aligned with the edges
+                del data[key]
         return data
 
 
 class FeatureMask(_Augmentation):
-    """Set the features of a ``ratio`` of the nodes to 0 (attribute
-    masking)."""
+    """GraphCL's attribute masking (see the module's definitions)."""
 
-    def augment(self, data: Data) -> Data:
-        data.x, _ = mask_feature(data.x, p=self.ratio, mode="row")
+    def augment(self, data: Data, one: Tensor) -> Data:
+        rows = feature_mask_rows(one, 1, self.ratio, self.generator)
+        data.x = data.x.masked_fill(rows[:, None], 0)
         return data
 
 
-class RandomWalkSubgraph(_Augmentation):
-    """Keep the connected subgraph explored by a random walk until ``1 -
-    ratio`` of the nodes are visited (GraphCL's subgraph view).
-
-    Each step moves from a visited node, picked at random, to one of its
-    neighbours, so the kept nodes stay connected to the start node and grow
-    by about one node per step; after ``max_steps_per_node * n`` steps (a
-    component smaller than the target) the walk stops.
-    """
-
-    def __init__(self, ratio: float = 0.2,
-                 generator: torch.Generator | None = None,
-                 max_steps_per_node: int = 20):
-        super().__init__(ratio, generator)
-        self.max_steps = max_steps_per_node
-
-    def augment(self, data: Data) -> Data:
-        n = data.num_nodes
-        target = max(1, int(round((1.0 - self.ratio) * n)))
-        neighbours = [[] for _ in range(n)]
-        for u, v in data.edge_index.t().tolist():
-            neighbours[u].append(v)
-        visited = [random.randrange(n)]
-        keep = torch.zeros(n, dtype=torch.bool)
-        keep[visited[0]] = True
-        for _ in range(self.max_steps * n):
-            if len(visited) >= target:
-                break
-            step = neighbours[random.choice(visited)]
-            if step:
-                node = random.choice(step)
-                if not keep[node]:
-                    keep[node] = True
-                    visited.append(node)
-        return data.subgraph(keep.to(data.edge_index.device))
-
-
 AUGMENTATIONS = dict(zip(AUGMENTATION_NAMES, (NodeDrop, EdgePerturb,
-                                               FeatureMask, RandomWalkSubgraph), strict=False))
+                                               FeatureMask, RandomWalkSubgraph),
+                         strict=True))
 
 
 def make_augmentation(name: str, ratio: float = 0.2,
                       generator: torch.Generator | None = None):
-    """An augmentation by name: ``node_drop``, ``edge_perturb``,
+    """An augmentation transform by name: ``node_drop``, ``edge_perturb``,
     ``feature_mask`` or ``subgraph``."""
     if name not in AUGMENTATIONS:
         raise ValueError(f"unknown augmentation {name!r}; choose one of "

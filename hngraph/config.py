@@ -19,8 +19,7 @@ FEATURE_CHOICES = ("auto", "labels", "degree", "constant")
 REWEIGHT_MODES = ("paper", "hcl-code")
 #: ``"device"``: mini-batches built on the training device by index
 #: operations (:mod:`hngraph.batching`); ``"loader"``: PyG's ``DataLoader``,
-#: for datasets larger than device memory and models that need ``Data``
-#: objects; ``"auto"``: ``"device"`` unless the model needs ``Data`` objects.
+#: for datasets larger than device memory; ``"auto"``: ``"device"``.
 BATCHING_CHOICES = ("auto", "device", "loader")
 #: GraphCL's augmentations (see :mod:`hngraph.augment`).
 AUGMENTATION_NAMES = ("node_drop", "edge_perturb", "feature_mask", "subgraph")
@@ -242,7 +241,7 @@ class TrainConfig:
     batching: str = setting(
         "auto", Options(BATCHING_CHOICES), "device: build mini-batches on the "
         "training device; loader: PyG's DataLoader (datasets larger than "
-        "device memory; GraphCL's views always use it)")
+        "device memory); auto: device")
     eval_epochs: list[int] = setting(
         [], ListOf(Interval(int, 1)), "also report the SVM accuracy after "
         "these epochs")

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.data import Batch
 
-from .augment import make_augmentation
+from .augment import augment_batch
 from .config import check_settings
 from .encoders import GINEncoder
 from .losses import HardInfoNCELoss, JSDLocalGlobalLoss
@@ -190,7 +190,7 @@ class GraphCL(GraphModel):
     with the negatives of Robinson et al. (ICLR 2021).
 
     Each graph of a batch is augmented twice (``aug1``, ``aug2``, see
-    :mod:`hngraph.augment`); both views are encoded, projected by a
+    :mod:`hngraph.augment`), on the batch's device; both views are encoded, projected by a
     Linear-ReLU-Linear head and contrasted with
     :func:`~hngraph.losses.hard_infonce`, the other graphs' views being the
     negatives. ``beta=0, tau_plus=0`` is GraphCL's NT-Xent.
@@ -205,10 +205,6 @@ class GraphCL(GraphModel):
         aug_ratio: the augmentations' ratio.
     """
 
-    #: Augments each graph as a ``Data`` object: :func:`~hngraph.fit` feeds it
-    #: PyG's ``DataLoader`` batches (see ``fit``'s ``batching``).
-    needs_data_objects = True
-
     def __init__(self, in_dim: int, hidden: int = 32, layers: int = 3,
                  beta: float = 0.0, tau_plus: float = 0.0,
                  temperature: float = 0.5, reweight: str = "paper",
@@ -221,17 +217,17 @@ class GraphCL(GraphModel):
             aug_ratio=aug_ratio))
         self.criterion = HardInfoNCELoss(beta, tau_plus, temperature,
                                          reweight)
-        self.augs = (make_augmentation(aug1, aug_ratio),
-                     make_augmentation(aug2, aug_ratio))
+        self.augs, self.aug_ratio = (aug1, aug2), aug_ratio
         self.encoder = GINEncoder(in_dim, hidden, layers)
         dim = self.encoder.out_dim
         self.head = nn.Sequential(nn.Linear(dim, dim), nn.ReLU(),
                                   nn.Linear(dim, dim))
 
     def views(self, data) -> tuple[Batch, Batch]:
-        """Two augmented views of every graph of a batch."""
-        graphs = data.to_data_list()
-        return tuple(Batch.from_data_list([aug(g) for g in graphs])
+        """Two augmented views of every graph of a mini-batch, drawn on its
+        device from torch's default generator
+        (:func:`~hngraph.augment.augment_batch`)."""
+        return tuple(augment_batch(aug, data, self.aug_ratio)
                      for aug in self.augs)
 
     def loss(self, data) -> Tensor:

@@ -194,10 +194,10 @@ def fit(model, dataset, epochs: int = 20, batch_size: int = 128,
         batching: ``"device"`` builds the mini-batches on ``device`` by index
             operations (:mod:`hngraph.batching`): the dataset is moved there
             once, and a step never waits for the device. ``"loader"`` uses
-            PyG's ``DataLoader`` (datasets larger than device memory, models
-            that augment ``Data`` objects). ``"auto"`` (the default) is
-            ``"device"`` unless the model sets ``needs_data_objects``, as
-            :class:`~hngraph.GraphCL` does. Both give the same batches.
+            PyG's ``DataLoader`` (datasets larger than device memory).
+            ``"auto"`` (the default) is ``"device"``. Both give the same
+            batches, and :class:`~hngraph.GraphCL` draws its views on
+            either (:func:`~hngraph.augment.augment_batch`).
         batch_order: ``"shuffle"`` (a new order every epoch) or ``"fixed"``
             (one shuffle per run, the same batches every epoch, as the
             published HCL graph code); see :func:`train_loader`.
@@ -282,14 +282,8 @@ def make_optimizer(model, lr: float) -> torch.optim.Adam:
 
 def _batching(model, dataset, batching: str) -> str:
     check_setting("batching", batching)
-    needs_data = getattr(model, "needs_data_objects", False)
-    if batching == "device" and needs_data:
-        raise ValueError(
-            f"{type(model).__name__} augments each graph as a Data object, "
-            "which cannot run on device batches; use batching='loader' (or "
-            "'auto').")
     if batching == "auto":
-        batching = "loader" if needs_data else "device"
+        batching = "device"
     if batching == "loader" and isinstance(dataset, DeviceGraphs):
         raise ValueError("batching='loader' needs the PyG dataset, not a "
                          "DeviceGraphs.")

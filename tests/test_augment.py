@@ -1,29 +1,230 @@
+"""The four GraphCL views against their definitions (hngraph.augment): on
+hand-made batches, in distribution against the one-graph transforms, and
+their seeding."""
+import math
+
 import networkx as nx
 import pytest
 import torch
-from torch_geometric.data import Data
-from torch_geometric.utils import is_undirected
+from torch_geometric.data import Batch, Data
 
 from hngraph.augment import (
     EdgePerturb,
     FeatureMask,
     NodeDrop,
     RandomWalkSubgraph,
+    augment_batch,
     make_augmentation,
 )
+from hngraph.batching import DeviceGraphs, DeviceLoader
+
+NAMES = ("node_drop", "subgraph", "edge_perturb", "feature_mask")
 
 
 def cycle(n=30, dim=4):
     g = nx.cycle_graph(n)
     g.add_edges_from((i, (i + 7) % n) for i in range(0, n, 3))
-    data = Data(x=torch.arange(n * dim, dtype=torch.float).view(n, dim),
-                edge_index=torch.tensor(list(g.to_directed().edges)).t())
-    return data
+    return from_networkx(g, dim)
+
+
+def from_networkx(g, dim=4, start=0):
+    """Features: column 0 is a node's id (``start`` + its number), so that
+    a view's nodes say which nodes they were."""
+    n = g.number_of_nodes()
+    x = torch.ones(n, dim)
+    x[:, 0] = torch.arange(start, start + n, dtype=torch.float)
+    edges = torch.tensor(list(g.to_directed().edges), dtype=torch.long)
+    return Data(x=x, edge_index=edges.t().reshape(2, -1))
+
+
+def hand_batch():
+    """A cycle, a path, a star, two disjoint triangles, a single node and a
+    graph without edges, with node ids across the batch."""
+    graphs = [nx.cycle_graph(12), nx.path_graph(9), nx.star_graph(7),
+              nx.disjoint_union(nx.cycle_graph(3), nx.cycle_graph(3)),
+              nx.empty_graph(1), nx.empty_graph(5)]
+    data, start = [], 0
+    for g in graphs:
+        data.append(from_networkx(g, start=start))
+        start += g.number_of_nodes()
+    return Batch.from_data_list(data), graphs
+
+
+def nodes_of(view, graph):
+    return view.x[view.batch == graph, 0].long().tolist()
+
+
+def original_edges(batch):
+    return {tuple(e) for e in batch.x[batch.edge_index, 0].long().t().tolist()}
+
+
+@pytest.mark.parametrize("ratio", [0.2, 0.5, 0.99])
+def test_node_drop_keeps_n_minus_floor_rn_and_their_edges(ratio):
+    batch, graphs = hand_batch()
+    edges = original_edges(batch)
+    view = augment_batch("node_drop", batch, ratio,
+                         torch.Generator().manual_seed(3))
+    kept = set(view.x[:, 0].long().tolist())
+    for i, g in enumerate(graphs):
+        n = g.number_of_nodes()
+        assert len(nodes_of(view, i)) == n - math.floor(ratio * n) >= 1
+    # renumbered: the view's edges are exactly the original edges between
+    # kept nodes, read through the kept nodes' ids
+    got = [tuple(e) for e in view.x[view.edge_index, 0].long().t().tolist()]
+    assert sorted(got) == sorted(e for e in edges if set(e) <= kept)
+    assert view.ptr.tolist() == [0, *torch.bincount(view.batch).cumsum(0)
+                                 .tolist()]
+    assert torch.equal(view.x[:, 1:], torch.ones(view.num_nodes, 3))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_subgraph_grows_a_connected_set_from_one_node(seed):
+    batch, graphs = hand_batch()
+    ratio = 0.4
+    view = augment_batch("subgraph", batch, ratio,
+                         torch.Generator().manual_seed(seed))
+    offset = 0
+    for i, g in enumerate(graphs):
+        n = g.number_of_nodes()
+        ids = [v - offset for v in nodes_of(view, i)]
+        offset += n
+        assert 1 <= len(ids) <= n - math.floor(ratio * n)
+        component = nx.node_connected_component(g, ids[0])
+        assert nx.is_connected(g.subgraph(ids))
+        # the walk stops early only when the start's component is used up
+        assert len(ids) == min(n - math.floor(ratio * n), len(component))
+    kept = set(view.x[:, 0].long().tolist())
+    got = [tuple(e) for e in view.x[view.edge_index, 0].long().t().tolist()]
+    assert sorted(got) == sorted(e for e in original_edges(batch)
+                                 if set(e) <= kept)
+
+
+def test_subgraph_grows_by_uniform_frontier_draws():
+    # The continuous-time construction must give the distribution of the
+    # one-node-at-a-time growth (a uniform start, then uniform draws among
+    # the frontier): on a 5-node path, keeping 3 nodes, against the exact
+    # distribution enumerated by hand below.
+    g = nx.path_graph(5)
+    data = from_networkx(g)
+    seen = {}
+    gen = torch.Generator().manual_seed(0)
+    batch = Batch.from_data_list([data] * 4000)
+    view = augment_batch("subgraph", batch, 0.4, gen)
+    for i in range(4000):
+        ids = tuple(sorted(nodes_of(view, i)))
+        seen[ids] = seen.get(ids, 0) + 1
+    expected = _growth_distribution(g, 3)
+    for ids, p in expected.items():
+        assert seen.get(ids, 0) / 4000 == pytest.approx(p, abs=0.03)
+    assert set(seen) == set(expected)
+
+
+def _growth_distribution(g, k):
+    """Exact distribution of the kept set of the one-at-a-time growth."""
+    out = {}
+
+    def grow(kept, p):
+        if len(kept) == k:
+            key = tuple(sorted(kept))
+            out[key] = out.get(key, 0) + p
+            return
+        frontier = {u for v in kept for u in g[v]} - kept
+        if not frontier:
+            key = tuple(sorted(kept))
+            out[key] = out.get(key, 0) + p
+            return
+        for u in frontier:
+            grow(kept | {u}, p / len(frontier))
+
+    for v in g:
+        grow({v}, 1 / g.number_of_nodes())
+    return out
+
+
+@pytest.mark.parametrize("ratio", [0.2, 0.5])
+def test_edge_perturb_keeps_each_graphs_edge_count(ratio):
+    batch, graphs = hand_batch()
+    view = augment_batch("edge_perturb", batch, ratio,
+                         torch.Generator().manual_seed(1))
+    assert torch.equal(view.x, batch.x)
+    before = torch.bincount(batch.batch[batch.edge_index[0]], minlength=6)
+    after = torch.bincount(view.batch[view.edge_index[0]], minlength=6)
+    assert torch.equal(before, after)
+    # new edges stay inside their graph; floor(r m) entries were replaced
+    assert torch.equal(view.batch[view.edge_index[0]],
+                       view.batch[view.edge_index[1]])
+    old = batch.edge_index.t().tolist()
+    new = view.edge_index.t().tolist()
+    kept = new[:len(old) - sum(math.floor(ratio * m) for m in
+                               before.tolist())]
+    assert all(e in old for e in kept)
+    assert len(set(map(tuple, kept))) == len(kept)  # drawn without repeats
+
+
+def test_feature_mask_zeroes_whole_rows():
+    batch, graphs = hand_batch()
+    view = augment_batch("feature_mask", batch, 0.5,
+                         torch.Generator().manual_seed(2))
+    assert torch.equal(view.edge_index, batch.edge_index)
+    zero = (view.x == 0).all(1)
+    assert torch.equal(view.x[~zero], batch.x[~zero])  # the others intact
+    for i, g in enumerate(graphs):
+        n = g.number_of_nodes()
+        assert int(zero[batch.batch == i].sum()) == math.floor(0.5 * n)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_same_generator_state_same_views(name):
+    batch, _ = hand_batch()
+    a = augment_batch(name, batch, 0.3, torch.Generator().manual_seed(7))
+    b = augment_batch(name, batch, 0.3, torch.Generator().manual_seed(7))
+    c = augment_batch(name, batch, 0.3, torch.Generator().manual_seed(8))
+    assert torch.equal(a.x, b.x) and torch.equal(a.edge_index, b.edge_index)
+    assert not (torch.equal(a.x, c.x) and torch.equal(a.edge_index,
+                                                      c.edge_index))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_batch_and_transform_agree_in_distribution(name, data_root):
+    """Kept nodes and edges per graph, over many draws: the batch path on
+    MUTAG's device batches against the one-graph transform. Tolerance: the
+    means within 4 standard errors of their difference plus 0.05, and the
+    standard deviations within 25% (plus 0.05)."""
+    from hngraph.data import load_tudataset
+
+    dataset = load_tudataset("MUTAG", root=str(data_root))
+    graphs = [dataset[i] for i in range(12)]
+    draws = 300
+    device_graphs = DeviceGraphs(graphs)
+    gen = torch.Generator().manual_seed(0)
+    batch_counts = []
+    loader = DeviceLoader(device_graphs, len(graphs), shuffle=False)
+    for _ in range(draws):
+        view = augment_batch(name, next(iter(loader)), 0.3, gen)
+        batch_counts.append(_per_graph_counts(view, len(graphs)))
+    aug = make_augmentation(name, 0.3, torch.Generator().manual_seed(1))
+    host_counts = [_per_graph_counts(Batch.from_data_list(
+        [aug(g) for g in graphs]), len(graphs)) for _ in range(draws)]
+    a, b = torch.stack(batch_counts), torch.stack(host_counts)
+    mean_a, mean_b = a.mean(0), b.mean(0)
+    se = torch.sqrt(a.var(0) / draws + b.var(0) / draws)
+    assert ((mean_a - mean_b).abs() <= 4 * se + 0.05).all()
+    sd_a, sd_b = a.std(0), b.std(0)
+    assert ((sd_a - sd_b).abs() <= 0.25 * torch.maximum(sd_a, sd_b)
+            + 0.05).all()
+
+
+def _per_graph_counts(view, graphs):
+    """Per graph: kept nodes, kept edge entries, zeroed rows."""
+    nodes = torch.bincount(view.batch, minlength=graphs)
+    edges = torch.bincount(view.batch[view.edge_index[0]], minlength=graphs)
+    zero = torch.bincount(view.batch[(view.x == 0).all(1)], minlength=graphs)
+    return torch.stack([nodes, edges, zero], 1).double()
 
 
 @pytest.mark.parametrize("cls", [NodeDrop, EdgePerturb, FeatureMask,
                                  RandomWalkSubgraph])
-def test_augmentations_are_seeded_and_leave_input_alone(cls):
+def test_transforms_are_seeded_and_leave_input_alone(cls):
     data = cycle()
     before = data.clone()
     a = cls(0.3, torch.Generator().manual_seed(1))(data)
@@ -37,27 +238,14 @@ def test_augmentations_are_seeded_and_leave_input_alone(cls):
     assert a.edge_index.numel() == 0 or a.edge_index.max() < a.num_nodes
 
 
-def test_node_drop_and_subgraph_sizes():
+def test_transform_sizes():
     data = cycle(200)
-    dropped = NodeDrop(0.25, torch.Generator().manual_seed(0))(data)
-    assert 120 <= dropped.num_nodes <= 180
-    # Kept nodes keep their own features (rows of the original x).
-    rows = {tuple(r) for r in data.x.tolist()}
-    assert all(tuple(r) in rows for r in dropped.x.tolist())
-    sub = RandomWalkSubgraph(0.25, torch.Generator().manual_seed(0))(data)
-    assert sub.num_nodes == 150  # 1 - ratio of a connected graph
-
-
-def test_edge_perturb_and_feature_mask():
-    data = cycle(100)
-    pert = EdgePerturb(0.2, torch.Generator().manual_seed(0))(data)
-    assert pert.num_nodes == 100 and is_undirected(pert.edge_index)
-    old = {tuple(e) for e in data.edge_index.t().tolist()}
-    new = {tuple(e) for e in pert.edge_index.t().tolist()}
-    assert old - new and new - old  # some removed, some added
-    masked = FeatureMask(0.3, torch.Generator().manual_seed(0))(data)
-    zero_rows = int((masked.x.abs().sum(1) == 0).sum()) - 1  # row 0 is 0
-    assert 15 <= zero_rows <= 45
+    assert NodeDrop(0.25)(data).num_nodes == 150
+    assert RandomWalkSubgraph(0.25)(data).num_nodes == 150  # connected
+    pert = EdgePerturb(0.2)(data)
+    assert pert.edge_index.shape == data.edge_index.shape
+    masked = FeatureMask(0.3)(data)
+    assert int((masked.x == 0).all(1).sum()) == 60
 
 
 def test_bad_augmentation_arguments():
@@ -65,3 +253,8 @@ def test_bad_augmentation_arguments():
         make_augmentation("rotate")
     with pytest.raises(ValueError, match=r"ratio must lie in \[0, 1\)"):
         NodeDrop(1.2)
+    batch, _ = hand_batch()
+    with pytest.raises(ValueError, match="augmentation name must be one of"):
+        augment_batch("rotate", batch)
+    with pytest.raises(ValueError, match=r"ratio must be a finite number in"):
+        augment_batch("node_drop", batch, 1.0)
