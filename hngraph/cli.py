@@ -1,4 +1,4 @@
-"""Command line: ``hngraph train`` and ``hngraph embed``.
+"""Command line: ``hngraph train``, ``hngraph embed`` and ``hngraph grid``.
 
 torch and PyG are imported only once a command runs, so ``--help``,
 ``--version`` and argument errors answer at once. Every failure is one line,
@@ -215,6 +215,75 @@ def _embed(args) -> int:
     return 0
 
 
+def _grid_parser(sub) -> None:
+    p = sub.add_parser(
+        "grid", help="run a grid of runs, or report it",
+        description="Run every (dataset, cell, seed) of a grid config, one "
+        "result file per finished run (a rerun skips them), or write its "
+        "paired report. See docs/grids.md.")
+    actions = p.add_subparsers(dest="action", required=True)
+    run = actions.add_parser("run", help="train the runs not finished yet",
+                             description="Train the grid's runs that have "
+                             "no result file under the current settings, "
+                             "then its selections.")
+    run.add_argument("config", help="grid config file (see configs/)")
+    run.add_argument("--datasets", nargs="*", help="only these datasets")
+    run.add_argument("--cells", nargs="*", help="only these cells or "
+                     "selections")
+    run.add_argument("--seeds", nargs="*", type=_number(int),
+                     help="only these seeds")
+    run.add_argument("--jobs", type=_number(int), default=1,
+                     help="runs in parallel, each in its own process "
+                     "(default: 1)")
+    run.add_argument("--threads", type=_number(int), help="torch threads "
+                     "per run (default: cores / jobs)")
+    run.add_argument("--device", help="auto, cpu or cuda (default: the "
+                     "config's, else auto)")
+    run.add_argument("--dry-run", action="store_true",
+                     help="list the runs to do and exit")
+    report = actions.add_parser("report", help="write the paired report",
+                                description="Write the grid's paired "
+                                "report (Markdown, CSV, plot) into its out "
+                                "folder.")
+    report.add_argument("config", help="grid config file (see configs/)")
+
+
+def _grid(args) -> int:
+    from .grid import GridConfig, plan, run_grid
+
+    try:
+        grid = GridConfig.from_yaml(args.config)
+    except (OSError, KeyError, TypeError, ValueError) as err:
+        msg = err.args[0] if isinstance(err, KeyError) and err.args else err
+        raise UsageError(msg) from err
+    if args.action == "report":
+        from .grid_report import write_report
+
+        paths = write_report(grid, f"hngraph grid report {args.config}")
+        print("wrote " + ", ".join(map(str, paths)))
+        return 0
+    for flag in ("jobs", "threads"):
+        value = getattr(args, flag)
+        if value is not None and value < 1:
+            raise UsageError(f"--{flag} must be an integer >= 1, got {value}.")
+    if args.device is not None:
+        check_setting("device", args.device, "--device")
+    try:
+        runs = plan(grid, args.datasets, args.cells, args.seeds)
+    except ValueError as err:
+        raise UsageError(err) from err
+    failures = run_grid(grid, runs, args.jobs, args.threads, args.device,
+                        args.dry_run)
+    if failures:
+        print(f"{len(failures)} run(s) failed (errors in "
+              "<out>/<DATASET>/*.failed):")
+        for f in failures:
+            print(f"  {f['dataset']} {f['cell']} seed {f['seed']}: "
+                  f"{f['error']}")
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The parser of ``hngraph`` and its commands."""
     parser = argparse.ArgumentParser(
@@ -227,6 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _train_parser(sub)
     _embed_parser(sub)
+    _grid_parser(sub)
     return parser
 
 
@@ -240,7 +310,8 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "nproc", 1) < 1:
         parser.error(f"--nproc must be >= 1, got {args.nproc}")
     try:
-        return {"train": _train, "embed": _embed}[args.command](args)
+        return {"train": _train, "embed": _embed,
+                "grid": _grid}[args.command](args)
     except KeyboardInterrupt:
         if "TORCHELASTIC_RUN_ID" not in os.environ:  # the launcher speaks
             print("hngraph: interrupted; finished result files are kept, "

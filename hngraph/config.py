@@ -139,27 +139,66 @@ class Nullable(Constraint):
 
 
 class ListOf(Constraint):
-    """A list whose items ``inner`` accepts."""
+    """A list whose items ``inner`` accepts, with at least ``min_items``."""
 
-    def __init__(self, inner: Constraint):
-        self.inner = inner
+    def __init__(self, inner: Constraint, min_items: int = 0):
+        self.inner, self.min_items = inner, min_items
 
     def accepts(self, value) -> bool:
-        return isinstance(value, list) and all(map(self.inner.accepts, value))
+        return isinstance(value, list) and len(value) >= self.min_items \
+            and all(map(self.inner.accepts, value))
 
     def invalid(self):
         return [self.inner.invalid()]
 
     def __str__(self) -> str:
-        return f"a list of items each {self.inner}"
+        size = "a non-empty list" if self.min_items else "a list"
+        return f"{size} of items each {self.inner}"
+
+
+class MappingOf(Constraint):
+    """A mapping from names (strings) to values that ``inner`` accepts,
+    with at least ``min_items`` entries."""
+
+    def __init__(self, inner: Constraint, min_items: int = 0):
+        self.inner, self.min_items = inner, min_items
+
+    def accepts(self, value) -> bool:
+        return isinstance(value, dict) and len(value) >= self.min_items \
+            and all(isinstance(k, str) and self.inner.accepts(v)
+                    for k, v in value.items())
+
+    def invalid(self):
+        return {"name": self.inner.invalid()}
+
+    def __str__(self) -> str:
+        size = "a non-empty mapping" if self.min_items else "a mapping"
+        return f"{size} of names to values each {self.inner}"
+
+
+class Either(Constraint):
+    """A value that one of ``options`` accepts."""
+
+    def __init__(self, *options: Constraint):
+        self.options = options
+
+    def accepts(self, value) -> bool:
+        return any(o.accepts(value) for o in self.options)
+
+    def invalid(self):
+        return None
+
+    def __str__(self) -> str:
+        return " or ".join(map(str, self.options))
 
 
 def setting(default, constraint: Constraint, help: str, hint: str = ""):
     """A :class:`TrainConfig` field: its default, what it accepts, its
     ``--help`` text, and a ``hint`` that follows the error message."""
     meta = {"constraint": constraint, "help": help, "hint": hint}
-    if isinstance(default, list):
-        return field(default_factory=lambda: list(default), metadata=meta)
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default),
+                     metadata=meta)
     return field(default=default, metadata=meta)
 
 
@@ -305,7 +344,7 @@ class TrainConfig:
     @classmethod
     def from_yaml(cls, path: str | Path, **overrides) -> TrainConfig:
         """Load a YAML file; ``overrides`` (not ``None``) win over it."""
-        values = _read_yaml(path)
+        values = read_yaml(path)
         config = cls.from_dict(values, source=str(path))
         overrides = {k: v for k, v in overrides.items() if v is not None}
         return cls.from_dict({**config.to_dict(), **overrides}, str(path))
@@ -313,16 +352,35 @@ class TrainConfig:
     @staticmethod
     def names_dataset(path: str | Path) -> bool:
         """Whether the YAML config file sets ``dataset``."""
-        return "dataset" in _read_yaml(path)
+        return "dataset" in read_yaml(path)
 
 
-def _read_yaml(path: str | Path) -> dict:
-    """A YAML config file's mapping; errors name the file and the line."""
-    path = Path(path)
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping (which
+    would otherwise keep the last value silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} is given twice; keep one",
+                    key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+def read_yaml(path: str | Path) -> dict:
+    """A YAML config file's mapping (a key given twice is an error); errors
+    name the file and the line."""
+    path = Path(path).expanduser()
     if not path.is_file():
-        raise FileNotFoundError(f"config file {path} does not exist.")
+        raise FileNotFoundError(f"config file {path} does not exist"
+                                + (" (it is a folder)" if path.is_dir()
+                                   else "") + ".")
     try:
-        values = yaml.safe_load(path.read_text())
+        values = yaml.load(path.read_text(), Loader=_UniqueKeyLoader)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f", line {mark.line + 1}" if mark is not None else ""
@@ -344,13 +402,19 @@ _FIELDS = {f.name: f for f in fields(TrainConfig)}
 
 def check_setting(name: str, value, label: str | None = None):
     """``value`` checked against the declaration of setting ``name`` in
-    :class:`TrainConfig`, and returned as stored: a float setting given an
+    :class:`TrainConfig` (see :func:`check_field`)."""
+    return check_field(_FIELDS[name], value, label)
+
+
+def check_field(f: dataclasses.Field, value, label: str | None = None):
+    """``value`` checked against the declaration of the field ``f`` (made
+    by :func:`setting`), and returned as stored: a float setting given an
     int becomes a float, a renamed choice its new name (with a
     :class:`FutureWarning`). Otherwise raises ``TypeError`` (a value of the
     wrong type) or ``ValueError``, in one form: "<where><name> must be
     <constraint>, got <value>. <hint>", where ``label`` names the setting
-    as the user wrote it (default: ``name``)."""
-    meta = _FIELDS[name].metadata
+    as the user wrote it (default: its name)."""
+    name, meta = f.name, f.metadata
     constraint = meta["constraint"]
     if not constraint.accepts(value):
         hint = f" {meta['hint']}" if meta["hint"] else ""
@@ -361,7 +425,7 @@ def check_setting(name: str, value, label: str | None = None):
         new = constraint.renamed[value]
         warnings.warn(f"{name}={value!r} is renamed {new!r}; the old name "
                       "will be removed in a later release.", FutureWarning,
-                      stacklevel=3)
+                      stacklevel=4)
         return new
     if isinstance(constraint, Interval) and constraint.kind is float:
         return float(value)
@@ -384,6 +448,10 @@ def _right_type(value, constraint: Constraint) -> bool:
     if isinstance(constraint, ListOf):
         return isinstance(value, list) and all(
             _right_type(v, constraint.inner) for v in value)
+    if isinstance(constraint, MappingOf):
+        return isinstance(value, dict)
+    if isinstance(constraint, Either):
+        return any(_right_type(value, o) for o in constraint.options)
     if isinstance(constraint, OfType):
         return isinstance(value, constraint.kind)
     return isinstance(value, str)

@@ -6,7 +6,6 @@ import inspect
 import json
 import os
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import torch.distributed as dist
@@ -16,7 +15,7 @@ from .config import TrainConfig
 from .data import load_tudataset
 from .evaluation import evaluate
 from .models import GraphCL, GraphModel, InfoGraph
-from .results import git_commit, machine_info, versions
+from .results import provenance
 from .training import fit, resolve_device, seed_everything
 
 #: Config keys that never change a run's result: where it reads and writes,
@@ -112,7 +111,7 @@ def _run(config: TrainConfig, progress: bool, device, start: float,
     svm_time = time.perf_counter() - svm_start
     result = {
         "config": config.to_dict(),
-        "objective": config.tag,
+        "tag": config.tag,
         "seed": config.seed,
         "processes": dist_utils.world_size(),
         "dataset": {"name": config.dataset, "graphs": len(dataset),
@@ -126,10 +125,7 @@ def _run(config: TrainConfig, progress: bool, device, start: float,
         "svm_time_s": svm_time,
         "wall_time_s": time.perf_counter() - start,
         "resumed_at_epochs": history["resumed_at"],
-        "commit": git_commit(),
-        "versions": versions(),
-        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": machine_info(history["device"]),
+        **provenance(history["device"]),
     }
     return result, model
 

@@ -6,6 +6,7 @@ import os
 import platform
 import subprocess
 import tempfile
+from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
@@ -90,6 +91,16 @@ def versions() -> dict:
         except PackageNotFoundError:
             out[name] = None
     return out
+
+
+def provenance(device: str | torch.device = "cpu") -> dict:
+    """What every result file records of where it comes from: ``commit``
+    (:func:`git_commit`), ``versions``, ``machine`` (:func:`machine_info`)
+    and ``finished``, the time it was written (UTC)."""
+    return {"commit": git_commit(), "versions": versions(),
+            "machine": machine_info(device),
+            "finished": datetime.now(timezone.utc).isoformat(
+                timespec="seconds")}
 
 
 def machine_info(device: str | torch.device = "cpu") -> dict:

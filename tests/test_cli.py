@@ -42,7 +42,7 @@ def test_config_file_and_flag_override(data_root, tmp_path, run_cli):
                   str(tmp_path), "--quiet", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     result = json.loads(next(tmp_path.glob("MUTAG_infograph_*.json")).read_text())
-    assert result["config"]["epochs"] == 1 and result["objective"] == "infograph"
+    assert result["config"]["epochs"] == 1 and result["tag"] == "infograph"
 
 
 def test_bad_config_rejected(tmp_path, run_cli):
