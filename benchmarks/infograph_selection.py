@@ -27,10 +27,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-from paper_table import read_result
 from report import PUBLISHED_INFOGRAPH
 from tqdm.auto import tqdm
 
+from hngraph.grid import read_result
 from hngraph.results import atomic_write_json, git_commit, machine_info
 
 ROOT = Path(__file__).resolve().parents[1]

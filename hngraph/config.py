@@ -119,7 +119,8 @@ class OfType(Constraint):
         return 3 if self.kind is not int else "three"
 
     def __str__(self) -> str:
-        return {bool: "true or false", str: "a string"}[self.kind]
+        return {bool: "true or false", str: "a string",
+                dict: "a mapping"}[self.kind]
 
 
 class Nullable(Constraint):

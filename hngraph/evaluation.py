@@ -91,13 +91,22 @@ class SelectionResult(SVMResult):
 
 def _check_inputs(embeddings, labels, folds):
     x = np.asarray(embeddings, dtype=np.float64)
-    y = LabelEncoder().fit_transform(np.asarray(labels).ravel())
+    y = check_labels(labels, folds)
     if x.ndim != 2 or x.shape[0] != y.shape[0]:
         raise ValueError(f"embeddings must be [n, d] with one label per row, "
                          f"got {x.shape} and {y.shape[0]} labels.")
     if not np.isfinite(x).all():
         raise ValueError("embeddings contain NaN or inf; the encoder "
                          "diverged or was fed non-finite features.")
+    return x, y
+
+
+def check_labels(labels, folds: int) -> np.ndarray:
+    """The class labels as ``0 .. C-1``, checked for the stratified
+    ``folds``-fold protocol: at least two classes, each with at least
+    ``folds`` graphs (run before training, so that a run that could not be
+    scored never trains)."""
+    y = LabelEncoder().fit_transform(np.asarray(labels).ravel())
     counts = np.bincount(y)
     if counts.size < 2:
         raise ValueError("labels hold a single class; accuracy is "
@@ -105,7 +114,7 @@ def _check_inputs(embeddings, labels, folds):
     if counts.min() < folds:
         raise ValueError(f"the smallest class has {counts.min()} examples, "
                          f"fewer than folds={folds}; lower folds.")
-    return x, y
+    return y
 
 
 def squared_distances(x: np.ndarray) -> np.ndarray:

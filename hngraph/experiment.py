@@ -13,21 +13,24 @@ import torch.distributed as dist
 from . import distributed as dist_utils
 from .config import TrainConfig
 from .data import load_tudataset
-from .evaluation import evaluate
+from .evaluation import check_labels, evaluate
 from .models import GraphCL, GraphModel, InfoGraph
 from .results import provenance
 from .training import fit, resolve_device, seed_everything
 
-#: Config keys that never change a run's result: where it reads and writes,
-#: on what hardware, and how often it saves its state.
-NOT_IN_KEY = ("root", "out", "device", "batching", "checkpoint_every")
+#: Config keys that never change a run's result: where it writes, on what
+#: hardware, and how often it saves its state.
+NOT_IN_KEY = ("out", "device", "batching", "checkpoint_every")
 
 
 def settings_key(config: TrainConfig, processes: int = 1) -> str:
     """8 hex digits of a hash of every setting that changes the result (the
-    config less :data:`NOT_IN_KEY`, and the number of processes)."""
+    config less :data:`NOT_IN_KEY`, and the number of processes). The data
+    source enters it when ``root`` names one (``root: null``, the raw files
+    of ``$HNGRAPH_DATA``, is the usual source and keeps the key of a run
+    that does not name one)."""
     settings = {k: v for k, v in config.to_dict().items()
-                if k not in NOT_IN_KEY}
+                if k not in NOT_IN_KEY and not (k == "root" and v is None)}
     settings["processes"] = processes
     text = json.dumps(settings, sort_keys=True)
     return hashlib.sha1(text.encode()).hexdigest()[:8]
@@ -89,6 +92,7 @@ def _run(config: TrainConfig, progress: bool, device, start: float,
                              features=config.features)
     if dist_utils.is_distributed() and lead:
         dist.barrier()
+    check_labels(dataset.y.numpy(), config.folds)  # before any training
     seed_everything(config.seed)
     training_state = None
     if config.checkpoint_every:

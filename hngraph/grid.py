@@ -157,11 +157,14 @@ class GridConfig:
     def train_config(self, dataset: str, cell: str, seed: int,
                      **overrides) -> TrainConfig:
         """The :class:`TrainConfig` of one run of the grid."""
-        return TrainConfig.from_dict({
-            "repeats": self.repeats_of(dataset), **self.shared,
-            **self.cells[cell], "dataset": dataset, "seed": seed,
-            "out": str(self.out_path), **overrides},
-            source=f"{self.source}: cell {cell!r}")
+        where = f"{self.source}: cell {cell!r}"
+        try:
+            return TrainConfig.from_dict({
+                "repeats": self.repeats_of(dataset), **self.shared,
+                **self.cells[cell], "dataset": dataset, "seed": seed,
+                "out": str(self.out_path), **overrides}, source=where)
+        except (TypeError, ValueError) as err:
+            raise type(err)(f"{where}: {err}") from err
 
 
 def _help(name: str) -> str:

@@ -33,7 +33,7 @@ def test_questions_keep_feature_and_epoch_variants_out_of_question_1():
         "infograph": cell(78.0, 1.0, 0, 0),
         "infograph-constant": cell(83.0, 0.5, 0, 0, "constant"),
         "paper-b2": cell(79.5, 0.4, 2, 0.5),
-        "reference-b10-constant": cell(90.0, 0.1, 10, 0.5, "constant")}}
+        "hcl-code-b10-constant": cell(90.0, 0.1, 10, 0.5, "constant")}}
     text = "\n".join(questions(table))
     assert "best hard cell paper-b2 +1.50 points (beats the std" in text
     assert "beats InfoGraph on 1 of 1 paper datasets" in text

@@ -1,0 +1,245 @@
+"""The grid runner (hngraph.grid): its config contract clause by clause, the
+plan, resuming a killed grid, failures, and one runner per out folder."""
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from hngraph.grid import (
+    GridConfig,
+    Run,
+    finished,
+    plan,
+    read_result,
+    result_path,
+    run_grid,
+    selected,
+)
+
+BASE = {"out": "OUT", "epochs": 2, "batch_size": 64, "hidden": 8,
+        "layers": 2, "seeds": [0, 1], "datasets": ["MUTAG"],
+        "cells": {"infograph": {"beta": 0, "tau_plus": 0},
+                  "paper-b1": {"beta": 1, "tau_plus": 0.5}}}
+
+
+def write(tmp_path, **changes):
+    cfg = {**BASE, "out": str(tmp_path / "out"), **changes}
+    cfg = {k: v for k, v in cfg.items() if v is not None}
+    path = tmp_path / "grid.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return path
+
+
+# One violating value per clause of the grid config's contract: (change,
+# what the error must say).
+CLAUSES = [
+    ({"out": None}, "the grid needs 'out'"),
+    ({"seeds": None}, "the grid needs 'seeds'"),
+    ({"datasets": None}, "the grid needs 'datasets'"),
+    ({"cells": None}, "the grid needs 'cells'"),
+    ({"out": ""}, "out must be a folder path"),
+    ({"seeds": []}, "seeds must be a non-empty list"),
+    ({"seeds": ["0"]}, "seeds must be a non-empty list of items each an "
+     "integer >= 0"),
+    ({"seeds": [0, 0]}, "seeds lists [0] more than once"),
+    ({"datasets": []}, "datasets must be a non-empty list"),
+    ({"datasets": ["../MUTAG"]}, "datasets must be a non-empty list of "
+     "items each a name"),
+    ({"datasets": ["MUTAG", "MUTAG"]}, "datasets lists ['MUTAG'] more"),
+    ({"cells": {}}, "cells must be a non-empty mapping"),
+    ({"cells": [1, 2]}, "cells must be a non-empty mapping"),
+    ({"cells": {"a": {"tau_plus": 0}}}, "cell 'a' must set beta"),
+    ({"cells": {"a": {"beta": 0}}}, "cell 'a' must set tau_plus"),
+    ({"cells": {"a": {"beta": -1, "tau_plus": 0}}}, "'beta' must be a finite "
+     "number >= 0"),
+    ({"cells": {"a": {"beta": 0, "tau_plus": 0, "colour": 1}}},
+     "unknown key(s) ['colour']"),
+    ({"repeats": 0}, "repeats must be an integer >= 1 or a mapping"),
+    ({"repeats": {"MUTAG": "5"}}, "repeats must be an integer >= 1 or"),
+    ({"selections": {"pick": ["nope"]}}, "selections[pick] names ['nope']"),
+    ({"selections": {"pick": []}}, "selections must be a mapping of names "
+     "to values each a non-empty list"),
+    ({"pools": {"p": ["nope"]}}, "pools[p] names ['nope']"),
+    ({"modes": {"m": ["nope"]}}, "modes[m] names ['nope']"),
+    ({"baseline": "nope"}, "the report pairs 'nope' with 'nope'"),
+    ({"pairs": {"paper-b1": "nope"}}, "the report pairs 'paper-b1' with "
+     "'nope'"),
+    ({"published": {"X": {"MUTAG": "89"}}}, "published must be a mapping"),
+    ({"report": "a/b"}, "report must be a name"),
+    ({"title": 3}, "title must be a string"),
+    ({"colour": 1}, "unknown key(s) ['colour']"),
+    ({"epochs": -1}, "'epochs' must be an integer >= 0"),
+]
+
+
+@pytest.mark.parametrize("change,message", CLAUSES)
+def test_every_clause_of_the_grid_contract(tmp_path, change, message):
+    with pytest.raises((KeyError, TypeError, ValueError)) as err:
+        GridConfig.from_yaml(write(tmp_path, **change))
+    text = str(err.value.args[0] if isinstance(err.value, KeyError)
+               else err.value)
+    assert message in text and str(tmp_path / "grid.yaml") in text
+
+
+def test_grid_yaml_shapes_and_duplicate_keys(tmp_path):
+    path = tmp_path / "g.yaml"
+    for text, message in (("- a\n- b\n", "must hold a mapping"),
+                          ("", "the grid needs 'out'"),
+                          ("out: a\nout: b\n", "'out' is given twice")):
+        path.write_text(text)
+        with pytest.raises((KeyError, TypeError, ValueError), match=message):
+            GridConfig.from_yaml(path)
+    with pytest.raises(FileNotFoundError, match="is a folder"):
+        GridConfig.from_yaml(tmp_path)
+
+
+def test_out_resolves_against_the_current_folder_and_home(tmp_path,
+                                                          monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    grid = GridConfig.from_yaml(write(tmp_path, out="rel/out"))
+    assert grid.out_path == tmp_path / "rel" / "out"
+    grid = GridConfig.from_yaml(write(tmp_path, out="~/g"))
+    assert grid.out_path == tmp_path / "home" / "g"
+
+
+def test_plan_is_seed_by_seed_and_refuses_unknown_names(tmp_path):
+    grid = GridConfig.from_yaml(write(
+        tmp_path, selections={"pick": ["infograph", "paper-b1"]}))
+    assert plan(grid) == [Run("MUTAG", c, s) for s in (0, 1)
+                          for c in ("infograph", "paper-b1", "pick")]
+    for kwargs, message in (({"cells": ["nope"]}, "unknown cell"),
+                            ({"datasets": ["PTC_MR"]}, "unknown dataset"),
+                            ({"seeds": []}, "an empty list of seeds")):
+        with pytest.raises(ValueError, match=message):
+            plan(grid, **kwargs)
+    assert plan(grid, seeds=[7])[0] == Run("MUTAG", "infograph", 7)
+
+
+def test_a_result_of_other_settings_is_not_finished(tmp_path):
+    """Results of another epoch count (or repeats, or data source) are run
+    again; a selection counts only when made from its cells' current
+    files."""
+    grid = GridConfig.from_yaml(write(
+        tmp_path, selections={"pick": ["infograph", "paper-b1"]}))
+    run = Run("MUTAG", "infograph", 0)
+    path = result_path(grid.out_path, run)
+    path.parent.mkdir(parents=True)
+    config = grid.train_config(*run).to_dict()
+    for changes, done in (({}, True), ({"epochs": 3}, False),
+                          ({"repeats": 2}, False), ({"root": "/x"}, False),
+                          ({"device": "cuda"}, True)):
+        path.write_text(json.dumps({"config": {**config, **changes},
+                                    "accuracy_mean": 0.5}))
+        assert finished(grid, run) is done, changes
+    other = run._replace(cell="paper-b1")
+    result_path(grid.out_path, other).write_text(json.dumps(
+        {"config": grid.train_config(*other).to_dict(), "accuracy_mean": 0.5,
+         "finished": "t1"}))
+    path.write_text(json.dumps({"config": config, "accuracy_mean": 0.5,
+                                "finished": "t0"}))
+    pick = run._replace(cell="pick")
+    result_path(grid.out_path, pick).write_text(json.dumps(
+        {"accuracy_mean": 0.5, "cells_finished": {"infograph": "t0",
+                                                  "paper-b1": "t1"}}))
+    assert selected(grid, pick, {run, other})
+    assert not selected(grid, pick, {run})
+    path.write_text(json.dumps({"config": config, "accuracy_mean": 0.5,
+                                "finished": "t2"}))  # a cell was rerun
+    assert not selected(grid, pick, {run, other})
+
+
+def test_one_runner_per_out_folder(tmp_path):
+    from hngraph.grid import _OutLock
+    grid = GridConfig.from_yaml(write(tmp_path))
+    with _OutLock(grid.out_path):
+        code = ("import sys; from hngraph.grid import GridConfig, plan, "
+                "run_grid; g = GridConfig.from_yaml(sys.argv[1]); "
+                "run_grid(g, plan(g), dry_run=True)")
+        other = subprocess.run([sys.executable, "-c", code,
+                                str(tmp_path / "grid.yaml")],
+                               capture_output=True, text=True, timeout=300)
+    assert other.returncode != 0
+    assert "another grid runner (pid " in other.stderr
+    run_grid(grid, plan(grid), dry_run=True, echo=lambda *_: None)
+
+
+def snapshot(out: Path) -> dict:
+    return {p.name: (hashlib.sha256(p.read_bytes()).hexdigest(),
+                     p.stat().st_mtime_ns) for p in out.rglob("*.json")}
+
+
+@pytest.mark.slow
+def test_kill_mid_grid_and_restart(data_root, tmp_path):
+    cfg = write(tmp_path, seeds=[0, 1, 2, 3], repeats={"MUTAG": 2},
+                selections={"pick": ["infograph", "paper-b1"]})
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "hngraph.cli", "grid", "run", str(cfg),
+           "--device", "cpu", "--threads", "1"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.time() + 600  # a loaded machine is slow, not wrong
+    while time.time() < deadline and len(list(out.rglob("*.json"))) < 3:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    printed = proc.communicate()[0].decode(errors="replace")
+    before = snapshot(out)
+    assert 3 <= len(before) < 12, f"kill the grid while it is running; " \
+        f"it printed: {printed[-3000:]}"
+    for name in before:  # every finished file is complete JSON
+        assert read_result(next(out.rglob(name)))
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"{len(before)} finished (skipped), {12 - len(before)} to do" \
+        in done.stdout
+    after = snapshot(out)
+    assert len(after) == 12
+    for name, stamp in before.items():  # finished runs were not redone
+        assert after[name] == stamp
+    assert not list(out.rglob("*.tmp"))
+    pick = read_result(out / "MUTAG" / "pick_seed3.json")
+    assert pick["repeats"] == 2 and len(pick["chosen"]) == 20
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert "12 finished (skipped), 0 to do" in again.stdout
+
+
+@pytest.mark.slow
+def test_failed_run_is_recorded_and_the_others_finish(data_root, tmp_path,
+                                                      run_cli):
+    out = tmp_path / "out"
+    cfg = write(tmp_path, epochs=1, seeds=[0], datasets=["MUTAG", "PTC_MR"],
+                cells={"infograph": {"beta": 0, "tau_plus": 0},
+                       "broken": {"beta": 0, "tau_plus": 0, "folds": 200}})
+    args = ("grid", "run", cfg, "--device", "cpu", "--jobs", "2",
+            "--threads", "1")
+    first = run_cli(*args)
+    assert first.returncode == 1
+    assert "2 run(s) failed" in first.stdout and "folds" in first.stdout
+    for dataset in ("MUTAG", "PTC_MR"):
+        run = Run(dataset, "broken", 0)
+        assert read_result(result_path(out, run._replace(cell="infograph")))
+        failure = json.loads(result_path(out, run).with_suffix(".failed")
+                             .read_text())
+        assert failure["dataset"] == dataset and failure["seed"] == 0
+        assert "ValueError" in failure["error"]
+    # Rerun: the finished runs are skipped, the failed ones tried again.
+    second = run_cli(*args)
+    assert second.returncode == 1
+    assert "2 finished (skipped), 2 to do" in second.stdout
+
+
+def test_cli_refuses_a_bad_grid_at_once(tmp_path, run_cli):
+    bad = run_cli("grid", "run", write(tmp_path, seeds=[]))
+    assert bad.returncode == 2
+    assert bad.stderr.startswith("hngraph: error: ") and "seeds" in bad.stderr
+    assert run_cli("grid", "run", write(tmp_path), "--jobs", "0"
+                   ).returncode == 2
+    assert run_cli("grid", "run", write(tmp_path), "--cells", "nope"
+                   ).returncode == 2
