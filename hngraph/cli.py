@@ -137,7 +137,7 @@ def _train(args) -> int:
     path, weights = output_paths(config)
     replaced = path.exists()
     model.save(weights)
-    result["checkpoint"] = str(weights)
+    result["model_file"] = str(weights)
     result["command"] = ["hngraph", *args.argv]
     atomic_write_json(path, result)
     procs = (f" in {result['processes']} processes"
@@ -187,9 +187,10 @@ def _launch(args, config: TrainConfig) -> int:
 def _embed_parser(sub) -> None:
     p = sub.add_parser(
         "embed", help="embed your own graphs with a trained model",
-        description="Embed graphs with a checkpoint written by `hngraph "
+        description="Embed graphs with a model file written by `hngraph "
         "train` (or model.save) and write a NumPy array [graphs, dim].")
-    p.add_argument("--checkpoint", required=True, help="model .pt file")
+    p.add_argument("--model", required=True,
+                   help="model file (.pt) of `hngraph train` or model.save")
     p.add_argument("--input", required=True, help="a .pkl list of networkx "
                    "graphs or PyG Data, or a folder of .graphml/.gml/"
                    ".edgelist/.adjlist files")
@@ -206,7 +207,7 @@ def _embed(args) -> int:
     from .embedding import embed, read_graphs
     start = time.perf_counter()
     graphs = read_graphs(args.input)
-    emb = embed(args.checkpoint, graphs, args.batch_size, args.device)
+    emb = embed(args.model, graphs, args.batch_size, args.device)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     np.save(out, emb)

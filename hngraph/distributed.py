@@ -107,10 +107,10 @@ def gather_graphs(x: Tensor, local_count: int) -> tuple[Tensor, int, float]:
 
     Returns:
         ``(rows of all processes in rank order [G, *], offset of this
-        process's first row, share)``, where ``share = W n_r / n`` for
-        ``n_r = local_count`` and ``n`` its sum over the processes: a local
-        mean times ``share``, averaged over the ``W`` processes (as DDP
-        averages gradients), is the mean over all items.
+            process's first row, share)``, where ``share = W n_r / n`` for
+            ``n_r = local_count`` and ``n`` its sum over the processes: a local
+            mean times ``share``, averaged over the ``W`` processes (as DDP
+            averages gradients), is the mean over all items.
     """
     if not (dist.is_available() and dist.is_initialized()):
         raise ValueError(
@@ -209,9 +209,9 @@ def swap_batchnorm(module: nn.Module, cls: type) -> nn.Module:
     return module
 
 
-class Objective(nn.Module):
+class DDPLoss(nn.Module):
     """Wraps a model so that DDP's ``forward`` is its training loss:
-    ``Objective(model)(batch) == model.loss(batch)``."""
+    ``DDPLoss(model)(batch) == model.loss(batch)``."""
 
     def __init__(self, model: nn.Module):
         super().__init__()
@@ -234,7 +234,7 @@ def wrap(model: nn.Module, device: torch.device
     # Buffers are the batch-norm statistics, identical on every process once
     # synchronised: no need to broadcast them each step.
     return nn.parallel.DistributedDataParallel(
-        Objective(model), device_ids=[device] if device.type == "cuda"
+        DDPLoss(model), device_ids=[device] if device.type == "cuda"
         else None, forward_sync_buffers=False)
 
 

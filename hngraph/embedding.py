@@ -71,13 +71,13 @@ def as_data_list(graphs, recipe: dict) -> list[Data]:
     return [apply_feature_recipe(g, recipe) for g in out]
 
 
-def embed(model_or_checkpoint, graphs, batch_size: int = 256,
+def embed(model, graphs, batch_size: int = 256,
           device: str | torch.device = "cpu") -> np.ndarray:
     """Graph embeddings of your own graphs.
 
     Args:
-        model_or_checkpoint: a trained hngraph model, or the path of a
-            checkpoint written by ``model.save`` / ``hngraph train``.
+        model: a trained hngraph model, or the path of a
+            model file written by ``model.save`` / ``hngraph train``.
         graphs: a PyG dataset, a list of PyG ``Data`` or a list of networkx
             graphs. Node features follow the model's feature recipe (node
             attributes where it was trained on node labels, else degrees).
@@ -87,7 +87,7 @@ def embed(model_or_checkpoint, graphs, batch_size: int = 256,
     Returns:
         ``[num_graphs, L*d]`` float32 array, in the order of ``graphs``.
     """
-    model = model_or_checkpoint
+    model = model
     if not isinstance(model, GraphModel):
         model = load_model(model, map_location=device)
     if model.feature_recipe is None:

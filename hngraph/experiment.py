@@ -85,6 +85,27 @@ def run_experiment(config: TrainConfig, progress: bool = True,
 
 def _run(config: TrainConfig, progress: bool, device, start: float,
          restart: bool) -> tuple[dict | None, GraphModel]:
+    dataset, model, history = train(config, progress, device, restart)
+    if dist_utils.rank() != 0:
+        return None, model
+    svm_start = time.perf_counter()
+    final = evaluate(model, dataset, seed=config.seed, folds=config.folds,
+                     repeats=config.repeats)
+    svm_time = time.perf_counter() - svm_start
+    result = record(config, describe(dataset), history, final, svm_time,
+                    time.perf_counter() - start,
+                    provenance(history["device"]))
+    return result, model
+
+
+def train(config: TrainConfig, progress: bool = True, device="cpu",
+          restart: bool = False):
+    """Load the dataset of ``config``, check that its labels can be scored,
+    and train the model of ``config`` on ``device`` (see :func:`fit`).
+
+    Returns:
+        ``(dataset, model, history)``.
+    """
     lead = dist_utils.rank() == 0
     if dist_utils.is_distributed() and not lead:
         dist.barrier()  # rank 0 builds the processed cache first
@@ -107,31 +128,39 @@ def _run(config: TrainConfig, progress: bool, device, start: float,
                   checkpoint_every=config.checkpoint_every or 1,
                   batching=config.batching, restart=restart,
                   batch_order=config.batch_order)
-    if not lead:
-        return None, model
-    svm_start = time.perf_counter()
-    final = evaluate(model, dataset, seed=config.seed, folds=config.folds,
-                     repeats=config.repeats)
-    svm_time = time.perf_counter() - svm_start
-    result = {
+    return dataset, model, history
+
+
+def describe(dataset) -> dict:
+    """What a result records of its dataset."""
+    return {"name": dataset.name, "graphs": len(dataset),
+            "classes": dataset.num_classes,
+            "features": dataset.feature_recipe}
+
+
+def record(config: TrainConfig, dataset: dict, history: dict, scores,
+           svm_time: float, wall_time: float, origin: dict) -> dict:
+    """A run's result (JSON-serialisable): its config, tag, seed, processes,
+    dataset (:func:`describe`), the scores (an
+    :class:`~hngraph.evaluation.SVMResult`), the loss and evaluation
+    history, the training, SVM and wall seconds, the resumes, and where it
+    was trained (``origin``, :func:`hngraph.results.provenance`)."""
+    return {
         "config": config.to_dict(),
         "tag": config.tag,
         "seed": config.seed,
         "processes": dist_utils.world_size(),
-        "dataset": {"name": config.dataset, "graphs": len(dataset),
-                    "classes": dataset.num_classes,
-                    "features": dataset.feature_recipe},
-        **final.to_dict(),
+        "dataset": dataset,
+        **scores.to_dict(),
         "epoch_evaluated": config.epochs,
         "loss_history": history["loss"],
         "eval_history": {str(k): v for k, v in history["eval"].items()},
         "train_time_s": history["train_time"],
         "svm_time_s": svm_time,
-        "wall_time_s": time.perf_counter() - start,
+        "wall_time_s": wall_time,
         "resumed_at_epochs": history["resumed_at"],
-        **provenance(history["device"]),
+        **origin,
     }
-    return result, model
 
 
 def output_paths(config: TrainConfig) -> tuple[Path, Path]:

@@ -85,7 +85,7 @@ def negative_weights(scores: Tensor, neg_mask: Tensor, beta: float,
 
     Returns:
         ``[R, C]`` weights, zero on non-negative entries, mean 1 over each
-        row's negatives.
+            row's negatives.
     """
     reweight = check_settings(beta=beta, reweight=reweight)["reweight"]
     k = tilt(scores, ~neg_mask, beta, reweight, scale)

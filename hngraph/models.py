@@ -58,7 +58,7 @@ class PriorDiscriminator(nn.Module):
 class GraphModel(nn.Module):
     """What every hngraph model shares: a :class:`GINEncoder` in
     ``self.encoder``, a ``config`` dict of its constructor's arguments, graph
-    embeddings, and checkpoints that restore it with its feature recipe."""
+    embeddings, and model files that restore it with its feature recipe."""
 
     encoder: GINEncoder
     config: dict
@@ -108,7 +108,7 @@ class GraphModel(nn.Module):
     @classmethod
     def load(cls, path: str | os.PathLike, map_location="cpu"):
         """A model saved by :meth:`save`, in eval mode."""
-        ckpt = _read_checkpoint(path, map_location)
+        ckpt = _read_model_file(path, map_location)
         if cls is not GraphModel and ckpt["class"] != cls.__name__:
             raise ValueError(f"{path} holds a {ckpt['class']} model, not a "
                              f"{cls.__name__}; load it with "
@@ -245,17 +245,17 @@ def load_model(path: str | os.PathLike, map_location="cpu") -> GraphModel:
     return GraphModel.load(path, map_location)
 
 
-def _read_checkpoint(path, map_location) -> dict:
+def _read_model_file(path, map_location) -> dict:
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"checkpoint {path} does not exist.")
+        raise FileNotFoundError(f"model file {path} does not exist.")
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # truncated, not a torch file (a JSON result)
         raise ValueError(
-            f"{path} cannot be read as an hngraph model checkpoint "
+            f"{path} cannot be read as an hngraph model file "
             f"({type(err).__name__}); give the .pt file that `hngraph "
             "train` writes beside its JSON result (or model.save).") from err
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path} is not an hngraph model checkpoint (write "
+        raise ValueError(f"{path} is not an hngraph model file (write "
                          "one with model.save(path) or `hngraph train`).")
     return ckpt

@@ -44,11 +44,11 @@ def load_ogb(name: str, root: str | os.PathLike | None = None,
 
     Node features: molecules (``ogbg-mol*``) get their categorical atom
     features one-hot encoded (OGB's ``get_atom_feature_dims``); other
-    datasets follow ``features`` as in :func:`~hngraph.load_tudataset`.
+    datasets follow ``features`` as in :func:`~hngraph.data.load_tudataset`.
 
     Returns:
         A :class:`~hngraph.data.GraphDataset` with ``split_idx`` (``train``,
-        ``valid``, ``test`` index tensors) and ``ogb_name`` attributes.
+            ``valid``, ``test`` index tensors) and ``ogb_name`` attributes.
     """
     from ogb.graphproppred import PygGraphPropPredDataset
     from ogb.utils.features import get_atom_feature_dims

@@ -170,7 +170,7 @@ def fit(model, dataset, epochs: int = 20, batch_size: int = 128,
     """Train ``model`` (anything with ``.loss(batch)``) with Adam.
 
     Args:
-        model: for example :class:`~hngraph.InfoGraph`.
+        model: for example :class:`~hngraph.models.InfoGraph`.
         dataset: PyG dataset (or list of ``Data``) with node features, or a
             :class:`~hngraph.batching.DeviceGraphs` on ``device``.
         epochs, batch_size, lr: optimisation settings.
@@ -196,7 +196,7 @@ def fit(model, dataset, epochs: int = 20, batch_size: int = 128,
             once, and a step never waits for the device. ``"loader"`` uses
             PyG's ``DataLoader`` (datasets larger than device memory).
             ``"auto"`` (the default) is ``"device"``. Both give the same
-            batches, and :class:`~hngraph.GraphCL` draws its views on
+            batches, and :class:`~hngraph.models.GraphCL` draws its views on
             either (:func:`~hngraph.augment.augment_batch`).
         batch_order: ``"shuffle"`` (a new order every epoch) or ``"fixed"``
             (one shuffle per run, the same batches every epoch, as the
@@ -216,8 +216,8 @@ def fit(model, dataset, epochs: int = 20, batch_size: int = 128,
 
     Returns:
         ``{"loss": [mean loss per epoch], "eval": {epoch: result},
-        "train_time": seconds (all sessions of a resumed run), "device":
-        str, "resumed_at": [epoch after which each resume started]}``.
+            "train_time": seconds (all sessions of a resumed run), "device":
+            str, "resumed_at": [epoch after which each resume started]}``.
     """
     device = resolve_device(device)
     distributed = dist_utils.is_distributed()

@@ -164,7 +164,7 @@ def test_cli_infonce_trains_and_saves(data_root, tmp_path, run_cli):
     assert out.returncode == 0, out.stderr
     result = json.loads(next(tmp_path.glob("MUTAG_infonce-hard_*.json")).read_text())
     assert result["config"]["objective"] == "infonce"
-    model = load_model(result["checkpoint"])
+    model = load_model(result["model_file"])
     assert isinstance(model, GraphCL) and model.feature_recipe["dim"] == 7
 
 

@@ -95,7 +95,7 @@ def test_embed_cli_on_100_networkx_graphs(tmp_path, run_cli):
     model, _, _ = trained_degree_model(tmp_path)
     graphs = [nx.gnm_random_graph(10 + i % 30, 40, seed=i) for i in range(100)]
     (tmp_path / "graphs.pkl").write_bytes(pickle.dumps(graphs))
-    out = run_cli("embed", "--checkpoint", tmp_path / "m.pt", "--input",
+    out = run_cli("embed", "--model", tmp_path / "m.pt", "--input",
                   tmp_path / "graphs.pkl", "--out", tmp_path / "emb.npy")
     assert out.returncode == 0, out.stderr
     assert "embedded 100 graphs (dim 16)" in out.stdout
@@ -105,7 +105,7 @@ def test_embed_cli_on_100_networkx_graphs(tmp_path, run_cli):
     folder.mkdir()
     for i, g in enumerate(graphs[:5]):
         nx.write_graphml(g, folder / f"g{i:02d}.graphml")
-    out = run_cli("embed", "--checkpoint", tmp_path / "m.pt", "--input",
+    out = run_cli("embed", "--model", tmp_path / "m.pt", "--input",
                   folder, "--out", tmp_path / "e2.npy")
     assert out.returncode == 0, out.stderr
     assert np.allclose(np.load(tmp_path / "e2.npy"), emb[:5], atol=1e-5)

@@ -36,7 +36,7 @@ def test_saved_model_embeds_identically(data_root, tmp_path):
 
 def test_bad_checkpoint_file(tmp_path):
     torch.save({"weights": 1}, tmp_path / "x.pt")
-    with pytest.raises(ValueError, match="not an hngraph model checkpoint"):
+    with pytest.raises(ValueError, match="not an hngraph model file"):
         InfoGraph.load(tmp_path / "x.pt")
     with pytest.raises(FileNotFoundError, match="does not exist"):
         InfoGraph.load(tmp_path / "missing.pt")
