@@ -319,6 +319,17 @@ def jsd_local_global(node_emb: Tensor, graph_emb: Tensor, batch: Tensor,
     if distributed:
         graph_emb, offset, share = gather_graphs(graph_emb, node_emb.size(0))
         batch = batch + offset
+    _check_local_global(node_emb, graph_emb, batch, validate)
+    loss = _jsd_core(node_emb, graph_emb, batch, beta, tau_plus, reweight,
+                     chunk_size or node_emb.size(0), distributed)
+    if distributed:  # this process's share of the mean over all nodes
+        return share * (loss + LOG2) - LOG2
+    return loss
+
+
+def _check_local_global(node_emb: Tensor, graph_emb: Tensor, batch: Tensor,
+                        finite: bool) -> None:
+    """The shapes :func:`jsd_local_global` needs (and finite values)."""
     num_graphs = graph_emb.size(0)
     if num_graphs < 2:
         raise ValueError(
@@ -334,14 +345,20 @@ def jsd_local_global(node_emb: Tensor, graph_emb: Tensor, batch: Tensor,
     if batch.numel() != node_emb.size(0):
         raise ValueError(f"batch has {batch.numel()} entries for "
                          f"{node_emb.size(0)} nodes.")
-    if validate:
+    if finite:
         _check_finite("node_emb", node_emb)
         _check_finite("graph_emb", graph_emb)
 
+
+def _jsd_core(node_emb: Tensor, graph_emb: Tensor, batch: Tensor,
+              beta: float, tau_plus: float, reweight: str, chunk: int,
+              distributed: bool) -> Tensor:
+    """:math:`E_{neg} - E_{pos}` of :func:`jsd_local_global` on checked
+    inputs, ``chunk`` rows of the score matrix at a time (the scale ``c``
+    of ``hcl-code`` taken over all rows, and over all processes)."""
     num_nodes = node_emb.size(0)
     pos = (node_emb * graph_emb.index_select(0, batch)).sum(1)  # [N]
     e_pos = (LOG2 - F.softplus(-pos)).mean()
-    chunk = chunk_size or num_nodes
     scale = None
     if reweight == "hcl-code" and beta != 0.0 and (chunk < num_nodes
                                                     or distributed):
@@ -351,18 +368,14 @@ def jsd_local_global(node_emb: Tensor, graph_emb: Tensor, batch: Tensor,
     args = (beta, tau_plus, reweight)
     if chunk >= num_nodes:
         neg = _negative_term(node_emb, graph_emb, batch, pos, *args, scale)
-        e_neg = neg.mean() - LOG2
-    else:
-        total = node_emb.new_zeros(())
-        for start in range(0, num_nodes, chunk):
-            rows = slice(start, start + chunk)
-            total = total + checkpoint(
-                _negative_term, node_emb[rows], graph_emb, batch[rows],
-                pos[rows], *args, scale, use_reentrant=False).sum()
-        e_neg = total / num_nodes - LOG2
-    if distributed:  # this process's share of the mean over all nodes
-        return share * (e_neg + LOG2 - e_pos) - LOG2
-    return e_neg - e_pos
+        return neg.mean() - LOG2 - e_pos
+    total = node_emb.new_zeros(())
+    for start in range(0, num_nodes, chunk):
+        rows = slice(start, start + chunk)
+        total = total + checkpoint(
+            _negative_term, node_emb[rows], graph_emb, batch[rows],
+            pos[rows], *args, scale, use_reentrant=False).sum()
+    return total / num_nodes - LOG2 - e_pos
 
 
 def hard_infonce(z1: Tensor, z2: Tensor, beta: float = 0.0,
@@ -426,12 +439,21 @@ def hard_infonce(z1: Tensor, z2: Tensor, beta: float = 0.0,
         both, offset, share = gather_graphs(torch.cat([z1, z2], dim=1),
                                             2 * local)
         z1, z2 = both.split(z1.size(1), dim=1)
-    num_graphs = z1.size(0)
-    if num_graphs < 2:
+    if z1.size(0) < 2:
         raise ValueError(
-            f"the batch holds {num_graphs} graph(s); in-batch negatives need "
+            f"the batch holds {z1.size(0)} graph(s); in-batch negatives need "
             "at least 2 graphs. Use a batch_size of 2 or more.")
+    loss = _infonce_core(z1, z2, offset, local, beta, tau_plus, temperature,
+                         reweight, distributed)
+    return share * loss if distributed else loss
 
+
+def _infonce_core(z1: Tensor, z2: Tensor, offset: int, local: int,
+                  beta: float, tau_plus: float, temperature: float,
+                  reweight: str, distributed: bool) -> Tensor:
+    """The mean of :math:`L_i` of :func:`hard_infonce` over the anchors
+    ``offset .. offset + local`` of both views, on checked inputs."""
+    num_graphs = z1.size(0)
     z = F.normalize(torch.cat([z1, z2], dim=0), dim=1)         # [2G, D]
     own = torch.arange(offset, offset + local, device=z.device)
     idx = torch.cat([own, own + num_graphs])                   # anchors [A]
@@ -459,8 +481,7 @@ def hard_infonce(z1: Tensor, z2: Tensor, beta: float = 0.0,
         inner > 0, a + torch.log(inner.clamp_min(1e-38)) - math.log1p(-tau_plus),
         torch.full_like(inner, float("-inf")))
     log_ng = math.log(m) + torch.clamp_min(log_debiased, -1.0 / temperature)
-    loss = F.softplus(log_ng - log_pos).mean()
-    return share * loss if distributed else loss
+    return F.softplus(log_ng - log_pos).mean()
 
 
 class JSDLocalGlobalLoss(nn.Module):

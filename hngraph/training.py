@@ -7,6 +7,7 @@ import random
 import sys
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -202,71 +203,91 @@ def fit(model, dataset, epochs: int = 20, batch_size: int = 128,
             (one shuffle per run, the same batches every epoch, as the
             published HCL graph code); see :func:`train_loader`.
 
-    A step launches its work and moves on: the epoch's loss is summed on the
-    device and read once per epoch, when it is also checked to be finite.
-    Adam runs fused where torch has a fused kernel for the device.
-
-    Inside a ``torch.distributed`` process group of two or more (for example
-    under ``torchrun`` or ``hngraph train --nproc N``), training runs with
-    DDP: each process takes its share of every epoch, ``batch_size`` graphs
-    a step, and contrasts them with the graphs of all processes (see
-    :func:`hngraph.distributed.wrap`). Random streams are reseeded per
-    ``(seed, rank, epoch)``. Only rank 0 shows progress, evaluates and writes
-    the checkpoint; the returned losses are global.
+    How a step, an epoch and DDP training run is in ``docs/method.md``
+    ("The training loop").
 
     Returns:
         ``{"loss": [mean loss per epoch], "eval": {epoch: result},
             "train_time": seconds (all sessions of a resumed run), "device":
             str, "resumed_at": [epoch after which each resume started]}``.
     """
+    run = _setup(model, dataset, batch_size, lr, seed, device, batching,
+                 batch_order)
+    history, first = _resume(run, model, checkpoint, restart)
+    eval_epochs = set(int(e) for e in eval_epochs)
+    bar = tqdm(range(first, epochs + 1), desc="train", unit="epoch",
+               disable=not (progress and run.lead), initial=first - 1,
+               total=epochs)
+    try:
+        for epoch in bar:
+            _train_epoch(model, run.step, run.loader, run.optimizer,
+                         run.device, history, seed, epoch)
+            bar.set_postfix(loss=f"{history['loss'][-1]:.4f}")
+            if run.lead and epoch in eval_epochs:
+                history["eval"][epoch] = evaluate(
+                    model, run.loader.graphs if run.on_device else dataset,
+                    seed, folds).to_dict()
+            if run.lead and checkpoint is not None and (
+                    epoch % checkpoint_every == 0 or epoch == epochs):
+                save_training_state(checkpoint, model, run.optimizer,
+                                    run.loader, epoch, history, run.settings)
+    finally:
+        if run.distributed:
+            dist_utils.unwrap(model)
+    return history
+
+
+@dataclass
+class _Run:
+    """What :func:`fit` trains with: the device, the loader, the step (the
+    model's loss, or its DDP wrapper), the optimizer, the settings a
+    checkpoint records, and whether this process leads (rank 0)."""
+
+    device: torch.device
+    loader: object
+    step: object
+    optimizer: torch.optim.Optimizer
+    settings: dict
+    on_device: bool
+    distributed: bool
+    lead: bool
+
+
+def _setup(model, dataset, batch_size, lr, seed, device, batching,
+           batch_order) -> _Run:
+    """Seed, place the model, and build the loader, step and optimizer."""
     device = resolve_device(device)
     distributed = dist_utils.is_distributed()
     if distributed and device.type == "cuda":
         device = torch.device("cuda", torch.cuda.current_device())
-    lead = dist_utils.rank() == 0
     torch.manual_seed(seed)
     model.to(device)
-    on_device = _batching(model, dataset, batching) == "device"
+    on_device = _batching(dataset, batching) == "device"
     loader = train_loader(dataset, batch_size, seed,
                           device if on_device else None, batch_order)
     step = dist_utils.wrap(model, device) if distributed else model.loss
-    optimizer = make_optimizer(model, lr)
-    eval_epochs = set(int(e) for e in eval_epochs)
-    history = {"loss": [], "eval": {}, "device": str(device),
-               "train_time": 0.0, "resumed_at": []}
-    first = 1
     settings = {"model": getattr(model, "config", None),
                 "batch_size": batch_size, "lr": lr, "seed": seed,
                 "batch_order": batch_order}
-    if checkpoint is not None and Path(checkpoint).exists() and not restart:
-        done, history = load_training_state(checkpoint, model, optimizer,
-                                            loader, settings)
-        history["device"] = str(device)
-        history.setdefault("resumed_at", []).append(done)
-        first = done + 1
-        if lead:
-            print(f"resuming from epoch {done} of {checkpoint}",
-                  file=sys.stderr)
-    bar = tqdm(range(first, epochs + 1), desc="train", unit="epoch",
-               disable=not (progress and lead), initial=first - 1,
-               total=epochs)
-    try:
-        for epoch in bar:
-            _train_epoch(model, step, loader, optimizer, device, history,
-                         seed, epoch)
-            bar.set_postfix(loss=f"{history['loss'][-1]:.4f}")
-            if lead and epoch in eval_epochs:
-                history["eval"][epoch] = evaluate(
-                    model, loader.graphs if on_device else dataset, seed,
-                    folds).to_dict()
-            if lead and checkpoint is not None and (
-                    epoch % checkpoint_every == 0 or epoch == epochs):
-                save_training_state(checkpoint, model, optimizer, loader,
-                                    epoch, history, settings)
-    finally:
-        if distributed:
-            dist_utils.unwrap(model)
-    return history
+    return _Run(device, loader, step, make_optimizer(model, lr), settings,
+                on_device, distributed, dist_utils.rank() == 0)
+
+
+def _resume(run: _Run, model, checkpoint, restart: bool
+            ) -> tuple[dict, int]:
+    """The history to extend and the first epoch to train: from the
+    checkpoint when there is one to resume, else from the start."""
+    history = {"loss": [], "eval": {}, "device": str(run.device),
+               "train_time": 0.0, "resumed_at": []}
+    if checkpoint is None or not Path(checkpoint).exists() or restart:
+        return history, 1
+    done, history = load_training_state(checkpoint, model, run.optimizer,
+                                        run.loader, run.settings)
+    history["device"] = str(run.device)
+    history.setdefault("resumed_at", []).append(done)
+    if run.lead:
+        print(f"resuming from epoch {done} of {checkpoint}", file=sys.stderr)
+    return history, done + 1
 
 
 def make_optimizer(model, lr: float) -> torch.optim.Adam:
@@ -280,7 +301,7 @@ def make_optimizer(model, lr: float) -> torch.optim.Adam:
                             foreach=None if fused else True)
 
 
-def _batching(model, dataset, batching: str) -> str:
+def _batching(dataset, batching: str) -> str:
     check_setting("batching", batching)
     if batching == "auto":
         batching = "device"
