@@ -174,7 +174,7 @@ def _launch(args, config: TrainConfig) -> int:
     import torch
 
     from .data import load_tudataset
-    from .distributed import launch
+    from .launch import launch
     from .training import resolve_device
     device = resolve_device(config.device)
     if device.type == "cuda" and torch.cuda.device_count() < args.nproc:

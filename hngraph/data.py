@@ -22,21 +22,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-import torch.nn.functional as F
-import torch_geometric.transforms as T
 from filelock import FileLock
-from torch import Tensor
 from torch_geometric.data import Data, InMemoryDataset
 from torch_geometric.datasets import TUDataset
-from torch_geometric.transforms import BaseTransform
-from torch_geometric.utils import degree
+from torch_geometric.io import fs, read_tu_data
 
-from .config import check_setting
 from .errors import CacheError, DatasetNotFoundError, RawFileError
-
-#: Above this maximum degree, one-hot degrees are replaced by standardised
-#: degrees (the HCL reference setting).
-MAX_ONEHOT_DEGREE = 1000
+from .features import apply_feature_recipe, fit_feature_recipe
 
 
 def cache_dir(path: str | os.PathLike | None = None) -> Path:
@@ -162,8 +154,19 @@ class _CachedTUDataset(TUDataset):
         return self._raw_source or super().raw_dir
 
     def process(self) -> None:
+        """PyG's processing, with every graph kept: PyG counts graphs from
+        the edge slices, so trailing graphs without edges would be lost."""
         validate_raw(self.raw_dir, self.name)
-        super().process()
+        data, slices, sizes = read_tu_data(self.raw_dir, self.name)
+        graphs = slices["y"].numel()
+        for key in ("edge_index", "edge_attr"):
+            short = graphs - slices[key].numel() if key in slices else 0
+            if short > 0:
+                slices[key] = torch.cat([slices[key],
+                                         slices[key][-1:].repeat(short)])
+        self.data, self.slices = data, slices
+        fs.torch_save((self._data.to_dict(), self.slices, sizes,
+                       self._data.__class__), self.processed_paths[0])
 
     @property
     def processed_dir(self) -> str:
@@ -277,167 +280,16 @@ def check_graphs(graphs) -> None:
             stacklevel=3)
 
 
-def fit_feature_recipe(graphs: list[Data], features: str = "auto") -> dict:
-    """Choose node features for a collection of graphs (``docs/method.md``).
-
-    * ``"labels"``: keep ``data.x`` (one-hot node labels / attributes).
-    * ``"degree"``: one-hot degree when the maximum degree is below
-      :data:`MAX_ONEHOT_DEGREE`, otherwise the degree standardised by the
-      collection's mean and std (the HCL reference setting).
-    * ``"constant"``: a single feature equal to 1 (the InfoGraph setting).
-    * ``"auto"``: ``"labels"`` where the graphs have features, else
-      ``"degree"``.
-
-    Returns the recipe in its JSON form (for results and checkpoints); its
-    transform is :func:`feature_transform`.
-    """
-    check_setting("features", features)
-    has_x = all(getattr(g, "x", None) is not None for g in graphs)
-    if features == "auto":
-        features = "labels" if has_x else "degree"
-    if features == "labels":
-        if not has_x:
-            raise ValueError(
-                "features='labels' needs node features, but some graphs have "
-                "none (data.x is None). Use features='degree' or 'constant'.")
-        return {"kind": "labels", "dim": int(graphs[0].x.size(1))}
-    if features == "constant":
-        return {"kind": "constant", "dim": 1}
-    degs = torch.cat([degree(g.edge_index[0], g.num_nodes) for g in graphs])
-    max_deg = int(degs.max().item()) if degs.numel() else 0
-    if max_deg < MAX_ONEHOT_DEGREE:
-        return {"kind": "onehot_degree", "max_degree": max_deg,
-                "dim": max_deg + 1}
-    std = float(degs.std().item())
-    return {"kind": "normalized_degree", "mean": float(degs.mean().item()),
-            "std": std if std > 0 else 1.0, "dim": 1}
-
-
-def apply_feature_recipe(data: Data, recipe: dict) -> Data:
-    """A copy of ``data`` whose ``x`` follows ``recipe`` (the transform of
-    :func:`feature_transform`)."""
-    return feature_transform(recipe)(data.clone())
-
-
-def feature_transform(recipe: dict) -> BaseTransform:
-    """The PyG transform that a recipe (its JSON form, as in checkpoints and
-    result files) describes."""
-    kinds = {t.kind: t for t in (NodeLabels, ConstantFeature, OneHotDegree,
-                                 NormalizedDegree, OneHotColumns)}
-    if recipe.get("kind") not in kinds:
-        raise ValueError(f"unknown feature recipe kind {recipe.get('kind')!r}"
-                         f"; known kinds: {sorted(kinds)}.")
-    return kinds[recipe["kind"]](**{k: v for k, v in recipe.items()
-                                    if k != "kind"})
-
-
-class FeatureTransform(BaseTransform):
-    """A node-feature recipe as a PyG transform: ``forward`` replaces
-    ``data.x`` (in place, as PyG's transforms do) and checks it is finite;
-    :attr:`recipe` is its JSON form (see :func:`feature_transform`)."""
-
-    kind: str
-
-    def __init__(self, **params):
-        self.params = params
-
-    @property
-    def recipe(self) -> dict:
-        return {"kind": self.kind, **self.params}
-
-    def features(self, data: Data) -> Tensor:
-        raise NotImplementedError
-
-    def forward(self, data: Data) -> Data:
-        data.x = self.features(data)
-        if not torch.isfinite(data.x).all():
-            raise ValueError(
-                "node features contain NaN or inf. Clean the features (for "
-                "example torch.nan_to_num(data.x)) or use features='degree'.")
-        return data
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
-        return f"{type(self).__name__}({args})"
-
-
-class NodeLabels(FeatureTransform):
-    """The graph's own node features (one-hot node labels or attributes), as
-    floats; ``dim`` of them per node."""
-
-    kind = "labels"
-
-    def features(self, data):
-        dim = self.params["dim"]
-        if data.x is None or data.x.size(1) != dim:
-            got = None if data.x is None else data.x.size(1)
-            raise ValueError(
-                f"the recipe expects {dim} node features per node, got {got}. "
-                "Give graphs with the same node labels as at training time, "
-                "or train with features='degree'.")
-        return data.x.float()
-
-
-class ConstantFeature(FeatureTransform):
-    """The single feature 1 for every node (InfoGraph's setting for graphs
-    without node labels): PyG's :class:`~torch_geometric.transforms.Constant`
-    in place of ``x``."""
-
-    kind = "constant"
-
-    def features(self, data):
-        data.x = None
-        return T.Constant(1.0, cat=False)(data).x
-
-
-class OneHotDegree(FeatureTransform):
-    """One-hot out-degree in ``dim = max_degree + 1`` bins; a degree above
-    ``max_degree`` (a graph not seen when the recipe was fitted) falls into
-    the last bin (PyG's :class:`~torch_geometric.transforms.OneHotDegree`
-    raises there instead)."""
-
-    kind = "onehot_degree"
-
-    def features(self, data):
-        deg = degree(data.edge_index[0], data.num_nodes).long()
-        return F.one_hot(deg.clamp_max(self.params["max_degree"]),
-                         self.params["dim"]).float()
-
-
-class NormalizedDegree(FeatureTransform):
-    """The out-degree standardised by the fitted collection's ``mean`` and
-    ``std`` (one feature; the published HCL code's setting for graphs of
-    high degree)."""
-
-    kind = "normalized_degree"
-
-    def features(self, data):
-        deg = degree(data.edge_index[0], data.num_nodes)
-        return ((deg - self.params["mean"]) / self.params["std"]).view(-1, 1)
-
-
-class OneHotColumns(FeatureTransform):
-    """Categorical feature columns (OGB's atom features), each one-hot in
-    its ``sizes`` entry of bins; values beyond a column's size fall into its
-    last bin."""
-
-    kind = "onehot_columns"
-
-    def features(self, data):
-        cols = data.x.long()
-        return torch.cat([F.one_hot(cols[:, c].clamp(0, size - 1), size)
-                          for c, size in enumerate(self.params["sizes"])],
-                         dim=1).float()
-
-
 def _find_raw(name: str, root) -> tuple[str | None, list[str]]:
-    """The raw folder of ``name`` and the folders that were searched."""
+    """The raw folder of ``name`` and the folders that were searched: under
+    ``root`` when it is given, else under ``$HNGRAPH_DATA``."""
     looked = []
-    bases = []
-    if root is not None:
-        bases.append(("root", Path(root)))
-    if os.environ.get("HNGRAPH_DATA"):
-        bases.append(("$HNGRAPH_DATA", Path(os.environ["HNGRAPH_DATA"])))
+    if root is not None:  # a root named is the only place to look
+        bases = [("root", Path(root).expanduser())]
+    elif os.environ.get("HNGRAPH_DATA"):
+        bases = [("$HNGRAPH_DATA", Path(os.environ["HNGRAPH_DATA"]))]
+    else:
+        bases = []
     for label, base in bases:
         for folder in (base / name / "raw", base / name):
             looked.append(f"{folder} ({label})")
@@ -454,8 +306,9 @@ def load_tudataset(name: str, root: str | os.PathLike | None = None,
 
     Args:
         name: TU name, for example ``"MUTAG"`` (case sensitive).
-        root: folder holding ``NAME/raw/NAME_A.txt`` and the other raw files.
-            Defaults to ``$HNGRAPH_DATA``; files are never written there.
+        root: folder holding ``NAME/raw/NAME_A.txt`` and the other raw files
+            (when given, the only place looked in). Defaults to
+            ``$HNGRAPH_DATA``; files are never written there.
         features: ``"auto"``, ``"labels"``, ``"degree"`` or ``"constant"``
             (see :func:`fit_feature_recipe`).
         use_node_attr: also use continuous node attributes where present.
@@ -471,6 +324,9 @@ def load_tudataset(name: str, root: str | os.PathLike | None = None,
             be downloaded; the message lists where it looked and what exists.
     """
     raw, looked = _find_raw(name, root)
+    if raw is None and root is not None:
+        raise _not_found(name, root, looked, "a root was given, so nothing "
+                         "else is tried")
     cache_root = str(cache_dir(cache) / "TUDataset")
     if raw is None and not _has_raw(Path(cache_root) / name / "raw", name):
         if not download:
@@ -480,7 +336,7 @@ def load_tudataset(name: str, root: str | os.PathLike | None = None,
     except Exception as err:  # network errors, 404 for unknown names
         if raw is not None or isinstance(err, CacheError):
             raise
-        _remove_empty_dirs(Path(cache_root) / name)
+        remove_failed_download(Path(cache_root) / name)
         raise _not_found(name, root, looked, f"{type(err).__name__}: {err}") \
             from err
     graphs = [tu[i] for i in range(len(tu))]
@@ -490,7 +346,7 @@ def load_tudataset(name: str, root: str | os.PathLike | None = None,
     return GraphDataset(graphs, name, recipe, raw or tu.raw_dir)
 
 
-def _remove_empty_dirs(folder: Path) -> None:
+def remove_failed_download(folder: Path) -> None:
     """Remove ``folder`` if a failed download left nothing in it but the
     cache's lock file."""
     if folder.is_dir() and not any(p.is_file() and p.name != ".lock"

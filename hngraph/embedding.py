@@ -12,7 +12,8 @@ from torch_geometric.data import Data
 from torch_geometric.loader import DataLoader
 from torch_geometric.utils import from_networkx
 
-from .data import apply_feature_recipe, check_graphs
+from .data import check_graphs
+from .features import apply_feature_recipe
 from .models import GraphModel, load_model
 
 #: Readers for the files of an input folder, by suffix.

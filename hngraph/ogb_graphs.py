@@ -16,12 +16,11 @@ from torch_geometric.data.storage import GlobalStorage
 from .data import (
     DatasetNotFoundError,
     GraphDataset,
-    _remove_empty_dirs,
-    apply_feature_recipe,
     cache_dir,
     check_graphs,
-    fit_feature_recipe,
+    remove_failed_download,
 )
+from .features import apply_feature_recipe, fit_feature_recipe
 
 _PYG_DATA_CLASSES = [Data, DataEdgeAttr, DataTensorAttr, GlobalStorage]
 
@@ -68,7 +67,7 @@ def load_ogb(name: str, root: str | os.PathLike | None = None,
     except ValueError:
         raise
     except Exception as err:  # download failures, missing raw files
-        _remove_empty_dirs(folder)
+        remove_failed_download(folder)
         raise DatasetNotFoundError(
             f"OGB dataset {name!r} is not in {folder} and could not be "
             f"downloaded ({type(err).__name__}: {err}). Where no network is "

@@ -16,11 +16,10 @@ from hngraph.data import (
     CacheError,
     DatasetNotFoundError,
     RawFileError,
-    apply_feature_recipe,
     check_graphs,
-    fit_feature_recipe,
     load_tudataset,
 )
+from hngraph.features import apply_feature_recipe, fit_feature_recipe
 
 
 def test_mutag_from_shared_data(data_root, tmp_path):
@@ -112,7 +111,7 @@ def test_failed_download_leaves_no_empty_folder(tmp_path, monkeypatch):
 def test_recipes_are_pyg_transforms_that_round_trip():
     import torch_geometric.transforms as T
 
-    from hngraph.data import FeatureTransform, feature_transform
+    from hngraph.features import FeatureTransform, feature_transform
     g = Data(edge_index=torch.tensor([[0, 0, 1, 2], [1, 2, 0, 0]]),
              num_nodes=3)
     for features in ("degree", "constant"):
@@ -275,3 +274,34 @@ def test_cache_that_is_a_file_is_a_clear_error(data_root, tmp_path):
     (tmp_path / "file").write_text("not a folder")
     with pytest.raises(CacheError, match="cannot be written.*HNGRAPH_CACHE"):
         load_tudataset("MUTAG", cache=tmp_path / "file")
+
+
+def test_trailing_graphs_without_edges_are_kept(data_root, tmp_path):
+    # PyG counts graphs from its edge slices: without care, a last graph
+    # with no edges would be dropped (187 of MUTAG's 188 graphs).
+    raw = tmp_path / "data" / "MUTAG" / "raw"
+    shutil.copytree(data_root / "MUTAG" / "raw", raw)
+    indicator = (raw / "MUTAG_graph_indicator.txt").read_text().split()
+    last = {i + 1 for i, g in enumerate(indicator) if g == "188"}
+    edges = (raw / "MUTAG_A.txt").read_text().splitlines()
+    labels = (raw / "MUTAG_edge_labels.txt").read_text().splitlines()
+    keep = [i for i, e in enumerate(edges)
+            if int(e.split(",")[0]) not in last]
+    (raw / "MUTAG_A.txt").write_text("\n".join(edges[i] for i in keep) + "\n")
+    (raw / "MUTAG_edge_labels.txt").write_text(
+        "\n".join(labels[i] for i in keep) + "\n")
+    with pytest.warns(UserWarning, match=r"1 graph\(s\) have no edges "
+                      r"\(indices \[187\]\)"):
+        ds = load_tudataset("MUTAG", root=tmp_path / "data",
+                            cache=tmp_path / "cache")
+    assert len(ds) == 188 and ds[187].edge_index.numel() == 0
+    assert ds[187].num_nodes == len(last)
+    assert ds[186].edge_index.numel() > 0
+
+
+def test_a_root_without_the_files_never_falls_back(data_root, tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DatasetNotFoundError, match="a root was given") as err:
+        load_tudataset("MUTAG", root=tmp_path / "empty",
+                       cache=tmp_path / "cache")
+    assert str(tmp_path / "empty") in str(err.value)

@@ -7,7 +7,7 @@ import torch
 from torch_geometric.data import Data
 
 from hngraph import InfoGraph, embed, seed_everything
-from hngraph.data import fit_feature_recipe
+from hngraph.features import fit_feature_recipe
 
 
 def trained_degree_model(tmp_path):
