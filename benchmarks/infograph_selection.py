@@ -31,7 +31,7 @@ from report import PUBLISHED_INFOGRAPH
 from tqdm.auto import tqdm
 
 from hngraph.grid import read_result
-from hngraph.results import atomic_write_json, git_commit, machine_info
+from hngraph.results import atomic_write_json, provenance
 
 ROOT = Path(__file__).resolve().parents[1]
 LAYERS = (3, 5, 8, 16)
@@ -66,8 +66,7 @@ def run_one(dataset: str, layers: int, lr: float, seed: int,
     atomic_write_json(run_path(out, dataset, layers, lr, seed), {
         "config": config.to_dict(), "seed": seed,
         "accuracy_by_epoch": {str(e): a for e, a in sorted(accuracy.items())},
-        "accuracy_mean": accuracy[max(accuracy)], "commit": git_commit(),
-        "machine": machine_info("cpu"),
+        "accuracy_mean": accuracy[max(accuracy)], **provenance(),
         "wall_time_s": time.perf_counter() - start})
 
 

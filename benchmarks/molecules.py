@@ -90,7 +90,7 @@ def main(argv=None) -> int:
         from hngraph.data import cache_dir
         from hngraph.molecules import OGB_NAME, write_b3db
         from hngraph.ogb_graphs import load_ogb
-        from hngraph.results import atomic_write_json, git_commit, machine_info
+        from hngraph.results import atomic_write_json, provenance
         root = cache_dir() / f"b3db-{args.limit or 'all'}"
         if not (root / "ogbg_molbbbp" / "RELEASE_v1.txt").exists():
             write_b3db(root, limit=args.limit)
@@ -105,8 +105,8 @@ def main(argv=None) -> int:
                     print(f"{name}: kept {path}")
                     continue
                 result = run_one(dataset, seed, args.epochs, trained)
-                result.update(commit=git_commit(), machine=machine_info(),
-                              molecules=len(dataset), split=split)
+                result.update(**provenance(), molecules=len(dataset),
+                              split=split)
                 atomic_write_json(path, result)
                 print(f"{name}: test ROC-AUC "
                       f"{result['scores']['test']['rocauc']:.4f}")

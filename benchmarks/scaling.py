@@ -34,7 +34,7 @@ import torch.multiprocessing as mp
 
 from hngraph import InfoGraph, load_tudataset, seed_everything
 from hngraph.distributed import all_sum, wrap
-from hngraph.results import atomic_write_json, git_commit, machine_info
+from hngraph.results import atomic_write_json, provenance
 from hngraph.training import train_loader, train_step
 
 DATASETS = ("MUTAG", "PROTEINS", "NCI1", "REDDIT-BINARY")
@@ -216,8 +216,7 @@ def run_throughput(args, out: Path) -> None:
             res = _spawn(_throughput_worker, world, name, args.batch_size,
                          args.warmup, args.epochs, args.min_steps, threads,
                          device)
-            res.update(commit=git_commit(), machine=machine_info(device),
-                       seed=SEED)
+            res.update(**provenance(device), seed=SEED)
             atomic_write_json(path, res)
             print(f"{name} {world} x {threads} {device}: "
                   f"{res['graphs_per_s']:.0f} "
@@ -241,8 +240,7 @@ def run_collectives(args, out: Path) -> None:
         return
     res = _spawn(_collectives_worker, 2, 1 << 20, 20)
     atomic_write_json(path, {"processes": 2, "numel": 1 << 20, "repeats": 20,
-                             "calls": res, "commit": git_commit(),
-                             "machine": machine_info("cpu")})
+                             "calls": res, **provenance()})
 
 
 def report(out: Path) -> Path:

@@ -1,7 +1,8 @@
 """Long-run soak: 200 epochs on PROTEINS with beta=10.
 
 Reports whether the loss stays finite and whether the process's resident
-memory stays flat (no growth from epoch to epoch). Writes
+memory stays flat (no growth from epoch to epoch), training with ``fit``
+itself, one epoch a call, resumed from its checkpoint each time. Writes
 ``benchmarks/results/soak/<run>.json``.
 
     python benchmarks/soak.py [--epochs 200] [--beta 10] [--reweight paper]
@@ -9,18 +10,17 @@ memory stays flat (no growth from epoch to epoch). Writes
 from __future__ import annotations
 
 import argparse
-import math
 import os
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-import torch
 from tqdm.auto import tqdm
 
 from hngraph import InfoGraph, load_tudataset, seed_everything
-from hngraph.results import atomic_write_json, git_commit, machine_info
-from hngraph.training import train_loader, train_step
+from hngraph.results import atomic_write_json, provenance
+from hngraph.training import fit
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -48,28 +48,32 @@ def main(argv=None) -> int:
     seed_everything(args.seed)
     model = InfoGraph(ds.num_features, beta=args.beta,
                       tau_plus=args.tau_plus, reweight=args.reweight)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    loader = train_loader(ds, 128, args.seed)
     losses, rss, nonfinite = [], [], 0
-    for _ in tqdm(range(args.epochs), desc="soak", unit="epoch"):
-        total = 0.0
-        for data in loader:
-            loss = train_step(model.loss, data, opt)
-            nonfinite += not math.isfinite(loss.item())
-            total += loss.item() * data.num_graphs
-        losses.append(total / len(ds))
-        rss.append(rss_mib())
+    with tempfile.TemporaryDirectory() as tmp:
+        state = Path(tmp) / "soak.train.pt"
+        # fit itself, one epoch a call, resuming from its checkpoint: the
+        # loop, batching, optimizer and resume that a real run takes.
+        for epoch in tqdm(range(1, args.epochs + 1), desc="soak",
+                          unit="epoch"):
+            try:
+                history = fit(model, ds, epochs=epoch, seed=args.seed,
+                              device="cpu", progress=False, checkpoint=state)
+            except FloatingPointError:
+                nonfinite += 1
+                break
+            losses.append(history["loss"][-1])
+            rss.append(rss_mib())
     tail = rss[len(rss) // 10:]  # after warm-up
     slope = float(np.polyfit(np.arange(len(tail)), tail, 1)[0])
     result = {
         "config": vars(args), "finite": nonfinite == 0,
-        "nonfinite_steps": nonfinite, "loss_first": losses[0],
+        "nonfinite_epochs": nonfinite, "loss_first": losses[0],
         "loss_last": losses[-1], "loss_history": losses,
         "rss_mib": rss, "rss_after_warmup_min": min(tail),
         "rss_after_warmup_max": max(tail), "rss_slope_mib_per_epoch": slope,
         "memory_flat": max(tail) - min(tail) < 50 and abs(slope) < 0.1,
-        "wall_time_s": time.perf_counter() - start, "commit": git_commit(),
-        "machine": machine_info("cpu"), "seed": args.seed}
+        "wall_time_s": time.perf_counter() - start, **provenance(),
+        "seed": args.seed}
     name = (f"{args.dataset}_{args.reweight}_beta{args.beta:g}"
             f"_tau{args.tau_plus:g}_seed{args.seed}_{args.epochs}ep.json")
     path = atomic_write_json(Path(args.out) / name, result)

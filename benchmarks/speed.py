@@ -38,7 +38,7 @@ from tqdm.auto import tqdm
 
 from hngraph import InfoGraph, load_tudataset, svm_accuracy
 from hngraph.evaluation import C_GRID, SVMResult
-from hngraph.results import atomic_write_json, git_commit, machine_info
+from hngraph.results import atomic_write_json, provenance
 from hngraph.training import (
     fit,
     make_optimizer,
@@ -780,8 +780,7 @@ def main(argv=None):
             start = time.perf_counter()
             result = RUN[part](args, device)
             result["meta"] = {
-                "commit": git_commit(), "machine": machine_info(device),
-                "seed": SEED, "repeats": {"overhead": args.repeats,
+                **provenance(device), "seed": SEED, "repeats": {"overhead": args.repeats,
                                           "published": args.epoch_repeats,
                                           "compile": args.epoch_repeats,
                                           "floor": args.fit_repeats,

@@ -26,7 +26,7 @@ from collections.abc import Iterator, Sequence
 
 import torch
 from torch import Tensor
-from torch_geometric.data import Batch
+from torch_geometric.data import Batch, Data
 
 
 class DeviceGraphs:
@@ -47,9 +47,7 @@ class DeviceGraphs:
     """
 
     def __init__(self, dataset, device: torch.device | str = "cpu"):
-        graphs = [dataset[i] for i in range(len(dataset))]
-        if not graphs:
-            raise ValueError("the dataset holds no graph.")
+        graphs = check_data(dataset)
         device = torch.device(device)
         self.num_nodes = torch.tensor([g.num_nodes for g in graphs])
         self.num_edges = torch.tensor([g.edge_index.size(1) for g in graphs])
@@ -87,6 +85,46 @@ class DeviceGraphs:
             batch.y = self.y[idx]
         batch._num_graphs = index.numel()
         return batch
+
+
+def check_data(dataset) -> list[Data]:
+    """The graphs of ``dataset`` (a PyG dataset or a sequence of ``Data``),
+    each checked against the contract training and batching rely on: a
+    ``Data`` with float node features ``x`` ``[n, F]``, the same ``F`` for
+    all, and an integer ``edge_index`` ``[2, E]`` of node ids in
+    ``[0, n)``."""
+    if not hasattr(dataset, "__len__") or not hasattr(dataset, "__getitem__"):
+        raise TypeError(f"the dataset must be a PyG dataset or a list of "
+                        f"Data, got {type(dataset).__name__}.")
+    graphs = [dataset[i] for i in range(len(dataset))]
+    if not graphs:
+        raise ValueError("the dataset holds no graph.")
+    width = None
+    for i, g in enumerate(graphs):
+        if not isinstance(g, Data):
+            raise TypeError(f"graph {i} must be a torch_geometric Data, got "
+                            f"{type(g).__name__}; convert networkx graphs "
+                            "with torch_geometric.utils.from_networkx.")
+        x, edges = getattr(g, "x", None), getattr(g, "edge_index", None)
+        if not isinstance(x, Tensor) or x.dim() != 2 or \
+                not x.is_floating_point():
+            raise ValueError(f"graph {i} needs float node features x "
+                             "[num_nodes, F]; build them with "
+                             "hngraph.load_tudataset or a feature recipe "
+                             "(hngraph.features).")
+        width = x.size(1) if width is None else width
+        if x.size(1) != width:
+            raise ValueError(f"graph {i} has {x.size(1)} node features, "
+                             f"graph 0 has {width}; every graph needs the "
+                             "same feature width.")
+        if not isinstance(edges, Tensor) or edges.dim() != 2 or \
+                edges.size(0) != 2 or edges.is_floating_point():
+            raise ValueError(f"graph {i} needs an integer edge_index "
+                             "[2, num_edges].")
+        if edges.numel() and (edges.min() < 0 or edges.max() >= x.size(0)):
+            raise ValueError(f"graph {i} has edges to node ids outside "
+                             f"[0, {x.size(0)}).")
+    return graphs
 
 
 def _ptr(counts: Tensor) -> Tensor:
@@ -136,6 +174,14 @@ class DeviceLoader:
                  generator: torch.Generator | None = None,
                  sampler: Sequence[int] | None = None,
                  drop_last: bool = False, shuffle: bool = True):
+        if not isinstance(graphs, DeviceGraphs):
+            raise TypeError(f"graphs must be a DeviceGraphs, got "
+                            f"{type(graphs).__name__}; wrap the dataset "
+                            "first: DeviceGraphs(dataset, device).")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) \
+                or batch_size < 1:
+            raise ValueError(f"batch_size must be an integer >= 1, got "
+                             f"{batch_size!r}.")
         self.graphs, self.batch_size = graphs, batch_size
         self.generator, self.sampler = generator, sampler
         self.drop_last, self.shuffle = drop_last, shuffle

@@ -194,7 +194,8 @@ def _embed_parser(sub) -> None:
     p.add_argument("--input", required=True, help="a .pkl list of networkx "
                    "graphs or PyG Data, or a folder of .graphml/.gml/"
                    ".edgelist/.adjlist files")
-    p.add_argument("--out", required=True, help="output .npy file")
+    p.add_argument("--out", required=True, help="output .npy file (.npy "
+                   "is added when missing)")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--device", default="cpu")
 
@@ -206,9 +207,13 @@ def _embed(args) -> int:
 
     from .embedding import embed, read_graphs
     start = time.perf_counter()
+    out = Path(args.out).expanduser()
+    if out.is_dir():
+        raise UsageError(f"--out {out} is a folder; give the .npy file to "
+                         f"write, for example {out / 'embeddings.npy'}.")
+    out = out if out.suffix == ".npy" else out.with_name(out.name + ".npy")
     graphs = read_graphs(args.input)
     emb = embed(args.model, graphs, args.batch_size, args.device)
-    out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     np.save(out, emb)
     print(f"embedded {emb.shape[0]} graphs (dim {emb.shape[1]}) in "

@@ -294,17 +294,31 @@ class TrainConfig:
     checkpoint_every: int = setting(
         0, Interval(int, 0), "write a training checkpoint every K epochs (0: "
         "never); a rerun of the same command resumes from it")
-    out: str = setting("results", OfType(str), "output folder for the JSON "
-                       "result and the model")
+    out: str = setting("results", Pattern(r"\S.*", "a folder path",
+                                          ""), "output folder for the JSON "
+                       "result and the model (~ is the home folder)")
 
     def __post_init__(self):
         self.validate()
 
     def validate(self) -> None:
-        """Check every setting (see :func:`check_setting`)."""
+        """Check every setting (see :func:`check_setting`), and that no
+        setting of the other objective is changed from its default (it
+        would be ignored); ``~`` in ``out`` and ``root`` is the home
+        folder."""
         for f in fields(self):
             setattr(self, f.name, check_setting(
                 f.name, getattr(self, f.name), f"config key {f.name!r}"))
+        for name in OBJECTIVE_ONLY[_other(self.objective)]:
+            if getattr(self, name) != _FIELDS[name].default:
+                raise ValueError(
+                    f"config key {name!r} applies to objective "
+                    f"{_other(self.objective)!r} only, but objective is "
+                    f"{self.objective!r}; leave {name} out, or set "
+                    f"objective: {_other(self.objective)}.")
+        self.out = str(Path(self.out).expanduser())
+        if self.root is not None:
+            self.root = str(Path(self.root).expanduser())
 
     @property
     def tag(self) -> str:
@@ -436,6 +450,15 @@ def check_field(f: dataclasses.Field, value, label: str | None = None):
 def check_settings(**values) -> dict:
     """:func:`check_setting` for each keyword; returns the stored values."""
     return {k: check_setting(k, v) for k, v in values.items()}
+
+
+#: The settings that only one objective reads.
+OBJECTIVE_ONLY = {"jsd": ("prior", "gamma", "chunk_size"),
+                  "infonce": ("temperature", "aug1", "aug2", "aug_ratio")}
+
+
+def _other(objective: str) -> str:
+    return "infonce" if objective == "jsd" else "jsd"
 
 
 def _right_type(value, constraint: Constraint) -> bool:

@@ -53,30 +53,37 @@ def _available(base: Path) -> list[str]:
     return sorted(p.name for p in base.iterdir() if _has_raw(p / "raw", p.name))
 
 
-def _read_ints(path: Path) -> np.ndarray:
-    """The integers of a TU text file, one row per line."""
+def _read_ints(path: Path, columns: int) -> np.ndarray:
+    """The integers of a TU text file, ``columns`` per line."""
     try:
         table = pd.read_csv(path, header=None, skipinitialspace=True,
                             dtype=np.int64)
     except pd.errors.EmptyDataError:
-        return np.zeros((0, 1), dtype=np.int64)
+        return np.zeros((0, columns), dtype=np.int64)
     except OSError as err:
         raise _unreadable(path, err) from err
-    except ValueError as err:
-        raise RawFileError(f"{path}{_first_bad_line(path)} holds something "
-                           "other than integers. Restore the file from the "
-                           "TU collection.") from err
+    except (ValueError, pd.errors.ParserError) as err:
+        raise RawFileError(f"{path}{_first_bad_line(path, columns)} holds "
+                           f"something other than {columns} comma-separated "
+                           "integer(s). Restore the file from the TU "
+                           "collection.") from err
+    if table.shape[1] != columns:
+        raise RawFileError(f"{path} has {table.shape[1]} column(s) per line, "
+                           f"but {columns} are expected. Restore the file "
+                           "from the TU collection.")
     return table.to_numpy()
 
 
-def _first_bad_line(path: Path) -> str:
+def _first_bad_line(path: Path, columns: int) -> str:
     """``", line N ('text')"`` of the first line that is not a
-    comma-separated list of integers, or ``""``."""
+    comma-separated list of ``columns`` integers, or ``""``."""
     with open(path, errors="replace") as f:
         for number, line in enumerate(f, 1):
             try:
-                [int(v) for v in line.split(",") if v.strip()]
+                values = [int(v) for v in line.split(",") if v.strip()]
             except ValueError:
+                values = None
+            if line.strip() and (values is None or len(values) != columns):
                 return f", line {number} ({line.strip()[:40]!r}),"
     return ""
 
@@ -107,7 +114,7 @@ def validate_raw(raw_dir: str | os.PathLike, name: str) -> None:
     for f in _required_files(name):
         if not (raw / f).is_file():
             raise RawFileError(f"{raw / f} is missing. {fix}")
-    indicator = _read_ints(raw / f"{name}_graph_indicator.txt")[:, 0]
+    indicator = _read_ints(raw / f"{name}_graph_indicator.txt", 1)[:, 0]
     num_nodes = len(indicator)
     if num_nodes == 0:
         raise RawFileError(f"{raw}/{name}_graph_indicator.txt is empty. {fix}")
@@ -121,12 +128,22 @@ def validate_raw(raw_dir: str | os.PathLike, name: str) -> None:
             f"{raw}/{name}_graph_indicator.txt gives no node to graph(s) "
             f"{missing[:5].tolist()}: empty graphs (0 nodes) cannot be "
             f"embedded. Remove them from the files, or restore them. {fix}")
-    edges = _read_ints(raw / f"{name}_A.txt")
+    edges = _read_ints(raw / f"{name}_A.txt", 2)
     if edges.size and (edges.max() > num_nodes or edges.min() < 1):
         raise RawFileError(
             f"{raw}/{name}_A.txt refers to node {int(edges.max())}, but "
             f"{name}_graph_indicator.txt has {num_nodes} lines (nodes): one "
             f"of the two files is truncated. {fix}")
+    across = np.flatnonzero(indicator[edges[:, 0] - 1]
+                            != indicator[edges[:, 1] - 1]) if edges.size \
+        else []
+    if len(across):
+        raise RawFileError(
+            f"{raw}/{name}_A.txt, line {across[0] + 1}, joins nodes of two "
+            f"different graphs; every edge must stay inside its graph. {fix}")
+    for kind in ("graph_labels", "node_labels", "edge_labels"):
+        if (raw / f"{name}_{kind}.txt").is_file():
+            _read_ints(raw / f"{name}_{kind}.txt", 1)
     counts = {"graph_labels": num_graphs, "node_labels": num_nodes,
               "node_attributes": num_nodes, "edge_labels": len(edges),
               "edge_attributes": len(edges)}

@@ -57,6 +57,12 @@ def networkx_to_data(graph: nx.Graph, recipe: dict) -> Data:
 def as_data_list(graphs, recipe: dict) -> list[Data]:
     """``graphs`` (PyG dataset, list of ``Data`` or of networkx graphs) with
     the recipe's node features."""
+    if isinstance(graphs, (str, bytes, os.PathLike, nx.Graph, Data)) or \
+            not hasattr(graphs, "__iter__"):
+        raise TypeError(f"graphs must be a list of PyG Data or networkx "
+                        f"graphs, or a PyG dataset, got "
+                        f"{type(graphs).__name__} (read files with "
+                        "hngraph.embedding.read_graphs).")
     out = []
     for i, g in enumerate(graphs):
         if isinstance(g, nx.Graph):
@@ -88,14 +94,20 @@ def embed(model, graphs, batch_size: int = 256,
     Returns:
         ``[num_graphs, L*d]`` float32 array, in the order of ``graphs``.
     """
-    model = model
+    if not isinstance(model, (GraphModel, str, os.PathLike)):
+        raise TypeError(f"model must be an hngraph model or the path of its "
+                        f"model file, got {type(model).__name__}.")
     if not isinstance(model, GraphModel):
         model = load_model(model, map_location=device)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or \
+            batch_size < 1:
+        raise ValueError(f"batch_size must be an integer >= 1, got "
+                         f"{batch_size!r}.")
+    data = as_data_list(graphs, model.feature_recipe or {})
     if model.feature_recipe is None:
         raise ValueError("the model has no feature recipe; set "
                          "model.feature_recipe = dataset.feature_recipe "
                          "(the dataset it was trained on) first.")
-    data = as_data_list(graphs, model.feature_recipe)
     if not data:
         raise ValueError("no graphs to embed.")
     model = model.to(device)

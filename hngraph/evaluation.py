@@ -89,8 +89,17 @@ class SelectionResult(SVMResult):
     inner_scores: list[dict[str, float]] = field(default_factory=list)
 
 
-def _check_inputs(embeddings, labels, folds):
-    x = np.asarray(embeddings, dtype=np.float64)
+#: Embeddings above this magnitude would overflow the squared distances.
+MAX_ABS_EMBEDDING = 1e150
+
+
+def _check_inputs(embeddings, labels, folds, c_grid=C_GRID):
+    """The contract of the SVM stage's arguments, clause by clause."""
+    try:
+        x = np.asarray(embeddings, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"embeddings must be a numeric [n, d] array, got "
+                        f"{type(embeddings).__name__} ({err}).") from err
     y = check_labels(labels, folds)
     if x.ndim != 2 or x.shape[0] != y.shape[0]:
         raise ValueError(f"embeddings must be [n, d] with one label per row, "
@@ -98,6 +107,15 @@ def _check_inputs(embeddings, labels, folds):
     if not np.isfinite(x).all():
         raise ValueError("embeddings contain NaN or inf; the encoder "
                          "diverged or was fed non-finite features.")
+    if np.abs(x).max(initial=0.0) > MAX_ABS_EMBEDDING:
+        raise ValueError(f"embeddings reach {np.abs(x).max():.3g}, beyond "
+                         f"{MAX_ABS_EMBEDDING:g}, where their squared "
+                         "distances overflow; standardise them first.")
+    grid = np.asarray(c_grid, dtype=np.float64).ravel() if np.ndim(
+        c_grid) else np.array([])
+    if grid.size == 0 or not (np.isfinite(grid).all() and (grid > 0).all()):
+        raise ValueError(f"c_grid must be a non-empty list of finite numbers "
+                         f"> 0, got {c_grid!r}.")
     return x, y
 
 
@@ -106,7 +124,15 @@ def check_labels(labels, folds: int) -> np.ndarray:
     ``folds``-fold protocol: at least two classes, each with at least
     ``folds`` graphs (run before training, so that a run that could not be
     scored never trains)."""
-    y = LabelEncoder().fit_transform(np.asarray(labels).ravel())
+    values = np.asarray(labels)
+    if values.ndim != 1:
+        raise ValueError(f"labels must be one class label per graph ([n]), "
+                         f"got shape {values.shape}.")
+    if values.dtype.kind == "f" and not np.all(values == np.round(values)):
+        raise ValueError("labels must be class labels (integers or strings), "
+                         "got continuous values; an SVM classifier needs "
+                         "classes.")
+    y = LabelEncoder().fit_transform(values)
     counts = np.bincount(y)
     if counts.size < 2:
         raise ValueError("labels hold a single class; accuracy is "
@@ -209,7 +235,7 @@ def svm_accuracy(embeddings, labels, folds: int = 10, seed: int = 0,
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}.")
-    x, y = _check_inputs(embeddings, labels, folds)
+    x, y = _check_inputs(embeddings, labels, folds, c_grid)
     splits = _outer_splits(y, folds, seed, repeats)
     if method == "fast":
         svm = _KernelSVM(x, y, squared_distances(x))
@@ -269,12 +295,12 @@ def select_embeddings(candidates: Mapping[str, np.ndarray], labels,
     Returns:
         A :class:`SelectionResult`.
     """
-    if not candidates:
-        raise ValueError("candidates is empty: give at least one name -> "
-                         "embeddings entry.")
+    if not isinstance(candidates, Mapping) or not candidates:
+        raise ValueError("candidates must be a non-empty mapping of names to "
+                         f"embeddings, got {type(candidates).__name__}.")
     svms = {}
     for name, emb in candidates.items():
-        x, y = _check_inputs(emb, labels, folds)
+        x, y = _check_inputs(emb, labels, folds, c_grid)
         svms[name] = _KernelSVM(x, y, squared_distances(x))
 
     def fold(train, test):
@@ -324,9 +350,9 @@ def select_results(candidates: Mapping[str, SVMResult]) -> SelectionResult:
     Returns:
         A :class:`SelectionResult`.
     """
-    if not candidates:
-        raise ValueError("candidates is empty: give at least one name -> "
-                         "SVMResult entry.")
+    if not isinstance(candidates, Mapping) or not candidates:
+        raise ValueError("candidates must be a non-empty mapping of names to "
+                         f"SVMResult, got {type(candidates).__name__}.")
     found = {name: r if isinstance(r, SVMResult) else SVMResult.from_dict(r)
              for name, r in candidates.items()}
     shapes = {(r.repeats, len(r.fold_accuracies)) for r in found.values()}

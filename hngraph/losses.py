@@ -44,15 +44,31 @@ def _check_finite(name: str, tensor: Tensor) -> None:
             "learning rate if the values diverged during training.")
 
 
+#: The dtypes a loss's tensor argument may have, and how an error names them.
+_KINDS = {"float": (torch.is_floating_point, "a floating-point tensor"),
+          "index": (lambda t: t.dtype in (torch.int64, torch.int32),
+                    "an integer tensor (torch.long)"),
+          "bool": (lambda t: t.dtype == torch.bool, "a boolean tensor")}
+
+
 def _validated(settings: dict, **tensors) -> dict:
     """A loss function's settings checked (and stored as
-    :func:`~hngraph.config.check_settings` stores them), and its tensor
-    arguments checked to be tensors."""
-    for name, value in tensors.items():
+    :func:`~hngraph.config.check_settings` stores them), and each tensor
+    argument, given as ``name=(value, kind, dims)``, checked to be a tensor
+    of that kind (:data:`_KINDS`) with that many dimensions."""
+    for name, (value, kind, dims) in tensors.items():
+        accepts, text = _KINDS[kind]
         if not isinstance(value, Tensor):
-            raise TypeError(f"{name} must be a torch.Tensor, got "
+            raise TypeError(f"{name} must be {text}, got "
                             f"{type(value).__name__}; convert it first, for "
                             "example torch.as_tensor(x, dtype=torch.float).")
+        if not accepts(value):
+            raise TypeError(f"{name} must be {text}, got dtype {value.dtype}"
+                            f"; convert it with .float(), .long() or "
+                            ".bool() as the argument needs.")
+        if value.dim() != dims:
+            raise ValueError(f"{name} must have {dims} dimension(s), got "
+                             f"shape {tuple(value.shape)}.")
     return check_settings(**settings)
 
 
@@ -87,9 +103,19 @@ def negative_weights(scores: Tensor, neg_mask: Tensor, beta: float,
         ``[R, C]`` weights, zero on non-negative entries, mean 1 over each
             row's negatives.
     """
-    reweight = check_settings(beta=beta, reweight=reweight)["reweight"]
-    k = tilt(scores, ~neg_mask, beta, reweight, scale)
+    reweight = _validated(dict(beta=beta, reweight=reweight),
+                          scores=(scores, "float", 2),
+                          neg_mask=(neg_mask, "bool", 2))["reweight"]
+    if neg_mask.shape != scores.shape:
+        raise ValueError(f"neg_mask must have the shape of scores "
+                         f"{tuple(scores.shape)}, got "
+                         f"{tuple(neg_mask.shape)}.")
     count = neg_mask.sum(dim=1, keepdim=True).to(scores.dtype)
+    if (count == 0).any():
+        raise ValueError("every row of neg_mask needs at least one negative "
+                         f"(True); rows {(count == 0).nonzero()[:, 0].tolist()[:10]} "
+                         "have none.")
+    k = tilt(scores, ~neg_mask, beta, reweight, scale)
     # the log path: differentiable, where the in-place one is not
     return tilted_softmax_(scores * k, ~neg_mask, log=True).exp() * count
 
@@ -313,8 +339,9 @@ def jsd_local_global(node_emb: Tensor, graph_emb: Tensor, batch: Tensor,
     if validate:
         reweight = _validated(dict(beta=beta, tau_plus=tau_plus,
                                    reweight=reweight, chunk_size=chunk_size),
-                              node_emb=node_emb, graph_emb=graph_emb,
-                              batch=batch)["reweight"]
+                              node_emb=(node_emb, "float", 2),
+                              graph_emb=(graph_emb, "float", 2),
+                              batch=(batch, "index", 1))["reweight"]
     share = 1.0
     if distributed:
         graph_emb, offset, share = gather_graphs(graph_emb, node_emb.size(0))
@@ -348,6 +375,10 @@ def _check_local_global(node_emb: Tensor, graph_emb: Tensor, batch: Tensor,
     if finite:
         _check_finite("node_emb", node_emb)
         _check_finite("graph_emb", graph_emb)
+        if batch.numel() and (batch.min() < 0 or batch.max() >= num_graphs):
+            raise ValueError(
+                f"batch must hold graph indices in [0, {num_graphs}), got "
+                f"values from {int(batch.min())} to {int(batch.max())}.")
 
 
 def _jsd_core(node_emb: Tensor, graph_emb: Tensor, batch: Tensor,
@@ -427,7 +458,8 @@ def hard_infonce(z1: Tensor, z2: Tensor, beta: float = 0.0,
     if validate:
         reweight = _validated(dict(beta=beta, tau_plus=tau_plus,
                                    temperature=temperature, reweight=reweight),
-                              z1=z1, z2=z2)["reweight"]
+                              z1=(z1, "float", 2),
+                              z2=(z2, "float", 2))["reweight"]
     if z1.shape != z2.shape or z1.dim() != 2:
         raise ValueError(f"z1 and z2 must both be [G, D], got shapes "
                          f"{tuple(z1.shape)} and {tuple(z2.shape)}.")

@@ -3,6 +3,7 @@ contrast, and GraphCL-style two-view InfoNCE (``docs/method.md``)."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -98,7 +99,12 @@ class GraphModel(nn.Module):
         return emb, (torch.cat(labels).numpy() if labels else None)
 
     def save(self, path: str | os.PathLike) -> None:
-        """Save weights, config and feature recipe (atomically)."""
+        """Save weights, config and feature recipe (atomically) to the
+        model file ``path`` (a file, not a folder)."""
+        if Path(path).is_dir():
+            raise IsADirectoryError(f"{path} is a folder; give the model "
+                                    "file to write, for example "
+                                    f"{Path(path) / 'model.pt'}.")
         atomic_torch_save({"format": CHECKPOINT_FORMAT,
                            "class": type(self).__name__,
                            "config": self.config,
@@ -246,6 +252,10 @@ def load_model(path: str | os.PathLike, map_location="cpu") -> GraphModel:
 
 
 def _read_model_file(path, map_location) -> dict:
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{path} is a folder; give a model file "
+                                "(.pt) that `hngraph train` or model.save "
+                                "wrote.")
     if not os.path.isfile(path):
         raise FileNotFoundError(f"model file {path} does not exist.")
     try:

@@ -19,7 +19,7 @@ from torch_geometric.loader import DataLoader
 from tqdm.auto import tqdm
 
 from . import distributed as dist_utils
-from .batching import DeviceGraphs, DeviceLoader
+from .batching import DeviceGraphs, DeviceLoader, check_data
 from .config import check_setting
 from .evaluation import evaluate
 from .results import atomic_torch_save
@@ -211,6 +211,13 @@ def fit(model, dataset, epochs: int = 20, batch_size: int = 128,
             "train_time": seconds (all sessions of a resumed run), "device":
             str, "resumed_at": [epoch after which each resume started]}``.
     """
+    for name, value in (("epochs", epochs), ("batch_size", batch_size),
+                        ("lr", lr), ("seed", seed), ("folds", folds),
+                        ("checkpoint_every", checkpoint_every),
+                        ("batch_order", batch_order)):
+        check_setting(name, value, f"fit: {name}")
+    if not isinstance(dataset, DeviceGraphs):
+        check_data(dataset)
     run = _setup(model, dataset, batch_size, lr, seed, device, batching,
                  batch_order)
     history, first = _resume(run, model, checkpoint, restart)
@@ -228,7 +235,8 @@ def fit(model, dataset, epochs: int = 20, batch_size: int = 128,
                     model, run.loader.graphs if run.on_device else dataset,
                     seed, folds).to_dict()
             if run.lead and checkpoint is not None and (
-                    epoch % checkpoint_every == 0 or epoch == epochs):
+                    (checkpoint_every and epoch % checkpoint_every == 0)
+                    or epoch == epochs):
                 save_training_state(checkpoint, model, run.optimizer,
                                     run.loader, epoch, history, run.settings)
     finally:
