@@ -9,8 +9,16 @@ import pytest
 import torch
 from torch_geometric.data import Data
 
-from hngraph import GraphCL, InfoGraph, embed, fit, hard_infonce, \
-    jsd_local_global, load_model, svm_accuracy
+from hngraph import (
+    GraphCL,
+    InfoGraph,
+    embed,
+    fit,
+    hard_infonce,
+    jsd_local_global,
+    load_model,
+    svm_accuracy,
+)
 from hngraph.batching import DeviceGraphs, DeviceLoader
 from hngraph.data import RawFileError, load_tudataset
 from hngraph.evaluation import select_embeddings, select_results
