@@ -142,10 +142,16 @@ def test_ctrl_c_stops_with_130_and_one_line(data_root, tmp_path):
     import time
     proc = subprocess.Popen(
         [sys.executable, "-m", "hngraph.cli", "train", "--dataset", "PROTEINS",
-         "--epochs", "500", "--out", str(tmp_path), "--quiet"],
+         "--epochs", "500", "--out", str(tmp_path), "--quiet",
+         "--checkpoint-every", "1"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "OMP_NUM_THREADS": "1"})
-    time.sleep(12)  # past the imports, into training
+    # the first checkpoint says that training runs: interrupt it then
+    deadline = time.time() + 600
+    while not list(tmp_path.glob("*.train.pt")) and time.time() < deadline \
+            and proc.poll() is None:
+        time.sleep(0.05)
+    assert list(tmp_path.glob("*.train.pt")), "training never started"
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130

@@ -110,6 +110,7 @@ def ranks(tmp_path_factory):
 
 
 @pytest.mark.parametrize("name", list(MODELS))
+@pytest.mark.slow  # the ranks fixture starts 2 processes
 def test_two_processes_equal_one_process_with_the_union(ranks, name):
     model = _model(name)
     loss, grads, buffers = _step(model, model.loss,
@@ -125,6 +126,7 @@ def test_two_processes_equal_one_process_with_the_union(ranks, name):
                                   rtol=1e-10, atol=1e-12), (rank, key)
 
 
+@pytest.mark.slow  # the ranks fixture starts 2 processes
 def test_gathered_infonce_equals_the_union(ranks):
     gen = torch.Generator().manual_seed(3)
     z1 = torch.randn(12, 6, generator=gen, dtype=torch.float64,
@@ -140,6 +142,7 @@ def test_gathered_infonce_equals_the_union(ranks):
         assert torch.allclose(g2, z2.grad[rows], rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.slow  # the ranks fixture starts 2 processes
 def test_in_batch_negatives_alone_differ(ranks):
     """The test above can fail: without gathering, each process contrasts
     only its own graphs and the loss is another number."""
