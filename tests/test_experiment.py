@@ -4,8 +4,12 @@ import pytest
 
 from hngraph import GraphCL, InfoGraph
 from hngraph.config import TrainConfig
-from hngraph.experiment import build_model, run_experiment, run_stem, \
-    settings_key
+from hngraph.experiment import (
+    build_model,
+    run_experiment,
+    run_stem,
+    settings_key,
+)
 
 
 def test_the_key_holds_what_changes_the_result():
