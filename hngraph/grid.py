@@ -357,39 +357,41 @@ def run_grid(grid: GridConfig, runs: list[Run], jobs: int = 1,
 
 
 def _execute(grid, todo, waiting, trained, jobs, threads, device, bar):
-    """The pool's loop: training runs in plan order, each selection as soon
-    as its cells have finished."""
+    """The pool's loop: training runs in plan order; each selection, which
+    only reads its cells' result files, here, as soon as its cells have
+    finished."""
     failures = []
+
+    def finish(r, call):
+        bar.update(1)
+        try:
+            path, acc = call()
+        except Exception as err:  # recorded; the other runs go on
+            failures.append(record_failure(grid.out_path, r, err))
+            bar.write(f"{r.dataset} {r.cell} seed {r.seed}: FAILED "
+                      f"({failures[-1]['error']})")
+            return
+        trained.add(r)
+        bar.write(f"{r.dataset} {r.cell} seed {r.seed}: accuracy "
+                  f"{acc:.4f} -> {path}")
+
+    def select_ready():
+        for r in [r for r in waiting if all(
+                r._replace(cell=c) in trained
+                for c in grid.selections[r.cell])]:
+            waiting.remove(r)
+            finish(r, lambda r=r: select_run(grid, r))
+
+    select_ready()
     # spawn: a forked child cannot use CUDA once the parent has touched it,
     # and a fresh interpreter per worker shares nothing by accident.
     with ProcessPoolExecutor(jobs, multiprocessing.get_context("spawn")
                              ) as pool:
         futures = {pool.submit(train_run, grid, r, device, threads): r
                    for r in todo}
-
-        def submit_ready():
-            for r in [r for r in waiting if all(
-                    r._replace(cell=c) in trained
-                    for c in grid.selections[r.cell])]:
-                waiting.remove(r)
-                futures[pool.submit(select_run, grid, r)] = r
-
-        submit_ready()
-        while futures:
-            future = next(as_completed(futures))
-            r = futures.pop(future)
-            bar.update(1)
-            try:
-                path, acc = future.result()
-            except Exception as err:  # recorded; the other runs go on
-                failures.append(record_failure(grid.out_path, r, err))
-                bar.write(f"{r.dataset} {r.cell} seed {r.seed}: FAILED "
-                          f"({failures[-1]['error']})")
-                continue
-            trained.add(r)
-            submit_ready()
-            bar.write(f"{r.dataset} {r.cell} seed {r.seed}: accuracy "
-                      f"{acc:.4f} -> {path}")
+        for future in as_completed(futures):
+            finish(futures[future], future.result)
+            select_ready()
     for r in waiting:  # one of its cells failed
         failures.append(record_failure(grid.out_path, r, RuntimeError(
             "a cell of this selection failed; see its .failed file")))

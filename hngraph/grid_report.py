@@ -310,11 +310,13 @@ def _decomposition(grid: GridConfig, runs: dict, datasets: list[str]
     return lines
 
 
-def _provenance(runs: dict, datasets: list[str]) -> list[str]:
+def _provenance(grid: GridConfig, runs: dict, datasets: list[str]
+                ) -> list[str]:
     lines = ["", "## Runs", ""]
+    names = set(grid.cells) | set(grid.selections)
     for d in datasets:
-        results = [r for cell in runs[d].values() for r in cell.values()
-                   if "commit" in r]  # not the pools' seed means
+        results = [r for name, cell in runs[d].items() if name in names
+                   for r in cell.values()]
         repeats = sorted({r.get("repeats", 1) for r in results})
         lines.append(
             f"- {d}: {len(results)} result files, repeats {repeats}, "
@@ -365,7 +367,8 @@ def report(grid: GridConfig, runs: dict, skipped: list[str], command: str
         f"{TARGET_HALF_WIDTH} points; `seeds for ±{TARGET_HALF_WIDTH}` is "
         "how many seeds the interval would need at the observed spread.", "",
         *pair_lines, *_verdicts(grid, runs, datasets, found),
-        *_decomposition(grid, runs, datasets), *_provenance(runs, datasets)]
+        *_decomposition(grid, runs, datasets),
+        *_provenance(grid, runs, datasets)]
     if skipped:
         lines += ["", "Skipped files (not read): " + "; ".join(skipped)]
     lines += ["", f"![paired differences]({grid.report}.png)", ""]
