@@ -24,6 +24,8 @@ import fcntl
 import json
 import multiprocessing
 import os
+import signal
+import sys
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -356,6 +358,17 @@ def run_grid(grid: GridConfig, runs: list[Run], jobs: int = 1,
     return failures
 
 
+def _end_with_parent() -> None:
+    """A worker's first step: on Linux, ask to be killed when the runner
+    ends, however it ends, so that a killed runner leaves no worker behind
+    to go on training and writing result files."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        if os.getppid() == 1:  # the runner ended before the call
+            os._exit(1)
+
+
 def _execute(grid, todo, waiting, trained, jobs, threads, device, bar):
     """The pool's loop: training runs in plan order; each selection, which
     only reads its cells' result files, here, as soon as its cells have
@@ -385,8 +398,8 @@ def _execute(grid, todo, waiting, trained, jobs, threads, device, bar):
     select_ready()
     # spawn: a forked child cannot use CUDA once the parent has touched it,
     # and a fresh interpreter per worker shares nothing by accident.
-    with ProcessPoolExecutor(jobs, multiprocessing.get_context("spawn")
-                             ) as pool:
+    with ProcessPoolExecutor(jobs, multiprocessing.get_context("spawn"),
+                             initializer=_end_with_parent) as pool:
         futures = {pool.submit(train_run, grid, r, device, threads): r
                    for r in todo}
         for future in as_completed(futures):

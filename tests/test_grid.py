@@ -243,3 +243,43 @@ def test_cli_refuses_a_bad_grid_at_once(tmp_path, run_cli):
                    ).returncode == 2
     assert run_cli("grid", "run", write(tmp_path), "--cells", "nope"
                    ).returncode == 2
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (from /proc)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc")
+def test_a_killed_runner_leaves_no_worker_behind(data_root, tmp_path):
+    cfg = write(tmp_path, epochs=50, seeds=[0, 1, 2])
+    proc = subprocess.Popen([sys.executable, "-m", "hngraph.cli", "grid",
+                             "run", str(cfg), "--device", "cpu", "--jobs",
+                             "2", "--threads", "1"],
+                            stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    workers = []
+    while time.time() < deadline and len(workers) < 2:
+        workers = [c for c in _children(proc.pid)
+                   if b"spawn_main" in Path(f"/proc/{c}/cmdline")
+                   .read_bytes()]
+        time.sleep(0.1)
+    assert len(workers) == 2, "the runner never started its workers"
+    time.sleep(3)  # the workers are past their start, into training
+    proc.kill()  # the runner alone, as a crash or an OOM kill would
+    proc.wait()
+    deadline = time.time() + 30
+    while time.time() < deadline and any(Path(f"/proc/{w}").exists()
+                                         for w in workers):
+        time.sleep(0.1)
+    assert not any(Path(f"/proc/{w}").exists() for w in workers)
