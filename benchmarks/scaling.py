@@ -33,9 +33,9 @@ import torch.distributed._functional_collectives as funcol
 import torch.multiprocessing as mp
 
 from hngraph import InfoGraph, load_tudataset, seed_everything
-from hngraph.distributed import all_sum, wrap
+from hngraph.distributed import all_sum
 from hngraph.results import atomic_write_json, provenance
-from hngraph.training import train_loader, train_step
+from hngraph.training import fit, train_loader
 
 DATASETS = ("MUTAG", "PROTEINS", "NCI1", "REDDIT-BINARY")
 SEED = 0
@@ -77,30 +77,25 @@ def _join(rank: int, world: int, init: str, threads: int) -> None:
 
 def _throughput_worker(rank, world, init, out, name, batch, warmup, epochs,
                        min_steps, threads, device):
-    """Train ``warmup`` epochs, then time ``epochs`` more (more if needed to
-    make ``min_steps`` steps); rank 0 saves the result."""
+    """Train ``warmup`` epochs with :func:`hngraph.training.fit`, then time
+    ``epochs`` more of ``fit`` (more if needed to make ``min_steps`` steps);
+    rank 0 saves the result."""
     _join(rank, world, init, threads)
     dataset = load_tudataset(name)
     seed_everything(SEED)
     device = torch.device(device)
-    model = InfoGraph(dataset.num_features, beta=1.0, tau_plus=0.5).to(device)
-    loader = train_loader(dataset, batch // world, SEED)
-    epochs = max(epochs, -(-min_steps // len(loader)))
-    step = wrap(model, device) if world > 1 else model.loss
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    steps = graphs = 0
-    for epoch in range(warmup + epochs):
-        if world > 1:
-            loader.sampler.set_epoch(epoch)
-        if epoch == warmup:
-            if world > 1:
-                dist.barrier()
-            sent, start, steps, graphs = loopback_tx(), time.perf_counter(), 0, 0
-        for data in loader:
-            data = data.to(device)
-            train_step(step, data, optimizer)
-            steps += 1
-            graphs += data.num_graphs
+    model = InfoGraph(dataset.num_features, beta=1.0, tau_plus=0.5)
+    per_epoch = len(train_loader(dataset, batch // world, SEED))
+    epochs = max(epochs, -(-min_steps // per_epoch))
+    settings = dict(batch_size=batch // world, seed=SEED, device=device,
+                    progress=False)
+    fit(model, dataset, epochs=warmup, **settings)
+    if world > 1:
+        dist.barrier()
+    sent, start = loopback_tx(), time.perf_counter()
+    fit(model, dataset, epochs=epochs, **settings)
+    steps = epochs * per_epoch
+    graphs = epochs * -(-len(dataset) // world)  # DistributedSampler pads
     if world > 1:
         dist.barrier()
     if device.type == "cuda":
