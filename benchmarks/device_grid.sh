@@ -13,5 +13,5 @@ cd "$(dirname "$0")/.."
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 exec python benchmarks/device_grid.py train \
     --config "${CONFIG:-configs/verdict.yaml}" \
-    --datasets ${DATASETS:-DD REDDIT-BINARY} \
+    --datasets ${DATASETS:-DD REDDIT-BINARY} ${SEEDS:+--seeds $SEEDS} \
     --device "${DEVICE:-cuda}" --budget-s "${BUDGET_S:-480}" --out "$OUT"

@@ -56,3 +56,26 @@ def test_device_grid_cpu_mode_equals_the_grid(data_root, tmp_path):
             assert a[key] == b[key], (name, key)
         if "loss_history" in a:
             assert a["loss_history"] == b["loss_history"]
+
+
+@pytest.mark.slow
+def test_device_check_cpu_mode_writes_at_most_8_files(data_root, tmp_path):
+    cfg = {"out": str(tmp_path / "grid"), "epochs": 1, "batch_size": 64,
+           "hidden": 8, "layers": 2, "seeds": [0, 1, 2], "datasets": ["MUTAG"],
+           "cells": {"infograph": {"beta": 0, "tau_plus": 0}}}
+    config = tmp_path / "grid.yaml"
+    config.write_text(yaml.safe_dump(cfg))
+    env = {**os.environ, "OUT": str(tmp_path / "out"), "DEVICE": "cpu",
+           "CONFIG": str(config), "DATASETS": "MUTAG", "SEEDS": "0 1",
+           "SPEED_ARGS": "--datasets MUTAG --repeats 1 --batches 1 "
+           "--fit-epochs 1 --fit-repeats 1"}
+    done = subprocess.run(["bash", str(ROOT / "benchmarks" /
+                                       "device_check.sh")], env=env,
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    files = sorted(str(p.relative_to(tmp_path / "out"))
+                   for p in (tmp_path / "out").rglob("*") if p.is_file())
+    assert files == ["grid/MUTAG_seed0.npz", "grid/MUTAG_seed1.npz",
+                     "grid/runs.json", "speed/SPEED.md", "speed/floor.json",
+                     "speed/throughput.json", "speed/views.json"]
+    assert len(files) <= 8
