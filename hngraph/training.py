@@ -216,8 +216,6 @@ def fit(model, dataset, epochs: int = 20, batch_size: int = 128,
                         ("checkpoint_every", checkpoint_every),
                         ("batch_order", batch_order)):
         check_setting(name, value, f"fit: {name}")
-    if not isinstance(dataset, DeviceGraphs):
-        check_data(dataset)
     run = _setup(model, dataset, batch_size, lr, seed, device, batching,
                  batch_order)
     history, first = _resume(run, model, checkpoint, restart)
@@ -271,6 +269,8 @@ def _setup(model, dataset, batch_size, lr, seed, device, batching,
     torch.manual_seed(seed)
     model.to(device)
     on_device = _batching(dataset, batching) == "device"
+    if not on_device:  # DeviceGraphs checks the graphs it is built from
+        check_data(dataset)
     loader = train_loader(dataset, batch_size, seed,
                           device if on_device else None, batch_order)
     step = dist_utils.wrap(model, device) if distributed else model.loss
