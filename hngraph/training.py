@@ -269,7 +269,9 @@ def _setup(model, dataset, batch_size, lr, seed, device, batching,
     torch.manual_seed(seed)
     model.to(device)
     on_device = _batching(dataset, batching) == "device"
-    if not on_device:  # DeviceGraphs checks the graphs it is built from
+    if on_device and not isinstance(dataset, DeviceGraphs):
+        dataset = DeviceGraphs(dataset, device)  # checks the graphs
+    elif not on_device:
         check_data(dataset)
     loader = train_loader(dataset, batch_size, seed,
                           device if on_device else None, batch_order)
