@@ -24,8 +24,6 @@ import fcntl
 import json
 import multiprocessing
 import os
-import signal
-import sys
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -45,6 +43,7 @@ from .config import (
     read_yaml,
     setting,
 )
+from .distributed import die_with_parent
 from .results import atomic_write_json, provenance
 
 _NAME = Pattern(r"[A-Za-z0-9_.+\-]+", "a name of letters, digits and "
@@ -95,7 +94,7 @@ class GridConfig:
     source: str = "grid config"
 
     def __post_init__(self):
-        for f in fields(self)[:-2]:
+        for f in _declared():
             setattr(self, f.name, check_field(f, getattr(self, f.name),
                                               f"{self.source}: {f.name}"))
         for key in ("seeds", "datasets"):
@@ -132,7 +131,7 @@ class GridConfig:
     def from_yaml(cls, path: str | os.PathLike) -> GridConfig:
         """Read and check a grid config file."""
         values = read_yaml(path)
-        declared = {f.name for f in fields(cls)[:-2]}
+        declared = {f.name for f in _declared()}
         unknown = sorted(set(values) - declared - set(_SHARED))
         if unknown:
             raise KeyError(f"{path}: unknown key(s) {unknown}; a grid takes "
@@ -169,9 +168,14 @@ class GridConfig:
             raise type(err)(f"{where}: {err}") from err
 
 
+def _declared() -> list[dataclasses.Field]:
+    """The keys of a grid file: the fields of :class:`GridConfig` declared
+    with :func:`~hngraph.config.setting` (not ``shared`` and ``source``)."""
+    return [f for f in fields(GridConfig) if "constraint" in f.metadata]
+
+
 def _help(name: str) -> str:
-    return next(f.metadata["help"] for f in fields(GridConfig)
-                if f.name == name)
+    return next(f.metadata["help"] for f in _declared() if f.name == name)
 
 
 class Run(NamedTuple):
@@ -260,10 +264,7 @@ def train_run(grid: GridConfig, run: Run, device: str | None,
     result, _ = run_experiment(grid.train_config(*run, **overrides),
                                progress=False)
     result["cell"] = run.cell
-    path = result_path(grid.out_path, run)
-    atomic_write_json(path, result)
-    failure_path(grid.out_path, run).unlink(missing_ok=True)
-    return str(path), result["accuracy_mean"]
+    return _write(grid, run, result)
 
 
 def select_run(grid: GridConfig, run: Run) -> tuple[str, float]:
@@ -283,8 +284,12 @@ def select_run(grid: GridConfig, run: Run) -> tuple[str, float]:
                          "repeats": config["repeats"]},
               **select_results(found).to_dict(), **provenance("cpu"),
               "wall_time_s": time.perf_counter() - start}
-    path = result_path(grid.out_path, run)
-    atomic_write_json(path, result)
+    return _write(grid, run, result)
+
+
+def _write(grid: GridConfig, run: Run, result: dict) -> tuple[str, float]:
+    """Write a finished run's result file (and drop its failure record)."""
+    path = atomic_write_json(result_path(grid.out_path, run), result)
     failure_path(grid.out_path, run).unlink(missing_ok=True)
     return str(path), result["accuracy_mean"]
 
@@ -358,17 +363,6 @@ def run_grid(grid: GridConfig, runs: list[Run], jobs: int = 1,
     return failures
 
 
-def _end_with_parent() -> None:
-    """A worker's first step: on Linux, ask to be killed when the runner
-    ends, however it ends, so that a killed runner leaves no worker behind
-    to go on training and writing result files."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-        if os.getppid() == 1:  # the runner ended before the call
-            os._exit(1)
-
-
 def _execute(grid, todo, waiting, trained, jobs, threads, device, bar):
     """The pool's loop: training runs in plan order; each selection, which
     only reads its cells' result files, here, as soon as its cells have
@@ -397,9 +391,10 @@ def _execute(grid, todo, waiting, trained, jobs, threads, device, bar):
 
     select_ready()
     # spawn: a forked child cannot use CUDA once the parent has touched it,
-    # and a fresh interpreter per worker shares nothing by accident.
+    # and a fresh interpreter per worker shares nothing by accident; each
+    # worker ends with the runner, however it ends.
     with ProcessPoolExecutor(jobs, multiprocessing.get_context("spawn"),
-                             initializer=_end_with_parent) as pool:
+                             initializer=die_with_parent) as pool:
         futures = {pool.submit(train_run, grid, r, device, threads): r
                    for r in todo}
         for future in as_completed(futures):
