@@ -71,17 +71,18 @@ def check_result(path: Path, result: dict) -> None:
                          f"file's name, got {result.get('seed')!r}; rerun "
                          "the run or restore the file.")
     for key in ("accuracy_mean", "first_split_mean"):
-        value = result.get(key, 0.0)
-        if not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        if not _fraction(value := result.get(key, 0.0)):
             raise ValueError(f"{path}: {key} must be a fraction in [0, 1], "
                              f"got {value!r}; rerun the run or restore the "
                              "file.")
-    for key in ("repeat_means",):
-        values = result.get(key, [])
-        if not all(isinstance(v, (int, float)) and 0 <= v <= 1
-                   for v in values):
-            raise ValueError(f"{path}: {key} must hold fractions in [0, 1], "
-                             f"got {values!r}.")
+    if not all(map(_fraction, values := result.get("repeat_means", []))):
+        raise ValueError(f"{path}: repeat_means must hold fractions in "
+                         f"[0, 1], got {values!r}.")
+
+
+def _fraction(value) -> bool:
+    """A number in [0, 1] (NaN is not)."""
+    return isinstance(value, (int, float)) and 0 <= value <= 1
 
 
 def add_pools(grid: GridConfig, runs: dict) -> None:
@@ -224,30 +225,39 @@ def _table(grid: GridConfig, runs: dict, datasets: list[str], key: str,
     return lines, rows
 
 
-def _pairs(grid: GridConfig, runs: dict, datasets: list[str]):
-    """Every cell's paired comparison: table lines, CSV rows, and
-    ``{dataset: {cell: comparison}}``."""
+def _comparisons(grid: GridConfig, runs: dict, datasets: list[str],
+                 names: list[str]):
+    """``(dataset, cell, the cell it is paired with)`` for every cell of
+    ``names`` that has runs and a partner with runs; a cell that is only
+    some other cell's partner is not compared itself."""
     partners = set(grid.pairs.values()) | {grid.baseline}
-    lines = ["| dataset | cell | against | difference [95% CI] | verdict | "
-             f"half-width | seeds for ±{TARGET_HALF_WIDTH} |",
-             "|---|---|---|---|---|---|---|"]
-    rows, found = [], defaultdict(dict)
     for d in datasets:
-        for n in _names(grid):
+        for n in names:
             other = grid.pairs.get(n, grid.baseline)
             if (n in partners and n not in grid.pairs) or n not in runs[d] \
                     or other not in runs[d]:
                 continue
-            c = paired(runs[d][n], runs[d][other])
-            if c is None:
-                continue
-            found[d][n] = c
-            lines.append(f"| {d} | {n} | {other} | {fmt_pair(c)} | "
-                         f"{c['verdict']} | {c['half']:.2f} | "
-                         f"{c['seeds_needed']} |")
-            rows.append([d, n, other, c["n"], f"{c['mean']:.3f}",
-                         f"{c['low']:.3f}", f"{c['high']:.3f}",
-                         f"{c['p']:.4f}", c["verdict"], c["seeds_needed"]])
+            yield d, n, other
+
+
+def _pairs(grid: GridConfig, runs: dict, datasets: list[str]):
+    """Every cell's paired comparison: table lines, CSV rows, and
+    ``{dataset: {cell: comparison}}``."""
+    lines = ["| dataset | cell | against | difference [95% CI] | verdict | "
+             f"half-width | seeds for ±{TARGET_HALF_WIDTH} |",
+             "|---|---|---|---|---|---|---|"]
+    rows, found = [], defaultdict(dict)
+    for d, n, other in _comparisons(grid, runs, datasets, _names(grid)):
+        c = paired(runs[d][n], runs[d][other])
+        if c is None:
+            continue
+        found[d][n] = c
+        lines.append(f"| {d} | {n} | {other} | {fmt_pair(c)} | "
+                     f"{c['verdict']} | {c['half']:.2f} | "
+                     f"{c['seeds_needed']} |")
+        rows.append([d, n, other, c["n"], f"{c['mean']:.3f}",
+                     f"{c['low']:.3f}", f"{c['high']:.3f}",
+                     f"{c['p']:.4f}", c["verdict"], c["seeds_needed"]])
     return lines, rows, found
 
 
@@ -294,19 +304,14 @@ def _decomposition(grid: GridConfig, runs: dict, datasets: list[str]
              "| dataset | cell | seeds | K | split sd | training sd | seed "
              "sd | train s | SVM s per split | best K | seeds at best K | "
              "hours at best K |", "|---" * 12 + "|"]
-    partners = set(grid.pairs.values()) | {grid.baseline}
-    for d in datasets:
-        for n in grid.cells:
-            other = grid.pairs.get(n, grid.baseline)
-            if n in partners or n not in runs[d] or other not in runs[d]:
-                continue
-            c = decomposition(runs[d][n], runs[d][other])
-            if c:
-                lines.append(
-                    f"| {d} | {n} | {c['n']} | {c['k']} | {c['split_sd']:.2f}"
-                    f" | {c['training_sd']:.2f} | {c['seed_sd']:.2f} | "
-                    f"{c['train_s']:.0f} | {c['svm_s']:.1f} | {c['best_k']} | "
-                    f"{c['seeds_at_best_k']} | {c['cost_s'] / 3600:.1f} |")
+    for d, n, other in _comparisons(grid, runs, datasets, list(grid.cells)):
+        c = decomposition(runs[d][n], runs[d][other])
+        if c:
+            lines.append(
+                f"| {d} | {n} | {c['n']} | {c['k']} | {c['split_sd']:.2f}"
+                f" | {c['training_sd']:.2f} | {c['seed_sd']:.2f} | "
+                f"{c['train_s']:.0f} | {c['svm_s']:.1f} | {c['best_k']} | "
+                f"{c['seeds_at_best_k']} | {c['cost_s'] / 3600:.1f} |")
     return lines
 
 
