@@ -74,9 +74,9 @@ class SVMResult:
 
     @classmethod
     def from_dict(cls, values: Mapping) -> SVMResult:
-        """The fields of :class:`SVMResult` read from ``values`` (a result
+        """The fields of this class read from ``values`` (a result
         file's dict; other keys are left out)."""
-        return SVMResult(**{f.name: values[f.name] for f in fields(SVMResult)})
+        return cls(**{f.name: values[f.name] for f in fields(cls)})
 
 
 @dataclass
