@@ -82,17 +82,19 @@ def score_runs(grid: GridConfig, fetched: Path) -> list[Path]:
     from hngraph.experiment import record
     from hngraph.grid import Run
 
-    written = []
+    written, labels = [], {}
     for r in json.loads((fetched / "runs.json").read_text()):
         run = Run(r["dataset"], r["cell"], r["seed"])
         if finished(grid, run):
             continue
         config = TrainConfig.from_dict(r["config"])
         emb = np.load(fetched / f"{run.dataset}_seed{run.seed}.npz")[run.cell]
-        labels = load_tudataset(config.dataset, root=config.root,
-                                features=config.features).y.numpy()
+        source = (config.dataset, config.root)  # the labels: once a dataset
+        if source not in labels:
+            labels[source] = load_tudataset(config.dataset, root=config.root
+                                            ).y.numpy()
         begun = time.perf_counter()
-        scores = svm_accuracy(emb, labels, folds=config.folds,
+        scores = svm_accuracy(emb, labels[source], folds=config.folds,
                               seed=config.seed, repeats=config.repeats)
         svm_time = time.perf_counter() - begun
         result = record(config, r["described"], r["history"], scores,
