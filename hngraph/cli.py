@@ -247,6 +247,9 @@ def _grid_parser(sub) -> None:
                      "config's, else auto)")
     run.add_argument("--dry-run", action="store_true",
                      help="list the runs to do and exit")
+    run.add_argument("--allow-dirty", action="store_true",
+                     help="run from a source tree with uncommitted changes "
+                     "(refused otherwise; every result file records it)")
     report = actions.add_parser("report", help="write the paired report",
                                 description="Write the grid's paired "
                                 "report (Markdown, CSV, plot) into its out "
@@ -279,7 +282,7 @@ def _grid(args) -> int:
     except ValueError as err:
         raise UsageError(err) from err
     failures = run_grid(grid, runs, args.jobs, args.threads, args.device,
-                        args.dry_run)
+                        args.dry_run, allow_dirty=args.allow_dirty)
     if failures:
         print(f"{len(failures)} run(s) failed (errors in "
               "<out>/<DATASET>/*.failed):")

@@ -29,6 +29,10 @@ OBJECTIVES = ("jsd", "infonce")
 #: ``"fixed"``: one shuffle per run, the same batches every epoch (the
 #: published HCL graph code).
 BATCH_ORDERS = ("shuffle", "fixed")
+#: Weight initialisation (see :meth:`hngraph.models.GraphModel.reset_parameters`):
+#: ``"xavier"``, as the published InfoGraph and GraphCL codes; ``"default"``,
+#: each layer's own (PyTorch's and PyG's defaults).
+INIT_CHOICES = ("xavier", "default")
 
 
 class Constraint:
@@ -233,6 +237,10 @@ class TrainConfig:
         "setting); auto = labels where the dataset has them, else degree")
     hidden: int = setting(32, Interval(int, 1), "GIN width")
     layers: int = setting(3, Interval(int, 1), "GIN layers")
+    init: str = setting(
+        "xavier", Options(INIT_CHOICES), "weight initialisation: xavier = "
+        "Xavier-uniform weights and zero biases (the InfoGraph and GraphCL "
+        "codes); default = each layer's own (PyTorch's and PyG's)")
     beta: float = setting(
         1.0, Interval(float, 0), "hardness; 0 = uniform negatives",
         "beta=0 weights all negatives equally; larger values favour harder "

@@ -14,6 +14,12 @@ cells per outer fold by the inner cross-validation score
 runs of the same dataset and seed have finished. One runner at a time may
 write into an ``out`` folder: a second one stops at once.
 
+Every dataset's results come from one commit: a runner starts only from a
+source tree without uncommitted changes (unless ``allow_dirty``, which its
+result files record), and it keeps a dataset whose runs have all finished
+at one clean commit as it is; otherwise it counts only the results of its
+own commit and runs the others again.
+
     hngraph grid run configs/verdict.yaml --jobs 2 --threads 1
     hngraph grid report configs/verdict.yaml
 """
@@ -44,7 +50,7 @@ from .config import (
     setting,
 )
 from .distributed import die_with_parent
-from .results import atomic_write_json, provenance
+from .results import SOURCE, Source, atomic_write_json, provenance
 
 _NAME = Pattern(r"[A-Za-z0-9_.+\-]+", "a name of letters, digits and "
                 "_.+-", "../x")
@@ -253,21 +259,29 @@ def selected(grid: GridConfig, run: Run, trained: set[Run]) -> bool:
 
 
 def train_run(grid: GridConfig, run: Run, device: str | None,
-              threads: int) -> tuple[str, float]:
-    """Train and score one cell's seed; write its result file."""
+              threads: int, source: Source = SOURCE,
+              allow_dirty: bool = False) -> tuple[str, float]:
+    """Train and score one cell's seed; write its result file. ``source``
+    is the runner's: a worker that imported other code refuses to run."""
     import torch
 
     from .experiment import run_experiment
 
+    if SOURCE != source:
+        raise RuntimeError(
+            f"this worker imported hngraph at {SOURCE.label}, the runner at "
+            f"{source.label}: the source changed while the grid ran; "
+            "restart the runner (finished runs are kept).")
     torch.set_num_threads(threads)
     overrides = {"device": device} if device else {}
     result, _ = run_experiment(grid.train_config(*run, **overrides),
                                progress=False)
     result["cell"] = run.cell
-    return _write(grid, run, result)
+    return _write(grid, run, result, allow_dirty)
 
 
-def select_run(grid: GridConfig, run: Run) -> tuple[str, float]:
+def select_run(grid: GridConfig, run: Run, allow_dirty: bool = False
+               ) -> tuple[str, float]:
     """Nested selection among a selection's cells, from their result files
     (:func:`hngraph.evaluation.select_results`); writes its result file."""
     from .evaluation import select_results
@@ -284,11 +298,13 @@ def select_run(grid: GridConfig, run: Run) -> tuple[str, float]:
                          "repeats": config["repeats"]},
               **select_results(found).to_dict(), **provenance("cpu"),
               "wall_time_s": time.perf_counter() - start}
-    return _write(grid, run, result)
+    return _write(grid, run, result, allow_dirty)
 
 
-def _write(grid: GridConfig, run: Run, result: dict) -> tuple[str, float]:
+def _write(grid: GridConfig, run: Run, result: dict, allow_dirty: bool
+           ) -> tuple[str, float]:
     """Write a finished run's result file (and drop its failure record)."""
+    result["allow_dirty"] = allow_dirty
     path = atomic_write_json(result_path(grid.out_path, run), result)
     failure_path(grid.out_path, run).unlink(missing_ok=True)
     return str(path), result["accuracy_mean"]
@@ -331,26 +347,79 @@ class _OutLock:
         self.file.close()
 
 
+def origin(result: dict) -> Source:
+    """The :class:`~hngraph.results.Source` a result file records."""
+    commit = result.get("commit", "")
+    return Source(commit.removesuffix("-dirty"), result.get(
+        "source_diff", "unknown" if commit.endswith("-dirty") else None))
+
+
+def counted(grid: GridConfig, done: set[Run], source: Source = SOURCE
+            ) -> set[Run]:
+    """Of the runs with current result files (``done``), those that count
+    as finished, so that each dataset's results come from one commit: all of
+    a dataset's when every run of the grid on it is done, from one clean
+    commit; otherwise those of ``source`` alone, the others to be run
+    again."""
+    kept = set()
+    for d in {r.dataset for r in done}:
+        mine = {r: origin(read_result(result_path(grid.out_path, r)))
+                for r in done if r.dataset == d}
+        commits = set(mine.values())
+        if (len(mine) == len(plan(grid, [d])) and len(commits) == 1
+                and commits.pop().clean):
+            kept |= set(mine)
+        else:
+            kept |= {r for r, o in mine.items() if o == source}
+    # a selection counts only with its cells
+    return {r for r in kept if r.cell in grid.cells or all(
+        r._replace(cell=c) in kept for c in grid.selections[r.cell])}
+
+
+def check_source(allow_dirty: bool, source: Source = SOURCE) -> None:
+    """Refuse to run a grid from code with uncommitted changes, which no
+    commit can rebuild, unless ``allow_dirty``."""
+    if source.diff and not allow_dirty:
+        raise RuntimeError(
+            f"the hngraph source ({source.commit[:10]}) has uncommitted "
+            "changes (`git status`), so no commit could rebuild its results;"
+            " commit them, or run from a worktree pinned at a clean commit "
+            "(`git worktree add DIR COMMIT`), or pass --allow-dirty (which "
+            "every result file then records).")
+
+
 def run_grid(grid: GridConfig, runs: list[Run], jobs: int = 1,
              threads: int | None = None, device: str | None = None,
-             dry_run: bool = False, echo=print) -> list[dict]:
+             dry_run: bool = False, echo=print, allow_dirty: bool = False
+             ) -> list[dict]:
     """Run what is not finished of ``runs`` (see :func:`plan`) in ``jobs``
     processes of ``threads`` torch threads; returns the failures (each also
-    written beside its missing result file)."""
+    written beside its missing result file). A result file counts as
+    finished as :func:`counted` says; the source must be clean unless
+    ``allow_dirty`` (:func:`check_source`)."""
     from tqdm.auto import tqdm
 
+    if not dry_run:
+        check_source(allow_dirty)
     out = grid.out_path
     with _OutLock(out):
         removed = [p.unlink() for p in out.rglob(".*.tmp")]
-        trained = {r for r in runs if r.cell in grid.cells
+        every = plan(grid, sorted({r.dataset for r in runs}))
+        trained = {r for r in every if r.cell in grid.cells
                    and finished(grid, r)}
-        todo = [r for r in runs if r.cell in grid.cells and r not in trained]
+        done = counted(grid, trained | {
+            r for r in every if r.cell in grid.selections
+            and selected(grid, r, trained)})
+        replaced = len([r for r in runs if r in trained and r not in done])
+        trained &= done
+        todo = [r for r in runs if r.cell in grid.cells and r not in done]
         waiting = [r for r in runs if r.cell in grid.selections
-                   and not selected(grid, r, trained)]
+                   and r not in done]
         echo(f"{len(runs)} runs in the grid: "
              f"{len(runs) - len(todo) - len(waiting)} finished (skipped), "
-             f"{len(todo) + len(waiting)} to do; {len(removed)} partial "
-             "file(s) removed.")
+             f"{len(todo) + len(waiting)} to do, of which {replaced} replace"
+             f" results of another commit than {SOURCE.label[:10]}; "
+             f"{len(removed)} partial file(s) removed.")
         if dry_run:
             for r in todo + waiting:
                 echo(f"  {r.dataset} {r.cell} seed {r.seed}")
@@ -358,12 +427,22 @@ def run_grid(grid: GridConfig, runs: list[Run], jobs: int = 1,
         threads = threads or max(1, (os.cpu_count() or 1) // jobs)
         bar = tqdm(total=len(todo) + len(waiting), desc="runs", unit="run")
         failures = _execute(grid, todo, waiting, trained, jobs, threads,
-                            device, bar)
+                            device, bar, allow_dirty)
         bar.close()
     return failures
 
 
-def _execute(grid, todo, waiting, trained, jobs, threads, device, bar):
+def _start_worker() -> None:
+    """A worker ends with the runner, however it ends, and imports all the
+    code it runs at once (the code :data:`~hngraph.results.SOURCE`
+    names)."""
+    from . import experiment  # noqa: F401
+
+    die_with_parent()
+
+
+def _execute(grid, todo, waiting, trained, jobs, threads, device, bar,
+             allow_dirty):
     """The pool's loop: training runs in plan order; each selection, which
     only reads its cells' result files, here, as soon as its cells have
     finished."""
@@ -387,16 +466,16 @@ def _execute(grid, todo, waiting, trained, jobs, threads, device, bar):
                 r._replace(cell=c) in trained
                 for c in grid.selections[r.cell])]:
             waiting.remove(r)
-            finish(r, lambda r=r: select_run(grid, r))
+            finish(r, lambda r=r: select_run(grid, r, allow_dirty))
 
     select_ready()
     # spawn: a forked child cannot use CUDA once the parent has touched it,
     # and a fresh interpreter per worker shares nothing by accident; each
     # worker ends with the runner, however it ends.
     with ProcessPoolExecutor(jobs, multiprocessing.get_context("spawn"),
-                             initializer=die_with_parent) as pool:
-        futures = {pool.submit(train_run, grid, r, device, threads): r
-                   for r in todo}
+                             initializer=_start_worker) as pool:
+        futures = {pool.submit(train_run, grid, r, device, threads, SOURCE,
+                               allow_dirty): r for r in todo}
         for future in as_completed(futures):
             finish(futures[future], future.result)
             select_ready()

@@ -70,6 +70,19 @@ class GraphModel(nn.Module):
     #: group (set by :func:`hngraph.distributed.wrap`, which ``fit`` calls).
     distributed: bool = False
 
+    def reset_parameters(self, init: str = "xavier") -> None:
+        """Initialise every layer: ``"xavier"``, Xavier-uniform weights and
+        zero biases for every ``Linear`` (as the published InfoGraph and
+        GraphCL codes), or ``"default"``, each layer's own initialisation
+        (PyTorch's Kaiming-uniform for ``Linear``, as a model built with PyG
+        layers starts); batch norms start at unit scale and zero shift."""
+        for m in self.modules():
+            if isinstance(m, nn.Linear) and init == "xavier":
+                nn.init.xavier_uniform_(m.weight)
+                nn.init.zeros_(m.bias)
+            elif isinstance(m, (nn.Linear, nn.BatchNorm1d)):
+                m.reset_parameters()
+
     def forward(self, x: Tensor, edge_index: Tensor,
                 batch: Tensor | None = None,
                 num_graphs: int | None = None) -> Tensor:
@@ -144,17 +157,20 @@ class InfoGraph(GraphModel):
             :class:`~hngraph.losses.JSDLocalGlobalLoss`).
         prior: add InfoGraph's prior matching term.
         gamma: weight of the prior term.
+        init: weight initialisation, ``"xavier"`` or ``"default"`` (see
+            :meth:`~GraphModel.reset_parameters`).
     """
 
     def __init__(self, in_dim: int, hidden: int = 32, layers: int = 3,
                  beta: float = 0.0, tau_plus: float = 0.0,
                  reweight: str = "paper", prior: bool = False,
-                 gamma: float = 0.1, chunk_size: int | None = None):
+                 gamma: float = 0.1, chunk_size: int | None = None,
+                 init: str = "xavier"):
         super().__init__()
         self.config = dict(in_dim=in_dim, **check_settings(
             hidden=hidden, layers=layers, beta=beta, tau_plus=tau_plus,
             reweight=reweight, prior=prior, gamma=gamma,
-            chunk_size=chunk_size))
+            chunk_size=chunk_size, init=init))
         self.criterion = JSDLocalGlobalLoss(beta, tau_plus, reweight,
                                             chunk_size)
         self.gamma = gamma
@@ -163,16 +179,7 @@ class InfoGraph(GraphModel):
         self.local_head = ProjectionHead(dim)
         self.global_head = ProjectionHead(dim)
         self.prior_d = PriorDiscriminator(dim) if prior else None
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        """Xavier-uniform linear weights and zero biases, as InfoGraph."""
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                nn.init.xavier_uniform_(m.weight)
-                nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.BatchNorm1d):
-                m.reset_parameters()
+        self.reset_parameters(init)
 
     def loss(self, data) -> Tensor:
         """Training loss of one PyG mini-batch (``Batch``) of >= 2 graphs."""
@@ -209,18 +216,20 @@ class GraphCL(GraphModel):
         aug1, aug2: augmentation names (``node_drop``, ``edge_perturb``,
             ``feature_mask``, ``subgraph``).
         aug_ratio: the augmentations' ratio.
+        init: weight initialisation, ``"xavier"`` or ``"default"`` (see
+            :meth:`~GraphModel.reset_parameters`).
     """
 
     def __init__(self, in_dim: int, hidden: int = 32, layers: int = 3,
                  beta: float = 0.0, tau_plus: float = 0.0,
                  temperature: float = 0.5, reweight: str = "paper",
                  aug1: str = "node_drop", aug2: str = "node_drop",
-                 aug_ratio: float = 0.2):
+                 aug_ratio: float = 0.2, init: str = "xavier"):
         super().__init__()
         self.config = dict(in_dim=in_dim, **check_settings(
             hidden=hidden, layers=layers, beta=beta, tau_plus=tau_plus,
             temperature=temperature, reweight=reweight, aug1=aug1, aug2=aug2,
-            aug_ratio=aug_ratio))
+            aug_ratio=aug_ratio, init=init))
         self.criterion = HardInfoNCELoss(beta, tau_plus, temperature,
                                          reweight)
         self.augs, self.aug_ratio = (aug1, aug2), aug_ratio
@@ -228,6 +237,7 @@ class GraphCL(GraphModel):
         dim = self.encoder.out_dim
         self.head = nn.Sequential(nn.Linear(dim, dim), nn.ReLU(),
                                   nn.Linear(dim, dim))
+        self.reset_parameters(init)
 
     def views(self, data) -> tuple[Batch, Batch]:
         """Two augmented views of every graph of a mini-batch, drawn on its

@@ -1,13 +1,16 @@
 """Result files: atomic JSON writes and the metadata every result records."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
+import re
 import subprocess
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 
@@ -49,24 +52,45 @@ def atomic_torch_save(obj, path: str | os.PathLike) -> Path:
     return _atomic(path, lambda tmp: torch.save(obj, tmp))
 
 
-def git_commit() -> str:
-    """Where the running hngraph comes from: the git commit of its source
-    tree (with ``-dirty`` for uncommitted changes to tracked files other
-    than result files, ``benchmarks/results``); for an installed copy, the
-    commit of the working directory when that is an hngraph checkout (as
-    after ``pip install .`` in it); else ``"hngraph <version>"``."""
+class Source(NamedTuple):
+    """Which hngraph code a process runs: ``commit``, the full commit id of
+    its git checkout (``"hngraph <version>"`` outside one), and ``diff``,
+    the SHA-256 of its uncommitted changes to tracked files other than the
+    result files (``git diff HEAD``, ``benchmarks/results`` left out), or
+    ``None`` when there are none."""
+
+    commit: str
+    diff: str | None = None
+
+    @property
+    def label(self) -> str:
+        """The commit, with ``-dirty`` when there are uncommitted changes."""
+        return self.commit + ("-dirty" if self.diff else "")
+
+    @property
+    def clean(self) -> bool:
+        """Whether this is a commit that can be checked out and rebuilt."""
+        return self.diff is None and re.fullmatch(r"[0-9a-f]{40}",
+                                                  self.commit) is not None
+
+
+def read_source() -> Source:
+    """The :class:`Source` of the hngraph package on disk now: the git
+    checkout that holds it or, for an installed copy, the working directory
+    when that is an hngraph checkout (as after ``pip install .`` in it)."""
     package = Path(__file__).resolve().parent
     for where in (package, Path.cwd()):
         top = _git(["rev-parse", "--show-toplevel"], where)
         if top is None or not (Path(top) / "hngraph" / "results.py").is_file():
             continue  # not a git checkout of hngraph
         head = _git(["rev-parse", "HEAD"], where)
-        dirty = _git(["status", "--porcelain", "--untracked-files=no", "--",
-                      ":/", ":!/benchmarks/results"], where)
+        diff = _git(["diff", "HEAD", "--binary", "--", ":/",
+                     ":!/benchmarks/results"], where)
         if head:
-            return head + ("-dirty" if dirty else "")
+            return Source(head, hashlib.sha256(diff.encode()).hexdigest()
+                          if diff else None)
     from . import __version__
-    return f"hngraph {__version__}"
+    return Source(f"hngraph {__version__}")
 
 
 def _git(args: list[str], where: Path) -> str | None:
@@ -77,6 +101,17 @@ def _git(args: list[str], where: Path) -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() if out.returncode == 0 else None
+
+
+#: The code this process imported, read once when hngraph is imported: a
+#: commit made, or a file edited, later does not change what it records.
+SOURCE = read_source()
+
+
+def git_commit() -> str:
+    """The commit of the code this process imported (:data:`SOURCE`), with
+    ``-dirty`` for uncommitted changes."""
+    return SOURCE.label
 
 
 def versions() -> dict:
@@ -95,9 +130,12 @@ def versions() -> dict:
 
 def provenance(device: str | torch.device = "cpu") -> dict:
     """What every result file records of where it comes from: ``commit``
-    (:func:`git_commit`), ``versions``, ``machine`` (:func:`machine_info`)
-    and ``finished``, the time it was written (UTC)."""
-    return {"commit": git_commit(), "versions": versions(),
+    (:func:`git_commit`), ``source_diff`` (the hash of the uncommitted
+    changes, :class:`Source`), ``versions``, ``machine``
+    (:func:`machine_info`) and ``finished``, the time it was written
+    (UTC)."""
+    return {"commit": git_commit(), "source_diff": SOURCE.diff,
+            "versions": versions(),
             "machine": machine_info(device),
             "finished": datetime.now(timezone.utc).isoformat(
                 timespec="seconds")}

@@ -60,6 +60,7 @@ API = {"beta": [InfoGraph, GraphCL, JSDLocalGlobalLoss, HardInfoNCELoss],
        "temperature": [GraphCL, HardInfoNCELoss],
        "chunk_size": [InfoGraph, JSDLocalGlobalLoss],
        "hidden": [InfoGraph, GraphCL], "layers": [InfoGraph, GraphCL],
+       "init": [InfoGraph, GraphCL],
        "prior": [InfoGraph], "gamma": [InfoGraph],
        "aug1": [GraphCL], "aug2": [GraphCL], "aug_ratio": [GraphCL]}
 

@@ -182,7 +182,7 @@ def test_kill_mid_grid_and_restart(data_root, tmp_path):
                 selections={"pick": ["infograph", "paper-b1"]})
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "hngraph.cli", "grid", "run", str(cfg),
-           "--device", "cpu", "--threads", "1"]
+           "--device", "cpu", "--threads", "1", "--allow-dirty"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.time() + 600  # a loaded machine is slow, not wrong
@@ -218,7 +218,7 @@ def test_failed_run_is_recorded_and_the_others_finish(data_root, tmp_path,
                 cells={"infograph": {"beta": 0, "tau_plus": 0},
                        "broken": {"beta": 0, "tau_plus": 0, "folds": 200}})
     args = ("grid", "run", cfg, "--device", "cpu", "--jobs", "2",
-            "--threads", "1")
+            "--threads", "1", "--allow-dirty")
     first = run_cli(*args)
     assert first.returncode == 1
     assert "2 run(s) failed" in first.stdout and "folds" in first.stdout
@@ -264,7 +264,7 @@ def test_a_killed_runner_leaves_no_worker_behind(data_root, tmp_path):
     cfg = write(tmp_path, epochs=50, seeds=[0, 1, 2])
     proc = subprocess.Popen([sys.executable, "-m", "hngraph.cli", "grid",
                              "run", str(cfg), "--device", "cpu", "--jobs",
-                             "2", "--threads", "1"],
+                             "2", "--threads", "1", "--allow-dirty"],
                             stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
