@@ -258,6 +258,7 @@ def _grid_parser(sub) -> None:
 
 
 def _grid(args) -> int:
+    from .errors import DirtySourceError
     from .grid import GridConfig, plan, run_grid
 
     try:
@@ -281,8 +282,11 @@ def _grid(args) -> int:
         runs = plan(grid, args.datasets, args.cells, args.seeds)
     except ValueError as err:
         raise UsageError(err) from err
-    failures = run_grid(grid, runs, args.jobs, args.threads, args.device,
-                        args.dry_run, allow_dirty=args.allow_dirty)
+    try:
+        failures = run_grid(grid, runs, args.jobs, args.threads, args.device,
+                            args.dry_run, allow_dirty=args.allow_dirty)
+    except DirtySourceError as err:
+        raise UsageError(err) from err
     if failures:
         print(f"{len(failures)} run(s) failed (errors in "
               "<out>/<DATASET>/*.failed):")

@@ -11,3 +11,7 @@ class RawFileError(ValueError):
 
 class CacheError(OSError):
     """The processed-data cache folder cannot be created or written."""
+
+
+class DirtySourceError(ValueError):
+    """A grid asked to run from code with uncommitted changes."""

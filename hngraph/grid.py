@@ -50,6 +50,7 @@ from .config import (
     setting,
 )
 from .distributed import die_with_parent
+from .errors import DirtySourceError
 from .results import SOURCE, Source, atomic_write_json, provenance
 
 _NAME = Pattern(r"[A-Za-z0-9_.+\-]+", "a name of letters, digits and "
@@ -259,8 +260,8 @@ def selected(grid: GridConfig, run: Run, trained: set[Run]) -> bool:
 
 
 def train_run(grid: GridConfig, run: Run, device: str | None,
-              threads: int, source: Source = SOURCE,
-              allow_dirty: bool = False) -> tuple[str, float]:
+              threads: int, source: Source, allow_dirty: bool = False
+              ) -> tuple[str, float]:
     """Train and score one cell's seed; write its result file. ``source``
     is the runner's: a worker that imported other code refuses to run."""
     import torch
@@ -354,13 +355,14 @@ def origin(result: dict) -> Source:
         "source_diff", "unknown" if commit.endswith("-dirty") else None))
 
 
-def counted(grid: GridConfig, done: set[Run], source: Source = SOURCE
+def counted(grid: GridConfig, done: set[Run], source: Source | None = None
             ) -> set[Run]:
     """Of the runs with current result files (``done``), those that count
     as finished, so that each dataset's results come from one commit: all of
     a dataset's when every run of the grid on it is done, from one clean
     commit; otherwise those of ``source`` alone, the others to be run
-    again."""
+    again. ``source`` defaults to :data:`~hngraph.results.SOURCE`."""
+    source = source or SOURCE
     kept = set()
     for d in {r.dataset for r in done}:
         mine = {r: origin(read_result(result_path(grid.out_path, r)))
@@ -376,11 +378,13 @@ def counted(grid: GridConfig, done: set[Run], source: Source = SOURCE
         r._replace(cell=c) in kept for c in grid.selections[r.cell])}
 
 
-def check_source(allow_dirty: bool, source: Source = SOURCE) -> None:
+def check_source(allow_dirty: bool, source: Source | None = None) -> None:
     """Refuse to run a grid from code with uncommitted changes, which no
-    commit can rebuild, unless ``allow_dirty``."""
+    commit can rebuild, unless ``allow_dirty``. ``source`` defaults to
+    :data:`~hngraph.results.SOURCE`."""
+    source = source or SOURCE
     if source.diff and not allow_dirty:
-        raise RuntimeError(
+        raise DirtySourceError(
             f"the hngraph source ({source.commit[:10]}) has uncommitted "
             "changes (`git status`), so no commit could rebuild its results;"
             " commit them, or run from a worktree pinned at a clean commit "

@@ -32,12 +32,19 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-from scipy import stats
 
-from .grid import GridConfig
-
-#: The half-width that the paired intervals should reach, in points.
-TARGET_HALF_WIDTH = 0.5
+from .comparison import (
+    MARGINS,
+    TARGET_HALF_WIDTH,
+    datasets_needed,
+    holm,
+    paired,
+    pool,
+    seeds_for_pooled,
+    seeds_needed,
+    verdict,
+)
+from .grid import GridConfig, origin
 
 
 def load_runs(grid: GridConfig) -> tuple[dict, list[str]]:
@@ -94,45 +101,13 @@ def add_pools(grid: GridConfig, runs: dict) -> None:
         partners = [grid.pairs.get(c, grid.baseline) for c in cells]
         grid.pairs[name] = f"{name} (partners)"
         for row in runs.values():
-            for pool, members in ((name, cells), (grid.pairs[name],
-                                                  partners)):
+            for target, members in ((name, cells), (grid.pairs[name],
+                                                    partners)):
                 if all(m in row for m in members):
                     seeds = set.intersection(*(set(row[m]) for m in members))
-                    row[pool] = {s: {"accuracy_mean": float(np.mean(
+                    row[target] = {s: {"accuracy_mean": float(np.mean(
                         [row[m][s]["accuracy_mean"] for m in members]))}
                         for s in seeds}
-
-
-def paired(cell: dict, base: dict) -> dict | None:
-    """The paired difference ``cell - base`` (points) over shared seeds."""
-    seeds = sorted(set(cell) & set(base))
-    if len(seeds) < 2:
-        return None
-    diff = np.array([cell[s]["accuracy_mean"] - base[s]["accuracy_mean"]
-                     for s in seeds]) * 100
-    n, mean, sd = len(diff), float(diff.mean()), float(diff.std(ddof=1))
-    half = float(stats.t.ppf(0.975, n - 1) * sd / math.sqrt(n))
-    p = float(stats.wilcoxon(diff).pvalue) if np.any(diff != 0) else 1.0
-    verdict = ("better" if mean - half > 0 else "worse" if mean + half < 0
-               else "no detectable difference")
-    return {"n": n, "mean": mean, "sd": sd, "low": mean - half,
-            "high": mean + half, "half": half, "p": p, "verdict": verdict,
-            "seeds_needed": seeds_needed(sd)}
-
-
-def seeds_needed(sd: float) -> int:
-    r"""The fewest seeds :math:`n \ge 2` whose t interval has a half-width
-    of at most :data:`TARGET_HALF_WIDTH` at this standard deviation of
-    differences: from the normal approximation
-    :math:`n_0 = \lceil (1.96\, s / h)^2 \rceil`, which is never above the
-    answer, up to the first :math:`n` that reaches it (a few steps)."""
-    if not math.isfinite(sd) or sd < 0:
-        raise ValueError(f"sd must be a finite number >= 0, got {sd!r}.")
-    n = max(2, math.ceil((stats.norm.ppf(0.975) * sd / TARGET_HALF_WIDTH)
-                         ** 2))
-    while stats.t.ppf(0.975, n - 1) * sd / math.sqrt(n) > TARGET_HALF_WIDTH:
-        n += 1
-    return n
 
 
 def decomposition(cell: dict, base: dict) -> dict | None:
@@ -192,9 +167,18 @@ def best_by_mean(row: dict, names: list[str]) -> str | None:
         if found else None
 
 
+#: The fewest seeds at which a Wilcoxon p-value is printed: below 6, even
+#: differences all of one sign cannot reach p < 0.05 (2 / 2^5 = 0.0625).
+WILCOXON_MIN_N = 6
+
+
 def fmt_pair(c: dict) -> str:
     return (f"{c['mean']:+.2f} [{c['low']:+.2f}, {c['high']:+.2f}], "
-            f"p={c['p']:.3f}, n={c['n']}")
+            f"n={c['n']}")
+
+
+def fmt_wilcoxon(c: dict) -> str:
+    return f"{c['p']:.3f}" if c["n"] >= WILCOXON_MIN_N else "too few seeds"
 
 
 def _names(grid: GridConfig) -> list[str]:
@@ -240,52 +224,194 @@ def _comparisons(grid: GridConfig, runs: dict, datasets: list[str],
             yield d, n, other
 
 
-def _pairs(grid: GridConfig, runs: dict, datasets: list[str]):
+def status(grid: GridConfig, runs: dict) -> dict:
+    """Per dataset with runs, ``None`` when it is finished (every cell and
+    selection at every seed of the grid, all from one clean commit),
+    otherwise why it is not."""
+    names = list(grid.cells) + list(grid.selections)
+    out = {}
+    for d, row in runs.items():
+        results = [r for n in names for r in row.get(n, {}).values()]
+        short = [n for n in names if len(row.get(n, {})) < len(grid.seeds)]
+        commits = {origin(r) for r in results}
+        if short:
+            out[d] = (f"{len(short)} of {len(names)} cells below "
+                      f"{len(grid.seeds)} seeds")
+        elif len(commits) > 1:
+            out[d] = f"results from {len(commits)} commits"
+        elif not commits.pop().clean:
+            out[d] = "results from a commit with uncommitted changes"
+        else:
+            out[d] = None
+    return out
+
+
+def _pairs(grid: GridConfig, runs: dict, datasets: list[str],
+           finished: dict):
     """Every cell's paired comparison: table lines, CSV rows, and
-    ``{dataset: {cell: comparison}}``."""
-    lines = ["| dataset | cell | against | difference [95% CI] | verdict | "
-             f"half-width | seeds for ±{TARGET_HALF_WIDTH} |",
-             "|---|---|---|---|---|---|---|"]
-    rows, found = [], defaultdict(dict)
+    ``{dataset: {cell: comparison}}``. Each comparison's ``verdict``: the
+    selections' (primary) from their intervals; the other cells'
+    (secondary) with Holm's correction of their t tests across the cells and
+    finished datasets; none for an unfinished dataset."""
+    found = defaultdict(dict)
     for d, n, other in _comparisons(grid, runs, datasets, _names(grid)):
         c = paired(runs[d][n], runs[d][other])
-        if c is None:
-            continue
-        found[d][n] = c
-        lines.append(f"| {d} | {n} | {other} | {fmt_pair(c)} | "
-                     f"{c['verdict']} | {c['half']:.2f} | "
-                     f"{c['seeds_needed']} |")
-        rows.append([d, n, other, c["n"], f"{c['mean']:.3f}",
-                     f"{c['low']:.3f}", f"{c['high']:.3f}",
-                     f"{c['p']:.4f}", c["verdict"], c["seeds_needed"]])
+        if c is not None:
+            found[d][n] = {**c, "against": other,
+                           "primary": n in grid.selections}
+    secondary = [c for d in found for c in found[d].values()
+                 if not c["primary"] and finished[d] is None]
+    for c, p in zip(secondary, holm([c["p_t"] for c in secondary]),
+                    strict=True):
+        c["p_holm"] = p
+    for d in found:
+        for c in found[d].values():
+            c["verdict"] = (f"unfinished ({finished[d]})" if finished[d]
+                            else verdict(c["low"], c["high"], c["bound"],
+                                         c.get("p_holm", 0.0) < 0.05))
+    lines = ["| dataset | cell | against | difference [95% CI] | "
+             "equivalence bound | t-test p (Holm) | Wilcoxon p | verdict | "
+             f"seeds for ±{TARGET_HALF_WIDTH} |", "|---" * 9 + "|"]
+    rows = []
+    for d in found:
+        for n, c in found[d].items():
+            holm_p = (" (primary)" if c["primary"] else
+                      f" ({c['p_holm']:.3f})" if "p_holm" in c else "")
+            lines.append(f"| {d} | {n} | {c['against']} | {fmt_pair(c)} | "
+                         f"{c['bound']:.2f} | {c['p_t']:.3f}{holm_p} | "
+                         f"{fmt_wilcoxon(c)} | {c['verdict']} | "
+                         f"{c['seeds_needed']} |")
+            rows.append([d, n, c["against"], c["n"], f"{c['mean']:.3f}",
+                         f"{c['low']:.3f}", f"{c['high']:.3f}",
+                         f"{c['bound']:.3f}", f"{c['p_t']:.4f}",
+                         f"{c['p_holm']:.4f}" if "p_holm" in c else "",
+                         f"{c['p']:.4f}", c["verdict"], c["seeds_needed"]])
     return lines, rows, found
 
 
-def _verdicts(grid: GridConfig, runs: dict, datasets: list[str],
-              found: dict) -> list[str]:
-    """The verdict per dataset of the selections, and the paper's own
-    criterion (labelled as a choice on test folds)."""
+def pooled(grid: GridConfig, found: dict, finished: dict) -> dict:
+    """``{cell: pooled comparison}`` over the finished datasets that compare
+    it (:func:`hngraph.comparison.pool`, at least 2); each also records
+    its ``datasets``, ``against`` and the per-dataset ``sds``."""
+    out = {}
+    for n in _names(grid):
+        cs = {d: found[d][n] for d in found
+              if n in found[d] and finished[d] is None}
+        p = pool([c["mean"] for c in cs.values()],
+                 [c["sd"] ** 2 / c["n"] for c in cs.values()])
+        if p is not None:
+            out[n] = {**p, "datasets": list(cs), "sds": [
+                c["sd"] for c in cs.values()], "against": next(
+                iter(cs.values()))["against"], "primary": n in grid.selections}
+            if p["k"] >= 2 and out[n]["primary"]:
+                out[n]["verdict"] = verdict(p["low"], p["high"], p["bound"])
+    return out
+
+
+def _pooled_lines(grid: GridConfig, pools: dict) -> tuple[list[str], list]:
+    lines = ["", "## Pooled over the finished datasets", "",
+             "Random effects (Paule-Mandel tau², Hartung-Knapp 95% interval; "
+             "docs/method.md, \"Stating the verdict\"), points. The "
+             "prediction interval is where a new dataset's difference would "
+             "fall; the equivalence bound is the largest difference left in "
+             "the 90% interval. Verdicts are given for the primary "
+             "comparisons (the selections) only.", "",
+             "| cell | against | datasets | estimate [95% CI] | tau² | I² | "
+             "prediction interval | equivalence bound | verdict |",
+             "|---" * 9 + "|"]
+    rows = []
+    for n, p in pools.items():
+        pi = ("" if math.isnan(p["pi_low"]) else
+              f"[{p['pi_low']:+.2f}, {p['pi_high']:+.2f}]")
+        lines.append(f"| {n} | {p['against']} | {p['k']} | "
+                     f"{p['estimate']:+.2f} [{p['low']:+.2f}, "
+                     f"{p['high']:+.2f}] | {p['tau2']:.2f} | "
+                     f"{100 * p['i2']:.0f}% | {pi} | {p['bound']:.2f} | "
+                     f"{p.get('verdict', 'secondary')} |")
+        rows.append([n, p["against"], " ".join(p["datasets"]),
+                     f"{p['estimate']:.3f}", f"{p['low']:.3f}",
+                     f"{p['high']:.3f}", f"{p['tau2']:.4f}",
+                     f"{100 * p['i2']:.1f}", f"{p['pi_low']:.3f}",
+                     f"{p['pi_high']:.3f}", f"{p['bound']:.3f}"])
+    return lines, rows
+
+
+def _answer(grid: GridConfig, pools: dict, finished: dict) -> list[str]:
+    """The report's opening paragraph, from the pooled primary comparisons
+    and the state of every dataset."""
+    done = [d for d in grid.datasets if finished.get(d, "") is None]
+    open_ = [f"{d} ({finished[d]})" if d in finished else f"{d} (not run)"
+             for d in grid.datasets if d not in done]
+    text = []
+    primary = {n: p for n, p in pools.items() if p["primary"]}
+    if not primary:
+        text.append(f"No answer yet: fewer than 2 datasets are finished "
+                    f"({', '.join(done) or 'none'}), every cell at "
+                    f"{len(grid.seeds)} seeds from one clean commit.")
+    for n, p in primary.items():
+        tau = math.sqrt(p["tau2"])
+        text.append(
+            f"**`{n}` against `{p['against']}`, pooled over "
+            f"{p['k']} datasets ({', '.join(p['datasets'])}): "
+            f"{p['estimate']:+.2f} points [{p['low']:+.2f}, "
+            f"{p['high']:+.2f}], {p['verdict']}** (equivalence bound "
+            f"{p['bound']:.2f}; tau {tau:.2f}, I² {100 * p['i2']:.0f}%).")
+        if p["half"] > TARGET_HALF_WIDTH:
+            seeds = seeds_for_pooled(p["tau2"], p["sds"])
+            more = datasets_needed(p["tau2"], float(np.mean(
+                np.square(p["sds"]) / len(grid.seeds))))
+            text.append(
+                f"Its half-width, {p['half']:.2f}, is above the target "
+                f"{TARGET_HALF_WIDTH}: at tau {tau:.2f}, "
+                + (f"{seeds} seeds per dataset on these datasets"
+                   if seeds else "no number of seeds on these datasets")
+                + " or " + (f"{more} datasets at {len(grid.seeds)} seeds"
+                            if more else "more than 1000 datasets")
+                + " would reach it.")
+    if open_:
+        text.append("Not finished, so without a verdict: "
+                    + ", ".join(open_) + ".")
+    return [" ".join(text)]
+
+
+def _floors(grid: GridConfig, runs: dict, datasets: list[str],
+            finished: dict) -> list[str]:
+    """Cells that differ from another cell in their initialisation only:
+    both floors (or both trained cells) per dataset, and their paired
+    difference."""
+    def settings(n):
+        return {k: v for k, v in grid.train_config(
+            grid.datasets[0], n, grid.seeds[0]).to_dict().items()
+            if k != "init"}
+    pairs = [(a, b) for a in grid.cells for b in grid.cells
+             if grid.cells[a].get("init", "xavier") == "default"
+             and grid.cells[b].get("init", "xavier") == "xavier"
+             and settings(a) == settings(b)]
     lines = []
-    if grid.selections:
-        lines += ["", "## Verdict per dataset", "", "With beta chosen "
-                  "without the test folds (nested selection within every "
-                  "split, `hngraph.evaluation.select_results`):", ""]
+    for a, b in pairs:
+        lines += ["", f"## The initialisation: `{a}` against `{b}`", "",
+                  f"The same settings but the initialisation: `{b}` starts "
+                  "from Xavier-uniform weights (the InfoGraph and GraphCL "
+                  f"codes), `{a}` from each layer's own (PyTorch's and "
+                  "PyG's defaults). Mean accuracy over all splits, and the "
+                  "first split alone (the figure of published tables), %; "
+                  "the difference in points.", "",
+                  f"| dataset | `{b}` | `{a}` | `{b}` first split | `{a}` "
+                  "first split | difference [95% CI] | verdict |",
+                  "|---" * 7 + "|"]
         for d in datasets:
-            parts = [f"`{n}` {found[d][n]['verdict']} ({fmt_pair(found[d][n])})"
-                     for n in grid.selections if n in found[d]]
-            if parts:
-                lines.append(f"- {d}: " + "; ".join(parts))
-    if grid.modes:
-        lines += ["", "The paper's own criterion, **a choice made on the "
-                  "test folds** (each mode's beta with the best mean "
-                  "accuracy, then compared on the same folds):", ""]
-        for d in datasets:
-            parts = [f"{mode}: `{best}` {fmt_pair(found[d][best])}"
-                     for mode, cands in grid.modes.items()
-                     if (best := best_by_mean(runs[d], cands))
-                     and best in found[d]]
-            if parts:
-                lines.append(f"- {d}: " + "; ".join(parts))
+            if a not in runs[d] or b not in runs[d]:
+                continue
+            c = paired(runs[d][a], runs[d][b])
+            if c is None:
+                continue
+            words = (f"unfinished ({finished[d]})" if finished[d] else
+                     verdict(c["low"], c["high"], c["bound"]))
+            means = [cell_summary(runs[d][n], key)["mean"]
+                     for key in ("accuracy_mean", "first_split_mean")
+                     for n in (b, a)]
+            lines.append(f"| {d} | " + " | ".join(f"{m:.2f}" for m in means)
+                         + f" | {fmt_pair(c)} | {words} |")
     return lines
 
 
@@ -315,20 +441,49 @@ def _decomposition(grid: GridConfig, runs: dict, datasets: list[str]
     return lines
 
 
+def _paper_criterion(grid: GridConfig, runs: dict, datasets: list[str],
+                     found: dict) -> list[str]:
+    """The paper's own criterion, labelled as a choice on test folds."""
+    if not grid.modes:
+        return []
+    lines = ["", "## The paper's criterion, a choice on the test folds", "",
+             "Each mode's beta with the best mean accuracy, **chosen on the "
+             "test folds**, then compared on the same folds (optimistic by "
+             "construction; for comparison with published tables only):",
+             ""]
+    for d in datasets:
+        parts = [f"{mode}: `{best}` {fmt_pair(found[d][best])}"
+                 for mode, cands in grid.modes.items()
+                 if (best := best_by_mean(runs[d], cands))
+                 and best in found[d]]
+        if parts:
+            lines.append(f"- {d}: " + "; ".join(parts))
+    return lines
+
+
 def _provenance(grid: GridConfig, runs: dict, datasets: list[str]
                 ) -> list[str]:
-    lines = ["", "## Runs", ""]
+    lines = ["", "## Runs", "", "Per dataset: the result files, their "
+             "repeats, wall time and machines, and the full commit of the "
+             "code that ran them (one per dataset when it is finished; "
+             "**dirty** marks uncommitted changes, which no commit can "
+             "rebuild).", ""]
     names = set(grid.cells) | set(grid.selections)
     for d in datasets:
         results = [r for name, cell in runs[d].items() if name in names
                    for r in cell.values()]
         repeats = sorted({r.get("repeats", 1) for r in results})
+        commits = defaultdict(int)
+        for r in results:
+            commits[origin(r)] += 1
         lines.append(
             f"- {d}: {len(results)} result files, repeats {repeats}, "
             f"{sum(r['wall_time_s'] for r in results) / 3600:.2f} h of "
             "wall time; " + ", ".join(sorted({_machine(r) for r in results}))
-            + "; commits " + ", ".join(sorted({r["commit"][:10]
-                                               for r in results})))
+            + "; commits " + ", ".join(
+                f"`{o.commit}`" + (" **dirty**" if o.diff else "")
+                + f" ({k} files)" for o, k in sorted(commits.items(),
+                                     key=lambda x: x[0].label)))
     return lines
 
 
@@ -338,62 +493,89 @@ def _machine(result: dict) -> str:
 
 
 def report(grid: GridConfig, runs: dict, skipped: list[str], command: str
-           ) -> tuple[str, list, list, dict]:
-    """The report's Markdown, the cells' and the pairs' CSV rows, and the
-    comparisons to plot."""
+           ) -> tuple[str, list, list, dict, dict, list]:
+    """The report's Markdown, the cells' and the pairs' CSV rows, the
+    comparisons to plot, the pooled comparisons and their CSV rows."""
     datasets = [d for d in grid.datasets if grid.baseline in runs.get(d, {})]
-    names = _names(grid)
-    done = [d for d in datasets if all(
-        len(runs[d].get(n, {})) == len(grid.seeds) for n in names)]
-    missing = [d for d in grid.datasets if d not in done]
+    finished = status(grid, runs)
     table, rows = _table(grid, runs, datasets, "accuracy_mean", True)
     first, _ = _table(grid, runs, datasets, "first_split_mean", True)
-    pair_lines, pair_rows, found = _pairs(grid, runs, datasets)
+    pair_lines, pair_rows, found = _pairs(grid, runs, datasets, finished)
+    pools = pooled(grid, found, finished)
+    pool_lines, pool_rows = _pooled_lines(grid, pools)
+    stem = "forest" if grid.report == "RESULTS" else f"{grid.report}_forest"
     lines = [
-        f"# {grid.title}", "", f"Generated by `{command}` from the run "
-        "files in this folder (`hngraph grid run` writes them, skipping "
-        "finished runs). Protocol of docs/method.md: the embeddings after "
-        "the last epoch (no epoch chosen), RBF SVM, stratified 10-fold "
+        f"# {grid.title}", "", *_answer(grid, pools, finished), "",
+        f"![forest plot]({stem}.png)", "", f"Generated by `{command}` from "
+        "the run files in this folder (`hngraph grid run` writes them, "
+        "skipping finished runs). Protocol of docs/method.md: the embeddings "
+        "after the last epoch (no epoch chosen), RBF SVM, stratified 10-fold "
         "cross-validation with C chosen by an inner 5-fold search on the "
         "training part, repeated over K outer splits (K per dataset in the "
         "grid's config); mean ± std (over seeds) of the mean accuracy over "
-        "all folds of all splits, in %.", "", grid.columns, "",
-        f"Datasets with every cell at {len(grid.seeds)} seeds: "
-        f"{', '.join(done) or 'none'}." + (
-            f" Not finished: {', '.join(missing)} (cells with fewer seeds "
-            "are shown with their n)." if missing else ""), "", *table, "",
+        "all folds of all splits, in %. A dataset is finished when every "
+        f"cell has its {len(grid.seeds)} seeds, all from one clean commit; "
+        "only finished datasets get a verdict or enter the pooled "
+        "estimate.", "", grid.columns, "", *table, "",
         "### The first split alone", "", "The same runs scored on their "
         "first outer split only (a single 10-fold cross-validation, the "
         "figure comparable with published tables):", "", *first, "",
         f"## Paired differences against `{grid.baseline}`"
         + (", or the cell named in the table" if grid.pairs else ""), "",
         "Points of accuracy, cell minus baseline, over the seeds both have: "
-        "mean [95% CI], Wilcoxon signed-rank p, seeds. Target half-width: "
-        f"{TARGET_HALF_WIDTH} points; `seeds for ±{TARGET_HALF_WIDTH}` is "
-        "how many seeds the interval would need at the observed spread.", "",
-        *pair_lines, *_verdicts(grid, runs, datasets, found),
+        "mean [95% CI]; the equivalence bound (the largest difference left "
+        "in the 90% interval: TOST at level 0.05 declares equivalence "
+        "within ±m exactly when it is below m); the paired t test's p, "
+        "Holm-adjusted across the secondary cells and finished datasets "
+        "(the selections are the primary comparisons, fixed before the "
+        "data); the Wilcoxon signed-rank p from "
+        f"{WILCOXON_MIN_N} seeds on. Verdicts: better or worse when the "
+        "95% interval excludes 0 (and, for a secondary cell, the Holm p is "
+        "below 0.05), else equivalent within ±"
+        + " or ±".join(f"{m:g}" for m in MARGINS) + ", else inconclusive. "
+        f"`seeds for ±{TARGET_HALF_WIDTH}`: the seeds a ±"
+        f"{TARGET_HALF_WIDTH} interval would need at the observed spread.",
+        "", *pair_lines, *pool_lines,
+        *_floors(grid, runs, datasets, finished),
+        *_paper_criterion(grid, runs, datasets, found),
         *_decomposition(grid, runs, datasets),
         *_provenance(grid, runs, datasets)]
     if skipped:
         lines += ["", "Skipped files (not read): " + "; ".join(skipped)]
     lines += ["", f"![paired differences]({grid.report}.png)", ""]
-    return "\n".join(lines), rows, pair_rows, found
+    return "\n".join(lines), rows, pair_rows, found, pools, pool_rows
 
 
-def write_plot(path: Path, found: dict, order: list[str]) -> None:
-    """One row per dataset: each cell's paired difference and its interval
-    (the untrained floor among them)."""
+#: The formats every figure is written in.
+FIGURE_FORMATS = ("png", "svg", "pdf")
+
+
+def _save(fig, path: Path) -> list[Path]:
+    """Write ``fig`` as ``path`` with each of :data:`FIGURE_FORMATS`."""
+    paths = [path.with_suffix(f".{ext}") for ext in FIGURE_FORMATS]
+    for p in paths:
+        fig.savefig(p, dpi=110, metadata={"Date": None} if p.suffix in (
+            ".svg", ".pdf") else None)
+    return paths
+
+
+def _pyplot():
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    return plt
 
+
+def write_plot(path: Path, found: dict, order: list[str]) -> list[Path]:
+    """One panel per dataset, on one x-axis: each cell's paired difference
+    and its 95% interval (the untrained floor among them)."""
+    plt = _pyplot()
     datasets = list(found)
-    fig, axes = plt.subplots(len(datasets), 1, squeeze=False,
+    fig, axes = plt.subplots(len(datasets), 1, squeeze=False, sharex=True,
                              figsize=(7, 0.32 * len(order) * len(datasets)
                                       + 0.6 * len(datasets)))
     for ax, d in zip(axes[:, 0], datasets, strict=True):
-        names = [n for n in order if n in found[d]]
-        for n in names:
+        for n in [n for n in order if n in found[d]]:
             x = found[d][n]
             colour = {"better": "tab:green", "worse": "tab:red"}.get(
                 x["verdict"], "tab:grey")
@@ -407,8 +589,55 @@ def write_plot(path: Path, found: dict, order: list[str]) -> None:
     axes[-1, 0].set_xlabel("paired difference against the baseline "
                            "(accuracy points, 95% CI)")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    paths = _save(fig, path)
     plt.close(fig)
+    return paths
+
+
+def write_forest(path: Path, grid: GridConfig, found: dict, pools: dict,
+                 finished: dict) -> list[Path]:
+    """A forest plot per primary comparison (the selections): each
+    dataset's 95% interval (grey when unfinished), the pooled estimate as a
+    diamond with its prediction interval, and the equivalence margins."""
+    plt = _pyplot()
+    cells = list(grid.selections) or [n for n in _names(grid) if any(
+        n in row for row in found.values())][:1]
+    fig, axes = plt.subplots(1, len(cells), squeeze=False, sharex=True,
+                             figsize=(5 * len(cells),
+                                      1.2 + 0.4 * (len(grid.datasets) + 2)))
+    for ax, n in zip(axes[0], cells, strict=True):
+        rows = [d for d in grid.datasets if n in found.get(d, {})]
+        for i, d in enumerate(rows):
+            c = found[d][n]
+            ax.errorbar(c["mean"], i, xerr=[[c["mean"] - c["low"]],
+                                            [c["high"] - c["mean"]]],
+                        fmt="s", capsize=3, color="k" if finished[d] is None
+                        else "0.65")
+        labels = [d if finished[d] is None else f"{d} (unfinished)"
+                  for d in rows]
+        p = pools.get(n)
+        if p is not None:
+            y = len(rows) + 0.5
+            ax.fill([p["low"], p["estimate"], p["high"], p["estimate"]],
+                    [y, y - 0.3, y, y + 0.3], color="tab:blue")
+            if not math.isnan(p["pi_low"]):
+                ax.plot([p["pi_low"], p["pi_high"]], [y, y], color="tab:blue",
+                        lw=1, ls=":")
+            labels.append(f"pooled ({p['k']} datasets)")
+        ticks = list(range(len(rows))) + ([len(rows) + 0.5] if p else [])
+        for m, shade in zip(MARGINS, ("0.85", "0.93"), strict=True):
+            ax.axvspan(-m, m, color=shade, zorder=0)
+        ax.axvline(0, color="k", lw=0.8)
+        ax.set_yticks(ticks, labels)
+        ax.set_ylim(max(ticks, default=0) + 0.8, -0.8)
+        ax.set_title(f"{n} against {grid.pairs.get(n, grid.baseline)}",
+                     fontsize=10)
+        ax.set_xlabel("difference in accuracy points (95% CI); shaded: ±"
+                      + ", ±".join(f"{m:g}" for m in MARGINS))
+    fig.tight_layout()
+    paths = _save(fig, path)
+    plt.close(fig)
+    return paths
 
 
 def write_report(grid: GridConfig, command: str) -> list[Path]:
@@ -418,22 +647,30 @@ def write_report(grid: GridConfig, command: str) -> list[Path]:
     if not any(grid.baseline in r for r in runs.values()):
         raise RuntimeError(f"no finished {grid.baseline!r} runs under "
                            f"{grid.out_path}; run `hngraph grid run` first.")
-    text, rows, pair_rows, found = report(grid, runs, skipped, command)
+    text, rows, pair_rows, found, pools, pool_rows = report(
+        grid, runs, skipped, command)
     out, stem = grid.out_path, grid.report
-    stems = ("results", "paired") if stem == "RESULTS" else (
-        stem, f"{stem}_paired")
+    stems = ("results", "paired", "pooled", "forest") \
+        if stem == "RESULTS" else tuple(f"{stem}_{s}" for s in (
+            "results", "paired", "pooled", "forest"))
     paths = [out / f"{stem}.md", out / f"{stems[0]}.csv",
-             out / f"{stems[1]}.csv", out / f"{stem}.png"]
+             out / f"{stems[1]}.csv", out / f"{stems[2]}.csv"]
     paths[0].write_text(text)
     for path, header, body in (
             (paths[1], ["dataset", "cell", "seeds", "mean_acc_pct",
                         "std_acc_pct"], rows),
             (paths[2], ["dataset", "cell", "against", "seeds",
-                        "mean_diff_pts", "ci_low", "ci_high", "wilcoxon_p",
-                        "verdict", "seeds_for_target"], pair_rows)):
+                        "mean_diff_pts", "ci_low", "ci_high",
+                        "equivalence_bound", "t_p", "holm_p", "wilcoxon_p",
+                        "verdict", "seeds_for_target"], pair_rows),
+            (paths[3], ["cell", "against", "datasets", "estimate", "ci_low",
+                        "ci_high", "tau2", "i2", "pi_low", "pi_high",
+                        "equivalence_bound"], pool_rows)):
         with path.open("w", newline="") as f:
             csv.writer(f).writerows([header, *body])
     names = _names(grid)
-    write_plot(paths[3], found, [n for n in names if any(
+    paths += write_plot(out / f"{stem}.png", found, [n for n in names if any(
         n in row for row in found.values())])
+    paths += write_forest(out / f"{stems[3]}.png", grid, found, pools,
+                          status(grid, runs))
     return paths

@@ -12,16 +12,21 @@ from pathlib import Path
 import pytest
 import yaml
 
+from hngraph.errors import DirtySourceError
 from hngraph.grid import (
     GridConfig,
     Run,
+    check_source,
+    counted,
     finished,
     plan,
     read_result,
     result_path,
     run_grid,
     selected,
+    train_run,
 )
+from hngraph.results import Source
 
 BASE = {"out": "OUT", "epochs": 2, "batch_size": 64, "hidden": 8,
         "layers": 2, "seeds": [0, 1], "datasets": ["MUTAG"],
@@ -283,3 +288,61 @@ def test_a_killed_runner_leaves_no_worker_behind(data_root, tmp_path):
                                          for w in workers):
         time.sleep(0.1)
     assert not any(Path(f"/proc/{w}").exists() for w in workers)
+
+
+DIRTY = Source("a" * 40, "d" * 64)
+
+
+def test_a_dirty_source_is_refused_unless_allowed(tmp_path, run_cli,
+                                                  monkeypatch):
+    with pytest.raises(DirtySourceError, match="--allow-dirty"):
+        check_source(False, DIRTY)
+    check_source(True, DIRTY)
+    check_source(False, Source("a" * 40))
+    monkeypatch.setattr("hngraph.grid.SOURCE", DIRTY)
+    cfg = write(tmp_path)
+    refused = run_cli("grid", "run", cfg)
+    assert refused.returncode == 2
+    assert "uncommitted changes" in refused.stderr
+    assert not (tmp_path / "out" / "MUTAG").exists()  # nothing ran
+    assert run_cli("grid", "run", cfg, "--dry-run").returncode == 0
+
+
+def test_a_worker_that_imported_other_code_refuses_to_run(tmp_path):
+    grid = GridConfig.from_yaml(write(tmp_path))
+    with pytest.raises(RuntimeError, match="the source changed while the "
+                       "grid ran"):
+        train_run(grid, Run("MUTAG", "infograph", 0), "cpu", 1, DIRTY)
+    assert not (tmp_path / "out" / "MUTAG").exists()
+
+
+def _result(grid, run, commit, diff=None):
+    path = result_path(grid.out_path, run)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"config": grid.train_config(*run).to_dict(),
+                                "accuracy_mean": 0.5, "commit": commit,
+                                "source_diff": diff, "finished": "t"}))
+
+
+def test_each_dataset_keeps_one_commit(tmp_path):
+    """A dataset finished at one clean commit is kept whatever the runner's
+    commit; elsewhere only the runner's own results count."""
+    grid = GridConfig.from_yaml(write(tmp_path, datasets=["MUTAG", "PTC_MR"]))
+    old, new = "b" * 40, "c" * 40
+    every = plan(grid)
+    for run in every:
+        _result(grid, run, old if run.dataset == "MUTAG" or run.seed == 0
+                else new)
+    done = set(every)
+    kept = counted(grid, done, Source(new))
+    assert {r for r in kept if r.dataset == "MUTAG"} == set(plan(grid,
+                                                                 ["MUTAG"]))
+    assert {r for r in kept if r.dataset == "PTC_MR"} == set(
+        plan(grid, ["PTC_MR"], seeds=[1]))
+    # the same commit, dirty: not the clean one, and never frozen
+    _result(grid, Run("MUTAG", "infograph", 0), old + "-dirty", "e" * 64)
+    kept = counted(grid, done, Source(new))
+    assert not {r for r in kept if r.dataset == "MUTAG"}
+    # a result of a clean commit without source_diff (older files) is clean
+    _result(grid, Run("MUTAG", "infograph", 0), old)
+    assert len(counted(grid, done, Source(old))) == len(every) - 2

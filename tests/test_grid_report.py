@@ -1,6 +1,7 @@
 """The paired report of a grid (hngraph.grid_report): intervals, tests,
 verdicts and the variance decomposition against hand values, and the
 contract of the result files it reads."""
+import csv
 import json
 import math
 import re
@@ -8,48 +9,18 @@ import re
 import pytest
 import yaml
 
+from hngraph.comparison import seeds_needed
 from hngraph.grid import GridConfig
 from hngraph.grid_report import (
     add_pools,
     decomposition,
-    paired,
     plan_repeats,
-    seeds_needed,
     write_report,
 )
 
 
 def _runs(accs):
     return {s: {"accuracy_mean": a} for s, a in enumerate(accs)}
-
-
-def test_paired_interval_by_hand():
-    base = _runs([0.80, 0.80, 0.80, 0.80])
-    cell = _runs([0.81, 0.82, 0.83, 0.84])  # differences 1, 2, 3, 4 points
-    c = paired(cell, base)
-    # mean 2.5, sample sd sqrt(5/3), t(0.975, 3) = 3.182446
-    half = 3.182446 * (5 / 3) ** 0.5 / 2
-    assert c["mean"] == pytest.approx(2.5)
-    assert (c["low"], c["high"]) == pytest.approx((2.5 - half, 2.5 + half),
-                                                   abs=1e-5)
-    assert c["verdict"] == "better" and c["n"] == 4
-    # Wilcoxon signed-rank, 4 positive differences: exact p = 2 / 2^4
-    assert c["p"] == pytest.approx(0.125)
-    assert paired(base, cell)["verdict"] == "worse"
-    mixed = paired(_runs([0.81, 0.79, 0.82, 0.78]), base)
-    assert mixed["verdict"] == "no detectable difference"
-    assert paired(_runs([0.9]), _runs([0.8])) is None  # one seed: no interval
-
-
-def test_seeds_needed_by_hand_and_at_once():
-    # sd 1: t(0.975, 17) / sqrt(18) = 0.497 <= 0.5 < t(0.975, 16) / sqrt(17)
-    assert seeds_needed(1.0) == 18
-    assert seeds_needed(0.0) == 2
-    # a spread 100 times larger (a file edited by hand) answers at once:
-    # about (1.96 * 100 / 0.5)^2 = 153,664 seeds
-    assert 153_000 < seeds_needed(100.0) < 154_500
-    with pytest.raises(ValueError, match="finite"):
-        seeds_needed(float("nan"))
 
 
 def test_decomposition_by_hand():
@@ -105,36 +76,114 @@ def _grid(tmp_path, **extra):
     return GridConfig.from_yaml(path)
 
 
-def _write_runs(tmp_path, shifts):
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
+def _write_runs(tmp_path, shifts, dataset="D", commit=COMMIT):
+    """Result files of 3 seeds; ``shifts[cell]`` is one accuracy shift, or
+    one per seed."""
     machine = {"device": "cpu", "host": "h", "cpu_count": 2}
     for name, shift in shifts.items():
         for seed in range(3):
-            path = tmp_path / "grid" / "D" / f"{name}_seed{seed}.json"
+            path = tmp_path / "grid" / dataset / f"{name}_seed{seed}.json"
             path.parent.mkdir(parents=True, exist_ok=True)
-            acc = 0.7 + shift + 0.001 * seed
+            acc = 0.7 + (shift[seed] if isinstance(shift, list) else shift) \
+                + 0.001 * seed
             path.write_text(json.dumps({
-                "cell": name, "seed": seed, "commit": "abc",
+                "cell": name, "seed": seed, "commit": commit,
                 "accuracy_mean": acc, "first_split_mean": acc,
                 "repeat_means": [acc - 0.01, acc + 0.01], "repeats": 2,
                 "train_time_s": 5.0, "svm_time_s": 1.0,
                 "wall_time_s": 1.0, "machine": machine}))
 
 
+def _small_grid(tmp_path, datasets=("D",)):
+    return _grid(tmp_path, cells={"base": {"beta": 0, "tau_plus": 0},
+                                  "hard": {"beta": 1, "tau_plus": 0}},
+                 selections={"pick": ["hard"]}, datasets=list(datasets))
+
+
 def test_report_from_run_files(tmp_path):
-    grid = _grid(tmp_path, selections={"pick": ["hard"]})
+    grid = _small_grid(tmp_path)
     _write_runs(tmp_path, {"base": 0.0, "hard": 0.02, "pick": -0.03})
     (tmp_path / "grid" / "D" / "broken_seed0.json").write_text("{trunc")
     (tmp_path / "grid" / "D" / "other_seed0.json").write_text("[1, 2]")
     paths = write_report(grid, "cmd")
     text = paths[0].read_text()
-    assert "| D | hard | base | +2.00 [+2.00, +2.00]" in text
-    assert "- D: `pick` worse (-3.00 [-3.00, -3.00]" in text
+    # a secondary cell: Holm over one test is the test itself
+    assert "| D | hard | base | +2.00 [+2.00, +2.00], n=3 | 2.00 | 0.000 " \
+        "(0.000) | too few seeds | better |" in text
+    assert "| D | pick | base | -3.00 [-3.00, -3.00], n=3 | 3.00 | 0.000 " \
+        "(primary) | too few seeds | worse |" in text
     assert "The first split alone" in text and "| D | 70.10 ± 0.10" in text
     assert "| D | hard | 3 | 2 | 0.00 | 0.00 | 0.00 | 5 | 0.5 |" in text
     assert "broken_seed0.json (D): not readable JSON" in text
     assert "other_seed0.json (D): not a grid result file" in text
-    assert paths[3].stat().st_size > 0
+    assert f"commits `{COMMIT}` (9 files)" in text
+    assert {p.name for p in paths} >= {"RESULTS.md", "forest.svg",
+                                       "forest.pdf", "RESULTS.png",
+                                       "pooled.csv"}
+    assert all(p.stat().st_size > 0 for p in paths)
     assert paths[2].read_text().count("\n") == 3
+
+
+def test_only_finished_datasets_get_a_verdict(tmp_path):
+    """Fewer seeds than the grid's, several commits or a dirty one: listed
+    as unfinished, with no verdict and out of the pooled estimate."""
+    grid = _small_grid(tmp_path, ("D", "E", "F", "G"))
+    _write_runs(tmp_path, {"base": 0.0, "hard": 0.02, "pick": 0.01})
+    _write_runs(tmp_path, {"base": 0.0, "hard": 0.02}, "E")
+    _write_runs(tmp_path, {"base": 0.0, "hard": 0.02, "pick": 0.01}, "F")
+    _write_runs(tmp_path, {"base": 0.0, "hard": 0.02, "pick": 0.01}, "G",
+                commit=COMMIT + "-dirty")
+    path = tmp_path / "grid" / "F" / "hard_seed1.json"
+    result = json.loads(path.read_text())
+    path.write_text(json.dumps({**result, "commit": "f" * 40}))
+    (tmp_path / "grid" / "D" / "pick_seed2.json").unlink()
+    text = write_report(grid, "cmd")[0].read_text()
+    assert "| D | hard | base | +2.00 [+2.00, +2.00], n=3 | 2.00 | 0.000 | " \
+        "too few seeds | unfinished (1 of 3 cells below 3 seeds) |" in text
+    assert "unfinished (results from 2 commits)" in text
+    assert "unfinished (results from a commit with uncommitted changes)" \
+        in text
+    assert f"`{COMMIT}` **dirty** (9 files)" in text
+    assert text.splitlines()[2].startswith("No answer yet")
+    assert "E (1 of 3 cells below 3 seeds)" in text.splitlines()[2]
+    assert (tmp_path / "grid" / "pooled.csv").read_text().count("\n") == 1
+
+
+def test_pooled_answer_and_csv_by_hand(tmp_path):
+    """Three finished datasets whose mean differences are 0, 1 and 2 points
+    with squared standard errors 1 (differences m - sqrt 3, m + sqrt 3, m):
+    the pooled example of tests/test_comparison.py, mu = 1 with the
+    Hartung-Knapp interval 1 ± t(0.975, 2) / sqrt 3."""
+    grid = _small_grid(tmp_path, ("D", "E", "F"))
+    r = math.sqrt(3)
+    for d, m in (("D", 0.0), ("E", 1.0), ("F", 2.0)):
+        shifts = [(m - r) / 100, (m + r) / 100, m / 100]
+        _write_runs(tmp_path, {"base": 0.0, "hard": shifts, "pick": shifts},
+                    d)
+    text = write_report(grid, "cmd")[0].read_text()
+    half = 4.302653 / r
+    answer = text.splitlines()[2]
+    assert answer.startswith(f"**`pick` against `base`, pooled over 3 "
+                             f"datasets (D, E, F): +1.00 points "
+                             f"[{1 - half:+.2f}, {1 + half:+.2f}], "
+                             "inconclusive** (equivalence bound 2.69; tau "
+                             "0.00, I² 0%).")
+    # half-width 2.48 > 0.5. Seeds n: 4.302653 / sqrt(3 n / 3) <= 0.5 from
+    # n = 75 (74: 0.5002). Datasets k at 3 seeds (variance 1 each):
+    # t(0.975, k - 1) / sqrt(k) is 0.514 at k = 17, 0.497 at k = 18.
+    assert "75 seeds per dataset on these datasets or 18 datasets at 3 " \
+        "seeds would reach it" in answer
+    rows = list(csv.reader((tmp_path / "grid" / "pooled.csv").open()))
+    assert rows[0] == ["cell", "against", "datasets", "estimate", "ci_low",
+                       "ci_high", "tau2", "i2", "pi_low", "pi_high",
+                       "equivalence_bound"]
+    pick = next(row for row in rows if row[0] == "pick")
+    assert [float(v) for v in pick[3:6]] == pytest.approx(
+        [1.0, 1 - half, 1 + half], abs=1e-3)
+    assert pick[1:3] == ["base", "D E F"]
 
 
 @pytest.mark.parametrize("field,value,message", [

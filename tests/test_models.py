@@ -59,3 +59,25 @@ def test_graphcl_loss_trains():
     assert all(not torch.equal(a, p) for a, p in
                zip(before, model.encoder.parameters(), strict=True))
 
+
+
+@pytest.mark.parametrize("model", [InfoGraph, GraphCL])
+def test_initialisation_xavier_or_default(model):
+    """Xavier-uniform draws from +-sqrt(6 / (fan_in + fan_out)) with zero
+    biases (the published codes); the default (PyTorch's Kaiming-uniform
+    with a = sqrt 5) from +-1 / sqrt(fan_in), biases included."""
+    for init in ("xavier", "default"):
+        torch.manual_seed(0)
+        layers = [m for m in model(7, hidden=32, init=init).modules()
+                  if isinstance(m, torch.nn.Linear)]
+        assert len(layers) >= 3
+        for m in layers:
+            fan_out, fan_in = m.weight.shape
+            bound = (math.sqrt(6 / (fan_in + fan_out)) if init == "xavier"
+                     else 1 / math.sqrt(fan_in))
+            top = m.weight.abs().max().item()
+            assert 0.9 * bound < top <= bound, (init, m)
+            if init == "xavier":
+                assert torch.count_nonzero(m.bias) == 0
+            else:
+                assert 0 < m.bias.abs().max().item() <= bound

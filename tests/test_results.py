@@ -1,4 +1,5 @@
 """What every result records: provenance that does not mislead."""
+import hashlib
 import json
 import os
 import shutil
@@ -67,3 +68,61 @@ def test_atomic_files_have_normal_permissions(tmp_path):
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask
     assert json.loads(path.read_text()) == {"a": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
+
+
+def _git_repo(tmp_path) -> Path:
+    """A git repository holding a copy of the hngraph package, committed."""
+    repo = tmp_path / "repo"
+    shutil.copytree(SOURCE, repo / "hngraph",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    (repo / "benchmarks" / "results").mkdir(parents=True)
+    (repo / "benchmarks" / "results" / "r.json").write_text("{}")
+    _commit(repo, "init", "-q")
+    _commit(repo, "add", "-A")
+    _commit(repo, "commit", "-q", "-m", "x")
+    return repo
+
+
+def _commit(repo, *args):
+    return subprocess.run(["git", "-c", "user.email=a@b", "-c",
+                           "user.name=a", *args], cwd=repo, check=True,
+                          capture_output=True, text=True).stdout.strip()
+
+
+def _python(repo, code):
+    return subprocess.run([sys.executable, "-c", code], cwd=repo,
+                          env={**os.environ, "PYTHONPATH": str(repo)},
+                          capture_output=True, text=True, check=True
+                          ).stdout.split()
+
+
+@pytest.mark.slow
+def test_the_commit_recorded_is_the_one_imported(tmp_path):
+    repo = _git_repo(tmp_path)
+    first = _commit(repo, "rev-parse", "HEAD")
+    # a commit made after the import changes nothing the process records
+    printed = _python(repo, (
+        "import subprocess, hngraph.results as r; subprocess.run(['git', "
+        "'-c', 'user.email=a@b', '-c', 'user.name=a', 'commit', '-q', "
+        "'--allow-empty', '-m', 'later'], check=True); "
+        "print(r.provenance()['commit'], r.provenance()['source_diff'], "
+        "r.read_source().commit)"))
+    assert printed[:2] == [first, "None"]
+    assert printed[2] == _commit(repo, "rev-parse", "HEAD") != first
+    # a result file changed is not a change of the code
+    (repo / "benchmarks" / "results" / "r.json").write_text("[]")
+    code = ("import hngraph.results as r; "
+            "print(r.git_commit(), r.SOURCE.diff)")
+    assert _python(repo, code)[1] == "None"
+    # an edit of the code: -dirty, and the SHA-256 of `git diff HEAD`
+    with open(repo / "hngraph" / "errors.py", "a") as f:
+        f.write("# an edit\n")
+    label, diff = _python(repo, code)
+    assert label.endswith("-dirty") and len(diff) == 64
+    patch = subprocess.run(["git", "diff", "HEAD", "--binary", "--", ":/",
+                            ":!/benchmarks/results"], cwd=repo, check=True,
+                           capture_output=True, text=True).stdout.strip()
+    assert diff == hashlib.sha256(patch.encode()).hexdigest()
+    with open(repo / "hngraph" / "errors.py", "a") as f:
+        f.write("# another edit\n")
+    assert _python(repo, code)[1] != diff
