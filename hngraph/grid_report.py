@@ -32,6 +32,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from .comparison import (
     MARGINS,
@@ -47,11 +48,11 @@ from .comparison import (
 from .grid import GridConfig, origin
 
 
-def load_runs(grid: GridConfig) -> tuple[dict, list[str]]:
-    """``{dataset: {cell: {seed: result}}}`` of the finished runs, and the
-    files skipped (with why)."""
-    runs = defaultdict(lambda: defaultdict(dict))
-    skipped = []
+def load_runs(grid: GridConfig) -> tuple[pd.DataFrame, list[str]]:
+    """The finished runs, one row per result file (``dataset``, ``cell``,
+    ``seed``, ``accuracy_mean``, ``first_split_mean``, ``commit`` and the
+    whole ``result``), and the files skipped (with why)."""
+    rows, skipped = [], []
     for d in grid.datasets:
         for path in sorted((grid.out_path / d).glob("*_seed*.json")):
             try:
@@ -65,8 +66,38 @@ def load_runs(grid: GridConfig) -> tuple[dict, list[str]]:
                 skipped.append(f"{path.name} ({d}): not a grid result file")
                 continue
             check_result(path, result)
-            runs[d][result["cell"]][result["seed"]] = result
-    return runs, skipped
+            rows.append({"dataset": d, "cell": result["cell"],
+                         "seed": result["seed"],
+                         "accuracy_mean": result["accuracy_mean"],
+                         "first_split_mean": result.get("first_split_mean"),
+                         "commit": result.get("commit"), "result": result})
+    return pd.DataFrame(rows, columns=list(_FRAME)), skipped
+
+
+_FRAME = ("dataset", "cell", "seed", "accuracy_mean", "first_split_mean",
+          "commit", "result")
+
+
+def nested(frame: pd.DataFrame) -> dict:
+    """``{dataset: {cell: {seed: result}}}`` of a :func:`load_runs` frame."""
+    runs = defaultdict(lambda: defaultdict(dict))
+    for d, c, s, r in frame[["dataset", "cell", "seed", "result"]] \
+            .itertuples(index=False):
+        runs[d][c][s] = r
+    return runs
+
+
+def fold_rows(frame: pd.DataFrame) -> list[list]:
+    """One row per (dataset, cell, seed, split, fold): its test accuracy and
+    the C chosen for it (``runs.csv``)."""
+    rows = []
+    for d, c, s, r in frame[["dataset", "cell", "seed", "result"]] \
+            .itertuples(index=False):
+        folds = r.get("config", {}).get("folds", 10)
+        for i, (acc, C) in enumerate(zip(r.get("fold_accuracies", []),
+                                         r.get("best_C", []), strict=False)):
+            rows.append([d, c, s, i // folds, i % folds, acc, C])
+    return rows
 
 
 def check_result(path: Path, result: dict) -> None:
@@ -430,15 +461,113 @@ def _decomposition(grid: GridConfig, runs: dict, datasets: list[str]
              "| dataset | cell | seeds | K | split sd | training sd | seed "
              "sd | train s | SVM s per split | best K | seeds at best K | "
              "hours at best K |", "|---" * 12 + "|"]
-    for d, n, other in _comparisons(grid, runs, datasets, list(grid.cells)):
-        c = decomposition(runs[d][n], runs[d][other])
-        if c:
-            lines.append(
-                f"| {d} | {n} | {c['n']} | {c['k']} | {c['split_sd']:.2f}"
-                f" | {c['training_sd']:.2f} | {c['seed_sd']:.2f} | "
-                f"{c['train_s']:.0f} | {c['svm_s']:.1f} | {c['best_k']} | "
-                f"{c['seeds_at_best_k']} | {c['cost_s'] / 3600:.1f} |")
-    return lines
+    rows = [f"| {d} | {n} | {c['n']} | {c['k']} | {c['split_sd']:.2f}"
+            f" | {c['training_sd']:.2f} | {c['seed_sd']:.2f} | "
+            f"{c['train_s']:.0f} | {c['svm_s']:.1f} | {c['best_k']} | "
+            f"{c['seeds_at_best_k']} | {c['cost_s'] / 3600:.1f} |"
+            for d, n, other in _comparisons(grid, runs, datasets,
+                                            list(grid.cells))
+            if (c := decomposition(runs[d][n], runs[d][other]))]
+    return lines + rows if rows else []  # no splits to decompose: no section
+
+
+def mean_table(grid: GridConfig, runs: dict, datasets: list[str]
+               ) -> pd.DataFrame:
+    """Mean accuracy (%) over seeds, datasets by cells and selections."""
+    names = list(grid.cells) + list(grid.selections)
+    return pd.DataFrame(
+        [[cell_summary(runs[d][n])["mean"] if runs[d].get(n) else np.nan
+          for n in names] for d in datasets], index=datasets, columns=names)
+
+
+def average_ranks(table: pd.DataFrame) -> pd.Series:
+    """Each column's rank within each row (1 = the best accuracy, ties
+    share the mean of their ranks), averaged over the rows; best first."""
+    return table.rank(axis=1, ascending=False).mean().sort_values()
+
+
+#: autorank's tests need this many datasets.
+RANK_MIN_DATASETS = 5
+
+
+def _ranks(grid: GridConfig, runs: dict, finished: dict
+           ) -> tuple[list[str], pd.DataFrame]:
+    """The average ranks over the finished datasets, and their table."""
+    done = [d for d in grid.datasets if finished.get(d, "") is None]
+    table = mean_table(grid, runs, done).dropna(axis=1)
+    if table.empty:
+        return [], table
+    ranks = average_ranks(table)
+    lines = ["", "## Average ranks over the finished datasets", "",
+             f"Each cell's rank by mean accuracy within each of the {len(done)}"
+             f" finished datasets ({', '.join(done)}; 1 = best), averaged. "
+             + (f"The Friedman test and the critical-difference diagram "
+                f"(`ranks.png`, autorank) need {RANK_MIN_DATASETS} datasets "
+                "or more." if len(done) < RANK_MIN_DATASETS else
+                "The critical-difference diagram is `ranks.png` (autorank: "
+                "Friedman test, then Nemenyi's critical difference)."), "",
+             "| cell | average rank |", "|---|---|",
+             *(f"| {n} | {r:.2f} |" for n, r in ranks.items())]
+    return lines, table
+
+
+def write_ranks(path: Path, table: pd.DataFrame) -> list[Path]:
+    """The critical-difference diagram of ``table`` (datasets by cells,
+    accuracy) by autorank, from :data:`RANK_MIN_DATASETS` datasets; else a
+    plot of the average ranks alone. Nothing without a finished dataset."""
+    if table.empty:
+        return []
+    plt = _pyplot()
+    if len(table) >= RANK_MIN_DATASETS:
+        from autorank import autorank, plot_stats
+
+        result = autorank(table, alpha=0.05, verbose=False,
+                          force_mode="nonparametric")
+        fig = plot_stats(result, allow_insignificant=True).figure
+    else:
+        ranks = average_ranks(table)
+        fig, ax = plt.subplots(figsize=(6, 0.35 * len(ranks) + 1.5))
+        ax.plot(ranks.values, range(len(ranks)), "o", color="k")
+        ax.set_yticks(range(len(ranks)), ranks.index)
+        ax.set_ylim(len(ranks) - 0.5, -0.5)
+        ax.set_xlabel(f"average rank over {len(table)} datasets (1 = best; "
+                      f"no critical difference below {RANK_MIN_DATASETS})")
+        fig.tight_layout()
+    paths = _save(fig, path)
+    plt.close(fig)
+    return paths
+
+
+def latex_table(grid: GridConfig, runs: dict, datasets: list[str]) -> str:
+    """The main table as LaTeX (booktabs): mean ± std (%) per dataset and
+    cell, the best mean of each dataset in bold, ``(n)`` after a cell with
+    fewer seeds than the grid's."""
+    def tex(text):
+        for a, b in (("\\", r"\textbackslash{}"), ("_", r"\_"), ("%", r"\%"),
+                     ("&", r"\&"), ("#", r"\#")):
+            text = text.replace(a, b)
+        return text
+    table = mean_table(grid, runs, datasets)
+    lines = [r"\begin{tabular}{l" + "r" * len(table.columns) + "}",
+             r"\toprule",
+             "Dataset & " + " & ".join(tex(n) for n in table.columns)
+             + r" \\", r"\midrule"]
+    for d in datasets:
+        best = table.loc[d].max()
+        cells = []
+        for n in table.columns:
+            if not runs[d].get(n):
+                cells.append("--")
+                continue
+            c = cell_summary(runs[d][n])
+            text = f"{c['mean']:.2f} $\\pm$ {c['std']:.2f}"
+            if c["mean"] == best:
+                text = rf"\textbf{{{text}}}"
+            if c["n"] < len(grid.seeds):
+                text += f" ({c['n']})"
+            cells.append(text)
+        lines.append(f"{tex(d)} & " + " & ".join(cells) + r" \\")
+    return "\n".join([*lines, r"\bottomrule", r"\end{tabular}", ""])
 
 
 def _paper_criterion(grid: GridConfig, runs: dict, datasets: list[str],
@@ -493,9 +622,10 @@ def _machine(result: dict) -> str:
 
 
 def report(grid: GridConfig, runs: dict, skipped: list[str], command: str
-           ) -> tuple[str, list, list, dict, dict, list]:
+           ) -> tuple[str, list, list, dict, dict, list, pd.DataFrame]:
     """The report's Markdown, the cells' and the pairs' CSV rows, the
-    comparisons to plot, the pooled comparisons and their CSV rows."""
+    comparisons to plot, the pooled comparisons and their CSV rows, and
+    the finished datasets' mean accuracies (for the ranks)."""
     datasets = [d for d in grid.datasets if grid.baseline in runs.get(d, {})]
     finished = status(grid, runs)
     table, rows = _table(grid, runs, datasets, "accuracy_mean", True)
@@ -503,6 +633,7 @@ def report(grid: GridConfig, runs: dict, skipped: list[str], command: str
     pair_lines, pair_rows, found = _pairs(grid, runs, datasets, finished)
     pools = pooled(grid, found, finished)
     pool_lines, pool_rows = _pooled_lines(grid, pools)
+    rank_lines, rank_table = _ranks(grid, runs, finished)
     stem = "forest" if grid.report == "RESULTS" else f"{grid.report}_forest"
     lines = [
         f"# {grid.title}", "", *_answer(grid, pools, finished), "",
@@ -516,10 +647,14 @@ def report(grid: GridConfig, runs: dict, skipped: list[str], command: str
         "all folds of all splits, in %. A dataset is finished when every "
         f"cell has its {len(grid.seeds)} seeds, all from one clean commit; "
         "only finished datasets get a verdict or enter the pooled "
-        "estimate.", "", grid.columns, "", *table, "",
-        "### The first split alone", "", "The same runs scored on their "
-        "first outer split only (a single 10-fold cross-validation, the "
-        "figure comparable with published tables):", "", *first, "",
+        "estimate. `table.tex` is this table in LaTeX (booktabs), "
+        "`runs.csv` every fold of every run.", "", grid.columns, "", *table,
+        *(["", "### The first split alone", "", "The same runs scored on "
+           "their first outer split only (a single 10-fold cross-validation, "
+           "the figure comparable with published tables):", "", *first]
+          if any(r.get("repeats", 1) > 1 for d in datasets
+                 for cell in runs[d].values() for r in cell.values())
+          else []), "",
         f"## Paired differences against `{grid.baseline}`"
         + (", or the cell named in the table" if grid.pairs else ""), "",
         "Points of accuracy, cell minus baseline, over the seeds both have: "
@@ -535,7 +670,7 @@ def report(grid: GridConfig, runs: dict, skipped: list[str], command: str
         + " or ±".join(f"{m:g}" for m in MARGINS) + ", else inconclusive. "
         f"`seeds for ±{TARGET_HALF_WIDTH}`: the seeds a ±"
         f"{TARGET_HALF_WIDTH} interval would need at the observed spread.",
-        "", *pair_lines, *pool_lines,
+        "", *pair_lines, *pool_lines, *rank_lines,
         *_floors(grid, runs, datasets, finished),
         *_paper_criterion(grid, runs, datasets, found),
         *_decomposition(grid, runs, datasets),
@@ -543,7 +678,8 @@ def report(grid: GridConfig, runs: dict, skipped: list[str], command: str
     if skipped:
         lines += ["", "Skipped files (not read): " + "; ".join(skipped)]
     lines += ["", f"![paired differences]({grid.report}.png)", ""]
-    return "\n".join(lines), rows, pair_rows, found, pools, pool_rows
+    return ("\n".join(lines), rows, pair_rows, found, pools, pool_rows,
+            rank_table)
 
 
 #: The formats every figure is written in.
@@ -642,19 +778,21 @@ def write_forest(path: Path, grid: GridConfig, found: dict, pools: dict,
 
 def write_report(grid: GridConfig, command: str) -> list[Path]:
     """Write the report's files into the grid's ``out``; returns them."""
-    runs, skipped = load_runs(grid)
+    frame, skipped = load_runs(grid)
+    runs = nested(frame)
     add_pools(grid, runs)
     if not any(grid.baseline in r for r in runs.values()):
         raise RuntimeError(f"no finished {grid.baseline!r} runs under "
                            f"{grid.out_path}; run `hngraph grid run` first.")
-    text, rows, pair_rows, found, pools, pool_rows = report(
+    text, rows, pair_rows, found, pools, pool_rows, rank_table = report(
         grid, runs, skipped, command)
     out, stem = grid.out_path, grid.report
-    stems = ("results", "paired", "pooled", "forest") \
-        if stem == "RESULTS" else tuple(f"{stem}_{s}" for s in (
-            "results", "paired", "pooled", "forest"))
-    paths = [out / f"{stem}.md", out / f"{stems[0]}.csv",
-             out / f"{stems[1]}.csv", out / f"{stems[2]}.csv"]
+    names = ("results", "paired", "pooled", "forest", "runs", "table",
+             "ranks")
+    stems = dict(zip(names, names if stem == "RESULTS" else (
+        f"{stem}_{n}" for n in names), strict=True))
+    paths = [out / f"{stem}.md", *(out / f"{stems[n]}.csv" for n in (
+        "results", "paired", "pooled", "runs")), out / f"{stems['table']}.tex"]
     paths[0].write_text(text)
     for path, header, body in (
             (paths[1], ["dataset", "cell", "seeds", "mean_acc_pct",
@@ -665,12 +803,16 @@ def write_report(grid: GridConfig, command: str) -> list[Path]:
                         "verdict", "seeds_for_target"], pair_rows),
             (paths[3], ["cell", "against", "datasets", "estimate", "ci_low",
                         "ci_high", "tau2", "i2", "pi_low", "pi_high",
-                        "equivalence_bound"], pool_rows)):
+                        "equivalence_bound"], pool_rows),
+            (paths[4], ["dataset", "cell", "seed", "split", "fold",
+                        "accuracy", "C"], fold_rows(frame))):
         with path.open("w", newline="") as f:
             csv.writer(f).writerows([header, *body])
-    names = _names(grid)
-    paths += write_plot(out / f"{stem}.png", found, [n for n in names if any(
-        n in row for row in found.values())])
-    paths += write_forest(out / f"{stems[3]}.png", grid, found, pools,
+    datasets = [d for d in grid.datasets if grid.baseline in runs.get(d, {})]
+    paths[5].write_text(latex_table(grid, runs, datasets))
+    order = [n for n in _names(grid) if any(n in row for row in found.values())]
+    paths += write_plot(out / f"{stem}.png", found, order)
+    paths += write_forest(out / f"{stems['forest']}.png", grid, found, pools,
                           status(grid, runs))
+    paths += write_ranks(out / f"{stems['ranks']}.png", rank_table)
     return paths

@@ -79,12 +79,13 @@ def _grid(tmp_path, **extra):
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
 
-def _write_runs(tmp_path, shifts, dataset="D", commit=COMMIT):
-    """Result files of 3 seeds; ``shifts[cell]`` is one accuracy shift, or
-    one per seed."""
+def _write_runs(tmp_path, shifts, dataset="D", commit=COMMIT, seeds=3,
+                repeats=2):
+    """Result files of ``seeds`` seeds; ``shifts[cell]`` is one accuracy
+    shift, or one per seed."""
     machine = {"device": "cpu", "host": "h", "cpu_count": 2}
     for name, shift in shifts.items():
-        for seed in range(3):
+        for seed in range(seeds):
             path = tmp_path / "grid" / dataset / f"{name}_seed{seed}.json"
             path.parent.mkdir(parents=True, exist_ok=True)
             acc = 0.7 + (shift[seed] if isinstance(shift, list) else shift) \
@@ -92,7 +93,10 @@ def _write_runs(tmp_path, shifts, dataset="D", commit=COMMIT):
             path.write_text(json.dumps({
                 "cell": name, "seed": seed, "commit": commit,
                 "accuracy_mean": acc, "first_split_mean": acc,
-                "repeat_means": [acc - 0.01, acc + 0.01], "repeats": 2,
+                "repeat_means": [acc - 0.01, acc + 0.01][:repeats],
+                "repeats": repeats, "config": {"folds": 2},
+                "fold_accuracies": [acc] * 2 * repeats,
+                "best_C": [1.0, 10.0] * repeats,
                 "train_time_s": 5.0, "svm_time_s": 1.0,
                 "wall_time_s": 1.0, "machine": machine}))
 
@@ -205,3 +209,84 @@ def test_an_impossible_result_stops_the_report_naming_its_file(
     with pytest.raises(ValueError, match=re.escape(message)) as err:
         write_report(grid, "cmd")
     assert str(path) in str(err.value)
+
+
+def _sections(text):
+    """Each Markdown heading with the lines up to the next one."""
+    out, name = {}, None
+    for line in text.splitlines():
+        if line.startswith("#"):
+            name = line
+            out[name] = []
+        elif name and line.strip():
+            out[name].append(line)
+    return out
+
+
+def test_no_empty_section_and_no_wilcoxon_below_six_seeds(tmp_path):
+    grid = _grid(tmp_path, cells={"base": {"beta": 0, "tau_plus": 0},
+                                  "hard": {"beta": 1, "tau_plus": 0}},
+                 seeds=list(range(6)))
+    _write_runs(tmp_path, {"base": 0.0, "hard": [0.01, 0.02, 0.015, 0.03,
+                                                 0.012, 0.022]},
+                seeds=6, repeats=1)
+    text = write_report(grid, "cmd")[0].read_text()
+    sections = _sections(text)
+    assert all(sections.values()), [k for k, v in sections.items() if not v]
+    assert len(sections) == len(set(sections))
+    # one split: no "first split" table, no decomposition
+    assert "The first split alone" not in text
+    assert "Where the noise comes from" not in text
+    # 6 positive differences: exact Wilcoxon p = 2 / 2^6
+    assert "| 0.031 | better |" in text
+    _write_runs(tmp_path, {"base": 0.0, "hard": 0.01}, seeds=5, repeats=1)
+    for seed in (5,):
+        (tmp_path / "grid" / "D" / f"hard_seed{seed}.json").unlink()
+    assert "| too few seeds | " in write_report(grid, "cmd")[0].read_text()
+
+
+def test_runs_csv_latex_table_and_ranks(tmp_path):
+    grid = _small_grid(tmp_path, ("D", "E"))
+    _write_runs(tmp_path, {"base": 0.0, "hard": 0.02, "pick": -0.03})
+    _write_runs(tmp_path, {"base": 0.01, "hard": 0.0, "pick": 0.02}, "E")
+    paths = {p.name: p for p in write_report(grid, "cmd")}
+    rows = list(csv.reader(paths["runs.csv"].open()))
+    assert rows[0] == ["dataset", "cell", "seed", "split", "fold",
+                       "accuracy", "C"]
+    # 2 datasets x 3 cells x 3 seeds x 2 splits x 2 folds
+    assert len(rows) - 1 == 72
+    assert rows[1][:5] == ["D", "base", "0", "0", "0"]
+    assert [r[3:5] for r in rows[1:5]] == [["0", "0"], ["0", "1"],
+                                           ["1", "0"], ["1", "1"]]
+    assert [r[6] for r in rows[1:5]] == ["1.0", "10.0", "1.0", "10.0"]
+    tex = paths["table.tex"].read_text()
+    assert tex.startswith("\\begin{tabular}{lrrr}\n\\toprule")
+    # D: hard best (72.10); E: pick best (72.10)
+    assert "D & 70.10 $\\pm$ 0.10 & \\textbf{72.10 $\\pm$ 0.10} & " \
+        "67.10 $\\pm$ 0.10 \\\\" in tex
+    assert "E & 71.10 $\\pm$ 0.10 & 70.10 $\\pm$ 0.10 & " \
+        "\\textbf{72.10 $\\pm$ 0.10} \\\\" in tex
+    # ranks: D hard 1, base 2, pick 3; E pick 1, base 2, hard 3
+    text = paths["RESULTS.md"].read_text()
+    assert "| base | 2.00 |" in text and "| hard | 2.00 |" in text
+    assert "| pick | 2.00 |" in text
+    assert {"ranks.png", "ranks.svg", "ranks.pdf"} <= set(paths)
+
+
+def test_average_ranks_and_the_critical_difference_by_hand(tmp_path):
+    import pandas as pd
+
+    from hngraph.grid_report import average_ranks, write_ranks
+    table = pd.DataFrame([[80, 70, 70], [60, 65, 50], [1, 2, 3]],
+                         columns=["a", "b", "c"])
+    # ranks per row: (1, 2.5, 2.5), (2, 1, 3), (3, 2, 1)
+    assert average_ranks(table).to_dict() == pytest.approx(
+        {"a": 2.0, "b": 11 / 6, "c": 13 / 6})
+    five = pd.DataFrame([[0.8 + 0.01 * i, 0.7 + 0.02 * i, 0.75]
+                         for i in range(5)], columns=["a", "b", "c"])
+    paths = write_ranks(tmp_path / "ranks.png", five)
+    assert [p.suffix for p in paths] == [".png", ".svg", ".pdf"]
+    from autorank import autorank
+    # Nemenyi: q(0.05, 3 cells) = 2.343, CD = q sqrt(k (k + 1) / (6 N))
+    cd = autorank(five, force_mode="nonparametric", verbose=False).cd
+    assert cd == pytest.approx(2.343 * math.sqrt(3 * 4 / 30), abs=1e-3)
