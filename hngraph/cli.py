@@ -145,8 +145,8 @@ def _train(args) -> int:
     print(f"{config.dataset} {config.tag} beta={config.beta:g} "
           f"tau_plus={config.tau_plus:g} seed={config.seed}: "
           f"{config.epochs} epochs{procs} in {result['wall_time_s']:.1f} s")
-    print(f"accuracy {result['accuracy_mean']:.4f} ± "
-          f"{result['accuracy_std']:.4f}")
+    print(f"accuracy {100 * result['accuracy_mean']:.2f} ± "
+          f"{100 * result['accuracy_std']:.2f} %")
     print(f"result written to {path}, model to {weights}"
           + (" (replacing the result of an earlier run with the same "
              "settings)" if replaced else ""))

@@ -167,6 +167,16 @@ class _CachedTUDataset(TUDataset):
         super().__init__(cache_root, name, use_node_attr=use_node_attr)
 
     @property
+    def log(self) -> bool:
+        """PyG's "Processing... Done!" lines stay out of the user's output
+        (TUDataset takes no ``log`` argument, and sets this attribute)."""
+        return False
+
+    @log.setter
+    def log(self, value: bool) -> None:
+        pass
+
+    @property
     def raw_dir(self) -> str:
         return self._raw_source or super().raw_dir
 

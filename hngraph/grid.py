@@ -429,7 +429,9 @@ def run_grid(grid: GridConfig, runs: list[Run], jobs: int = 1,
                 echo(f"  {r.dataset} {r.cell} seed {r.seed}")
             return []
         threads = threads or max(1, (os.cpu_count() or 1) // jobs)
-        bar = tqdm(total=len(todo) + len(waiting), desc="runs", unit="run")
+        # a bar on a terminal; in a log file, the line of each finished run
+        bar = tqdm(total=len(todo) + len(waiting), desc="runs", unit="run",
+                   disable=None)
         failures = _execute(grid, todo, waiting, trained, jobs, threads,
                             device, bar, allow_dirty)
         bar.close()
@@ -452,18 +454,19 @@ def _execute(grid, todo, waiting, trained, jobs, threads, device, bar,
     finished."""
     failures = []
 
+    count = iter(range(1, bar.total + 1))
+
     def finish(r, call):
         bar.update(1)
+        where = f"[{next(count)}/{bar.total}] {r.dataset} {r.cell} seed {r.seed}"
         try:
             path, acc = call()
         except Exception as err:  # recorded; the other runs go on
             failures.append(record_failure(grid.out_path, r, err))
-            bar.write(f"{r.dataset} {r.cell} seed {r.seed}: FAILED "
-                      f"({failures[-1]['error']})")
+            bar.write(f"{where}: FAILED ({failures[-1]['error']})")
             return
         trained.add(r)
-        bar.write(f"{r.dataset} {r.cell} seed {r.seed}: accuracy "
-                  f"{acc:.4f} -> {path}")
+        bar.write(f"{where}: accuracy {100 * acc:.2f} % -> {path}")
 
     def select_ready():
         for r in [r for r in waiting if all(

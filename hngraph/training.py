@@ -182,7 +182,8 @@ def fit(model, dataset, epochs: int = 20, batch_size: int = 128,
         eval_epochs: epochs after which to run the SVM evaluation; the
             results are reported, never used to pick an epoch.
         folds: outer folds of the evaluation.
-        progress: show a tqdm progress bar.
+        progress: show a tqdm progress bar (on a terminal; none in a
+            log file).
         checkpoint: file for the training state (weights, optimizer, random
             generators, history), written every ``checkpoint_every`` epochs
             and at the end. If it exists, training resumes from it (when it
@@ -221,7 +222,8 @@ def fit(model, dataset, epochs: int = 20, batch_size: int = 128,
     history, first = _resume(run, model, checkpoint, restart)
     eval_epochs = set(int(e) for e in eval_epochs)
     bar = tqdm(range(first, epochs + 1), desc="train", unit="epoch",
-               disable=not (progress and run.lead), initial=first - 1,
+               disable=None if progress and run.lead else True,
+               initial=first - 1,
                total=epochs)
     try:
         for epoch in bar:

@@ -21,13 +21,13 @@ def test_train_mutag_end_to_end(data_root, tmp_path, run_cli):
                   cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     line = [ln for ln in out.stdout.splitlines() if ln.startswith("accuracy")]
-    assert re.fullmatch(r"accuracy 0\.\d{4} ± 0\.\d{4}", line[0])
+    assert re.fullmatch(r"accuracy \d{1,3}\.\d{2} ± \d{1,3}\.\d{2} %", line[0])
     files = list(tmp_path.glob("MUTAG_hard-paper_beta1_tau0.5_seed1_*.json"))
     result = json.loads(files[0].read_text())
     assert result["config"]["epochs"] == 3 and result["seed"] == 1
     assert len(result["loss_history"]) == 3
     assert len(result["fold_accuracies"]) == 10
-    assert f"{result['accuracy_mean']:.4f}" in line[0]
+    assert f"{100 * result['accuracy_mean']:.2f}" in line[0]
     assert 0.5 < result["accuracy_mean"] <= 1.0
     assert set(result["eval_history"]) == {"2"}
     for key in ("commit", "machine", "wall_time_s", "dataset"):

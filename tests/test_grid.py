@@ -202,6 +202,11 @@ def test_kill_mid_grid_and_restart(data_root, tmp_path):
         assert read_result(next(out.rglob(name)))
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
+    # not a terminal: a line per finished run, no carriage-return bar, and
+    # no dataset messages of PyG's
+    assert "\r" not in done.stdout + done.stderr
+    assert f"[1/{12 - len(before)}] MUTAG" in done.stdout
+    assert "Processing" not in done.stdout + done.stderr
     assert f"{len(before)} finished (skipped), {12 - len(before)} to do" \
         in done.stdout
     after = snapshot(out)
