@@ -1,23 +1,95 @@
-"""MkDocs hook: the site's first page is the README itself (the guide),
-whose links point into ``docs/`` and the repository; on the site they point
-to its pages, and the repository's files are named as code."""
+"""MkDocs hooks of the documentation site.
+
+- The home page is the README, whose links point into ``docs/`` and the
+  repository.
+- A line ``<!-- include PATH -->`` puts a repository Markdown file into a
+  page (the results and speed reports), its headings one level down and its
+  images published beside the site's other files.
+- Links to the reports shown on the site point to their pages; other links
+  into the repository name the file as code (the site does not hold it).
+- ``$...$`` and ``$$...$$`` on the method page become MathML, as the
+  docstrings' formulas do (``docs/rst_roles.py``): no script, no network.
+"""
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-REPOSITORY = r"(?:benchmarks|configs|hngraph|tests)/[^)]+"
+from latex2mathml.converter import convert
+from mkdocs.structure.files import File
+
+REPOSITORY = r"(?:benchmarks|configs|hngraph|tests)/[^)#]+"
+#: The repository's reports shown on the site: file -> its page (anchor).
+SHOWN = {"benchmarks/results/verdict/RESULTS.md": "results.md#the-verdict-grid",
+         "benchmarks/results/graphcl/RESULTS.md":
+         "results.md#the-two-view-grid",
+         "benchmarks/results/speed/SPEED.md": "speed.md"}
+INCLUDE = re.compile(r"^<!-- include (\S+) -->$", re.MULTILINE)
+MATH_PAGES = {"method.md"}
+
+
+def _root(config) -> Path:
+    return Path(config["config_file_path"]).parent
+
+
+def on_files(files, config, **kwargs):
+    """Publish the images of the shown reports under ``reports/``."""
+    for report in SHOWN:
+        folder = _root(config) / report.rsplit("/", 1)[0]
+        for image in sorted(folder.glob("*.png")) + sorted(folder.glob(
+                "*.svg")):
+            files.append(File.generated(config, _published(
+                image.relative_to(_root(config))), abs_src_path=str(image)))
+    return files
+
+
+def _published(path) -> str:
+    """Where a report's image is published: ``reports/<folder>/<name>``."""
+    return "reports/" + "/".join(Path(path).parts[-2:])
+
+
+def _include(match: re.Match, root: Path, page_uri: str) -> str:
+    path = match.group(1)
+    text = (root / path).read_text()
+    text = re.sub(r"^(#+) ", r"#\1 ", text, flags=re.MULTILINE)
+    up = "../" * page_uri.count("/")
+    folder = path.rsplit("/", 1)[0]
+    return re.sub(r"!\[([^\]]*)\]\(([^)/]+\.(?:png|svg))\)",
+                  lambda m: f"![{m.group(1)}]({up}{_published(folder + '/' + m.group(2))})",
+                  text)
 
 
 def _named(match: re.Match) -> str:
     text, path = match.group(1), match.group(2)
+    if path in SHOWN:
+        return f"[{text}]({SHOWN[path]})"
     return text if text.strip("`") == path else f"{text} (`{path}`)"
 
 
+def _display(latex: str) -> str:
+    """A ``$$`` block as display MathML; aligned lines (``&``, ``\\\\``)
+    as Sphinx and the docstrings align them."""
+    if "&" in latex or "\\\\" in latex:
+        latex = f"\\begin{{align*}}{latex}\\end{{align*}}"
+    return convert(latex, display="block").replace("\n", " ")
+
+
+def _math(markdown: str) -> str:
+    markdown = re.sub(r"^\$\$\n(.*?)\n\$\$$", lambda m: _display(m.group(1)),
+                      markdown, flags=re.MULTILINE | re.DOTALL)
+    return re.sub(r"(?<![\\$\w])\$([^$\n]+)\$", lambda m: "<span>"
+                  + convert(m.group(1)) + "</span>", markdown)
+
+
 def on_page_markdown(markdown: str, page, config, **kwargs) -> str:
-    if page.file.src_uri != "index.md":
-        return markdown
-    readme = Path(config["config_file_path"]).parent / "README.md"
-    markdown = readme.read_text().replace("](docs/", "](")
+    root = _root(config)
+    if page.file.src_uri == "index.md":
+        markdown = (root / "README.md").read_text().replace("](docs/", "](")
+    markdown = INCLUDE.sub(lambda m: _include(m, root, page.file.src_uri),
+                           markdown)
     markdown = re.sub(rf"!\[[^\]]*\]\({REPOSITORY}\)\n?", "", markdown)
-    return re.sub(rf"\[([^\]]+)\]\(({REPOSITORY})\)", _named, markdown)
+    markdown = re.sub(rf"\[([^\]]+)\]\((?:\.\./)?({REPOSITORY})\)", _named,
+                      markdown)
+    if page.file.src_uri in MATH_PAGES:
+        markdown = _math(markdown)
+    return markdown

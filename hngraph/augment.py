@@ -261,3 +261,8 @@ def make_augmentation(name: str, ratio: float = 0.2,
         raise ValueError(f"unknown augmentation {name!r}; choose one of "
                          f"{sorted(AUGMENTATIONS)}.")
     return AUGMENTATIONS[name](ratio, generator)
+
+
+#: The public names (the API reference lists these).
+__all__ = ["augment_batch", "NodeDrop", "EdgePerturb", "FeatureMask",
+           "RandomWalkSubgraph", "make_augmentation"]

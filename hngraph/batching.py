@@ -211,3 +211,7 @@ class DeviceLoader:
             else len(self.graphs)
         full, rest = divmod(count, self.batch_size)
         return full + (rest > 0 and not self.drop_last)
+
+
+#: The public names (the API reference lists these).
+__all__ = ["DeviceGraphs", "DeviceLoader"]

@@ -183,3 +183,8 @@ def seeds_for_pooled(tau2: float, sds, most: int = 1000) -> int | None:
                 <= TARGET_HALF_WIDTH:
             return n
     return None
+
+
+#: The public names (the API reference lists these).
+__all__ = ["paired", "verdict", "holm", "pool", "seeds_needed",
+           "seeds_for_pooled", "datasets_needed", "TARGET_HALF_WIDTH", "MARGINS"]

@@ -487,3 +487,9 @@ def _right_type(value, constraint: Constraint) -> bool:
     if isinstance(constraint, OfType):
         return isinstance(value, constraint.kind)
     return isinstance(value, str)
+
+
+#: The public names (the API reference lists these).
+__all__ = ["TrainConfig", "check_setting", "check_settings", "setting",
+           "read_yaml", "Constraint", "Interval", "Options", "Pattern", "OfType",
+           "Nullable", "ListOf", "MappingOf", "Either"]

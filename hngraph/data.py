@@ -396,3 +396,7 @@ def _not_found(name, root, looked, why) -> DatasetNotFoundError:
         f"HNGRAPH_DATA at a folder that holds {name}/raw/{name}_A.txt, "
         f"{name}_graph_indicator.txt and {name}_graph_labels.txt, for example "
         f"`export HNGRAPH_DATA=../shared/data/TUDataset`.")
+
+
+#: The public names (the API reference lists these).
+__all__ = ["GraphDataset", "load_tudataset", "validate_raw", "cache_dir"]

@@ -243,3 +243,8 @@ def unwrap(model: nn.Module) -> nn.Module:
     swap_batchnorm(model, nn.BatchNorm1d)
     model.distributed = False
     return model
+
+
+#: The public names (the API reference lists these).
+__all__ = ["wrap", "unwrap", "DDPLoss", "AllReduceBatchNorm", "gather_graphs",
+           "is_distributed", "rank", "world_size"]

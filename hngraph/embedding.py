@@ -151,3 +151,7 @@ def read_graphs(path: str | os.PathLike) -> list:
     if isinstance(graphs, (nx.Graph, Data)):
         graphs = [graphs]
     return list(graphs)
+
+
+#: The public names (the API reference lists these).
+__all__ = ["embed", "read_graphs", "networkx_to_data"]

@@ -72,3 +72,7 @@ class GINEncoder(nn.Module):
         node_emb = torch.cat(hs, dim=1)
         graph_emb = global_add_pool(node_emb, batch, num_graphs)
         return graph_emb, node_emb
+
+
+#: The public names (the API reference lists these).
+__all__ = ["GINEncoder"]

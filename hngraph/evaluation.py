@@ -57,7 +57,20 @@ class SVMResult:
     std over all those folds, each split's mean, and the mean and std of the
     first split alone (the figure of a single 10-fold cross-validation, as
     in published tables). ``to_dict()`` gives the fields as a dict (the keys
-    of hngraph's result files), :meth:`from_dict` reads them back."""
+    of hngraph's result files), :meth:`from_dict` reads them back.
+
+    Attributes:
+        accuracy_mean: mean test accuracy over all folds of all splits.
+        accuracy_std: their standard deviation.
+        fold_accuracies: each outer fold's test accuracy, split after split.
+        best_C: the ``C`` each fold's inner search chose.
+        inner_accuracies: that search's best inner cross-validation score.
+        repeats: the number of outer splits.
+        repeat_means: each split's mean test accuracy.
+        first_split_mean: the first split's mean (one 10-fold
+            cross-validation, the figure of published tables).
+        first_split_std: the first split's standard deviation.
+    """
 
     accuracy_mean: float
     accuracy_std: float
@@ -423,3 +436,8 @@ def linear_probe(model, dataset, batch_size: int = 256,
     return {part: evaluator.eval({"y_true": y[split[part]],
                                   "y_pred": probs[split[part]]})
             for part in ("valid", "test")}
+
+
+#: The public names (the API reference lists these).
+__all__ = ["SVMResult", "SelectionResult", "svm_accuracy", "select_embeddings",
+           "select_results", "evaluate", "linear_probe", "C_GRID"]

@@ -167,3 +167,7 @@ def output_paths(config: TrainConfig) -> tuple[Path, Path]:
     """The JSON result and the model checkpoint of a run."""
     out, stem = Path(config.out), run_stem(config)
     return out / f"{stem}.json", out / f"{stem}.pt"
+
+
+#: The public names (the API reference lists these).
+__all__ = ["run_experiment", "settings_key", "run_stem", "build_model"]

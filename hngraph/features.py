@@ -172,3 +172,8 @@ class OneHotColumns(FeatureTransform):
         return torch.cat([F.one_hot(cols[:, c].clamp(0, size - 1), size)
                           for c, size in enumerate(self.params["sizes"])],
                          dim=1).float()
+
+
+#: The public names (the API reference lists these).
+__all__ = ["NodeLabels", "ConstantFeature", "OneHotDegree", "NormalizedDegree",
+           "OneHotColumns", "FeatureTransform", "feature_transform"]

@@ -490,3 +490,8 @@ def _execute(grid, todo, waiting, trained, jobs, threads, device, bar,
         failures.append(record_failure(grid.out_path, r, RuntimeError(
             "a cell of this selection failed; see its .failed file")))
     return failures
+
+
+#: The public names (the API reference lists these).
+__all__ = ["GridConfig", "Run", "plan", "run_grid", "result_path", "read_result",
+           "counted", "check_source"]

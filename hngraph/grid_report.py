@@ -405,6 +405,17 @@ def _answer(grid: GridConfig, pools: dict, finished: dict) -> list[str]:
     return [" ".join(text)]
 
 
+def answer(grid: GridConfig) -> str:
+    """The report's opening paragraph (the pooled primary comparisons in
+    words, and what is unfinished), from the grid's result files."""
+    runs = nested(load_runs(grid)[0])
+    add_pools(grid, runs)
+    finished = status(grid, runs)
+    datasets = [d for d in grid.datasets if grid.baseline in runs.get(d, {})]
+    found = _pairs(grid, runs, datasets, finished)[2]
+    return _answer(grid, pooled(grid, found, finished), finished)[0]
+
+
 def _floors(grid: GridConfig, runs: dict, datasets: list[str],
             finished: dict) -> list[str]:
     """Cells that differ from another cell in their initialisation only:
@@ -816,3 +827,9 @@ def write_report(grid: GridConfig, command: str) -> list[Path]:
                           status(grid, runs))
     paths += write_ranks(out / f"{stems['ranks']}.png", rank_table)
     return paths
+
+
+#: The public names (the API reference lists these).
+__all__ = ["write_report", "load_runs", "nested", "answer", "status", "pooled",
+           "fold_rows", "mean_table", "average_ranks", "latex_table",
+           "write_forest", "write_ranks", "write_plot"]

@@ -33,3 +33,7 @@ def launch(argv: list[str], nproc: int) -> int:
               "message is printed above.", flush=True)
         return 1
     return 0
+
+
+#: The public names (the API reference lists these).
+__all__ = ["launch"]

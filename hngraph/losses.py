@@ -589,3 +589,8 @@ class HardInfoNCELoss(nn.Module):
         return hard_infonce(z1, z2, self.beta, self.tau_plus, self.temperature,
                             self.reweight, distributed=distributed,
                             validate=False)
+
+
+#: The public names (the API reference lists these).
+__all__ = ["jsd_local_global", "hard_infonce", "JSDLocalGlobalLoss",
+           "HardInfoNCELoss", "negative_weights"]

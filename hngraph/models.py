@@ -279,3 +279,8 @@ def _read_model_file(path, map_location) -> dict:
         raise ValueError(f"{path} is not an hngraph model file (write "
                          "one with model.save(path) or `hngraph train`).")
     return ckpt
+
+
+#: The public names (the API reference lists these).
+__all__ = ["GraphModel", "InfoGraph", "GraphCL", "ProjectionHead",
+           "PriorDiscriminator", "load_model"]

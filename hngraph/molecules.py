@@ -120,3 +120,7 @@ def write_b3db(root: str | os.PathLike, limit: int | None = None) -> Path:
     (folder / "RELEASE_v1.txt").write_text(
         "B3DB (qc-B3DB) written in the ogbg-molbbbp layout by hngraph\n")
     return Path(root)
+
+
+#: The public names (the API reference lists these).
+__all__ = ["write_b3db", "b3db_molecules", "scaffold_split"]

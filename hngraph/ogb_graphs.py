@@ -88,3 +88,7 @@ def load_ogb(name: str, root: str | os.PathLike | None = None,
     dataset.split_idx = ogb.get_idx_split()
     dataset.ogb_name = name
     return dataset
+
+
+#: The public names (the API reference lists these).
+__all__ = ["load_ogb"]

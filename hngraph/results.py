@@ -103,9 +103,10 @@ def _git(args: list[str], where: Path) -> str | None:
     return out.stdout.strip() if out.returncode == 0 else None
 
 
-#: The code this process imported, read once when hngraph is imported: a
-#: commit made, or a file edited, later does not change what it records.
 SOURCE = read_source()
+"""The code this process imported (a :class:`Source`), read once when
+hngraph is imported: a commit made, or a file edited, later does not change
+what it records."""
 
 
 def git_commit() -> str:
@@ -151,3 +152,8 @@ def machine_info(device: str | torch.device = "cpu") -> dict:
     if torch.device(device).type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(torch.device(device))
     return info
+
+
+#: The public names (the API reference lists these).
+__all__ = ["provenance", "Source", "SOURCE", "read_source", "git_commit",
+           "atomic_write_json", "atomic_torch_save", "machine_info", "versions"]

@@ -361,3 +361,8 @@ def _train_epoch(model, step, loader, optimizer, device, history: dict,
             f"the training loss became {epoch_loss} at epoch {epoch}. "
             "Lower the learning rate or beta, or check the features.")
     history["loss"].append(epoch_loss)
+
+
+#: The public names (the API reference lists these).
+__all__ = ["fit", "seed_everything", "train_step", "make_optimizer",
+           "resolve_device"]

@@ -1,16 +1,17 @@
-"""Every Python block of the README runs."""
+"""Every Python block of the README and of the user guide runs, every
+`hngraph train` line in them parses, and the README's headline is the one
+the result files give."""
 import re
 from pathlib import Path
 
 import pytest
 from test_ogb_graphs import tiny_molhiv
 
-README = Path(__file__).resolve().parents[1] / "README.md"
-BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), re.DOTALL)
-
-
-COMMANDS = re.findall(r"^(?:.*&& )?hngraph (train .*)$", README.read_text(),
-                      re.MULTILINE)
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+TEXT = README.read_text() + (ROOT / "docs" / "guide.md").read_text()
+BLOCKS = re.findall(r"```python\n(.*?)```", TEXT, re.DOTALL)
+COMMANDS = re.findall(r"^(?:.*&& )?hngraph (train .*)$", TEXT, re.MULTILINE)
 
 
 def test_readme_has_examples():
@@ -39,3 +40,9 @@ def test_readme_example_runs(index, data_root, tmp_path, monkeypatch,
     monkeypatch.chdir(tmp_path)
     exec(compile(BLOCKS[index], f"README block {index}", "exec"), {})
     assert capsys.readouterr().out.strip()
+
+
+def test_readme_headline_is_the_result_files_answer():
+    from headline import headline, written
+    assert written(README.read_text()) == headline(), (
+        "the README's headline is stale: run python benchmarks/headline.py")
