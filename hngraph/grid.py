@@ -407,7 +407,8 @@ def run_grid(grid: GridConfig, runs: list[Run], jobs: int = 1,
         check_source(allow_dirty)
     out = grid.out_path
     with _OutLock(out):
-        removed = [p.unlink() for p in out.rglob(".*.tmp")]
+        removed = [] if dry_run else [p.unlink()
+                                      for p in out.rglob(".*.tmp")]
         every = plan(grid, sorted({r.dataset for r in runs}))
         trained = {r for r in every if r.cell in grid.cells
                    and finished(grid, r)}
@@ -422,8 +423,9 @@ def run_grid(grid: GridConfig, runs: list[Run], jobs: int = 1,
         echo(f"{len(runs)} runs in the grid: "
              f"{len(runs) - len(todo) - len(waiting)} finished (skipped), "
              f"{len(todo) + len(waiting)} to do, of which {replaced} replace"
-             f" results of another commit than {SOURCE.label[:10]}; "
-             f"{len(removed)} partial file(s) removed.")
+             f" results of another commit than {SOURCE.label[:10]}"
+             + ("." if dry_run else
+                f"; {len(removed)} partial file(s) removed."))
         if dry_run:
             for r in todo + waiting:
                 echo(f"  {r.dataset} {r.cell} seed {r.seed}")

@@ -351,3 +351,13 @@ def test_each_dataset_keeps_one_commit(tmp_path):
     # a result of a clean commit without source_diff (older files) is clean
     _result(grid, Run("MUTAG", "infograph", 0), old)
     assert len(counted(grid, done, Source(old))) == len(every) - 2
+
+
+def test_a_dry_run_changes_nothing(tmp_path):
+    grid = GridConfig.from_yaml(write(tmp_path))
+    partial = grid.out_path / "MUTAG" / ".infograph_seed0.json.x.tmp"
+    partial.parent.mkdir(parents=True)
+    partial.write_text("{")
+    said = []
+    run_grid(grid, plan(grid), dry_run=True, echo=said.append)
+    assert partial.exists() and "removed" not in said[0]
