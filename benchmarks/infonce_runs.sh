@@ -27,5 +27,5 @@ graphs = [nx.gnm_random_graph(10 + i % 40, 30 + i, seed=i) for i in range(100)]
 pickle.dump(graphs, open("benchmarks/results/infonce/embed/graphs100.pkl", "wb"))
 PY
 /usr/bin/time -f "wall %e s, max RSS %M KB" hngraph embed \
-  --model "$out/embed/IMDB-BINARY_hard-paper_beta1_tau0.5_seed0.pt" \
+  --model "$(ls "$out"/embed/IMDB-BINARY_hard-paper_beta1_tau0.5_seed0_*.pt | head -n1)" \
   --input "$out/embed/graphs100.pkl" --out "$out/embed/emb100.npy"

@@ -201,14 +201,19 @@ def _sklearnex_svm(x, y, seed):
     except ImportError:
         return None
     from sklearn.model_selection import GridSearchCV, StratifiedKFold
-    accs, cs = [], []
+    accs, cs, inner = [], [], []
     for tr, te in StratifiedKFold(10, shuffle=True, random_state=seed).split(
             x, y):
         search = GridSearchCV(OneDalSVC(), {"C": list(C_GRID)}, cv=5)
         search.fit(x[tr], y[tr])
         accs.append(float(np.mean(search.predict(x[te]) == y[te])))
         cs.append(float(search.best_params_["C"]))
-    return SVMResult(float(np.mean(accs)), float(np.std(accs)), accs, cs)
+        inner.append(float(search.best_score_))
+    mean, std = float(np.mean(accs)), float(np.std(accs))
+    return SVMResult(accuracy_mean=mean, accuracy_std=std,
+                     fold_accuracies=accs, best_C=cs, inner_accuracies=inner,
+                     repeats=1, repeat_means=[mean], first_split_mean=mean,
+                     first_split_std=std)
 
 
 def _fit_time_per_c(x, y) -> dict:

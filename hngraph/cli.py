@@ -90,9 +90,13 @@ def _number(kind: type):
 
 
 def _yaml_text(value) -> str:
-    """A default as it would be written in a YAML config."""
-    return {None: "null", True: "true", False: "false"}.get(value, value) \
-        if not isinstance(value, list) else str(value)
+    """A default as it would be written in a YAML config (``1`` stays
+    ``1``: only ``None`` and the booleans are spelt as YAML spells them)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def _train_config(args) -> TrainConfig:

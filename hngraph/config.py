@@ -366,11 +366,13 @@ class TrainConfig:
 
     @classmethod
     def from_yaml(cls, path: str | Path, **overrides) -> TrainConfig:
-        """Load a YAML file; ``overrides`` (not ``None``) win over it."""
-        values = read_yaml(path)
-        config = cls.from_dict(values, source=str(path))
+        """Load a YAML file; ``overrides`` (not ``None``) win over it. The
+        file and the overrides are checked together, as one config: a key
+        that applies only with another setting (``temperature`` with
+        ``objective: infonce``) may come from the file while the setting
+        comes from an override."""
         overrides = {k: v for k, v in overrides.items() if v is not None}
-        return cls.from_dict({**config.to_dict(), **overrides}, str(path))
+        return cls.from_dict({**read_yaml(path), **overrides}, str(path))
 
     @staticmethod
     def names_dataset(path: str | Path) -> bool:

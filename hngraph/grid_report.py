@@ -25,6 +25,7 @@ with the file's name.
 """
 from __future__ import annotations
 
+import copy
 import csv
 import json
 import math
@@ -123,11 +124,14 @@ def _fraction(value) -> bool:
     return isinstance(value, (int, float)) and 0 <= value <= 1
 
 
-def add_pools(grid: GridConfig, runs: dict) -> None:
-    """A grid's ``pools`` (``name: [cells]``) as cells of their own: per
-    seed, the mean accuracy of the cells (on the seeds all of them have),
-    paired with the pool of the cells' partners (``pairs``, else the
-    baseline)."""
+def add_pools(grid: GridConfig, runs: dict) -> GridConfig:
+    """A grid's ``pools`` (``name: [cells]``) as cells of their own in
+    ``runs``: per seed, the mean accuracy of the cells (on the seeds all of
+    them have), paired with the pool of the cells' partners (``pairs``, else
+    the baseline). Returns a copy of ``grid`` whose ``pairs`` pair each pool
+    with its partners' pool; ``grid`` itself is left as it is."""
+    grid = copy.copy(grid)
+    grid.pairs = dict(grid.pairs)
     for name, cells in grid.pools.items():
         partners = [grid.pairs.get(c, grid.baseline) for c in cells]
         grid.pairs[name] = f"{name} (partners)"
@@ -139,6 +143,7 @@ def add_pools(grid: GridConfig, runs: dict) -> None:
                     row[target] = {s: {"accuracy_mean": float(np.mean(
                         [row[m][s]["accuracy_mean"] for m in members]))}
                         for s in seeds}
+    return grid
 
 
 def decomposition(cell: dict, base: dict) -> dict | None:
@@ -409,7 +414,7 @@ def answer(grid: GridConfig) -> str:
     """The report's opening paragraph (the pooled primary comparisons in
     words, and what is unfinished), from the grid's result files."""
     runs = nested(load_runs(grid)[0])
-    add_pools(grid, runs)
+    grid = add_pools(grid, runs)
     finished = status(grid, runs)
     datasets = [d for d in grid.datasets if grid.baseline in runs.get(d, {})]
     found = _pairs(grid, runs, datasets, finished)[2]
@@ -791,7 +796,7 @@ def write_report(grid: GridConfig, command: str) -> list[Path]:
     """Write the report's files into the grid's ``out``; returns them."""
     frame, skipped = load_runs(grid)
     runs = nested(frame)
-    add_pools(grid, runs)
+    grid = add_pools(grid, runs)
     if not any(grid.baseline in r for r in runs.values()):
         raise RuntimeError(f"no finished {grid.baseline!r} runs under "
                            f"{grid.out_path}; run `hngraph grid run` first.")

@@ -187,3 +187,44 @@ def test_renamed_choice_warns_in_one_line(tmp_path, run_cli):
                         "'hcl-code'; the old name will be removed in a later "
                         "release.")
     assert out.returncode == 2 and lines[1].startswith("hngraph: error: ")
+
+
+def test_help_prints_every_true_default(capsys):
+    """Each flag's printed default, read back, is TrainConfig's (1 is not
+    printed as true, nor 0 as false)."""
+    import dataclasses
+
+    from hngraph.cli import main
+    from hngraph.config import TrainConfig
+    try:
+        main(["train", "--help"])
+    except SystemExit:
+        pass
+    text = " ".join(capsys.readouterr().out.split()).split("options:")[1]
+    for f in dataclasses.fields(TrainConfig):
+        if f.name == "dataset":
+            continue
+        default = f.default if f.default is not dataclasses.MISSING \
+            else f.default_factory()
+        shown = re.search(rf"--{f.name.replace('_', '-')}\b.*?\(default: "
+                          r"([^()]*)\)", text)
+        assert shown, f.name
+        read = yaml.safe_load(shown.group(1))
+        # True == 1 in Python: the type must agree too
+        assert read == default and isinstance(read, bool) == isinstance(
+            default, bool), (f.name, shown.group(1))
+
+
+def test_a_config_key_may_depend_on_a_flag(tmp_path, run_cli):
+    """`temperature` applies to the infonce objective only; in the file,
+    with the objective given as a flag, the two are checked together."""
+    config = tmp_path / "c.yaml"
+    config.write_text("dataset: MUTAG\ntemperature: 0.2\n")
+    from hngraph.cli import _train_config, build_parser
+    args = build_parser().parse_args(["train", "--config", str(config),
+                                      "--objective", "infonce", "--out",
+                                      str(tmp_path)])
+    assert _train_config(args).temperature == 0.2
+    refused = run_cli("train", "--config", config, "--out", tmp_path)
+    assert refused.returncode == 2
+    assert "applies to objective 'infonce' only" in refused.stderr

@@ -59,9 +59,10 @@ def test_pools_average_cells_seed_by_seed(tmp_path):
                  baseline="a0")
     runs = {"D": {"a": _runs([0.1, 0.2]), "b": _runs([0.3, 0.4]),
                   "a0": _runs([0.0, 0.0]), "b0": _runs([0.1, 0.1])}}
-    add_pools(grid, runs)
+    pooled = add_pools(grid, runs)
+    assert grid.pairs == {"b": "b0"}  # the config given is left as it is
     assert runs["D"]["ab"][1]["accuracy_mean"] == pytest.approx(0.3)
-    partners = runs["D"][grid.pairs["ab"]]  # a -> a0, b -> b0
+    partners = runs["D"][pooled.pairs["ab"]]  # a -> a0, b -> b0
     assert partners[1]["accuracy_mean"] == pytest.approx(0.05)
 
 

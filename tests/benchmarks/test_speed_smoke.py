@@ -36,3 +36,45 @@ def test_scaling_bytes_formula_by_hand():
                      "batch_norm": 112, "total": 784.0}
     gloo = formula_bytes(100, 4, 8, 2, 3, 2, reduce_scatter=2.0)
     assert gloo["graph_embeddings"] == 3 * 4 * 4 * 8 + 16
+
+
+def test_the_sklearnex_backend_gives_a_whole_svm_result(monkeypatch):
+    """speed.py's oneDAL backend builds every field of SVMResult; with
+    scikit-learn's SVC standing in for oneDAL's, it scores as hngraph's
+    reference path (GridSearchCV over SVC on the same folds)."""
+    import types
+
+    import numpy as np
+    from sklearn.svm import SVC
+    from speed import _sklearnex_svm
+
+    from hngraph.evaluation import svm_accuracy
+    fake = types.ModuleType("sklearnex.svm")
+    fake.SVC = SVC
+    monkeypatch.setitem(sys.modules, "sklearnex", types.ModuleType(
+        "sklearnex"))
+    monkeypatch.setitem(sys.modules, "sklearnex.svm", fake)
+    rng = np.random.default_rng(0)
+    y = np.array([0, 1] * 30)
+    x = rng.normal(size=(60, 4)) + y[:, None]
+    got = _sklearnex_svm(x, y, 0)
+    want = svm_accuracy(x, y, seed=0, method="sklearn")
+    assert got.fold_accuracies == pytest.approx(want.fold_accuracies)
+    assert got.best_C == want.best_C and got.repeats == 1
+    assert got.first_split_mean == pytest.approx(want.first_split_mean)
+    assert got.to_dict().keys() == want.to_dict().keys()
+
+
+def test_infonce_runs_names_the_model_file_train_writes(tmp_path):
+    """benchmarks/infonce_runs.sh embeds with the model file that its
+    `hngraph train` line writes (named with the settings' key)."""
+    import fnmatch
+    import re
+
+    from hngraph.config import TrainConfig
+    from hngraph.experiment import output_paths
+    script = (ROOT / "benchmarks" / "infonce_runs.sh").read_text()
+    pattern = re.search(r'--model "\$\(ls "\$out"/(\S+) \|', script).group(1)
+    written = output_paths(TrainConfig(dataset="IMDB-BINARY", epochs=20,
+                                       seed=0, out="embed"))[1]
+    assert fnmatch.fnmatch(str(written), pattern), (written, pattern)
