@@ -1,12 +1,8 @@
-"""benchmarks/bayes_crosscheck.py: the fold accuracies it gives the model,
-seed after seed and split after split."""
-from bayes_crosscheck import fold_matrix
+"""benchmarks/bayes_crosscheck.py: the samples it gives the model."""
+from bayes_crosscheck import seed_means
 
 
-def test_fold_matrix_keeps_the_first_splits_of_every_seed():
-    runs = {"a": {s: {"config": {"folds": 2}, "repeats": 3,
-                      "fold_accuracies": [s + 0.1 * i for i in range(6)]}
-                  for s in (0, 1)}}
-    # 2 splits of 2 folds per seed, in points
-    assert fold_matrix(runs, "a", [0, 1], 2).round(6).tolist() == [
-        0.0, 10.0, 20.0, 30.0, 100.0, 110.0, 120.0, 130.0]
+def test_seed_means_in_points_seed_after_seed():
+    runs = {"a": {0: {"accuracy_mean": 0.5}, 1: {"accuracy_mean": 0.75},
+                  2: {"accuracy_mean": 0.25}}}
+    assert seed_means(runs, "a", [1, 0]).tolist() == [75.0, 50.0]
