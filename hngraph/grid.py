@@ -55,8 +55,10 @@ from .results import SOURCE, Source, atomic_write_json, provenance
 
 _NAME = Pattern(r"[A-Za-z0-9_.+\-]+", "a name of letters, digits and "
                 "_.+-", "../x")
-_SHARED = [f.name for f in fields(TrainConfig)
-           if f.name not in ("dataset", "seed", "out", "repeats")]
+#: The settings the grid gives every run, and the key they come from.
+GRID_OWNED = {"dataset": "datasets:", "seed": "seeds:", "out": "out:",
+              "repeats": "repeats:"}
+_SHARED = [f.name for f in fields(TrainConfig) if f.name not in GRID_OWNED]
 
 
 @dataclass
@@ -110,7 +112,25 @@ class GridConfig:
                 raise ValueError(f"{self.source}: {key} lists "
                                  f"{sorted({v for v in values if values.count(v) > 1})} "
                                  "more than once; list each once.")
+        names = [*self.cells, *self.selections]
+        bad = [n for n in names if not _NAME.accepts(n)]
+        if bad:
+            raise ValueError(f"{self.source}: cell and selection names must "
+                             f"be {_NAME}, got {bad}.")
+        if isinstance(self.repeats, dict):
+            unknown = sorted(set(self.repeats) - set(self.datasets))
+            if unknown:
+                raise ValueError(f"{self.source}: repeats names {unknown}, "
+                                 "not datasets of this grid; its datasets "
+                                 f"are {self.datasets}.")
         for name, settings in self.cells.items():
+            owned = sorted(set(settings) & set(GRID_OWNED))
+            if owned:
+                raise ValueError(
+                    f"{self.source}: cell {name!r} sets {owned}, which the "
+                    "grid sets for every run (" + ", ".join(
+                        f"{k} from {v}" for k, v in GRID_OWNED.items()
+                        if k in owned) + "); remove it from the cell.")
             missing = [k for k in ("beta", "tau_plus") if k not in settings]
             if missing:
                 raise ValueError(f"{self.source}: cell {name!r} must set "
@@ -215,16 +235,16 @@ def read_result(path: Path) -> dict | None:
 def plan(grid: GridConfig, datasets=None, cells=None, seeds=None
          ) -> list[Run]:
     """Every wanted run, seed by seed within a dataset (so that the cells of
-    a seed finish close together), selections last within a seed. Names
-    not in the grid are refused."""
+    a seed finish close together), selections last within a seed. Datasets,
+    cells and seeds not in the grid are refused."""
     names = list(grid.cells) + list(grid.selections)
     for given, known, what in ((datasets, grid.datasets, "dataset"),
                                (cells, names, "cell"),
-                               (seeds, None, "seed")):
+                               (seeds, grid.seeds, "seed")):
         if given is not None and not given:
             raise ValueError(f"an empty list of {what}s runs nothing; leave "
                              "the flag out to run the grid's own.")
-        unknown = sorted(set(given or []) - set(known)) if known else []
+        unknown = sorted(set(given or []) - set(known))
         if unknown:
             raise ValueError(f"unknown {what}(s) {unknown}; the grid has "
                              f"{known}.")

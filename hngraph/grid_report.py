@@ -46,7 +46,7 @@ from .comparison import (
     seeds_needed,
     verdict,
 )
-from .grid import GridConfig, origin
+from .grid import GridConfig, Run, finished, origin
 
 
 def load_runs(grid: GridConfig) -> tuple[pd.DataFrame, list[str]]:
@@ -67,12 +67,31 @@ def load_runs(grid: GridConfig) -> tuple[pd.DataFrame, list[str]]:
                 skipped.append(f"{path.name} ({d}): not a grid result file")
                 continue
             check_result(path, result)
+            why = _left_out(grid, d, result)
+            if why:
+                skipped.append(f"{path.name} ({d}): {why}")
+                continue
             rows.append({"dataset": d, "cell": result["cell"],
                          "seed": result["seed"],
                          "accuracy_mean": result["accuracy_mean"],
                          "first_split_mean": result.get("first_split_mean"),
                          "commit": result.get("commit"), "result": result})
     return pd.DataFrame(rows, columns=list(_FRAME)), skipped
+
+
+def _left_out(grid: GridConfig, dataset: str, result: dict) -> str | None:
+    """Why a grid's result file does not belong in its report now, if it
+    does not: a cell or seed the grid does not have, or a run trained under
+    other settings than the grid asks for (the runner would run it again)."""
+    cell, seed = result["cell"], result["seed"]
+    if cell not in grid.cells and cell not in grid.selections:
+        return f"{cell!r} is not a cell or selection of this grid"
+    if seed not in grid.seeds:
+        return f"seed {seed} is not one of the grid's seeds"
+    if cell in grid.cells and not finished(grid, Run(dataset, cell, seed)):
+        return ("trained under other settings than the grid's now "
+                "(`hngraph grid run` runs it again)")
+    return None
 
 
 _FRAME = ("dataset", "cell", "seed", "accuracy_mean", "first_split_mean",
@@ -632,6 +651,17 @@ def _provenance(grid: GridConfig, runs: dict, datasets: list[str]
     return lines
 
 
+def _left_out_lines(skipped: list[str]) -> list[str]:
+    """The skipped files, one line per reason (at most 5 files named)."""
+    reasons = defaultdict(list)
+    for entry in skipped:
+        name, why = entry.split(": ", 1)
+        reasons[why].append(name)
+    return [f"- {why}: {len(names)} file(s), "
+            + ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+            for why, names in reasons.items()]
+
+
 def _machine(result: dict) -> str:
     m = result["machine"]
     return f"{m['device']} on {m['host']} ({m['cpu_count']} cores)"
@@ -692,7 +722,7 @@ def report(grid: GridConfig, runs: dict, skipped: list[str], command: str
         *_decomposition(grid, runs, datasets),
         *_provenance(grid, runs, datasets)]
     if skipped:
-        lines += ["", "Skipped files (not read): " + "; ".join(skipped)]
+        lines += ["", "## Files left out", "", *_left_out_lines(skipped)]
     lines += ["", f"![paired differences]({grid.report}.png)", ""]
     return ("\n".join(lines), rows, pair_rows, found, pools, pool_rows,
             rank_table)
@@ -827,6 +857,8 @@ def write_report(grid: GridConfig, command: str) -> list[Path]:
     datasets = [d for d in grid.datasets if grid.baseline in runs.get(d, {})]
     paths[5].write_text(latex_table(grid, runs, datasets))
     order = [n for n in _names(grid) if any(n in row for row in found.values())]
+    if not order:  # no cell has a partner with runs: nothing to plot
+        return paths
     paths += write_plot(out / f"{stem}.png", found, order)
     paths += write_forest(out / f"{stems['forest']}.png", grid, found, pools,
                           status(grid, runs))

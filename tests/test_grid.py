@@ -81,6 +81,16 @@ CLAUSES = [
     ({"title": 3}, "title must be a string"),
     ({"colour": 1}, "unknown key(s) ['colour']"),
     ({"epochs": -1}, "'epochs' must be an integer >= 0"),
+    ({"cells": {"a": {"beta": 0, "tau_plus": 0, "seed": 3}}},
+     "cell 'a' sets ['seed'], which the grid sets for every run (seed from "
+     "seeds:)"),
+    ({"cells": {"a": {"beta": 0, "tau_plus": 0, "dataset": "PTC_MR",
+                      "out": "x"}}}, "cell 'a' sets ['dataset', 'out']"),
+    ({"cells": {"a/b": {"beta": 0, "tau_plus": 0}}},
+     "cell and selection names must be a name"),
+    ({"selections": {"../x": ["infograph"]}},
+     "cell and selection names must be a name"),
+    ({"repeats": {"mutag": 3}}, "repeats names ['mutag'], not datasets"),
 ]
 
 
@@ -122,10 +132,11 @@ def test_plan_is_seed_by_seed_and_refuses_unknown_names(tmp_path):
                           for c in ("infograph", "paper-b1", "pick")]
     for kwargs, message in (({"cells": ["nope"]}, "unknown cell"),
                             ({"datasets": ["PTC_MR"]}, "unknown dataset"),
-                            ({"seeds": []}, "an empty list of seeds")):
+                            ({"seeds": []}, "an empty list of seeds"),
+                            ({"seeds": [7]}, r"unknown seed\(s\) \[7\]")):
         with pytest.raises(ValueError, match=message):
             plan(grid, **kwargs)
-    assert plan(grid, seeds=[7])[0] == Run("MUTAG", "infograph", 7)
+    assert plan(grid, seeds=[1])[0] == Run("MUTAG", "infograph", 1)
 
 
 def test_a_result_of_other_settings_is_not_finished(tmp_path):

@@ -71,7 +71,7 @@ def _grid(tmp_path, **extra):
              for n in ("base", "hard", "a", "b", "a0", "b0")}
     cfg = {"out": str(tmp_path / "grid"), "seeds": [0, 1, 2],
            "datasets": ["D"], "cells": cells, "baseline": "base",
-           "title": "T", "columns": "C", **extra}
+           "title": "T", "columns": "C", "folds": 2, **extra}
     path = tmp_path / "grid.yaml"
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
     return GridConfig.from_yaml(path)
@@ -85,6 +85,7 @@ def _write_runs(tmp_path, shifts, dataset="D", commit=COMMIT, seeds=3,
     """Result files of ``seeds`` seeds; ``shifts[cell]`` is one accuracy
     shift, or one per seed."""
     machine = {"device": "cpu", "host": "h", "cpu_count": 2}
+    grid = GridConfig.from_yaml(tmp_path / "grid.yaml")
     for name, shift in shifts.items():
         for seed in range(seeds):
             path = tmp_path / "grid" / dataset / f"{name}_seed{seed}.json"
@@ -95,7 +96,9 @@ def _write_runs(tmp_path, shifts, dataset="D", commit=COMMIT, seeds=3,
                 "cell": name, "seed": seed, "commit": commit,
                 "accuracy_mean": acc, "first_split_mean": acc,
                 "repeat_means": [acc - 0.01, acc + 0.01][:repeats],
-                "repeats": repeats, "config": {"folds": 2},
+                "repeats": repeats, "config": grid.train_config(
+                    dataset, name, seed).to_dict() if name in grid.cells
+                else {"folds": 2},
                 "fold_accuracies": [acc] * 2 * repeats,
                 "best_C": [1.0, 10.0] * repeats,
                 "train_time_s": 5.0, "svm_time_s": 1.0,
@@ -122,8 +125,9 @@ def test_report_from_run_files(tmp_path):
         "(primary) | too few seeds | worse |" in text
     assert "The first split alone" in text and "| D | 70.10 ± 0.10" in text
     assert "| D | hard | 3 | 2 | 0.00 | 0.00 | 0.00 | 5 | 0.5 |" in text
-    assert "broken_seed0.json (D): not readable JSON" in text
-    assert "other_seed0.json (D): not a grid result file" in text
+    assert "- not readable JSON (JSONDecodeError): 1 file(s), " \
+        "broken_seed0.json (D)" in text
+    assert "- not a grid result file: 1 file(s), other_seed0.json (D)" in text
     assert f"commits `{COMMIT}` (9 files)" in text
     assert {p.name for p in paths} >= {"RESULTS.md", "forest.svg",
                                        "forest.pdf", "RESULTS.png",
@@ -291,3 +295,27 @@ def test_average_ranks_and_the_critical_difference_by_hand(tmp_path):
     # Nemenyi: q(0.05, 3 cells) = 2.343, CD = q sqrt(k (k + 1) / (6 N))
     cd = autorank(five, force_mode="nonparametric", verbose=False).cd
     assert cd == pytest.approx(2.343 * math.sqrt(3 * 4 / 30), abs=1e-3)
+
+
+def test_the_report_leaves_out_what_the_grid_would_not_keep(tmp_path):
+    """A seed or a cell the grid does not have, and a run trained under
+    other settings, are left out of the report and named."""
+    grid = _small_grid(tmp_path)
+    _write_runs(tmp_path, {"base": 0.0, "hard": 0.02, "pick": 0.01})
+    folder = tmp_path / "grid" / "D"
+    result = json.loads((folder / "hard_seed0.json").read_text())
+    (folder / "hard_seed7.json").write_text(json.dumps({**result, "seed": 7}))
+    (folder / "gone_seed0.json").write_text(json.dumps({**result,
+                                                        "cell": "gone"}))
+    other = {**result["config"], "epochs": 300}
+    (folder / "hard_seed1.json").write_text(json.dumps({
+        **result, "seed": 1, "config": other, "accuracy_mean": 0.99}))
+    text = write_report(grid, "cmd")[0].read_text()
+    assert "- seed 7 is not one of the grid's seeds: 1 file(s), " \
+        "hard_seed7.json (D)" in text
+    assert "- 'gone' is not a cell or selection of this grid: 1 file(s), " \
+        "gone_seed0.json (D)" in text
+    assert "- trained under other settings than the grid's now " \
+        "(`hngraph grid run` runs it again): 1 file(s), hard_seed1.json " \
+        "(D)" in text
+    assert "99.00" not in text and "| D | hard | base | +2.00 [" in text
