@@ -108,7 +108,7 @@ def _train_config(args) -> TrainConfig:
             if value is not None:
                 overrides[name] = check_setting(
                     name, value, "--" + name.replace("_", "-"))
-        if args.config:
+        if args.config is not None:
             config = TrainConfig.from_yaml(args.config, **overrides)
             named = TrainConfig.names_dataset(args.config)
         else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import re
 import warnings
 from dataclasses import dataclass, field, fields
@@ -396,10 +397,19 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep)
 
 
+def user_path(path: str | os.PathLike, what: str) -> Path:
+    """A path argument as its user means it: ``~`` is the home folder, and
+    an empty string (which ``Path`` would read as the current folder) is an
+    error that names the argument (``what``)."""
+    if not str(os.fspath(path)).strip():
+        raise ValueError(f"{what} is an empty path; give a file path.")
+    return Path(os.fspath(path)).expanduser()
+
+
 def read_yaml(path: str | Path) -> dict:
     """A YAML config file's mapping (a key given twice is an error); errors
     name the file and the line."""
-    path = Path(path).expanduser()
+    path = user_path(path, "the config file")
     if not path.is_file():
         raise FileNotFoundError(f"config file {path} does not exist"
                                 + (" (it is a folder)" if path.is_dir()
@@ -493,5 +503,5 @@ def _right_type(value, constraint: Constraint) -> bool:
 
 #: The public names (the API reference lists these).
 __all__ = ["TrainConfig", "check_setting", "check_settings", "setting",
-           "read_yaml", "Constraint", "Interval", "Options", "Pattern", "OfType",
+           "read_yaml", "user_path", "Constraint", "Interval", "Options", "Pattern", "OfType",
            "Nullable", "ListOf", "MappingOf", "Either"]

@@ -11,7 +11,7 @@ from torch import Tensor, nn
 from torch_geometric.data import Batch
 
 from .augment import augment_batch
-from .config import check_settings
+from .config import check_settings, user_path
 from .encoders import GINEncoder
 from .losses import HardInfoNCELoss, JSDLocalGlobalLoss
 from .results import atomic_torch_save
@@ -114,7 +114,8 @@ class GraphModel(nn.Module):
     def save(self, path: str | os.PathLike) -> None:
         """Save weights, config and feature recipe (atomically) to the
         model file ``path`` (a file, not a folder)."""
-        if Path(path).is_dir():
+        path = user_path(path, "the model file")
+        if path.is_dir():
             raise IsADirectoryError(f"{path} is a folder; give the model "
                                     "file to write, for example "
                                     f"{Path(path) / 'model.pt'}.")
@@ -262,6 +263,7 @@ def load_model(path: str | os.PathLike, map_location="cpu") -> GraphModel:
 
 
 def _read_model_file(path, map_location) -> dict:
+    path = user_path(path, "the model file")
     if os.path.isdir(path):
         raise IsADirectoryError(f"{path} is a folder; give a model file "
                                 "(.pt) that `hngraph train` or model.save "

@@ -155,5 +155,6 @@ def machine_info(device: str | torch.device = "cpu") -> dict:
 
 
 #: The public names (the API reference lists these).
-__all__ = ["provenance", "Source", "SOURCE", "read_source", "git_commit",
-           "atomic_write_json", "atomic_torch_save", "machine_info", "versions"]
+__all__ = ["provenance", "Source", "SOURCE", "read_source",
+           "git_commit", "atomic_write_json", "atomic_torch_save",
+           "machine_info", "versions"]

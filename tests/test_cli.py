@@ -228,3 +228,11 @@ def test_a_config_key_may_depend_on_a_flag(tmp_path, run_cli):
     refused = run_cli("train", "--config", config, "--out", tmp_path)
     assert refused.returncode == 2
     assert "applies to objective 'infonce' only" in refused.stderr
+
+
+def test_an_empty_config_path_is_refused(tmp_path, run_cli):
+    done = run_cli("train", "--config", "", "--dataset", "MUTAG", "--out",
+                   tmp_path)
+    assert done.returncode == 2
+    assert "the config file is an empty path" in done.stderr
+    assert not list(tmp_path.iterdir())  # nothing trained

@@ -81,3 +81,27 @@ def test_initialisation_xavier_or_default(model):
                 assert torch.count_nonzero(m.bias) == 0
             else:
                 assert 0 < m.bias.abs().max().item() <= bound
+
+
+def test_model_files_and_checkpoints_take_the_home_folder(data_root,
+                                                         tmp_path,
+                                                         monkeypatch):
+    """`~` is the home folder for every path argument, and an empty path
+    is an error naming the argument, not the current folder."""
+    from hngraph import load_model
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "home").mkdir()
+    model = InfoGraph(3, hidden=4, layers=1)
+    model.save("~/m.pt")
+    assert (tmp_path / "home" / "m.pt").is_file()
+    assert load_model("~/m.pt").config == model.config
+    with pytest.raises(ValueError, match="the model file is an empty path"):
+        model.save("")
+    with pytest.raises(ValueError, match="the model file is an empty path"):
+        load_model(" ")
+    ds = load_tudataset("MUTAG")
+    fit(InfoGraph(ds.num_features, hidden=4, layers=1), ds, epochs=1,
+        progress=False, checkpoint="~/ck.pt", device="cpu")
+    assert (tmp_path / "home" / "ck.pt").is_file()
+    assert not (tmp_path / "~").exists()
