@@ -20,7 +20,9 @@ Writes ``BAYES.md`` and ``bayes.json`` into the grid's out folder.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -51,8 +53,14 @@ def crosscheck(grid: GridConfig, rope: float, seed: int = 0) -> list[dict]:
         x = np.array([seed_means(runs[d], cell, grid.seeds) for d in done])
         y = np.array([seed_means(runs[d], other, grid.seeds) for d in done])
         start = time.perf_counter()
-        better, within, worse = (float(p) for p in two_on_multiple(
-            x, y, rope=rope, runs=1, random_state=seed))
+        with tempfile.TemporaryDirectory() as scratch:
+            here = os.getcwd()
+            os.chdir(scratch)  # baycomp leaves its last sample in the cwd
+            try:
+                better, within, worse = (float(p) for p in two_on_multiple(
+                    x, y, rope=rope, runs=1, random_state=seed))
+            finally:
+                os.chdir(here)
         out.append({"cell": cell, "against": other, "datasets": done,
                     "seeds": grid.seeds, "rope": rope, "p_better": better,
                     "p_within_rope": within, "p_worse": worse,

@@ -169,22 +169,27 @@ def datasets_needed(tau2: float, variance: float,
     return None
 
 
-def seeds_for_pooled(tau2: float, sds, most: int = 1000) -> int | None:
+def seeds_for_pooled(tau2: float, sds) -> int | None:
     r"""The fewest seeds per dataset for which the pooled 95% half-width of
     these ``k`` datasets (their paired sds ``sds``) reaches
     :data:`TARGET_HALF_WIDTH`: :math:`t_{0.975,\,k-1}/\sqrt{\sum_i
-    1/(s_i^2/n + \tau^2)} \le h`; ``None`` when no count up to ``most``
-    does (as :math:`n \to \infty` the half-width falls only to
+    1/(s_i^2/n + \tau^2)} \le h`; ``None`` when no count does (as
+    :math:`n \to \infty` the half-width falls only to
     :math:`t\,\tau/\sqrt k`)."""
     sds = np.asarray(sds, float)
     crit = stats.t.ppf(0.975, len(sds) - 1)
-    for n in range(2, most + 1):
-        if crit / math.sqrt(np.sum(1 / (sds ** 2 / n + tau2))) \
-                <= TARGET_HALF_WIDTH:
-            return n
-    return None
 
+    def half(n):
+        return crit / math.sqrt(np.sum(1 / (sds ** 2 / n + tau2)))
 
-#: The public names (the API reference lists these).
-__all__ = ["paired", "verdict", "holm", "pool", "seeds_needed",
-           "seeds_for_pooled", "datasets_needed", "TARGET_HALF_WIDTH", "MARGINS"]
+    if crit * math.sqrt(tau2 / len(sds)) >= TARGET_HALF_WIDTH:
+        return None
+    high = 2
+    while half(high) > TARGET_HALF_WIDTH:
+        high *= 2
+    low = high // 2  # half(low) > target, unless low < 2
+    while high - low > 1:
+        mid = (low + high) // 2
+        low, high = (mid, high) if half(mid) > TARGET_HALF_WIDTH else (
+            low, mid)
+    return max(high, 2)

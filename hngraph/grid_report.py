@@ -419,7 +419,8 @@ def _answer(grid: GridConfig, pools: dict, finished: dict) -> list[str]:
                 f"Its half-width, {p['half']:.2f}, is above the target "
                 f"{TARGET_HALF_WIDTH}: at tau {tau:.2f}, "
                 + (f"{seeds} seeds per dataset on these datasets"
-                   if seeds else "no number of seeds on these datasets")
+                   if seeds else "no number of seeds on these datasets "
+                   "(the spread between them alone is too wide)")
                 + " or " + (f"{more} datasets at {len(grid.seeds)} seeds"
                             if more else "more than 1000 datasets")
                 + " would reach it.")

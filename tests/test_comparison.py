@@ -109,6 +109,9 @@ def test_seeds_and_datasets_for_the_target_by_hand():
     assert seeds_for_pooled(0.0, [1.0] * 4) == 11
     # tau^2 so large that no seed count reaches it: t * tau / sqrt(k) > 0.5
     assert seeds_for_pooled(1.0, [1.0] * 4) is None
+    # 2 datasets of sd 2, tau^2 0: 12.706205 sqrt(4 / (2 n)) <= 0.5 from
+    # n = 2 (25.41241)^2 = 1291.6, so 1292; nothing caps the count
+    assert seeds_for_pooled(0.0, [2.0, 2.0]) == 1292
     # v + tau^2 = 0.5: k = 10 gives 2.262157 * sqrt(0.05) = 0.506, k = 11
     # gives 2.228139 * sqrt(0.5 / 11) = 0.475
     assert datasets_needed(0.25, 0.25) == 11
