@@ -501,13 +501,23 @@ def _execute(grid, todo, waiting, trained, jobs, threads, device, bar,
     # spawn: a forked child cannot use CUDA once the parent has touched it,
     # and a fresh interpreter per worker shares nothing by accident; each
     # worker ends with the runner, however it ends.
-    with ProcessPoolExecutor(jobs, multiprocessing.get_context("spawn"),
-                             initializer=_start_worker) as pool:
+    pool = ProcessPoolExecutor(jobs, multiprocessing.get_context("spawn"),
+                               initializer=_start_worker)
+    try:
         futures = {pool.submit(train_run, grid, r, device, threads, SOURCE,
                                allow_dirty): r for r in todo}
         for future in as_completed(futures):
             finish(futures[future], future.result)
             select_ready()
+    except KeyboardInterrupt:
+        # Ctrl-C: no queued run starts, and the runs in flight end now (a
+        # worker that caught the signal would otherwise take the next run);
+        # every finished file stays, and no partial one is ever renamed in.
+        pool.shutdown(wait=False, cancel_futures=True)
+        for worker in multiprocessing.active_children():
+            worker.terminate()
+        raise
+    pool.shutdown()
     for r in waiting:  # one of its cells failed
         failures.append(record_failure(grid.out_path, r, RuntimeError(
             "a cell of this selection failed; see its .failed file")))

@@ -372,3 +372,36 @@ def test_a_dry_run_changes_nothing(tmp_path):
     said = []
     run_grid(grid, plan(grid), dry_run=True, echo=said.append)
     assert partial.exists() and "removed" not in said[0]
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_the_grid_and_its_queued_runs(data_root, tmp_path):
+    """SIGINT to the process group, as a terminal sends it, once the runs
+    are under way: the runner exits with 130 within seconds, no queued run
+    starts, the workers end, and no result file appears afterwards (before
+    the fix, the worker took the queued runs one after the other)."""
+    cfg = write(tmp_path, epochs=300, seeds=list(range(8)))
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hngraph.cli", "grid", "run", str(cfg),
+         "--device", "cpu", "--jobs", "1", "--threads", "1",
+         "--allow-dirty"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.time() + 300
+    while time.time() < deadline and not list(out.rglob("*.json")):
+        time.sleep(0.05)  # the first run finished: the next one is training
+    workers = [c for c in _children(proc.pid)
+               if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
+    before = len(list(out.rglob("*.json")))
+    assert before and workers, "the grid never finished a run"
+    os.killpg(proc.pid, signal.SIGINT)
+    start = time.time()
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 130, err
+    assert time.time() - start < 20
+    assert "hngraph: interrupted" in err
+    time.sleep(2)
+    assert not any(Path(f"/proc/{w}").exists() for w in workers)
+    assert len(list(out.rglob("*.json"))) <= before + 1  # one in flight
+    assert not list(out.rglob("*.tmp"))
