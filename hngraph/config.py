@@ -325,6 +325,8 @@ class TrainConfig:
                     f"{_other(self.objective)!r} only, but objective is "
                     f"{self.objective!r}; leave {name} out, or set "
                     f"objective: {_other(self.objective)}.")
+        check_eval_epochs(self.eval_epochs, self.epochs,
+                          "config key 'eval_epochs'")
         self.out = str(Path(self.out).expanduser())
         if self.root is not None:
             self.root = str(Path(self.root).expanduser())
@@ -395,6 +397,18 @@ class _UniqueKeyLoader(yaml.SafeLoader):
                     key_node.start_mark)
             seen.add(key)
         return super().construct_mapping(node, deep)
+
+
+def check_eval_epochs(eval_epochs, epochs: int, label: str) -> set[int]:
+    """The epochs after which to evaluate, as a set; every one must be a
+    training epoch (1 to ``epochs``), or it would silently never run."""
+    wanted = {int(e) for e in eval_epochs}
+    late = sorted(e for e in wanted if not 1 <= e <= epochs)
+    if late:
+        raise ValueError(f"{label} lists {late}, outside the epochs 1 to "
+                         f"{epochs}, so they would never run; give epochs "
+                         "that training reaches.")
+    return wanted
 
 
 def user_path(path: str | os.PathLike, what: str) -> Path:
@@ -503,5 +517,5 @@ def _right_type(value, constraint: Constraint) -> bool:
 
 #: The public names (the API reference lists these).
 __all__ = ["TrainConfig", "check_setting", "check_settings", "setting",
-           "read_yaml", "user_path", "Constraint", "Interval", "Options", "Pattern", "OfType",
+           "read_yaml", "user_path", "check_eval_epochs", "Constraint", "Interval", "Options", "Pattern", "OfType",
            "Nullable", "ListOf", "MappingOf", "Either"]

@@ -372,6 +372,10 @@ def _check_local_global(node_emb: Tensor, graph_emb: Tensor, batch: Tensor,
     if batch.numel() != node_emb.size(0):
         raise ValueError(f"batch has {batch.numel()} entries for "
                          f"{node_emb.size(0)} nodes.")
+    if node_emb.size(0) == 0:
+        raise ValueError("node_emb has no rows: the objective averages over "
+                         "the batch's nodes, and a batch of graphs without "
+                         "nodes has none; drop empty graphs first.")
     if finite:
         _check_finite("node_emb", node_emb)
         _check_finite("graph_emb", graph_emb)

@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from . import distributed as dist_utils
 from .batching import DeviceGraphs, DeviceLoader, check_data
-from .config import check_setting, user_path
+from .config import check_eval_epochs, check_setting, user_path
 from .evaluation import evaluate
 from .results import atomic_torch_save
 
@@ -217,12 +217,12 @@ def fit(model, dataset, epochs: int = 20, batch_size: int = 128,
                         ("checkpoint_every", checkpoint_every),
                         ("batch_order", batch_order)):
         check_setting(name, value, f"fit: {name}")
+    eval_epochs = check_eval_epochs(eval_epochs, epochs, "fit: eval_epochs")
     run = _setup(model, dataset, batch_size, lr, seed, device, batching,
                  batch_order)
     if checkpoint is not None:
         checkpoint = user_path(checkpoint, "checkpoint")
     history, first = _resume(run, model, checkpoint, restart)
-    eval_epochs = set(int(e) for e in eval_epochs)
     bar = tqdm(range(first, epochs + 1), desc="train", unit="epoch",
                disable=None if progress and run.lead else True,
                initial=first - 1,

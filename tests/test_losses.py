@@ -335,3 +335,10 @@ def test_negative_weights_are_differentiable(mode):
     mask[torch.arange(4), torch.arange(4)] = False
     assert torch.autograd.gradcheck(
         lambda s: negative_weights(s, mask, 1.5, mode), (scores,))
+
+
+def test_no_nodes_is_an_error_not_nan():
+    from hngraph import jsd_local_global
+    with pytest.raises(ValueError, match="node_emb has no rows"):
+        jsd_local_global(torch.zeros(0, 4), torch.randn(3, 4),
+                         torch.zeros(0, dtype=torch.long))

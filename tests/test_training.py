@@ -107,3 +107,15 @@ def test_fixed_batch_order_repeats_one_shuffle():
         graphs, 4, seed=3, device="cpu", batch_order="fixed"))
     shuffled = train_loader(graphs, 4, seed=3)
     assert epoch(shuffled) != epoch(shuffled)
+
+
+def test_an_evaluation_epoch_training_never_reaches_is_an_error(data_root):
+    from hngraph.config import TrainConfig
+    ds = load_tudataset("MUTAG")
+    with pytest.raises(ValueError, match=r"fit: eval_epochs lists \[5\], "
+                       "outside the epochs 1 to 2"):
+        fit(InfoGraph(ds.num_features), ds, epochs=2, eval_epochs=[5],
+            progress=False)
+    with pytest.raises(ValueError, match=r"config key 'eval_epochs' lists "
+                       r"\[300\]"):
+        TrainConfig(epochs=200, eval_epochs=[300, 10])
