@@ -193,3 +193,9 @@ def seeds_for_pooled(tau2: float, sds) -> int | None:
         low, high = (mid, high) if half(mid) > TARGET_HALF_WIDTH else (
             low, mid)
     return max(high, 2)
+
+
+#: The public names (the API reference lists these).
+__all__ = ["paired", "verdict", "holm", "pool", "seeds_needed",
+           "seeds_for_pooled", "datasets_needed", "TARGET_HALF_WIDTH",
+           "MARGINS"]

@@ -386,8 +386,9 @@ def _pooled_lines(grid: GridConfig, pools: dict) -> tuple[list[str], list]:
         rows.append([n, p["against"], " ".join(p["datasets"]),
                      f"{p['estimate']:.3f}", f"{p['low']:.3f}",
                      f"{p['high']:.3f}", f"{p['tau2']:.4f}",
-                     f"{100 * p['i2']:.1f}", f"{p['pi_low']:.3f}",
-                     f"{p['pi_high']:.3f}", f"{p['bound']:.3f}"])
+                     f"{100 * p['i2']:.1f}", *("" if math.isnan(v) else
+                                               f"{v:.3f}" for v in (
+                         p["pi_low"], p["pi_high"])), f"{p['bound']:.3f}"])
     return lines, rows
 
 
