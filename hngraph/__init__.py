@@ -19,6 +19,7 @@ _EXPORTS = {"TrainConfig": "config", "GraphDataset": "data",
             "hard_infonce": "losses", "jsd_local_global": "losses",
             "JSDLocalGlobalLoss": "losses", "HardInfoNCELoss": "losses",
             "GraphCL": "models", "InfoGraph": "models",
+            "ProjectionHead": "models",
             "load_model": "models", "fit": "training",
             "seed_everything": "training"}
 

@@ -53,6 +53,17 @@ class GINEncoder(nn.Module):
     def out_dim(self) -> int:
         return self.layers * self.hidden
 
+    def reset_parameters(self) -> None:
+        """Every layer's own initialisation drawn again (PyG's GINConv and
+        PyTorch's defaults), batch norms at unit scale and zero shift."""
+        for conv, norm in zip(self.convs, self.norms, strict=True):
+            conv.reset_parameters()
+            norm.reset_parameters()
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}({self.in_dim}, hidden={self.hidden},"
+                f" layers={self.layers})")
+
     def forward(self, x: Tensor, edge_index: Tensor,
                 batch: Tensor | None = None, num_graphs: int | None = None
                 ) -> tuple[Tensor, Tensor]:

@@ -61,3 +61,21 @@ def test_infograph_loss_and_embed():
     emb, labels = model.embed([Batch.from_data_list(graphs)])
     assert emb.shape == (4, 16) and labels.tolist() == [0, 1, 0, 1]
     assert model.training  # embed restores the mode
+
+
+def test_encoder_reset_parameters_and_repr():
+    from hngraph import GINEncoder, ProjectionHead
+    torch.manual_seed(0)
+    encoder = GINEncoder(7, hidden=16, layers=2)
+    assert repr(encoder) == "GINEncoder(7, hidden=16, layers=2)"
+    first = encoder.convs[0].nn[0].weight.detach().clone()
+    with torch.no_grad():
+        encoder.norms[0].weight.fill_(3.0)
+        encoder.convs[0].nn[0].weight.fill_(9.0)
+    encoder.reset_parameters()
+    weight = encoder.convs[0].nn[0].weight
+    # a fresh draw from PyTorch's default, +-1 / sqrt(fan_in), not the old one
+    assert weight.abs().max() <= 1 / 7 ** 0.5 and not torch.equal(weight,
+                                                                   first)
+    assert torch.all(encoder.norms[0].weight == 1)
+    assert ProjectionHead(4)(torch.randn(3, 4)).shape == (3, 4)
