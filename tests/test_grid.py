@@ -229,6 +229,12 @@ def test_kill_mid_grid_and_restart(data_root, tmp_path):
     assert pick["repeats"] == 2 and len(pick["chosen"]) == 20
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert "12 finished (skipped), 0 to do" in again.stdout
+    # a selection alone, on the finished grid: nothing to do, nothing failed
+    pick = subprocess.run([*cmd, "--cells", "pick"], capture_output=True,
+                          text=True, timeout=300)
+    assert pick.returncode == 0, pick.stdout + pick.stderr
+    assert "4 finished (skipped), 0 to do" in pick.stdout
+    assert not list(out.rglob("*.failed"))
 
 
 @pytest.mark.slow
