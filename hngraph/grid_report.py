@@ -787,7 +787,7 @@ def write_forest(path: Path, grid: GridConfig, found: dict, pools: dict,
     cells = list(grid.selections) or [n for n in _names(grid) if any(
         n in row for row in found.values())][:1]
     fig, axes = plt.subplots(1, len(cells), squeeze=False, sharex=True,
-                             figsize=(5 * len(cells),
+                             figsize=(6.5 * len(cells),
                                       1.2 + 0.4 * (len(grid.datasets) + 2)))
     for ax, n in zip(axes[0], cells, strict=True):
         rows = [d for d in grid.datasets if n in found.get(d, {})]
@@ -809,15 +809,17 @@ def write_forest(path: Path, grid: GridConfig, found: dict, pools: dict,
                         lw=1, ls=":")
             labels.append(f"pooled ({p['k']} datasets)")
         ticks = list(range(len(rows))) + ([len(rows) + 0.5] if p else [])
-        for m, shade in zip(MARGINS, ("0.85", "0.93"), strict=True):
+        for m, shade in zip(sorted(MARGINS, reverse=True), ("0.93", "0.82"),
+                            strict=True):  # the narrower margin on top
             ax.axvspan(-m, m, color=shade, zorder=0)
         ax.axvline(0, color="k", lw=0.8)
         ax.set_yticks(ticks, labels)
         ax.set_ylim(max(ticks, default=0) + 0.8, -0.8)
         ax.set_title(f"{n} against {grid.pairs.get(n, grid.baseline)}",
                      fontsize=10)
-        ax.set_xlabel("difference in accuracy points (95% CI); shaded: ±"
-                      + ", ±".join(f"{m:g}" for m in MARGINS))
+        ax.set_xlabel("difference, accuracy points (95% CI)\nshaded: ±"
+                      + " and ±".join(f"{m:g}" for m in MARGINS)
+                      + "; dotted: prediction interval")
     fig.tight_layout()
     paths = _save(fig, path)
     plt.close(fig)
