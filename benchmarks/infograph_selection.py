@@ -30,8 +30,7 @@ import numpy as np
 from report import PUBLISHED_INFOGRAPH
 from tqdm.auto import tqdm
 
-from hngraph.grid import read_result
-from hngraph.results import atomic_write_json, provenance
+from hngraph.results import atomic_write_json, provenance, read_result
 
 ROOT = Path(__file__).resolve().parents[1]
 LAYERS = (3, 5, 8, 16)
@@ -41,6 +40,11 @@ EPOCHS = (20, 100)
 
 def run_path(out: Path, dataset: str, layers: int, lr: float, seed: int):
     return out / dataset / f"L{layers}_lr{lr:g}_seed{seed}.json"
+
+
+def finished(path: Path) -> dict | None:
+    """A run's result (hngraph's one reader), or ``None`` before it ran."""
+    return read_result(path) if path.exists() else None
 
 
 def run_one(dataset: str, layers: int, lr: float, seed: int,
@@ -83,7 +87,7 @@ def report(out: Path, datasets: list[str], seeds: list[int]) -> str:
     for d in datasets:
         rows = {}
         for layers, lr in itertools.product(LAYERS, LRS):
-            runs = [read_result(run_path(out, d, layers, lr, s))
+            runs = [finished(run_path(out, d, layers, lr, s))
                     for s in seeds]
             runs = [r for r in runs if r]
             if not runs:
@@ -97,7 +101,7 @@ def report(out: Path, datasets: list[str], seeds: list[int]) -> str:
                                               float(np.std(best)), len(best))
         if not rows:
             continue
-        logged = sorted({int(e) for r in [read_result(p) for p in
+        logged = sorted({int(e) for r in [finished(p) for p in
                                           (out / d).glob("L*_seed*.json")]
                          if r for e in r["accuracy_by_epoch"]})
         (layers, lr, epochs), (mean, std, n) = max(rows.items(),
@@ -147,7 +151,7 @@ def main(argv=None) -> int:
     out = Path(args.out)
     todo = [(d, layers, lr, s) for d in args.datasets for layers in args.layers
             for lr in args.lrs for s in args.seeds
-            if read_result(run_path(out, d, layers, lr, s)) is None]
+            if finished(run_path(out, d, layers, lr, s)) is None]
     if not args.report_only:
         for d, layers, lr, s in tqdm(todo, desc="runs", unit="run"):
             run_one(d, layers, lr, s, args.logged, out)

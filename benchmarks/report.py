@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+
+from hngraph.results import read_result
 
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = ("MUTAG", "PTC_MR", "ENZYMES", "IMDB-BINARY", "IMDB-MULTI",
@@ -34,7 +35,7 @@ def load(out: Path) -> dict:
     """{dataset: {objective: [result, ...]}} of the finished runs."""
     cells = defaultdict(lambda: defaultdict(list))
     for path in sorted(out.glob("*/*_seed*.json")):
-        result = json.loads(path.read_text())
+        result = read_result(path)
         cells[result["config"]["dataset"]][result["cell"]].append(
             result)
     return cells
@@ -142,7 +143,7 @@ def epoch_selection(folder: Path) -> list[str]:
     """
     runs = defaultdict(list)
     for path in sorted(folder.glob("*_infograph_beta0_tau0_seed*.json")):
-        r = json.loads(path.read_text())
+        r = read_result(path)
         accs = {int(e): h["accuracy_mean"] * 100
                 for e, h in r["eval_history"].items()}
         accs[r["epoch_evaluated"]] = r["accuracy_mean"] * 100

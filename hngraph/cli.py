@@ -25,6 +25,12 @@ from .config import (
     TrainConfig,
     check_setting,
 )
+from .executors import (
+    EXECUTORS,
+    STAGES,
+    ExecutorUnavailable,
+    SlurmSettings,
+)
 
 
 class UsageError(ValueError):
@@ -130,15 +136,16 @@ def _train_config(args) -> TrainConfig:
 def _train(args) -> int:
     config = _train_config(args)
     from .distributed import launched_by_torchrun
-    from .experiment import output_paths, run_experiment
-    from .results import atomic_write_json
+    from .experiment import run_experiment, run_stem
+    from .results import atomic_write_json, run_files
     if args.nproc > 1 and not launched_by_torchrun():
         return _launch(args, config)
+    files = run_files(config.out, run_stem(config))
     result, model = run_experiment(config, progress=not args.quiet,
-                                   restart=args.restart)
+                                   restart=args.restart, files=files)
     if result is None:  # a DDP worker other than rank 0
         return 0
-    path, weights = output_paths(config)
+    path, weights = files.result, files.model
     replaced = path.exists()
     model.save(weights)
     result["model_file"] = str(weights)
@@ -254,6 +261,32 @@ def _grid_parser(sub) -> None:
     run.add_argument("--allow-dirty", action="store_true",
                      help="run from a source tree with uncommitted changes "
                      "(refused otherwise; every result file records it)")
+    run.add_argument("--out", help="the folder of the result files "
+                     "(default: the config's out)")
+    run.add_argument("--stage", choices=STAGES, default="all",
+                     help="all: train, score and record each run; train: "
+                     "train and keep its embeddings; score: score what "
+                     "was trained so (default: all)")
+    run.add_argument("--executor", choices=EXECUTORS, default="local",
+                     help="local: --jobs processes here; ray: Ray tasks "
+                     "(pip install \"hngraph[ray]\"); slurm: a SLURM job "
+                     "array through submitit (pip install "
+                     "\"hngraph[slurm]\") (default: local)")
+    run.add_argument("--address", help="ray: the cluster's address "
+                     "(default: a local Ray instance)")
+    for f in dataclasses.fields(SlurmSettings):
+        if "constraint" in f.metadata:
+            run.add_argument("--slurm-" + f.name.replace("_", "-"),
+                             dest="slurm_" + f.name, type=_number(
+                                 f.metadata["constraint"].inner.kind
+                                 if isinstance(f.metadata["constraint"],
+                                               Nullable)
+                                 else getattr(f.metadata["constraint"],
+                                              "kind", str)),
+                             help=f"slurm: {f.metadata['help']}" + (
+                                 "" if f.default in (None, "") else
+                                 f" (default: {_yaml_text(f.default)})")
+                             + "; overrides the config's slurm section")
     report = actions.add_parser("report", help="write the paired report",
                                 description="Write the grid's paired "
                                 "report (Markdown, CSV, plot) into its out "
@@ -267,6 +300,8 @@ def _grid(args) -> int:
 
     try:
         grid = GridConfig.from_yaml(args.config)
+        if getattr(args, "out", None) is not None:
+            grid = dataclasses.replace(grid, out=args.out)
     except (OSError, KeyError, TypeError, ValueError) as err:
         msg = err.args[0] if isinstance(err, KeyError) and err.args else err
         raise UsageError(msg) from err
@@ -284,11 +319,13 @@ def _grid(args) -> int:
         check_setting("device", args.device, "--device")
     try:
         runs = plan(grid, args.datasets, args.cells, args.seeds)
-    except ValueError as err:
+        executor = None if args.dry_run else _executor(args, grid)
+    except (ValueError, ExecutorUnavailable) as err:
         raise UsageError(err) from err
     try:
         failures = run_grid(grid, runs, args.jobs, args.threads, args.device,
-                            args.dry_run, allow_dirty=args.allow_dirty)
+                            args.dry_run, allow_dirty=args.allow_dirty,
+                            stage=args.stage, executor=executor)
     except DirtySourceError as err:
         raise UsageError(err) from err
     if failures:
@@ -299,6 +336,24 @@ def _grid(args) -> int:
                   f"{f['error']}")
         return 1
     return 0
+
+
+def _executor(args, grid):
+    """The executor ``--executor`` names, set up from the flags and the
+    grid's ``slurm`` section."""
+    from .executors import RayExecutor, SlurmExecutor
+
+    threads = args.threads or 1
+    cuda = (args.device or grid.shared.get("device", "auto")) == "cuda"
+    if args.executor == "local":
+        return None  # run_grid's own: --jobs processes here
+    if args.executor == "ray":
+        return RayExecutor(args.address, threads, int(cuda))
+    slurm = grid.slurm_settings(**{
+        f.name: getattr(args, "slurm_" + f.name)
+        for f in dataclasses.fields(SlurmSettings) if f.name != "source"})
+    return SlurmExecutor(grid.out_path / ".submitit", slurm, threads,
+                         int(cuda))
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,4 +1,5 @@
-"""One run of the main job: load, train, embed, score, record."""
+"""One run of the main job in its three stages: train (load, train, embed),
+score (the SVM protocol on the embeddings) and record (the result)."""
 from __future__ import annotations
 
 import hashlib
@@ -7,15 +8,18 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import NamedTuple
 
+import numpy as np
 import torch.distributed as dist
+from torch_geometric.loader import DataLoader
 
 from . import distributed as dist_utils
 from .config import TrainConfig
 from .data import load_tudataset
-from .evaluation import check_labels, evaluate
+from .evaluation import SVMResult, check_labels, svm_accuracy
 from .models import GraphCL, GraphModel, InfoGraph
-from .results import provenance
+from .results import RunFiles, atomic_write_npz, provenance, run_files
 from .training import fit, resolve_device, seed_everything
 
 #: Config keys that never change a run's result: where it writes, on what
@@ -56,52 +60,131 @@ def build_model(config: TrainConfig, in_dim: int) -> GraphModel:
                             if k in arguments})
 
 
+class Trained(NamedTuple):
+    """The train stage's output, all the score stage needs (saved as one
+    ``.emb.npz`` file, :attr:`hngraph.results.RunFiles.trained`)."""
+
+    #: The graph embeddings [num_graphs, dim], in the dataset's order.
+    embeddings: np.ndarray
+    #: The graph labels [num_graphs].
+    labels: np.ndarray
+    #: The training record: ``config`` (the run's settings), ``dataset``
+    #: (:func:`describe`), ``history`` (:func:`~hngraph.training.fit`'s),
+    #: ``train_wall_s`` (loading, training and embedding) and ``origin``
+    #: (:func:`~hngraph.results.provenance` of the machine that trained).
+    record: dict
+
+    @property
+    def config(self) -> TrainConfig:
+        return TrainConfig.from_dict(self.record["config"])
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the three parts to ``path`` atomically."""
+        return atomic_write_npz(path, embeddings=self.embeddings,
+                                labels=self.labels,
+                                record=np.array(json.dumps(self.record)))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Trained:
+        """A train stage's output written by :meth:`save`."""
+        try:
+            with np.load(path, allow_pickle=False) as f:
+                return cls(f["embeddings"], f["labels"],
+                           json.loads(str(f["record"])))
+        except (OSError, KeyError, ValueError) as err:
+            raise ValueError(f"{path}: not a train stage's output readable "
+                             f"here ({err}); train the run again (`--stage "
+                             "train`).") from err
+
+
+def train_stage(config: TrainConfig, progress: bool = True, device="cpu",
+                restart: bool = False, files: RunFiles | None = None
+                ) -> tuple[Trained | None, GraphModel]:
+    """The train stage: load, train (:func:`train`) and embed every graph.
+
+    ``files`` names the run's training state (``checkpoint_every``), by
+    default ``run_files(config.out, run_stem(config))``. Returns
+    ``(trained, model)``; on a DDP rank other than 0, ``(None, model)``.
+    """
+    start = time.perf_counter()
+    files = files or run_files(config.out, run_stem(config))
+    dataset, model, history = train(config, progress, device, restart,
+                                    files.training_state)
+    if dist_utils.rank() != 0:
+        return None, model
+    emb, labels = model.embed(DataLoader(dataset, batch_size=512))
+    record = {"config": config.to_dict(), "dataset": describe(dataset),
+              "history": history,
+              "train_wall_s": time.perf_counter() - start,
+              "origin": provenance(history["device"])}
+    return Trained(emb, labels, record), model
+
+
+def score_stage(trained: Trained) -> tuple[SVMResult, float]:
+    """The score stage: the SVM protocol of the run's config on its
+    embeddings (:func:`~hngraph.evaluation.svm_accuracy`). Returns the
+    scores and the seconds it took."""
+    config = trained.config
+    start = time.perf_counter()
+    scores = svm_accuracy(trained.embeddings, trained.labels,
+                          folds=config.folds, seed=config.seed,
+                          repeats=config.repeats)
+    return scores, time.perf_counter() - start
+
+
+def record_stage(trained: Trained, scores: SVMResult, svm_time: float
+                 ) -> dict:
+    """The record stage: the run's result (:func:`record`); when the run was
+    scored by another commit or on another machine than it was trained,
+    ``scored_on`` says where."""
+    r = trained.record
+    result = record(trained.config, r["dataset"], r["history"], scores,
+                    svm_time, r["train_wall_s"] + svm_time, r["origin"])
+    here = provenance("cpu")
+    if (here["commit"], here["machine"]["host"]) != (
+            r["origin"]["commit"], r["origin"]["machine"]["host"]):
+        result["scored_on"] = here
+    return result
+
+
 def run_experiment(config: TrainConfig, progress: bool = True,
-                   restart: bool = False) -> tuple[dict | None, GraphModel]:
-    """Train the model of ``config`` and score its embeddings.
+                   restart: bool = False, files: RunFiles | None = None
+                   ) -> tuple[dict | None, GraphModel]:
+    """Train the model of ``config`` and score its embeddings: the three
+    stages, :func:`train_stage`, :func:`score_stage` and
+    :func:`record_stage`, in one call.
 
     Returns ``(result, model)``; ``result`` is JSON-serialisable and records
     the config, commit, library versions, machine, processes, accuracies,
     loss history, the finishing time (UTC), and the seconds of training
     (over all sessions of a resumed run, whose resumes it lists), of the SVM
-    stage and of this process. ``restart`` trains from the start over an
-    existing training checkpoint (see :func:`fit`).
+    stage and of the whole run. ``restart`` trains from the start over an
+    existing training checkpoint (see :func:`fit`); ``files`` names it (see
+    :func:`train_stage`).
 
     In a worker started by ``torchrun`` (or ``hngraph train --nproc N``), it
     joins the process group and trains with DDP (see :func:`fit`); rank 0
     alone evaluates, and the other ranks return ``(None, model)``.
     """
-    start = time.perf_counter()
     device = resolve_device(config.device)
     joined = dist_utils.launched_by_torchrun() and not dist.is_initialized()
     if joined:
         device = dist_utils.init_from_env(device)
     try:
-        return _run(config, progress, device, start, restart)
+        trained, model = train_stage(config, progress, device, restart, files)
+        if trained is None:
+            return None, model
+        return record_stage(trained, *score_stage(trained)), model
     finally:
         if joined:
             dist.destroy_process_group()
 
 
-def _run(config: TrainConfig, progress: bool, device, start: float,
-         restart: bool) -> tuple[dict | None, GraphModel]:
-    dataset, model, history = train(config, progress, device, restart)
-    if dist_utils.rank() != 0:
-        return None, model
-    svm_start = time.perf_counter()
-    final = evaluate(model, dataset, seed=config.seed, folds=config.folds,
-                     repeats=config.repeats)
-    svm_time = time.perf_counter() - svm_start
-    result = record(config, describe(dataset), history, final, svm_time,
-                    time.perf_counter() - start,
-                    provenance(history["device"]))
-    return result, model
-
-
 def train(config: TrainConfig, progress: bool = True, device="cpu",
-          restart: bool = False):
+          restart: bool = False, training_state: Path | None = None):
     """Load the dataset of ``config``, check that its labels can be scored,
-    and train the model of ``config`` on ``device`` (see :func:`fit`).
+    and train the model of ``config`` on ``device`` (see :func:`fit`),
+    saving its state to ``training_state`` when ``checkpoint_every`` asks.
 
     Returns:
         ``(dataset, model, history)``.
@@ -115,16 +198,14 @@ def train(config: TrainConfig, progress: bool = True, device="cpu",
         dist.barrier()
     check_labels(dataset.y.numpy(), config.folds)  # before any training
     seed_everything(config.seed)
-    training_state = None
-    if config.checkpoint_every:
-        training_state = Path(config.out) / f"{run_stem(config)}.train.pt"
     model = build_model(config, dataset.num_features)
     model.feature_recipe = dataset.feature_recipe
     history = fit(model, dataset, epochs=config.epochs,
                   batch_size=config.batch_size, lr=config.lr,
                   seed=config.seed, device=device,
                   eval_epochs=config.eval_epochs, folds=config.folds,
-                  progress=progress, checkpoint=training_state,
+                  progress=progress, checkpoint=training_state
+                  if config.checkpoint_every else None,
                   checkpoint_every=config.checkpoint_every or 1,
                   batching=config.batching, restart=restart,
                   batch_order=config.batch_order)
@@ -163,11 +244,6 @@ def record(config: TrainConfig, dataset: dict, history: dict, scores,
     }
 
 
-def output_paths(config: TrainConfig) -> tuple[Path, Path]:
-    """The JSON result and the model checkpoint of a run."""
-    out, stem = Path(config.out), run_stem(config)
-    return out / f"{stem}.json", out / f"{stem}.pt"
-
-
 #: The public names (the API reference lists these).
-__all__ = ["run_experiment", "settings_key", "run_stem", "build_model"]
+__all__ = ["run_experiment", "train_stage", "score_stage", "record_stage",
+           "Trained", "settings_key", "run_stem", "build_model"]

@@ -27,12 +27,9 @@ from __future__ import annotations
 
 import dataclasses
 import fcntl
-import json
-import multiprocessing
 import os
 import time
 import traceback
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import NamedTuple
@@ -49,9 +46,18 @@ from .config import (
     read_yaml,
     setting,
 )
-from .distributed import die_with_parent
 from .errors import DirtySourceError
-from .results import SOURCE, Source, atomic_write_json, provenance
+from .executors import STAGES, SlurmSettings
+from .results import (
+    SOURCE,
+    ResultFileError,
+    RunFiles,
+    Source,
+    atomic_write_json,
+    provenance,
+    read_result,
+    run_files,
+)
 
 _NAME = Pattern(r"[A-Za-z0-9_.+\-]+", "a name of letters, digits and "
                 "_.+-", "../x")
@@ -99,6 +105,8 @@ class GridConfig:
     title: str = setting("", OfType(str), "the report's title")
     columns: str = setting("", OfType(str), "the report's column legend")
     report: str = setting("RESULTS", _NAME, "the report's file stem")
+    slurm: dict = setting({}, OfType(dict), "the SLURM job array of "
+                          "--executor slurm (docs/grids.md)")
     shared: dict = dataclasses.field(default_factory=dict)
     source: str = "grid config"
 
@@ -112,6 +120,7 @@ class GridConfig:
                 raise ValueError(f"{self.source}: {key} lists "
                                  f"{sorted({v for v in values if values.count(v) > 1})} "
                                  "more than once; list each once.")
+        self.slurm_settings()
         names = [*self.cells, *self.selections]
         bad = [n for n in names if not _NAME.accepts(n)]
         if bad:
@@ -172,6 +181,18 @@ class GridConfig:
         return cls(**{k: v for k, v in values.items() if k in declared},
                    shared=shared, source=str(path))
 
+    def slurm_settings(self, **flags) -> SlurmSettings:
+        """The ``slurm`` section, with ``flags`` (those not ``None``) over
+        it."""
+        given = {**self.slurm, **{k: v for k, v in flags.items()
+                                  if v is not None}}
+        known = [f.name for f in fields(SlurmSettings) if f.name != "source"]
+        unknown = sorted(set(given) - set(known))
+        if unknown:
+            raise ValueError(f"{self.source}: slurm: unknown key(s) "
+                             f"{unknown}; it takes {known}.")
+        return SlurmSettings(**given, source=f"{self.source}: slurm")
+
     @property
     def out_path(self) -> Path:
         return Path(self.out).expanduser().absolute()
@@ -212,24 +233,17 @@ class Run(NamedTuple):
     cell: str
     seed: int
 
-
-def result_path(out: Path, run: Run) -> Path:
-    return Path(out) / run.dataset / f"{run.cell}_seed{run.seed}.json"
-
-
-def failure_path(out: Path, run: Run) -> Path:
-    """Where a failed run's error is recorded (removed when it succeeds)."""
-    return result_path(out, run).with_suffix(".failed")
+    def files(self, out: str | os.PathLike) -> RunFiles:
+        """The run's files: ``<out>/<DATASET>/<cell>_seed<k>.*``."""
+        return run_files(Path(out) / self.dataset, f"{self.cell}_seed{self.seed}")
 
 
-def read_result(path: Path) -> dict | None:
-    """A finished run's result, or ``None`` when there is no complete file."""
+def _result(grid: GridConfig, run: Run) -> dict | None:
+    """A run's result, or ``None`` where there is no valid result file."""
     try:
-        result = json.loads(Path(path).read_text())
-    except (OSError, ValueError):
+        return read_result(run.files(grid.out_path).result)
+    except (OSError, ResultFileError):
         return None
-    return result if isinstance(result, dict) and "accuracy_mean" in result \
-        else None
 
 
 def plan(grid: GridConfig, datasets=None, cells=None, seeds=None
@@ -253,95 +267,127 @@ def plan(grid: GridConfig, datasets=None, cells=None, seeds=None
             for n in cells or names]
 
 
+def current(grid: GridConfig, run: Run, config: dict | None) -> bool:
+    """Whether a run recorded with ``config`` ran under every setting that
+    changes the result as the grid asks for now."""
+    from .experiment import settings_key
+
+    try:
+        recorded = TrainConfig.from_dict(config)
+    except (KeyError, TypeError, ValueError):
+        return False
+    return settings_key(recorded) == settings_key(grid.train_config(*run))
+
+
 def finished(grid: GridConfig, run: Run) -> bool:
     """Whether a cell's run has a result file written with the settings the
     grid asks for now (every setting that changes the result)."""
-    from .experiment import settings_key
+    result = _result(grid, run)
+    return result is not None and current(grid, run, result.get("config"))
 
-    result = read_result(result_path(grid.out_path, run))
+
+def trained_file(grid: GridConfig, run: Run) -> bool:
+    """Whether a cell's run has a train stage output (``--stage train``)
+    under the settings the grid asks for now, ready to be scored. Its result
+    records the commit that trained it, and ``scored_on`` the one that
+    scored it where they differ (:func:`~hngraph.experiment.record_stage`)."""
+    from .experiment import Trained
+
     try:
-        recorded = TrainConfig.from_dict(result["config"])
-    except (KeyError, TypeError, ValueError):
+        record = Trained.load(run.files(grid.out_path).trained).record
+    except (OSError, ValueError):
         return False
-    return settings_key(recorded) == settings_key(
-        grid.train_config(*run))
+    return current(grid, run, record["config"])
 
 
 def selected(grid: GridConfig, run: Run, trained: set[Run]) -> bool:
     """Whether a selection has a result file made from its cells' current
     result files (each in ``trained``)."""
     members = [run._replace(cell=c) for c in grid.selections[run.cell]]
-    result = read_result(result_path(grid.out_path, run))
+    result = _result(grid, run)
     if result is None or not all(m in trained for m in members):
         return False
     return result.get("cells_finished") == {
-        m.cell: read_result(result_path(grid.out_path, m))["finished"]
-        for m in members}
+        m.cell: _result(grid, m)["finished"] for m in members}
 
 
-def train_run(grid: GridConfig, run: Run, device: str | None,
-              threads: int, source: Source, allow_dirty: bool = False
-              ) -> tuple[str, float]:
-    """Train and score one cell's seed; write its result file. ``source``
-    is the runner's: a worker that imported other code refuses to run."""
+def run_task(grid: GridConfig, run: Run, stage: str, device: str | None,
+             threads: int, source: Source, trained=None):
+    """One cell's run on an executor's worker, its stages as ``stage`` asks
+    (:data:`STAGES`; for ``score``, ``trained`` is the train stage's
+    output). Returns a result (``all``, ``score``) or ``(trained, model)``
+    (``train``), for the driver to write. ``source`` is the driver's: a
+    worker that imported other code refuses to run."""
     import torch
 
-    from .experiment import run_experiment
+    from . import executors
+    from .experiment import record_stage, score_stage, train_stage
+    from .training import resolve_device
 
     if SOURCE != source:
         raise RuntimeError(
-            f"this worker imported hngraph at {SOURCE.label}, the runner at "
+            f"this worker imported hngraph at {SOURCE.label}, the driver at "
             f"{source.label}: the source changed while the grid ran; "
-            "restart the runner (finished runs are kept).")
-    torch.set_num_threads(threads)
-    overrides = {"device": device} if device else {}
-    result, _ = run_experiment(grid.train_config(*run, **overrides),
-                               progress=False)
+            "restart the driver (finished runs are kept).")
+    if trained is None:
+        torch.set_num_threads(threads)
+        config = grid.train_config(*run, **({"device": device} if device
+                                            else {}))
+        where = resolve_device(config.device)
+        if where.type == "cuda" and executors.WORKER_GPU is not None:
+            where = torch.device("cuda", executors.WORKER_GPU)
+        trained, model = train_stage(config, False, where,
+                                     files=run.files(grid.out_path))
+        if stage == "train":
+            return trained, model.cpu()
+    result = record_stage(trained, *score_stage(trained))
     result["cell"] = run.cell
-    return _write(grid, run, result, allow_dirty)
+    return result
 
 
-def select_run(grid: GridConfig, run: Run, allow_dirty: bool = False
-               ) -> tuple[str, float]:
+def select_run(grid: GridConfig, run: Run) -> dict:
     """Nested selection among a selection's cells, from their result files
-    (:func:`hngraph.evaluation.select_results`); writes its result file."""
+    (:func:`hngraph.evaluation.select_results`); returns its result."""
     from .evaluation import select_results
 
     start = time.perf_counter()
     members = grid.selections[run.cell]
-    found = {c: read_result(result_path(grid.out_path, run._replace(cell=c)))
-             for c in members}
+    found = {c: _result(grid, run._replace(cell=c)) for c in members}
     config = found[members[0]]["config"]
-    result = {"cell": run.cell, "tag": "nested-selection", "seed": run.seed,
-              "cells": members,
-              "cells_finished": {c: r["finished"] for c, r in found.items()},
-              "config": {"dataset": run.dataset, "folds": config["folds"],
-                         "repeats": config["repeats"]},
-              **select_results(found).to_dict(), **provenance("cpu"),
-              "wall_time_s": time.perf_counter() - start}
-    return _write(grid, run, result, allow_dirty)
+    return {"cell": run.cell, "tag": "nested-selection", "seed": run.seed,
+            "cells": members,
+            "cells_finished": {c: r["finished"] for c, r in found.items()},
+            "config": {"dataset": run.dataset, "folds": config["folds"],
+                       "repeats": config["repeats"]},
+            **select_results(found).to_dict(), **provenance("cpu"),
+            "wall_time_s": time.perf_counter() - start}
 
 
 def _write(grid: GridConfig, run: Run, result: dict, allow_dirty: bool
-           ) -> tuple[str, float]:
+           ) -> Path:
     """Write a finished run's result file (and drop its failure record)."""
     result["allow_dirty"] = allow_dirty
-    path = atomic_write_json(result_path(grid.out_path, run), result)
-    failure_path(grid.out_path, run).unlink(missing_ok=True)
-    return str(path), result["accuracy_mean"]
+    files = run.files(grid.out_path)
+    path = atomic_write_json(files.result, result)
+    files.failure.unlink(missing_ok=True)
+    return path
 
 
 def record_failure(out: Path, run: Run, err: BaseException) -> dict:
     """Write what went wrong in a run beside its (missing) result file."""
+    from .executors import TaskError
+
     failure = {"dataset": run.dataset, "cell": run.cell, "seed": run.seed,
-               "error": f"{type(err).__name__}: {err}",
-               "traceback": "".join(traceback.format_exception(err))}
-    atomic_write_json(failure_path(out, run), failure)
+               "error": str(err) if isinstance(err, TaskError)
+               else f"{type(err).__name__}: {err}",
+               "traceback": err.trace if isinstance(err, TaskError)
+               else "".join(traceback.format_exception(err))}
+    atomic_write_json(run.files(out).failure, failure)
     return failure
 
 
 class _OutLock:
-    """An exclusive lock on ``<out>/.grid.lock`` for one runner at a time
+    """An exclusive lock on ``<out>/.grid.lock`` for one driver at a time
     (released when the process ends, however it ends)."""
 
     def __init__(self, out: Path):
@@ -385,8 +431,7 @@ def counted(grid: GridConfig, done: set[Run], source: Source | None = None
     source = source or SOURCE
     kept = set()
     for d in {r.dataset for r in done}:
-        mine = {r: origin(read_result(result_path(grid.out_path, r)))
-                for r in done if r.dataset == d}
+        mine = {r: origin(_result(grid, r)) for r in done if r.dataset == d}
         commits = set(mine.values())
         if (len(mine) == len(plan(grid, [d])) and len(commits) == 1
                 and commits.pop().clean):
@@ -414,15 +459,22 @@ def check_source(allow_dirty: bool, source: Source | None = None) -> None:
 
 def run_grid(grid: GridConfig, runs: list[Run], jobs: int = 1,
              threads: int | None = None, device: str | None = None,
-             dry_run: bool = False, echo=print, allow_dirty: bool = False
-             ) -> list[dict]:
-    """Run what is not finished of ``runs`` (see :func:`plan`) in ``jobs``
-    processes of ``threads`` torch threads; returns the failures (each also
-    written beside its missing result file). A result file counts as
-    finished as :func:`counted` says; the source must be clean unless
-    ``allow_dirty`` (:func:`check_source`)."""
+             dry_run: bool = False, echo=print, allow_dirty: bool = False,
+             stage: str = "all", executor=None) -> list[dict]:
+    """Run what is not finished of ``runs`` (see :func:`plan`): the stages
+    ``stage`` names (:data:`STAGES`), each run in a process of ``threads``
+    torch threads, on ``executor`` (an :class:`~hngraph.executors.Executor`;
+    by default ``jobs`` processes here). The selections run here, as soon
+    as their cells have finished. Returns the failures (each also written
+    beside its missing result file). A result file counts as finished as
+    :func:`counted` says; the source must be clean unless ``allow_dirty``
+    (:func:`check_source`)."""
     from tqdm.auto import tqdm
 
+    from .executors import LocalExecutor
+
+    if stage not in STAGES:
+        raise ValueError(f"stage must be one of {STAGES}, got {stage!r}.")
     if not dry_run:
         check_source(allow_dirty)
     out = grid.out_path
@@ -438,92 +490,118 @@ def run_grid(grid: GridConfig, runs: list[Run], jobs: int = 1,
         replaced = len([r for r in runs if r in trained and r not in done])
         trained &= done
         todo = [r for r in runs if r.cell in grid.cells and r not in done]
-        waiting = [r for r in runs if r.cell in grid.selections
-                   and r not in done]
-        echo(f"{len(runs)} runs in the grid: "
-             f"{len(runs) - len(todo) - len(waiting)} finished (skipped), "
-             f"{len(todo) + len(waiting)} to do, of which {replaced} replace"
+        ready = {r for r in todo if stage != "all" and trained_file(grid, r)}
+        waiting = [] if stage == "train" else [
+            r for r in runs if r.cell in grid.selections and r not in done]
+        if stage == "train":
+            todo = [r for r in todo if r not in ready]
+        elif stage == "score":
+            untrained = [r for r in todo if r not in ready]
+            todo = [r for r in todo if r in ready]
+            waiting = [r for r in waiting if not any(
+                r._replace(cell=c) in untrained
+                for c in grid.selections[r.cell])]
+        skipped = len([r for r in runs if r in done])
+        echo(f"{len(runs)} runs in the grid: {skipped} finished (skipped), "
+             f"{len(todo) + len(waiting)} to do"
+             + ("" if stage == "all" else f" in the {stage} stage")
+             + f", of which {replaced} replace"
              f" results of another commit than {SOURCE.label[:10]}"
              + ("." if dry_run else
                 f"; {len(removed)} partial file(s) removed."))
+        if stage == "train" and ready:
+            echo(f"{len(ready)} run(s) trained already, waiting for "
+                 "--stage score.")
+        if stage == "score" and untrained:
+            echo(f"{len(untrained)} run(s) not trained yet (run --stage "
+                 "train first); their selections wait.")
         if dry_run:
             for r in todo + waiting:
                 echo(f"  {r.dataset} {r.cell} seed {r.seed}")
             return []
         threads = threads or max(1, (os.cpu_count() or 1) // jobs)
+        executor = executor or LocalExecutor(jobs, _gpus(device))
         # a bar on a terminal; in a log file, the line of each finished run
         bar = tqdm(total=len(todo) + len(waiting), desc="runs", unit="run",
                    disable=None)
-        failures = _execute(grid, todo, waiting, trained, jobs, threads,
-                            device, bar, allow_dirty)
-        bar.close()
+        try:
+            failures = _execute(grid, todo, waiting, trained, stage,
+                                executor, threads, device, bar, allow_dirty)
+        finally:
+            bar.close()
     return failures
 
 
-def _start_worker() -> None:
-    """A worker ends with the runner, however it ends, and imports all the
-    code it runs at once (the code :data:`~hngraph.results.SOURCE`
-    names)."""
-    from . import experiment  # noqa: F401
+def _gpus(device: str | None) -> int:
+    """The GPUs the local workers share: those torch sees, on CUDA."""
+    if device is None or not device.startswith(("cuda", "auto")):
+        return 0
+    import torch
 
-    die_with_parent()
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
 
 
-def _execute(grid, todo, waiting, trained, jobs, threads, device, bar,
-             allow_dirty):
-    """The pool's loop: training runs in plan order; each selection, which
-    only reads its cells' result files, here, as soon as its cells have
-    finished."""
+def _execute(grid, todo, waiting, trained, stage, executor, threads, device,
+             bar, allow_dirty):
+    """The driver's loop: the runs in plan order on ``executor``; every file
+    written here; each selection, which only reads its cells' result files,
+    here too, as soon as its cells have finished."""
+    from .experiment import Trained
+
     failures = []
-
     count = iter(range(1, bar.total + 1))
+    out = grid.out_path
 
-    def finish(r, call):
+    def finish(r, get):
         bar.update(1)
         where = f"[{next(count)}/{bar.total}] {r.dataset} {r.cell} seed {r.seed}"
         try:
-            path, acc = call()
+            value = get()
+            if isinstance(value, dict):
+                path = _write(grid, r, value, allow_dirty)
+                said = f"accuracy {100 * value['accuracy_mean']:.2f} %"
+                trained.add(r)
+            else:
+                path = value[0].save(r.files(out).trained)
+                value[1].save(r.files(out).model)
+                r.files(out).failure.unlink(missing_ok=True)
+                said = "trained"
         except Exception as err:  # recorded; the other runs go on
-            failures.append(record_failure(grid.out_path, r, err))
+            failures.append(record_failure(out, r, err))
             bar.write(f"{where}: FAILED ({failures[-1]['error']})")
             return
-        trained.add(r)
-        bar.write(f"{where}: accuracy {100 * acc:.2f} % -> {path}")
+        bar.write(f"{where}: {said} -> {path}")
 
     def select_ready():
         for r in [r for r in waiting if all(
                 r._replace(cell=c) in trained
                 for c in grid.selections[r.cell])]:
             waiting.remove(r)
-            finish(r, lambda r=r: select_run(grid, r, allow_dirty))
+            finish(r, lambda r=r: select_run(grid, r))
+
+    def task(r):
+        loaded = Trained.load(r.files(out).trained) if stage == "score" \
+            else None
+        return r, (grid, r, stage, device, threads, SOURCE, loaded)
 
     select_ready()
-    # spawn: a forked child cannot use CUDA once the parent has touched it,
-    # and a fresh interpreter per worker shares nothing by accident; each
-    # worker ends with the runner, however it ends.
-    pool = ProcessPoolExecutor(jobs, multiprocessing.get_context("spawn"),
-                               initializer=_start_worker)
     try:
-        futures = {pool.submit(train_run, grid, r, device, threads, SOURCE,
-                               allow_dirty): r for r in todo}
-        for future in as_completed(futures):
-            finish(futures[future], future.result)
+        for r, get in executor.results(run_task, [task(r) for r in todo]):
+            finish(r, get)
             select_ready()
     except KeyboardInterrupt:
-        # Ctrl-C: no queued run starts, and the runs in flight end now (a
-        # worker that caught the signal would otherwise take the next run);
-        # every finished file stays, and no partial one is ever renamed in.
-        pool.shutdown(wait=False, cancel_futures=True)
-        for worker in multiprocessing.active_children():
-            worker.terminate()
+        # Ctrl-C: nothing queued starts, and what runs ends now; every
+        # finished file stays, and no partial one is ever renamed in
+        executor.cancel()
         raise
-    pool.shutdown()
+    finally:
+        executor.close()
     for r in waiting:  # one of its cells failed
-        failures.append(record_failure(grid.out_path, r, RuntimeError(
+        failures.append(record_failure(out, r, RuntimeError(
             "a cell of this selection failed; see its .failed file")))
     return failures
 
 
 #: The public names (the API reference lists these).
-__all__ = ["GridConfig", "Run", "plan", "run_grid", "result_path", "read_result",
+__all__ = ["GridConfig", "Run", "plan", "run_grid", "run_task",
            "counted", "check_source"]

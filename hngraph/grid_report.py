@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import copy
 import csv
-import json
 import math
 from collections import defaultdict
 from pathlib import Path
@@ -46,7 +45,8 @@ from .comparison import (
     seeds_needed,
     verdict,
 )
-from .grid import GridConfig, Run, finished, origin
+from .grid import GridConfig, Run, current, origin
+from .results import ResultFileError, read_result
 
 
 def load_runs(grid: GridConfig) -> tuple[pd.DataFrame, list[str]]:
@@ -57,16 +57,15 @@ def load_runs(grid: GridConfig) -> tuple[pd.DataFrame, list[str]]:
     for d in grid.datasets:
         for path in sorted((grid.out_path / d).glob("*_seed*.json")):
             try:
-                result = json.loads(path.read_text())
-            except (OSError, ValueError) as err:
-                skipped.append(f"{path.name} ({d}): not readable JSON "
-                               f"({type(err).__name__})")
+                result = read_result(path)
+            except ResultFileError as err:
+                if err.readable:
+                    raise
+                skipped.append(f"{path.name} ({d}): {err.why}")
                 continue
-            if not isinstance(result, dict) or "cell" not in result \
-                    or "accuracy_mean" not in result:
+            if "cell" not in result:
                 skipped.append(f"{path.name} ({d}): not a grid result file")
                 continue
-            check_result(path, result)
             why = _left_out(grid, d, result)
             if why:
                 skipped.append(f"{path.name} ({d}): {why}")
@@ -88,7 +87,8 @@ def _left_out(grid: GridConfig, dataset: str, result: dict) -> str | None:
         return f"{cell!r} is not a cell or selection of this grid"
     if seed not in grid.seeds:
         return f"seed {seed} is not one of the grid's seeds"
-    if cell in grid.cells and not finished(grid, Run(dataset, cell, seed)):
+    if cell in grid.cells and not current(grid, Run(dataset, cell, seed),
+                                          result.get("config")):
         return ("trained under other settings than the grid's now "
                 "(`hngraph grid run` runs it again)")
     return None
@@ -118,29 +118,6 @@ def fold_rows(frame: pd.DataFrame) -> list[list]:
                                          r.get("best_C", []), strict=False)):
             rows.append([d, c, s, i // folds, i % folds, acc, C])
     return rows
-
-
-def check_result(path: Path, result: dict) -> None:
-    """The fields of a result file that the report reads: ``seed`` the
-    integer of the file's name, accuracies in [0, 1]."""
-    seed = path.stem.rsplit("_seed", 1)[1]
-    if not isinstance(result.get("seed"), int) or str(result["seed"]) != seed:
-        raise ValueError(f"{path}: seed must be the integer {seed} of the "
-                         f"file's name, got {result.get('seed')!r}; rerun "
-                         "the run or restore the file.")
-    for key in ("accuracy_mean", "first_split_mean"):
-        if not _fraction(value := result.get(key, 0.0)):
-            raise ValueError(f"{path}: {key} must be a fraction in [0, 1], "
-                             f"got {value!r}; rerun the run or restore the "
-                             "file.")
-    if not all(map(_fraction, values := result.get("repeat_means", []))):
-        raise ValueError(f"{path}: repeat_means must hold fractions in "
-                         f"[0, 1], got {values!r}.")
-
-
-def _fraction(value) -> bool:
-    """A number in [0, 1] (NaN is not)."""
-    return isinstance(value, (int, float)) and 0 <= value <= 1
 
 
 def add_pools(grid: GridConfig, runs: dict) -> GridConfig:

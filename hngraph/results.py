@@ -1,4 +1,5 @@
-"""Result files: atomic JSON writes and the metadata every result records."""
+"""Result files: their names, their one reader, atomic writes, and the
+metadata every result records."""
 from __future__ import annotations
 
 import hashlib
@@ -47,9 +48,118 @@ def atomic_write_json(path: str | os.PathLike, obj) -> Path:
     return _atomic(path, write)
 
 
+def atomic_write_npz(path: str | os.PathLike, **arrays) -> Path:
+    """``numpy.savez_compressed`` of ``arrays`` to ``path`` atomically (see
+    :func:`_atomic`)."""
+    import numpy as np
+
+    def write(tmp):
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, **arrays)
+    return _atomic(path, write)
+
+
 def atomic_torch_save(obj, path: str | os.PathLike) -> Path:
     """``torch.save`` to ``path`` atomically (see :func:`_atomic`)."""
     return _atomic(path, lambda tmp: torch.save(obj, tmp))
+
+
+class RunFiles(NamedTuple):
+    """The files of one run, all named from one ``stem`` (a path without
+    suffix): ``hngraph train`` names its runs ``<out>/<run_stem>``, a grid
+    ``<out>/<DATASET>/<cell>_seed<k>``."""
+
+    stem: Path
+
+    def _named(self, suffix: str) -> Path:
+        return self.stem.with_name(self.stem.name + suffix)
+
+    @property
+    def result(self) -> Path:
+        """The result file (JSON, :func:`read_result`)."""
+        return self._named(".json")
+
+    @property
+    def model(self) -> Path:
+        """The trained model (``model.save``)."""
+        return self._named(".pt")
+
+    @property
+    def trained(self) -> Path:
+        """The train stage's output, all the score stage needs: the graph
+        embeddings, their labels and the training record
+        (:class:`hngraph.experiment.Trained`)."""
+        return self._named(".emb.npz")
+
+    @property
+    def training_state(self) -> Path:
+        """The state a killed training resumes from (``fit``'s
+        checkpoint)."""
+        return self._named(".train.pt")
+
+    @property
+    def failure(self) -> Path:
+        """What went wrong in a failed run (removed when it succeeds)."""
+        return self._named(".failed")
+
+
+def run_files(folder: str | os.PathLike, name: str) -> RunFiles:
+    """The files of the run ``name`` in ``folder`` (:class:`RunFiles`)."""
+    return RunFiles(Path(folder) / name)
+
+
+class ResultFileError(ValueError):
+    """A result file that breaks its contract (:func:`read_result`).
+    ``readable`` is false for a file that is no result file at all (not
+    JSON, or without accuracies), which a report skips and names; a result
+    file with an impossible value stops it."""
+
+    def __init__(self, path, why: str, readable: bool = True):
+        super().__init__(f"{path}: {why}")
+        self.path, self.why, self.readable = Path(path), why, readable
+
+
+def read_result(path: str | os.PathLike) -> dict:
+    """The one reader of a result file, checked against its contract
+    (``docs/contracts.md``): a JSON object with ``accuracy_mean``; ``seed``
+    an integer, the ``k`` of a name ``..._seed<k>.json``; the accuracies
+    (``accuracy_mean``, ``first_split_mean``, ``repeat_means``,
+    ``fold_accuracies``) fractions in [0, 1]. Raises
+    :class:`ResultFileError` (``FileNotFoundError`` when there is no
+    file)."""
+    path = Path(path)
+    try:
+        result = json.loads(path.read_text())
+    except ValueError as err:
+        raise ResultFileError(path, f"not readable JSON ({type(err).__name__})",
+                              readable=False) from err
+    if not isinstance(result, dict) or "accuracy_mean" not in result:
+        raise ResultFileError(path, "not a result file (a JSON object with "
+                              "accuracy_mean)", readable=False)
+    named = re.fullmatch(r".*_seed(\d+)", path.stem)
+    seed = result.get("seed")
+    if not isinstance(seed, int) or isinstance(seed, bool) or (
+            named and str(seed) != named[1]):
+        expected = f"the integer {named[1]} of the file's name" if named \
+            else "an integer"
+        raise ResultFileError(path, f"seed must be {expected}, got "
+                              f"{seed!r}; rerun the run or restore the file.")
+    for key in ("accuracy_mean", "first_split_mean"):
+        if not _fraction(value := result.get(key, 0.0)):
+            raise ResultFileError(path, f"{key} must be a fraction in [0, 1],"
+                                  f" got {value!r}; rerun the run or restore"
+                                  " the file.")
+    for key in ("repeat_means", "fold_accuracies"):
+        values = result.get(key, [])
+        if not isinstance(values, list) or not all(map(_fraction, values)):
+            raise ResultFileError(path, f"{key} must hold fractions in "
+                                  f"[0, 1], got {values!r}.")
+    return result
+
+
+def _fraction(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) \
+        and 0.0 <= value <= 1.0
 
 
 class Source(NamedTuple):
@@ -155,6 +265,7 @@ def machine_info(device: str | torch.device = "cpu") -> dict:
 
 
 #: The public names (the API reference lists these).
-__all__ = ["provenance", "Source", "SOURCE", "read_source",
-           "git_commit", "atomic_write_json", "atomic_torch_save",
+__all__ = ["RunFiles", "run_files", "read_result", "ResultFileError",
+           "provenance", "Source", "SOURCE", "read_source",
+           "git_commit", "atomic_write_json", "atomic_write_npz", "atomic_torch_save",
            "machine_info", "versions"]

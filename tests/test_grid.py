@@ -20,13 +20,11 @@ from hngraph.grid import (
     counted,
     finished,
     plan,
-    read_result,
-    result_path,
     run_grid,
+    run_task,
     selected,
-    train_run,
 )
-from hngraph.results import Source
+from hngraph.results import Source, read_result
 
 BASE = {"out": "OUT", "epochs": 2, "batch_size": 64, "hidden": 8,
         "layers": 2, "seeds": [0, 1], "datasets": ["MUTAG"],
@@ -146,29 +144,29 @@ def test_a_result_of_other_settings_is_not_finished(tmp_path):
     grid = GridConfig.from_yaml(write(
         tmp_path, selections={"pick": ["infograph", "paper-b1"]}))
     run = Run("MUTAG", "infograph", 0)
-    path = result_path(grid.out_path, run)
+    path = run.files(grid.out_path).result
     path.parent.mkdir(parents=True)
     config = grid.train_config(*run).to_dict()
     for changes, done in (({}, True), ({"epochs": 3}, False),
                           ({"repeats": 2}, False), ({"root": "/x"}, False),
                           ({"device": "cuda"}, True)):
         path.write_text(json.dumps({"config": {**config, **changes},
-                                    "accuracy_mean": 0.5}))
+                                    "accuracy_mean": 0.5, "seed": 0}))
         assert finished(grid, run) is done, changes
     other = run._replace(cell="paper-b1")
-    result_path(grid.out_path, other).write_text(json.dumps(
+    other.files(grid.out_path).result.write_text(json.dumps(
         {"config": grid.train_config(*other).to_dict(), "accuracy_mean": 0.5,
-         "finished": "t1"}))
+         "seed": 0, "finished": "t1"}))
     path.write_text(json.dumps({"config": config, "accuracy_mean": 0.5,
-                                "finished": "t0"}))
+                                "seed": 0, "finished": "t0"}))
     pick = run._replace(cell="pick")
-    result_path(grid.out_path, pick).write_text(json.dumps(
-        {"accuracy_mean": 0.5, "cells_finished": {"infograph": "t0",
+    pick.files(grid.out_path).result.write_text(json.dumps(
+        {"accuracy_mean": 0.5, "seed": 0, "cells_finished": {"infograph": "t0",
                                                   "paper-b1": "t1"}}))
     assert selected(grid, pick, {run, other})
     assert not selected(grid, pick, {run})
     path.write_text(json.dumps({"config": config, "accuracy_mean": 0.5,
-                                "finished": "t2"}))  # a cell was rerun
+                                "seed": 0, "finished": "t2"}))  # a cell was rerun
     assert not selected(grid, pick, {run, other})
 
 
@@ -251,8 +249,8 @@ def test_failed_run_is_recorded_and_the_others_finish(data_root, tmp_path,
     assert "2 run(s) failed" in first.stdout and "folds" in first.stdout
     for dataset in ("MUTAG", "PTC_MR"):
         run = Run(dataset, "broken", 0)
-        assert read_result(result_path(out, run._replace(cell="infograph")))
-        failure = json.loads(result_path(out, run).with_suffix(".failed")
+        assert read_result(run._replace(cell="infograph").files(out).result)
+        failure = json.loads(run.files(out).failure
                              .read_text())
         assert failure["dataset"] == dataset and failure["seed"] == 0
         assert "ValueError" in failure["error"]
@@ -334,15 +332,16 @@ def test_a_worker_that_imported_other_code_refuses_to_run(tmp_path):
     grid = GridConfig.from_yaml(write(tmp_path))
     with pytest.raises(RuntimeError, match="the source changed while the "
                        "grid ran"):
-        train_run(grid, Run("MUTAG", "infograph", 0), "cpu", 1, DIRTY)
+        run_task(grid, Run("MUTAG", "infograph", 0), "all", "cpu", 1, DIRTY)
     assert not (tmp_path / "out" / "MUTAG").exists()
 
 
 def _result(grid, run, commit, diff=None):
-    path = result_path(grid.out_path, run)
+    path = run.files(grid.out_path).result
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"config": grid.train_config(*run).to_dict(),
-                                "accuracy_mean": 0.5, "commit": commit,
+                                "accuracy_mean": 0.5, "seed": run.seed,
+                                "commit": commit,
                                 "source_diff": diff, "finished": "t"}))
 
 

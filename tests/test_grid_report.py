@@ -127,7 +127,8 @@ def test_report_from_run_files(tmp_path):
     assert "| D | hard | 3 | 2 | 0.00 | 0.00 | 0.00 | 5 | 0.5 |" in text
     assert "- not readable JSON (JSONDecodeError): 1 file(s), " \
         "broken_seed0.json (D)" in text
-    assert "- not a grid result file: 1 file(s), other_seed0.json (D)" in text
+    assert "- not a result file (a JSON object with accuracy_mean): 1 "\
+        "file(s), other_seed0.json (D)" in text
     assert f"commits `{COMMIT}` (9 files)" in text
     assert {p.name for p in paths} >= {"RESULTS.md", "forest.svg",
                                        "forest.pdf", "RESULTS.png",

@@ -126,3 +126,79 @@ def test_the_commit_recorded_is_the_one_imported(tmp_path):
     with open(repo / "hngraph" / "errors.py", "a") as f:
         f.write("# another edit\n")
     assert _python(repo, code)[1] != diff
+
+
+@pytest.mark.parametrize("text,why", [
+    ("{trunc", "not readable JSON (JSONDecodeError)"),
+    ("[1, 2]", "not a result file"),
+    ('{"seed": 0}', "not a result file"),
+    ('{"accuracy_mean": 0.5, "seed": "0"}', "seed must be the integer 3 of "
+     "the file's name"),
+    ('{"accuracy_mean": 0.5, "seed": 4}', "seed must be the integer 3"),
+    ('{"accuracy_mean": 0.5, "seed": true}', "seed must be the integer 3"),
+    ('{"accuracy_mean": 50, "seed": 3}', "accuracy_mean must be a fraction"),
+    ('{"accuracy_mean": NaN, "seed": 3}', "accuracy_mean must be a fraction"),
+    ('{"accuracy_mean": 0.5, "first_split_mean": -0.1, "seed": 3}',
+     "first_split_mean must be a fraction"),
+    ('{"accuracy_mean": 0.5, "fold_accuracies": [0.5, 1.5], "seed": 3}',
+     "fold_accuracies must hold fractions"),
+    ('{"accuracy_mean": 0.5, "repeat_means": 0.5, "seed": 3}',
+     "repeat_means must hold fractions"),
+])
+def test_the_one_reader_names_the_file_and_the_broken_clause(tmp_path, text,
+                                                             why):
+    from hngraph.results import ResultFileError, read_result
+    path = tmp_path / "cell_seed3.json"
+    path.write_text(text)
+    with pytest.raises(ResultFileError) as err:
+        read_result(path)
+    assert str(err.value).startswith(f"{path}: {why}")
+    assert err.value.readable == (not why.startswith("not "))
+    path.write_text('{"accuracy_mean": 0.5, "first_split_mean": 1, '
+                    '"fold_accuracies": [0, 1], "seed": 3}')
+    assert read_result(path)["seed"] == 3
+
+
+def test_one_function_names_every_file_of_a_run(tmp_path):
+    from hngraph.grid import Run
+    from hngraph.results import run_files
+    files = run_files(tmp_path, "MUTAG_x_beta0.5_seed0")
+    assert [p.name for p in (files.result, files.model, files.trained,
+                             files.training_state, files.failure)] == [
+        "MUTAG_x_beta0.5_seed0" + s for s in (".json", ".pt", ".emb.npz",
+                                              ".train.pt", ".failed")]
+    grid_run = Run("MUTAG", "paper-b1", 2).files(tmp_path)
+    assert grid_run.result == tmp_path / "MUTAG" / "paper-b1_seed2.json"
+    assert grid_run.training_state.name == "paper-b1_seed2.train.pt"
+
+
+def test_the_train_stage_output_is_all_the_score_stage_needs(data_root,
+                                                             tmp_path):
+    """Saved and loaded, the train stage's output scores and records as the
+    whole run does; its training state goes where its files say."""
+    from hngraph.experiment import (
+        Trained,
+        record_stage,
+        score_stage,
+        train_stage,
+    )
+    from hngraph.results import run_files
+    config = TrainConfig(dataset="MUTAG", epochs=1, hidden=8, layers=2,
+                         checkpoint_every=1, out=str(tmp_path), device="cpu")
+    files = run_files(tmp_path / "MUTAG", "cell_seed0")
+    trained, model = train_stage(config, False, "cpu", files=files)
+    assert files.training_state.exists()
+    trained.save(files.trained)
+    loaded = Trained.load(files.trained)
+    assert (loaded.embeddings == trained.embeddings).all()
+    assert loaded.record == json.loads(json.dumps(trained.record))
+    assert loaded.embeddings.shape == (188, 16)  # 2 layers of 8
+    result = record_stage(loaded, *score_stage(loaded))
+    whole, _ = run_experiment(config, progress=False,
+                              files=run_files(tmp_path, "whole"))
+    for key in ("fold_accuracies", "best_C", "accuracy_mean",
+                "loss_history"):
+        assert result[key] == whole[key], key
+    files.trained.write_bytes(b"not npz")
+    with pytest.raises(ValueError, match="not a train stage's output"):
+        Trained.load(files.trained)

@@ -8,7 +8,7 @@ def test_epoch_selection_reports_each_seeds_best_epoch(tmp_path):
     for seed, (a10, a200) in enumerate([(0.80, 0.90), (0.70, 0.60)]):
         (tmp_path / f"MUTAG_infograph_beta0_tau0_seed{seed}.json").write_text(
             json.dumps({"config": {"dataset": "MUTAG"}, "accuracy_mean": a200,
-                        "epoch_evaluated": 200,
+                        "seed": seed, "epoch_evaluated": 200,
                         "eval_history": {"10": {"accuracy_mean": a10}}}))
     lines = epoch_selection(tmp_path)
     row = next(ln for ln in lines if ln.startswith("- MUTAG"))

@@ -72,9 +72,11 @@ def test_infonce_runs_names_the_model_file_train_writes(tmp_path):
     import re
 
     from hngraph.config import TrainConfig
-    from hngraph.experiment import output_paths
+    from hngraph.experiment import run_stem
+    from hngraph.results import run_files
     script = (ROOT / "benchmarks" / "infonce_runs.sh").read_text()
     pattern = re.search(r'--model "\$\(ls "\$out"/(\S+) \|', script).group(1)
-    written = output_paths(TrainConfig(dataset="IMDB-BINARY", epochs=20,
-                                       seed=0, out="embed"))[1]
+    config = TrainConfig(dataset="IMDB-BINARY", epochs=20, seed=0,
+                         out="embed")
+    written = run_files(config.out, run_stem(config)).model
     assert fnmatch.fnmatch(str(written), pattern), (written, pattern)

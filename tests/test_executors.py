@@ -1,0 +1,188 @@
+"""The grid on every executor (local processes, Ray, submitit) and in
+stages: the same result files as a local run, field for field apart from
+timings, machines and timestamps; a failing cell isolated; a killed driver
+resumed without redoing a finished run."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from hngraph.executors import TEST_CLUSTER, SlurmExecutor, SlurmSettings
+from hngraph.grid import GridConfig
+
+# A tiny grid: 2 datasets, 3 cells including a selection, 2 seeds, 1 epoch,
+# and a cell that fails on every dataset (200 folds).
+TINY = {"epochs": 1, "batch_size": 64, "hidden": 8, "layers": 2,
+        "seeds": [0, 1], "datasets": ["MUTAG", "PTC_MR"],
+        "cells": {"infograph": {"beta": 0, "tau_plus": 0},
+                  "paper-b1": {"beta": 1, "tau_plus": 0.5},
+                  "broken": {"beta": 0, "tau_plus": 0, "folds": 200}},
+        "selections": {"pick": ["infograph", "paper-b1"]},
+        "slurm": {"chunk": 3}}
+GOOD = 12  # result files: 2 datasets x 2 seeds x (2 cells + 1 selection)
+# What differs between two runs of the same grid: when, where and how long.
+VARYING = {"finished", "machine", "wall_time_s", "train_time_s", "svm_time_s",
+           "cells_finished", "scored_on"}
+
+
+def tiny_grid(tmp_path: Path, name: str) -> Path:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump({**TINY, "out": str(tmp_path / name)}))
+    return path
+
+
+def driver(config: Path, *flags, env=None, **kw):
+    """``hngraph grid run`` in a process of its own (the executor starts
+    its workers, instances or jobs from there)."""
+    cmd = [sys.executable, "-m", "hngraph.cli", "grid", "run", str(config),
+           "--threads", "1", "--device", "cpu", "--allow-dirty", *flags]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True,
+                            env={**os.environ, **(env or {})}, **kw)
+
+
+def results(out: Path) -> dict:
+    """``{DATASET/file: result less what varies}``; the config less
+    ``out``."""
+    found = {}
+    for p in sorted(out.rglob("*_seed*.json")):
+        r = {k: v for k, v in json.loads(p.read_text()).items()
+             if k not in VARYING}
+        r["config"] = {k: v for k, v in r["config"].items() if k != "out"}
+        found[str(p.relative_to(out))] = r
+    return found
+
+
+@pytest.fixture(scope="module")
+def local(data_root, tmp_path_factory):
+    """The tiny grid run the usual way: its result files and output."""
+    tmp = tmp_path_factory.mktemp("local")
+    proc = driver(tiny_grid(tmp, "out"), "--jobs", "2")
+    printed = proc.communicate(timeout=900)[0]
+    assert proc.returncode == 1, printed  # the broken cell failed
+    found = results(tmp / "out")
+    assert len(found) == GOOD, printed
+    return found
+
+
+def check_failures(out: Path, printed: str) -> None:
+    """The broken cell failed alone, recorded beside its missing results."""
+    failed = sorted(p.name for p in out.rglob("*.failed"))
+    assert failed == ["broken_seed0.failed"] * 2 + ["broken_seed1.failed"] * 2, \
+        printed
+    error = json.loads(next(out.rglob("*.failed")).read_text())["error"]
+    assert error.startswith("ValueError: ") and "folds" in error
+    assert "4 run(s) failed" in printed
+
+
+def killed_then_resumed(tmp_path, name, *flags, env=None) -> str:
+    """Kill the driver once 3 result files exist; rerun it to the end;
+    check no finished file was written again. Returns the last output."""
+    config = tiny_grid(tmp_path, name)
+    out = tmp_path / name
+    proc = driver(config, *flags, env=env)
+    deadline = time.time() + 900  # a loaded machine is slow, not wrong
+    while time.time() < deadline and proc.poll() is None and len(
+            list(out.rglob("*_seed*.json"))) < 3:
+        time.sleep(0.1)
+    os.killpg(proc.pid, signal.SIGKILL)
+    printed = proc.communicate()[0]
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*_seed*.json")}
+    assert 3 <= len(before) < GOOD, printed[-3000:]
+    proc = driver(config, *flags, env=env)
+    printed = proc.communicate(timeout=900)[0]
+    assert proc.returncode == 1, printed[-3000:]
+    assert f"{len(before)} finished (skipped)" in printed
+    for path, stamp in before.items():
+        assert path.stat().st_mtime_ns == stamp, path
+    return printed
+
+
+@pytest.mark.slow
+def test_ray_executor_writes_the_local_files_and_resumes(local, tmp_path):
+    pytest.importorskip("ray")
+    printed = killed_then_resumed(tmp_path, "ray", "--executor", "ray")
+    check_failures(tmp_path / "ray", printed)
+    assert results(tmp_path / "ray") == local
+
+
+@pytest.mark.slow
+def test_slurm_executor_writes_the_local_files_and_resumes(local, tmp_path):
+    pytest.importorskip("submitit")
+    printed = killed_then_resumed(tmp_path, "slurm", "--executor", "slurm",
+                                  env={TEST_CLUSTER: "local"})
+    check_failures(tmp_path / "slurm", printed)
+    assert results(tmp_path / "slurm") == local
+    # chunks of 3 runs per array task
+    assert len(list((tmp_path / "slurm" / ".submitit").glob(
+        "*_submitted.pkl"))) >= 6
+
+
+@pytest.mark.slow
+def test_train_stage_then_score_stage_is_a_whole_run(local, tmp_path):
+    config = tiny_grid(tmp_path, "staged")
+    out = tmp_path / "staged"
+    train = driver(config, "--stage", "train", "--jobs", "2")
+    printed = train.communicate(timeout=900)[0]
+    assert train.returncode == 1, printed  # the broken cell
+    assert not list(out.rglob("*_seed*.json")), printed
+    assert len(list(out.rglob("*.emb.npz"))) == 8
+    assert len(list(out.rglob("*_seed?.pt"))) == 8
+    score = driver(config, "--stage", "score", "--jobs", "2")
+    printed = score.communicate(timeout=900)[0]
+    assert "4 run(s) not trained yet" in printed
+    assert results(out) == local
+
+
+def test_slurm_without_sbatch_refuses_and_names_the_fix(tmp_path, run_cli,
+                                                        monkeypatch):
+    monkeypatch.delenv(TEST_CLUSTER, raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))  # no sbatch on it
+    pytest.importorskip("submitit")
+    done = run_cli("grid", "run", tiny_grid(tmp_path, "x"), "--executor",
+                   "slurm", "--allow-dirty")
+    assert done.returncode == 2
+    assert "--executor slurm needs SLURM's sbatch, which is not on PATH" \
+        in done.stderr
+    assert not (tmp_path / "x" / "MUTAG").exists()  # nothing ran
+
+
+@pytest.mark.parametrize("executor,module", [("ray", "ray"),
+                                             ("slurm", "submitit")])
+def test_a_missing_extra_is_one_line_naming_pip(tmp_path, run_cli,
+                                                monkeypatch, executor,
+                                                module):
+    monkeypatch.setitem(sys.modules, module, None)  # import fails
+    done = run_cli("grid", "run", tiny_grid(tmp_path, "x"), "--executor",
+                   executor, "--allow-dirty")
+    assert done.returncode == 2
+    assert done.stderr == (f"hngraph: error: --executor {executor} needs "
+                           f"{module}, which is not installed: pip install "
+                           f"\"hngraph[{executor}]\"\n")
+
+
+def test_slurm_settings_from_the_config_and_the_flags(tmp_path):
+    grid = GridConfig.from_yaml(tiny_grid(tmp_path, "x"))
+    settings = grid.slurm_settings(partition="gpu", time_min=None)
+    assert (settings.chunk, settings.partition, settings.time_min) == \
+        (3, "gpu", 120)
+    with pytest.raises(ValueError, match=r"slurm: unknown key\(s\) "
+                       r"\['nodes'\]"):
+        grid.slurm_settings(nodes=2)
+    with pytest.raises(ValueError, match="chunk must be an integer >= 1"):
+        grid.slurm_settings(chunk=0)
+    # the array task's CPUs and GPUs: the settings', else the run's
+    os.environ[TEST_CLUSTER] = "local"
+    try:
+        pytest.importorskip("submitit")
+        ex = SlurmExecutor(tmp_path, SlurmSettings(gpus_per_task=2), 4, 0)
+        assert (ex.cpus, ex.gpus) == (4, 2)
+    finally:
+        del os.environ[TEST_CLUSTER]
