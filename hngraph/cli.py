@@ -263,6 +263,10 @@ def _grid_parser(sub) -> None:
                      "(refused otherwise; every result file records it)")
     run.add_argument("--out", help="the folder of the result files "
                      "(default: the config's out)")
+    run.add_argument("--share-out", action="store_true",
+                     help="write into an out folder that another grid (of "
+                     "another name) writes into, on purpose (the config's "
+                     "shares_out says so for good)")
     run.add_argument("--stage", choices=STAGES, default="all",
                      help="all: train, score and record each run; train: "
                      "train and keep its embeddings; score: score what "
@@ -295,7 +299,7 @@ def _grid_parser(sub) -> None:
 
 
 def _grid(args) -> int:
-    from .errors import DirtySourceError
+    from .errors import DirtySourceError, OutTakenError
     from .grid import GridConfig, plan, run_grid
 
     try:
@@ -325,8 +329,9 @@ def _grid(args) -> int:
     try:
         failures = run_grid(grid, runs, args.jobs, args.threads, args.device,
                             args.dry_run, allow_dirty=args.allow_dirty,
-                            stage=args.stage, executor=executor)
-    except DirtySourceError as err:
+                            stage=args.stage, executor=executor,
+                            share_out=args.share_out)
+    except (DirtySourceError, OutTakenError) as err:
         raise UsageError(err) from err
     if failures:
         print(f"{len(failures)} run(s) failed (errors in "

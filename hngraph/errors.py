@@ -15,3 +15,8 @@ class CacheError(OSError):
 
 class DirtySourceError(ValueError):
     """A grid asked to run from code with uncommitted changes."""
+
+
+class OutTakenError(ValueError):
+    """A grid asked to write into an ``out`` folder another grid writes
+    into."""

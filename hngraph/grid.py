@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import fcntl
+import json
 import os
 import time
 import traceback
@@ -46,7 +47,7 @@ from .config import (
     read_yaml,
     setting,
 )
-from .errors import DirtySourceError
+from .errors import DirtySourceError, OutTakenError
 from .executors import STAGES, SlurmSettings
 from .results import (
     SOURCE,
@@ -107,6 +108,9 @@ class GridConfig:
     report: str = setting("RESULTS", _NAME, "the report's file stem")
     slurm: dict = setting({}, OfType(dict), "the SLURM job array of "
                           "--executor slurm (docs/grids.md)")
+    shares_out: list = setting([], ListOf(_NAME), "the grids whose out "
+                               "folder this one shares on purpose (the "
+                               "cells of the same name are the same runs)")
     shared: dict = dataclasses.field(default_factory=dict)
     source: str = "grid config"
 
@@ -192,6 +196,12 @@ class GridConfig:
             raise ValueError(f"{self.source}: slurm: unknown key(s) "
                              f"{unknown}; it takes {known}.")
         return SlurmSettings(**given, source=f"{self.source}: slurm")
+
+    @property
+    def name(self) -> str:
+        """The grid's name: its config file's stem (``verdict`` for
+        ``configs/verdict.yaml``)."""
+        return Path(self.source).stem
 
     @property
     def out_path(self) -> Path:
@@ -443,6 +453,32 @@ def counted(grid: GridConfig, done: set[Run], source: Source | None = None
         r._replace(cell=c) in kept for c in grid.selections[r.cell])}
 
 
+def claim_out(grid: GridConfig, share: bool = False,
+              dry_run: bool = False) -> None:
+    """Record in ``<out>/.grid.json`` which grids write into ``out`` (each
+    one's :attr:`~GridConfig.name` and config file), and refuse a grid of
+    another name, whose runs would replace those of the same cell names,
+    unless it says so: its ``shares_out`` names one of them, or ``share``
+    (``--share-out``). A dry run records nothing."""
+    path = grid.out_path / ".grid.json"
+    try:
+        grids = dict(json.loads(path.read_text())["grids"])
+    except (OSError, ValueError, KeyError, TypeError):
+        grids = {}
+    if grids and grid.name not in grids and not share and not (
+            set(grid.shares_out) & set(grids)):
+        raise OutTakenError(
+            f"{grid.out_path} holds the runs of the grid(s) "
+            + ", ".join(f"{n!r} ({c})" for n, c in sorted(grids.items()))
+            + f", and this grid, {grid.name!r}, would replace those of the "
+            "same cell names; give it its own folder (--out DIR, or its out "
+            "key), or say that it shares the folder on purpose (shares_out: "
+            f"[{next(iter(sorted(grids)))}] in its config, or --share-out).")
+    if not dry_run and grids.get(grid.name) != grid.source:
+        atomic_write_json(path, {"grids": {**grids,
+                                           grid.name: grid.source}})
+
+
 def check_source(allow_dirty: bool, source: Source | None = None) -> None:
     """Refuse to run a grid from code with uncommitted changes, which no
     commit can rebuild, unless ``allow_dirty``. ``source`` defaults to
@@ -460,7 +496,8 @@ def check_source(allow_dirty: bool, source: Source | None = None) -> None:
 def run_grid(grid: GridConfig, runs: list[Run], jobs: int = 1,
              threads: int | None = None, device: str | None = None,
              dry_run: bool = False, echo=print, allow_dirty: bool = False,
-             stage: str = "all", executor=None) -> list[dict]:
+             stage: str = "all", executor=None, share_out: bool = False
+             ) -> list[dict]:
     """Run what is not finished of ``runs`` (see :func:`plan`): the stages
     ``stage`` names (:data:`STAGES`), each run in a process of ``threads``
     torch threads, on ``executor`` (an :class:`~hngraph.executors.Executor`;
@@ -468,7 +505,7 @@ def run_grid(grid: GridConfig, runs: list[Run], jobs: int = 1,
     as their cells have finished. Returns the failures (each also written
     beside its missing result file). A result file counts as finished as
     :func:`counted` says; the source must be clean unless ``allow_dirty``
-    (:func:`check_source`)."""
+    (:func:`check_source`), and ``out`` this grid's (:func:`claim_out`)."""
     from tqdm.auto import tqdm
 
     from .executors import LocalExecutor
@@ -479,6 +516,7 @@ def run_grid(grid: GridConfig, runs: list[Run], jobs: int = 1,
         check_source(allow_dirty)
     out = grid.out_path
     with _OutLock(out):
+        claim_out(grid, share_out, dry_run)
         removed = [] if dry_run else [p.unlink()
                                       for p in out.rglob(".*.tmp")]
         every = plan(grid, sorted({r.dataset for r in runs}))
@@ -604,4 +642,4 @@ def _execute(grid, todo, waiting, trained, stage, executor, threads, device,
 
 #: The public names (the API reference lists these).
 __all__ = ["GridConfig", "Run", "plan", "run_grid", "run_task",
-           "counted", "check_source"]
+           "counted", "check_source", "claim_out"]

@@ -235,31 +235,6 @@ def test_kill_mid_grid_and_restart(data_root, tmp_path):
     assert not list(out.rglob("*.failed"))
 
 
-@pytest.mark.slow
-def test_failed_run_is_recorded_and_the_others_finish(data_root, tmp_path,
-                                                      run_cli):
-    out = tmp_path / "out"
-    cfg = write(tmp_path, epochs=1, seeds=[0], datasets=["MUTAG", "PTC_MR"],
-                cells={"infograph": {"beta": 0, "tau_plus": 0},
-                       "broken": {"beta": 0, "tau_plus": 0, "folds": 200}})
-    args = ("grid", "run", cfg, "--device", "cpu", "--jobs", "2",
-            "--threads", "1", "--allow-dirty")
-    first = run_cli(*args)
-    assert first.returncode == 1
-    assert "2 run(s) failed" in first.stdout and "folds" in first.stdout
-    for dataset in ("MUTAG", "PTC_MR"):
-        run = Run(dataset, "broken", 0)
-        assert read_result(run._replace(cell="infograph").files(out).result)
-        failure = json.loads(run.files(out).failure
-                             .read_text())
-        assert failure["dataset"] == dataset and failure["seed"] == 0
-        assert "ValueError" in failure["error"]
-    # Rerun: the finished runs are skipped, the failed ones tried again.
-    second = run_cli(*args)
-    assert second.returncode == 1
-    assert "2 finished (skipped), 2 to do" in second.stdout
-
-
 def test_cli_refuses_a_bad_grid_at_once(tmp_path, run_cli):
     bad = run_cli("grid", "run", write(tmp_path, seeds=[]))
     assert bad.returncode == 2
@@ -410,3 +385,29 @@ def test_ctrl_c_stops_the_grid_and_its_queued_runs(data_root, tmp_path):
     assert not any(Path(f"/proc/{w}").exists() for w in workers)
     assert len(list(out.rglob("*.json"))) <= before + 1  # one in flight
     assert not list(out.rglob("*.tmp"))
+
+
+def test_an_out_folder_is_its_grids_unless_another_says_it_shares_it(
+        tmp_path, run_cli):
+    first = write(tmp_path)
+    other = tmp_path / "other.yaml"
+    other.write_text(first.read_text())
+    assert run_cli("grid", "run", first, "--dry-run").returncode == 0
+    assert not (tmp_path / "out" / ".grid.json").exists()  # a dry run
+    from hngraph.grid import claim_out
+    claim_out(GridConfig.from_yaml(first))
+    assert json.loads((tmp_path / "out" / ".grid.json").read_text()) == {
+        "grids": {"grid": str(first)}}
+    refused = run_cli("grid", "run", other, "--dry-run")
+    assert refused.returncode == 2
+    assert refused.stderr.startswith(
+        f"hngraph: error: {tmp_path / 'out'} holds the runs of the grid(s) "
+        f"'grid' ({first}), and this grid, 'other', would replace")
+    assert "--share-out" in refused.stderr
+    assert run_cli("grid", "run", other, "--dry-run", "--share-out"
+                   ).returncode == 0
+    other.write_text(other.read_text() + "shares_out: [grid]\n")
+    claim_out(GridConfig.from_yaml(other))
+    assert json.loads((tmp_path / "out" / ".grid.json").read_text()) == {
+        "grids": {"grid": str(first), "other": str(other)}}
+    claim_out(GridConfig.from_yaml(first))  # both write there now
