@@ -24,8 +24,9 @@ parallel threads. ``method="sklearn"`` runs the plain
 """
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 
 import numpy as np
 import torch
@@ -70,6 +71,8 @@ class SVMResult:
         first_split_mean: the first split's mean (one 10-fold
             cross-validation, the figure of published tables).
         first_split_std: the first split's standard deviation.
+        protocol: what it was scored on (:func:`protocol`), ``None`` for a
+            result file written before it was recorded.
     """
 
     accuracy_mean: float
@@ -81,6 +84,7 @@ class SVMResult:
     repeat_means: list[float]
     first_split_mean: float
     first_split_std: float
+    protocol: dict | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -88,8 +92,11 @@ class SVMResult:
     @classmethod
     def from_dict(cls, values: Mapping) -> SVMResult:
         """The fields of this class read from ``values`` (a result
-        file's dict; other keys are left out)."""
-        return cls(**{f.name: values[f.name] for f in fields(cls)})
+        file's dict; other keys are left out, and a field with a default
+        may be missing)."""
+        return cls(**{f.name: values[f.name] for f in fields(cls)
+                      if f.name in values or f.default is MISSING
+                      and f.default_factory is MISSING})
 
 
 @dataclass
@@ -259,7 +266,8 @@ def svm_accuracy(embeddings, labels, folds: int = 10, seed: int = 0,
                 for tr, te in splits)
     # libsvm releases the GIL: threads share the data at no copying cost.
     out = Parallel(n_jobs=n_jobs, prefer="threads")(jobs)
-    return _result(SVMResult, out, repeats)
+    return _result(SVMResult, out, repeats, protocol=protocol(
+        y, folds, seed, inner_folds, c_grid, repeats))
 
 
 def _outer_splits(y: np.ndarray, folds: int, seed: int, repeats: int
@@ -270,6 +278,22 @@ def _outer_splits(y: np.ndarray, folds: int, seed: int, repeats: int
     return list(RepeatedStratifiedKFold(
         n_splits=folds, n_repeats=repeats, random_state=seed).split(
             np.zeros(len(y)), y))
+
+
+def protocol(labels: np.ndarray, folds: int, seed: int, inner_folds: int,
+             c_grid, repeats: int) -> dict:
+    """What an SVM stage scored on, for comparing results
+    (:func:`select_results`): the number of graphs, a hash of their labels
+    (SHA-256 of the class index of each row, classes in sorted order), the
+    outer ``folds``, ``seed`` and ``repeats``, the ``inner_folds``, the
+    ``c_grid``, and the scale of its accuracies (fractions)."""
+    classes = np.unique(labels, return_inverse=True)[1].astype(np.int64)
+    return {"graphs": int(len(labels)),
+            "labels_sha256": hashlib.sha256(classes.tobytes()).hexdigest(),
+            "folds": int(folds), "seed": int(seed), "repeats": int(repeats),
+            "inner_folds": int(inner_folds),
+            "c_grid": [float(c) for c in np.ravel(c_grid)],
+            "scale": "fraction"}
 
 
 def _result(kind, out, repeats: int, **extra):
@@ -327,7 +351,8 @@ def select_embeddings(candidates: Mapping[str, np.ndarray], labels,
     out = Parallel(n_jobs=n_jobs, prefer="threads")(
         delayed(fold)(tr, te)
         for tr, te in _outer_splits(y, folds, seed, repeats))
-    return _selection(out, repeats)
+    return _selection(out, repeats, protocol(y, folds, seed, inner_folds,
+                                             c_grid, repeats))
 
 
 def _first_best(scores: Mapping[str, float]) -> str:
@@ -335,11 +360,13 @@ def _first_best(scores: Mapping[str, float]) -> str:
     return max(scores, key=scores.get)
 
 
-def _selection(out, repeats: int) -> SelectionResult:
+def _selection(out, repeats: int, scored_on: dict | None
+               ) -> SelectionResult:
     """A :class:`SelectionResult` from ``(accuracy, C, chosen, inner
     scores)`` per outer fold."""
     return _result(SelectionResult, [(a, c, s[b]) for a, c, b, s in out],
-                   repeats, chosen=[b for _, _, b, _ in out],
+                   repeats, protocol=scored_on,
+                   chosen=[b for _, _, b, _ in out],
                    inner_scores=[s for _, _, _, s in out])
 
 
@@ -354,8 +381,9 @@ def select_results(candidates: Mapping[str, SVMResult]) -> SelectionResult:
     chosen, and its recorded test accuracy is that fold's score. The result
     equals ``select_embeddings`` of the same embeddings with the same
     ``labels``, ``folds``, ``seed``, ``repeats``, ``inner_folds`` and
-    ``c_grid`` (the ``fast`` method); the caller makes sure of the same
-    settings.
+    ``c_grid`` (the ``fast`` method). The candidates must have been scored
+    on the same graphs, folds, seed and C grid (their :func:`protocol`,
+    compared where recorded), with accuracies as fractions.
 
     Args:
         candidates: name -> :class:`SVMResult` (or a result file's dict).
@@ -368,18 +396,39 @@ def select_results(candidates: Mapping[str, SVMResult]) -> SelectionResult:
                          f"SVMResult, got {type(candidates).__name__}.")
     found = {name: r if isinstance(r, SVMResult) else SVMResult.from_dict(r)
              for name, r in candidates.items()}
+    for name, r in found.items():
+        values = [*r.fold_accuracies, *r.inner_accuracies]
+        if not all(0.0 <= v <= 1.0 for v in values):
+            raise ValueError(f"candidate {name!r} holds accuracies outside "
+                             f"[0, 1] (for example {max(values)!r}); give "
+                             "them as fractions, as svm_accuracy does, not "
+                             "percent.")
     shapes = {(r.repeats, len(r.fold_accuracies)) for r in found.values()}
     if len(shapes) != 1:
         raise ValueError("candidates were scored on different splits "
                          f"(repeats, outer folds): {sorted(shapes)}; score "
                          "them with the same folds, seed and repeats.")
+    recorded = {n: r.protocol for n, r in found.items()
+                if r.protocol is not None}
+    first = next(iter(recorded.items()), (None, None))
+    for name, p in recorded.items():
+        differ = sorted(k for k in set(p) | set(first[1])
+                        if p.get(k) != first[1].get(k))
+        if differ:
+            raise ValueError(
+                f"candidates {first[0]!r} and {name!r} were scored on "
+                f"different {', '.join(differ)} ("
+                f"{first[1].get(differ[0])!r} and {p.get(differ[0])!r}); "
+                "a selection compares candidates "
+                "scored on the same graphs, folds, seed and C grid.")
     out = []
     for f in range(len(next(iter(found.values())).fold_accuracies)):
         scores = {name: r.inner_accuracies[f] for name, r in found.items()}
         best = _first_best(scores)
         out.append((found[best].fold_accuracies[f], found[best].best_C[f],
                     best, scores))
-    return _selection(out, shapes.pop()[0])
+    return _selection(out, shapes.pop()[0], first[1]
+                      if len(recorded) == len(found) else None)
 
 
 def evaluate(model, dataset, seed: int = 0, folds: int = 10,
@@ -440,4 +489,4 @@ def linear_probe(model, dataset, batch_size: int = 256,
 
 #: The public names (the API reference lists these).
 __all__ = ["SVMResult", "SelectionResult", "svm_accuracy", "select_embeddings",
-           "select_results", "evaluate", "linear_probe", "C_GRID"]
+           "select_results", "evaluate", "linear_probe", "protocol", "C_GRID"]

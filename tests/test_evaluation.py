@@ -1,8 +1,10 @@
+import hashlib
+
 import numpy as np
 import pytest
 
 from hngraph import svm_accuracy
-from hngraph.evaluation import select_embeddings, select_results
+from hngraph.evaluation import C_GRID, select_embeddings, select_results
 
 
 def test_separable_embeddings_near_one():
@@ -217,3 +219,36 @@ def test_select_results_refuses_other_splits():
         select_results({"a": one, "b": two})
     with pytest.raises(ValueError, match="repeats must be an integer >= 1"):
         svm_accuracy(cands["weak"], y, repeats=0)
+
+
+def test_select_results_compares_what_its_candidates_were_scored_on():
+    """Candidates scored on other graphs, another seed, other inner folds
+    or C grid, or in percent, are refused by name; results without a
+    recorded protocol (older files) are compared by their splits alone."""
+    y, cands = _candidates(n=60)
+    weak = svm_accuracy(cands["weak"], y, seed=0)
+    assert weak.protocol == {
+        "graphs": 60, "folds": 10, "seed": 0, "repeats": 1,
+        "inner_folds": 5, "c_grid": list(C_GRID), "scale": "fraction",
+        "labels_sha256": hashlib.sha256(
+            np.unique(y, return_inverse=True)[1].astype(np.int64)
+            .tobytes()).hexdigest()}
+    same = select_results({"weak": weak, "strong": svm_accuracy(
+        cands["strong"], y, seed=0)})
+    assert same.protocol == weak.protocol
+    others = {
+        "seed": svm_accuracy(cands["strong"], y, seed=1),
+        "inner_folds": svm_accuracy(cands["strong"], y, inner_folds=3),
+        "c_grid": svm_accuracy(cands["strong"], y, c_grid=[1.0, 10.0]),
+        "labels_sha256": svm_accuracy(cands["strong"], 1 - y)}
+    for key, other in others.items():
+        with pytest.raises(ValueError, match=f"candidates 'weak' and 'other'"
+                           f" were scored on different {key}"):
+            select_results({"weak": weak, "other": other})
+    shuffled = weak.to_dict()
+    shuffled["fold_accuracies"] = [100 * a for a in weak.fold_accuracies]
+    with pytest.raises(ValueError, match="candidate 'pct' holds accuracies "
+                       "outside \\[0, 1\\].*not percent"):
+        select_results({"weak": weak, "pct": shuffled})
+    old = {k: v for k, v in weak.to_dict().items() if k != "protocol"}
+    assert select_results({"old": old, "weak": weak}).protocol is None
