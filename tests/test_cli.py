@@ -164,6 +164,32 @@ def test_ctrl_c_stops_with_130_and_one_line(data_root, tmp_path):
     assert not list(tmp_path.rglob("*.tmp"))
 
 
+@pytest.mark.slow
+def test_ctrl_c_in_the_svm_stage_stops_with_130_and_one_line(data_root,
+                                                              tmp_path):
+    """A real SIGINT to the process group, as a terminal sends it, while
+    the SVM stage's threads run (no training: 0 epochs, 30 outer splits of
+    PROTEINS, minutes of SVM fits)."""
+    import os
+    import signal
+    import time
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hngraph.cli", "train", "--dataset", "PROTEINS",
+         "--epochs", "0", "--repeats", "30", "--out", str(tmp_path),
+         "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    time.sleep(15)  # past loading, well inside the SVM stage
+    assert proc.poll() is None, proc.communicate()
+    os.killpg(proc.pid, signal.SIGINT)
+    start = time.time()
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert time.time() - start < 20
+    assert err.strip().splitlines() == [
+        "hngraph: interrupted; finished result files are kept, nothing "
+        "half-written is left."]
+    assert not list(tmp_path.iterdir())  # no result, no model, no tmp
 
 
 def test_cli_infonce_trains_and_saves(data_root, tmp_path, run_cli):
