@@ -6,7 +6,7 @@ import math
 import networkx as nx
 import pytest
 import torch
-from torch_geometric.data import Batch, Data
+from torch_geometric.data import Batch
 
 from hngraph.augment import (
     EdgePerturb,
@@ -21,23 +21,7 @@ from hngraph.batching import DeviceGraphs, DeviceLoader
 NAMES = ("node_drop", "subgraph", "edge_perturb", "feature_mask")
 
 
-def cycle(n=30, dim=4):
-    g = nx.cycle_graph(n)
-    g.add_edges_from((i, (i + 7) % n) for i in range(0, n, 3))
-    return from_networkx(g, dim)
-
-
-def from_networkx(g, dim=4, start=0):
-    """Features: column 0 is a node's id (``start`` + its number), so that
-    a view's nodes say which nodes they were."""
-    n = g.number_of_nodes()
-    x = torch.ones(n, dim)
-    x[:, 0] = torch.arange(start, start + n, dtype=torch.float)
-    edges = torch.tensor(list(g.to_directed().edges), dtype=torch.long)
-    return Data(x=x, edge_index=edges.t().reshape(2, -1))
-
-
-def hand_batch():
+def hand_batch(nx_data):
     """A cycle, a path, a star, two disjoint triangles, a single node and a
     graph without edges, with node ids across the batch."""
     graphs = [nx.cycle_graph(12), nx.path_graph(9), nx.star_graph(7),
@@ -45,7 +29,7 @@ def hand_batch():
               nx.empty_graph(1), nx.empty_graph(5)]
     data, start = [], 0
     for g in graphs:
-        data.append(from_networkx(g, start=start))
+        data.append(nx_data(g, start=start))
         start += g.number_of_nodes()
     return Batch.from_data_list(data), graphs
 
@@ -59,8 +43,8 @@ def original_edges(batch):
 
 
 @pytest.mark.parametrize("ratio", [0.2, 0.5, 0.99])
-def test_node_drop_keeps_n_minus_floor_rn_and_their_edges(ratio):
-    batch, graphs = hand_batch()
+def test_node_drop_keeps_n_minus_floor_rn_and_their_edges(ratio, nx_data):
+    batch, graphs = hand_batch(nx_data)
     edges = original_edges(batch)
     view = augment_batch("node_drop", batch, ratio,
                          torch.Generator().manual_seed(3))
@@ -78,8 +62,8 @@ def test_node_drop_keeps_n_minus_floor_rn_and_their_edges(ratio):
 
 
 @pytest.mark.parametrize("seed", range(5))
-def test_subgraph_grows_a_connected_set_from_one_node(seed):
-    batch, graphs = hand_batch()
+def test_subgraph_grows_a_connected_set_from_one_node(seed, nx_data):
+    batch, graphs = hand_batch(nx_data)
     ratio = 0.4
     view = augment_batch("subgraph", batch, ratio,
                          torch.Generator().manual_seed(seed))
@@ -99,13 +83,13 @@ def test_subgraph_grows_a_connected_set_from_one_node(seed):
                                  if set(e) <= kept)
 
 
-def test_subgraph_grows_by_uniform_frontier_draws():
+def test_subgraph_grows_by_uniform_frontier_draws(nx_data):
     # The continuous-time construction must give the distribution of the
     # one-node-at-a-time growth (a uniform start, then uniform draws among
     # the frontier): on a 5-node path, keeping 3 nodes, against the exact
     # distribution enumerated by hand below.
     g = nx.path_graph(5)
-    data = from_networkx(g)
+    data = nx_data(g)
     seen = {}
     gen = torch.Generator().manual_seed(0)
     batch = Batch.from_data_list([data] * 4000)
@@ -142,8 +126,8 @@ def _growth_distribution(g, k):
 
 
 @pytest.mark.parametrize("ratio", [0.2, 0.5])
-def test_edge_perturb_keeps_each_graphs_edge_count(ratio):
-    batch, graphs = hand_batch()
+def test_edge_perturb_keeps_each_graphs_edge_count(ratio, nx_data):
+    batch, graphs = hand_batch(nx_data)
     view = augment_batch("edge_perturb", batch, ratio,
                          torch.Generator().manual_seed(1))
     assert torch.equal(view.x, batch.x)
@@ -161,8 +145,8 @@ def test_edge_perturb_keeps_each_graphs_edge_count(ratio):
     assert len(set(map(tuple, kept))) == len(kept)  # drawn without repeats
 
 
-def test_feature_mask_zeroes_whole_rows():
-    batch, graphs = hand_batch()
+def test_feature_mask_zeroes_whole_rows(nx_data):
+    batch, graphs = hand_batch(nx_data)
     view = augment_batch("feature_mask", batch, 0.5,
                          torch.Generator().manual_seed(2))
     assert torch.equal(view.edge_index, batch.edge_index)
@@ -174,8 +158,8 @@ def test_feature_mask_zeroes_whole_rows():
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_same_generator_state_same_views(name):
-    batch, _ = hand_batch()
+def test_same_generator_state_same_views(name, nx_data):
+    batch, _ = hand_batch(nx_data)
     a = augment_batch(name, batch, 0.3, torch.Generator().manual_seed(7))
     b = augment_batch(name, batch, 0.3, torch.Generator().manual_seed(7))
     c = augment_batch(name, batch, 0.3, torch.Generator().manual_seed(8))
@@ -224,7 +208,7 @@ def _per_graph_counts(view, graphs):
 
 @pytest.mark.parametrize("cls", [NodeDrop, EdgePerturb, FeatureMask,
                                  RandomWalkSubgraph])
-def test_transforms_are_seeded_and_leave_input_alone(cls):
+def test_transforms_are_seeded_and_leave_input_alone(cls, cycle):
     data = cycle()
     before = data.clone()
     a = cls(0.3, torch.Generator().manual_seed(1))(data)
@@ -238,7 +222,7 @@ def test_transforms_are_seeded_and_leave_input_alone(cls):
     assert a.edge_index.numel() == 0 or a.edge_index.max() < a.num_nodes
 
 
-def test_transform_sizes():
+def test_transform_sizes(cycle):
     data = cycle(200)
     assert NodeDrop(0.25)(data).num_nodes == 150
     assert RandomWalkSubgraph(0.25)(data).num_nodes == 150  # connected
@@ -248,12 +232,12 @@ def test_transform_sizes():
     assert int((masked.x == 0).all(1).sum()) == 60
 
 
-def test_bad_augmentation_arguments():
+def test_bad_augmentation_arguments(nx_data):
     with pytest.raises(ValueError, match="unknown augmentation"):
         make_augmentation("rotate")
     with pytest.raises(ValueError, match=r"ratio must lie in \[0, 1\)"):
         NodeDrop(1.2)
-    batch, _ = hand_batch()
+    batch, _ = hand_batch(nx_data)
     with pytest.raises(ValueError, match="augmentation name must be one of"):
         augment_batch("rotate", batch)
     with pytest.raises(ValueError, match=r"ratio must be a finite number in"):

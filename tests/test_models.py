@@ -3,8 +3,6 @@ import math
 import numpy as np
 import pytest
 import torch
-from test_augment import cycle
-from test_training import small_model
 from torch_geometric.loader import DataLoader
 
 from hngraph import GraphCL, InfoGraph, fit, load_tudataset, seed_everything
@@ -19,7 +17,7 @@ def test_wrong_feature_size_for_checkpoint(tmp_path):
         loaded(torch.ones(4, 3), torch.zeros(2, 0, dtype=torch.long))
 
 
-def test_saved_model_embeds_identically(data_root, tmp_path):
+def test_saved_model_embeds_identically(data_root, tmp_path, small_model):
     ds = load_tudataset("MUTAG")
     model = small_model(ds)
     fit(model, ds, epochs=1, batch_size=64, device="cpu", progress=False)
@@ -42,7 +40,7 @@ def test_bad_checkpoint_file(tmp_path):
         InfoGraph.load(tmp_path / "missing.pt")
 
 
-def test_graphcl_loss_trains():
+def test_graphcl_loss_trains(cycle):
     # Shared optimisation steps (the step fit takes) on one batch of
     # augmented views lower the loss, and every encoder weight moves.
     from torch_geometric.data import Batch

@@ -5,7 +5,6 @@ import re
 from pathlib import Path
 
 import pytest
-from test_ogb_graphs import tiny_molhiv
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -33,7 +32,7 @@ def test_readme_commands_are_valid(command):
 
 @pytest.mark.parametrize("index", range(len(BLOCKS)))
 def test_readme_example_runs(index, data_root, tmp_path, monkeypatch,
-                             capsys):
+                             capsys, tiny_molhiv):
     # No OGB data can be downloaded here: the OGB example reads a tiny copy
     # in OGB's on-disk format.
     monkeypatch.setenv("HNGRAPH_OGB_DATA", str(tiny_molhiv(tmp_path / "ogb")))

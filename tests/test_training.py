@@ -4,14 +4,7 @@ import sys
 import pytest
 import torch
 
-from hngraph import InfoGraph, fit, load_tudataset, seed_everything
-
-
-def small_model(ds, seed=0):
-    seed_everything(seed)
-    return InfoGraph(ds.num_features, hidden=8, layers=2, beta=1.0,
-                     tau_plus=0.5, prior=True)
-
+from hngraph import InfoGraph, fit, load_tudataset
 
 REPRO = """
 import hashlib, sys, torch
@@ -27,7 +20,7 @@ print(hashlib.sha256(emb.tobytes()).hexdigest())
 """
 
 
-def test_resumed_training_matches_uninterrupted(data_root, tmp_path):
+def test_resumed_training_matches_uninterrupted(data_root, tmp_path, small_model):
     ds = load_tudataset("MUTAG")
     full = small_model(ds)
     h_full = fit(full, ds, epochs=4, batch_size=64, seed=3, device="cpu",
@@ -55,7 +48,7 @@ def test_same_seed_same_bits_in_two_processes(data_root, tmp_path):
     assert len(outs[0].stdout.splitlines()) == 2
 
 
-def test_resume_under_other_settings_is_an_error(data_root, tmp_path):
+def test_resume_under_other_settings_is_an_error(data_root, tmp_path, small_model):
     ds = load_tudataset("MUTAG")
     ckpt = tmp_path / "train.pt"
     fit(small_model(ds), ds, epochs=2, batch_size=64, seed=3, device="cpu",
@@ -74,7 +67,7 @@ def test_resume_under_other_settings_is_an_error(data_root, tmp_path):
     assert torch.load(ckpt, weights_only=False)["settings"]["lr"] == 0.01
 
 
-def test_truncated_training_checkpoint(data_root, tmp_path):
+def test_truncated_training_checkpoint(data_root, tmp_path, small_model):
     ds = load_tudataset("MUTAG")
     ckpt = tmp_path / "train.pt"
     fit(small_model(ds), ds, epochs=1, batch_size=64, device="cpu",
