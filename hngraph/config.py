@@ -7,7 +7,7 @@ import math
 import os
 import re
 import warnings
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 
 import yaml
@@ -449,6 +449,14 @@ def read_yaml(path: str | Path) -> dict:
 _FIELDS = {f.name: f for f in fields(TrainConfig)}
 
 
+def default(name: str):
+    """The default of the setting ``name``, declared once in
+    :class:`TrainConfig`: the models, the losses, ``fit`` and the command
+    line all take theirs from here."""
+    f = next(f for f in fields(TrainConfig) if f.name == name)
+    return f.default if f.default is not MISSING else f.default_factory()
+
+
 def check_setting(name: str, value, label: str | None = None):
     """``value`` checked against the declaration of setting ``name`` in
     :class:`TrainConfig` (see :func:`check_field`)."""
@@ -517,5 +525,6 @@ def _right_type(value, constraint: Constraint) -> bool:
 
 #: The public names (the API reference lists these).
 __all__ = ["TrainConfig", "check_setting", "check_settings", "setting",
+           "default",
            "read_yaml", "user_path", "check_eval_epochs", "Constraint", "Interval", "Options", "Pattern", "OfType",
            "Nullable", "ListOf", "MappingOf", "Either"]

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
-from .config import check_settings
+from .config import check_settings, default
 from .distributed import gather_graphs, global_max
 
 LOG2 = math.log(2.0)
@@ -73,7 +73,8 @@ def _validated(settings: dict, **tensors) -> dict:
 
 
 def negative_weights(scores: Tensor, neg_mask: Tensor, beta: float,
-                     reweight: str = "paper", scale: Tensor | None = None
+                     reweight: str = default("reweight"),
+                     scale: Tensor | None = None
                      ) -> Tensor:
     r"""Importance weights of the negatives of each row of a score matrix.
 
@@ -282,8 +283,10 @@ def _negative_term(node_emb: Tensor, graph_emb: Tensor, batch: Tensor,
 
 
 def jsd_local_global(node_emb: Tensor, graph_emb: Tensor, batch: Tensor,
-                     beta: float = 0.0, tau_plus: float = 0.0,
-                     reweight: str = "paper", chunk_size: int | None = None,
+                     beta: float = default("beta"),
+                     tau_plus: float = default("tau_plus"),
+                     reweight: str = default("reweight"),
+                     chunk_size: int | None = default("chunk_size"),
                      distributed: bool = False, validate: bool = True
                      ) -> Tensor:
     r"""InfoGraph's Jensen-Shannon local-global loss with hard negatives.
@@ -413,9 +416,10 @@ def _jsd_core(node_emb: Tensor, graph_emb: Tensor, batch: Tensor,
     return total / num_nodes - LOG2 - e_pos
 
 
-def hard_infonce(z1: Tensor, z2: Tensor, beta: float = 0.0,
-                 tau_plus: float = 0.0, temperature: float = 0.5,
-                 reweight: str = "paper", distributed: bool = False,
+def hard_infonce(z1: Tensor, z2: Tensor, beta: float = default("beta"),
+                 tau_plus: float = default("tau_plus"),
+                 temperature: float = default("temperature"),
+                 reweight: str = default("reweight"), distributed: bool = False,
                  validate: bool = True) -> Tensor:
     r"""Two-view graph-level InfoNCE with hard, debiased negatives.
 
@@ -542,8 +546,10 @@ class JSDLocalGlobalLoss(nn.Module):
         >>> loss = loss_fn(node_emb, graph_emb, data.batch)
     """
 
-    def __init__(self, beta: float = 0.0, tau_plus: float = 0.0,
-                 reweight: str = "paper", chunk_size: int | None = None):
+    def __init__(self, beta: float = default("beta"),
+                 tau_plus: float = default("tau_plus"),
+                 reweight: str = default("reweight"),
+                 chunk_size: int | None = default("chunk_size")):
         super().__init__()
         settings = check_settings(beta=beta, tau_plus=tau_plus,
                                   reweight=reweight, chunk_size=chunk_size)
@@ -579,8 +585,10 @@ class HardInfoNCELoss(nn.Module):
         >>> loss = loss_fn(head(encoder(view1)), head(encoder(view2)))
     """
 
-    def __init__(self, beta: float = 0.0, tau_plus: float = 0.0,
-                 temperature: float = 0.5, reweight: str = "paper"):
+    def __init__(self, beta: float = default("beta"),
+                 tau_plus: float = default("tau_plus"),
+                 temperature: float = default("temperature"),
+                 reweight: str = default("reweight")):
         super().__init__()
         settings = check_settings(beta=beta, tau_plus=tau_plus,
                                   temperature=temperature, reweight=reweight)

@@ -11,7 +11,7 @@ from torch import Tensor, nn
 from torch_geometric.data import Batch
 
 from .augment import augment_batch
-from .config import check_settings, user_path
+from .config import check_settings, default, user_path
 from .encoders import GINEncoder
 from .losses import HardInfoNCELoss, JSDLocalGlobalLoss
 from .results import atomic_torch_save
@@ -162,11 +162,15 @@ class InfoGraph(GraphModel):
             :meth:`~GraphModel.reset_parameters`).
     """
 
-    def __init__(self, in_dim: int, hidden: int = 32, layers: int = 3,
-                 beta: float = 0.0, tau_plus: float = 0.0,
-                 reweight: str = "paper", prior: bool = False,
-                 gamma: float = 0.1, chunk_size: int | None = None,
-                 init: str = "xavier"):
+    def __init__(self, in_dim: int, hidden: int = default("hidden"),
+                 layers: int = default("layers"),
+                 beta: float = default("beta"),
+                 tau_plus: float = default("tau_plus"),
+                 reweight: str = default("reweight"),
+                 prior: bool = default("prior"),
+                 gamma: float = default("gamma"),
+                 chunk_size: int | None = default("chunk_size"),
+                 init: str = default("init")):
         super().__init__()
         self.config = dict(in_dim=in_dim, **check_settings(
             hidden=hidden, layers=layers, beta=beta, tau_plus=tau_plus,
@@ -221,11 +225,15 @@ class GraphCL(GraphModel):
             :meth:`~GraphModel.reset_parameters`).
     """
 
-    def __init__(self, in_dim: int, hidden: int = 32, layers: int = 3,
-                 beta: float = 0.0, tau_plus: float = 0.0,
-                 temperature: float = 0.5, reweight: str = "paper",
-                 aug1: str = "node_drop", aug2: str = "node_drop",
-                 aug_ratio: float = 0.2, init: str = "xavier"):
+    def __init__(self, in_dim: int, hidden: int = default("hidden"),
+                 layers: int = default("layers"),
+                 beta: float = default("beta"),
+                 tau_plus: float = default("tau_plus"),
+                 temperature: float = default("temperature"),
+                 reweight: str = default("reweight"),
+                 aug1: str = default("aug1"), aug2: str = default("aug2"),
+                 aug_ratio: float = default("aug_ratio"),
+                 init: str = default("init")):
         super().__init__()
         self.config = dict(in_dim=in_dim, **check_settings(
             hidden=hidden, layers=layers, beta=beta, tau_plus=tau_plus,

@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from . import distributed as dist_utils
 from .batching import DeviceGraphs, DeviceLoader, check_data
-from .config import check_eval_epochs, check_setting, user_path
+from .config import check_eval_epochs, check_setting, default, user_path
 from .evaluation import evaluate
 from .results import atomic_torch_save
 
@@ -162,12 +162,14 @@ def load_training_state(path, model, optimizer, loader,
     return state["epoch"], state["history"]
 
 
-def fit(model, dataset, epochs: int = 20, batch_size: int = 128,
-        lr: float = 1e-3, seed: int = 0, device: str = "auto",
-        eval_epochs: Iterable[int] = (), folds: int = 10,
+def fit(model, dataset, epochs: int = default("epochs"),
+        batch_size: int = default("batch_size"), lr: float = default("lr"),
+        seed: int = default("seed"), device: str = default("device"),
+        eval_epochs: Iterable[int] = (), folds: int = default("folds"),
         progress: bool = True, checkpoint: str | os.PathLike | None = None,
-        checkpoint_every: int = 1, batching: str = "auto",
-        restart: bool = False, batch_order: str = "shuffle") -> dict:
+        checkpoint_every: int = 1, batching: str = default("batching"),
+        restart: bool = False,
+        batch_order: str = default("batch_order")) -> dict:
     """Train ``model`` (anything with ``.loss(batch)``) with Adam.
 
     Args:

@@ -123,3 +123,37 @@ def test_nan_is_no_number_for_any_setting():
         TrainConfig(beta=float("nan"))
     with pytest.raises(ValueError, match="'lr' must be a finite number > 0"):
         TrainConfig(lr=float("inf"))
+
+
+def test_every_entry_point_has_the_config_defaults():
+    """The models, the losses (classes and functions) and fit default to
+    TrainConfig's values (hard negatives, 200 epochs); plain InfoGraph is
+    asked for by its values."""
+    import dataclasses
+    import inspect
+
+    from hngraph import (
+        GraphCL,
+        HardInfoNCELoss,
+        InfoGraph,
+        JSDLocalGlobalLoss,
+        fit,
+        hard_infonce,
+        jsd_local_global,
+    )
+    config = TrainConfig()
+    # every setting but what only a run of the command line has (dataset,
+    # out, ...) and fit's own forms of eval_epochs and checkpoint_every
+    settings = {f.name for f in dataclasses.fields(TrainConfig)} - {
+        "eval_epochs", "checkpoint_every"}
+    assert (config.beta, config.tau_plus, config.epochs) == (1.0, 0.5, 200)
+    checked = 0
+    for entry in (InfoGraph, GraphCL, JSDLocalGlobalLoss, HardInfoNCELoss,
+                  jsd_local_global, hard_infonce, fit):
+        for name, p in inspect.signature(entry).parameters.items():
+            if name in settings and p.default is not p.empty:
+                assert p.default == getattr(config, name), (entry, name)
+                checked += 1
+    assert checked >= 30
+    assert InfoGraph(3).criterion.beta == 1.0
+    assert InfoGraph(3, beta=0, tau_plus=0).criterion.tau_plus == 0

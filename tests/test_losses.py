@@ -28,7 +28,8 @@ def tiny():
 def test_closed_form_two_graphs():
     # s = identity: positives score 1, negatives 0.
     eye = torch.eye(2, dtype=torch.float64)
-    loss = jsd_local_global(eye, eye, torch.tensor([0, 1]))
+    loss = jsd_local_global(eye, eye, torch.tensor([0, 1]), beta=0,
+                            tau_plus=0)
     expected = (math.log(2) - math.log(2)) - (math.log(2) - math.log1p(math.exp(-1)))
     assert loss.item() == pytest.approx(expected, abs=1e-12)
 
@@ -47,7 +48,8 @@ def test_matches_hand_computation(tiny, mode, beta, tau):
 @pytest.mark.parametrize("mode", ["paper", "hcl-code"])
 def test_beta0_tau0_is_infograph(tiny, mode):
     node, graph, batch = tiny
-    loss = jsd_local_global(node, graph, batch, reweight=mode)
+    loss = jsd_local_global(node, graph, batch, beta=0, tau_plus=0,
+                            reweight=mode)
     assert loss.item() == pytest.approx(infograph_jsd(node, graph, batch).item(),
                                         rel=1e-12)
 
@@ -102,11 +104,11 @@ def test_masked_entries_have_no_effect(mode):
     g = torch.Generator().manual_seed(3)
     scores = torch.randn(5, 3, generator=g, dtype=torch.float64)
     before = jsd_local_global(node, scores.t().contiguous(), batch, beta=2,
-                              reweight=mode)
+                              tau_plus=0, reweight=mode)
     changed = scores.clone()
     changed[2, 1] = 50.0  # the positive entry of node 2
     after = jsd_local_global(node, changed.t().contiguous(), batch, beta=2,
-                             reweight=mode)
+                             tau_plus=0, reweight=mode)
     d_pos = ((math.log(2) - sp(-50.0)) - (math.log(2) - sp(-scores[2, 1].item()))) / 5
     assert (after - before).item() == pytest.approx(-d_pos, rel=1e-9)
 
@@ -154,7 +156,7 @@ def test_infonce_beta0_tau0_is_nt_xent():
     g = torch.Generator().manual_seed(0)
     z1, z2 = torch.randn(6, 5, generator=g), torch.randn(6, 5, generator=g)
     for t in (0.1, 0.5, 1.0):
-        assert hard_infonce(z1, z2, temperature=t).item() == pytest.approx(
+        assert hard_infonce(z1, z2, beta=0, tau_plus=0, temperature=t).item() == pytest.approx(
             nt_xent(z1, z2, t).item(), rel=1e-5)
 
 
@@ -276,7 +278,8 @@ def test_invariant_to_graph_order(data, beta, tau, mode):
 @given(batches(), MODES)
 def test_beta0_tau0_is_plain_infograph(data, mode):
     node, graph, batch, _ = data
-    assert jsd_local_global(node, graph, batch, reweight=mode).item() == \
+    assert jsd_local_global(node, graph, batch, beta=0, tau_plus=0,
+                            reweight=mode).item() == \
         pytest.approx(infograph_jsd(node, graph, batch).item(), rel=1e-9,
                       abs=1e-9)
 
@@ -288,7 +291,7 @@ def test_infonce_beta0_tau0_is_nt_xent_for_any_batch(graphs, dim, t, seed):
     g = torch.Generator().manual_seed(seed)
     z1 = torch.randn(graphs, dim, generator=g, dtype=torch.float64)
     z2 = torch.randn(graphs, dim, generator=g, dtype=torch.float64)
-    assert hard_infonce(z1, z2, temperature=t).item() == pytest.approx(
+    assert hard_infonce(z1, z2, beta=0, tau_plus=0, temperature=t).item() == pytest.approx(
         nt_xent(z1, z2, t).item(), rel=1e-9)
 
 
