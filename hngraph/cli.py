@@ -209,6 +209,10 @@ def _embed_parser(sub) -> None:
                    "is added when missing)")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--device", default="cpu")
+    p.add_argument("--node-attrs", nargs="+", metavar="NAME",
+                   help="networkx inputs: the node attributes that make the "
+                   "node features, in order (default: every attribute all "
+                   "nodes have, sorted)")
 
 
 def _embed(args) -> int:
@@ -216,7 +220,7 @@ def _embed(args) -> int:
 
     import numpy as np
 
-    from .embedding import embed, read_graphs
+    from .embedding import embed, graph_files, read_graphs
     start = time.perf_counter()
     out = Path(args.out).expanduser()
     if out.is_dir():
@@ -224,11 +228,18 @@ def _embed(args) -> int:
                          f"write, for example {out / 'embeddings.npy'}.")
     out = out if out.suffix == ".npy" else out.with_name(out.name + ".npy")
     graphs = read_graphs(args.input)
-    emb = embed(args.model, graphs, args.batch_size, args.device)
+    emb = embed(args.model, graphs, args.batch_size, args.device,
+                args.node_attrs)
     out.parent.mkdir(parents=True, exist_ok=True)
     np.save(out, emb)
+    rows = ""
+    if Path(args.input).expanduser().is_dir():  # a row name per file
+        names = out.with_name(out.stem + ".rows.txt")
+        names.write_text("".join(f"{p.name}\n" for p in graph_files(
+            Path(args.input).expanduser())))
+        rows = f", row names -> {names}"
     print(f"embedded {emb.shape[0]} graphs (dim {emb.shape[1]}) in "
-          f"{time.perf_counter() - start:.2f} s -> {out}")
+          f"{time.perf_counter() - start:.2f} s -> {out}{rows}")
     return 0
 
 

@@ -21,23 +21,34 @@ READERS = {".graphml": nx.read_graphml, ".gml": nx.read_gml,
            ".edgelist": nx.read_edgelist, ".adjlist": nx.read_adjlist}
 
 
-def networkx_to_data(graph: nx.Graph, recipe: dict) -> Data:
+def networkx_to_data(graph: nx.Graph, recipe: dict,
+                     node_attrs: list[str] | None = None) -> Data:
     """A networkx graph as PyG ``Data`` through ``from_networkx``.
 
-    With a ``labels`` recipe, the node attributes (all of them, in sorted key
-    order) become ``x``; otherwise only the structure is kept and the
-    recipe's degree or constant features are computed from it. Directed
-    graphs are made undirected, as the encoder expects.
+    With a ``labels`` recipe, the node attributes ``node_attrs`` (default:
+    all those every node has, in sorted key order) become ``x``, in that
+    order; otherwise only the structure is kept and the recipe's degree or
+    constant features are computed from it. Directed graphs are made
+    undirected, as the encoder expects.
     """
     if recipe["kind"] == "labels":
-        keys = sorted(set.intersection(*[set(d) for _, d in
-                                         graph.nodes(data=True)]) or [])
+        common = set.intersection(*[set(d) for _, d in
+                                    graph.nodes(data=True)]) or set()
+        keys = sorted(common) if node_attrs is None else list(node_attrs)
         if not keys:
             raise ValueError(
                 "the model was trained on node features "
                 f"({recipe['dim']} per node) but this networkx graph's nodes "
                 "have no common attributes. Give each node its features, "
                 "for example G.nodes[v]['x'] = [..].")
+        missing = [k for k in keys if k not in common]
+        if missing:
+            node = next(v for v, d in graph.nodes(data=True)
+                        if missing[0] not in d)
+            raise ValueError(f"node {node!r} has no attribute "
+                             f"{missing[0]!r} of node_attrs {keys}; give "
+                             "every node each of them, or leave it out of "
+                             "node_attrs.")
         try:
             data = from_networkx(nx.Graph(graph), group_node_attrs=keys)
             data.x = data.x.float()
@@ -54,9 +65,11 @@ def networkx_to_data(graph: nx.Graph, recipe: dict) -> Data:
     return data
 
 
-def as_data_list(graphs, recipe: dict) -> list[Data]:
+def as_data_list(graphs, recipe: dict, node_attrs: list[str] | None = None
+                 ) -> list[Data]:
     """``graphs`` (PyG dataset, list of ``Data`` or of networkx graphs) with
-    the recipe's node features."""
+    the recipe's node features (``node_attrs``: see
+    :func:`networkx_to_data`)."""
     if isinstance(graphs, (str, bytes, os.PathLike, nx.Graph, Data)) or \
             not hasattr(graphs, "__iter__"):
         raise TypeError(f"graphs must be a list of PyG Data or networkx "
@@ -67,7 +80,7 @@ def as_data_list(graphs, recipe: dict) -> list[Data]:
     for i, g in enumerate(graphs):
         if isinstance(g, nx.Graph):
             try:
-                g = networkx_to_data(g, recipe)
+                g = networkx_to_data(g, recipe, node_attrs)
             except ValueError as err:
                 raise ValueError(f"graph {i}: {err}") from err
         elif not isinstance(g, Data):
@@ -79,7 +92,8 @@ def as_data_list(graphs, recipe: dict) -> list[Data]:
 
 
 def embed(model, graphs, batch_size: int = 256,
-          device: str | torch.device = "cpu") -> np.ndarray:
+          device: str | torch.device = "cpu",
+          node_attrs: list[str] | None = None) -> np.ndarray:
     """Graph embeddings of your own graphs.
 
     Args:
@@ -90,6 +104,9 @@ def embed(model, graphs, batch_size: int = 256,
             attributes where it was trained on node labels, else degrees).
         batch_size: graphs per forward pass.
         device: where to run the encoder.
+        node_attrs: for networkx graphs and a model trained on node
+            features, the node attributes that make them, in order
+            (default: every attribute all nodes have, in sorted order).
 
     Returns:
         ``[num_graphs, L*d]`` float32 array, in the order of ``graphs``.
@@ -103,7 +120,12 @@ def embed(model, graphs, batch_size: int = 256,
             batch_size < 1:
         raise ValueError(f"batch_size must be an integer >= 1, got "
                          f"{batch_size!r}.")
-    data = as_data_list(graphs, model.feature_recipe or {})
+    if node_attrs is not None and (
+            isinstance(node_attrs, str) or not all(
+                isinstance(a, str) for a in node_attrs) or not node_attrs):
+        raise TypeError(f"node_attrs must be a non-empty list of attribute "
+                        f"names, got {node_attrs!r}.")
+    data = as_data_list(graphs, model.feature_recipe or {}, node_attrs)
     if model.feature_recipe is None:
         raise ValueError("the model has no feature recipe; set "
                          "model.feature_recipe = dataset.feature_recipe "
@@ -124,17 +146,23 @@ def _read_graph_file(path: Path):
                          "the file.") from err
 
 
+def graph_files(folder: str | os.PathLike) -> list[Path]:
+    """The graph files of a folder that :func:`read_graphs` reads, in its
+    order (sorted by name): the rows of their embeddings."""
+    files = sorted(p for p in Path(folder).iterdir() if p.suffix in READERS)
+    if not files:
+        raise FileNotFoundError(
+            f"{folder} holds no graph files ({', '.join(READERS)}).")
+    return files
+
+
 def read_graphs(path: str | os.PathLike) -> list:
     """Graphs from a pickle file (a list of networkx graphs or PyG ``Data``;
     load only pickles you trust) or from a folder of ``.graphml``, ``.gml``,
-    ``.edgelist`` or ``.adjlist`` files (in sorted file-name order)."""
+    ``.edgelist`` or ``.adjlist`` files (:func:`graph_files`' order)."""
     path = Path(path)
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix in READERS)
-        if not files:
-            raise FileNotFoundError(
-                f"{path} holds no graph files ({', '.join(READERS)}).")
-        return [_read_graph_file(p) for p in files]
+        return [_read_graph_file(p) for p in graph_files(path)]
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist; give a .pkl file "
                                 "or a folder of graph files.")
@@ -154,4 +182,4 @@ def read_graphs(path: str | os.PathLike) -> list:
 
 
 #: The public names (the API reference lists these).
-__all__ = ["embed", "read_graphs", "networkx_to_data"]
+__all__ = ["embed", "read_graphs", "graph_files", "networkx_to_data"]

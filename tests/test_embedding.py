@@ -110,3 +110,44 @@ def test_embed_cli_on_100_networkx_graphs(tmp_path, run_cli):
                   folder, "--out", tmp_path / "e2.npy")
     assert out.returncode == 0, out.stderr
     assert np.allclose(np.load(tmp_path / "e2.npy"), emb[:5], atol=1e-5)
+    # a folder's rows are named by its files, in the rows' order
+    assert (tmp_path / "e2.rows.txt").read_text().split() == [
+        f"g{i:02d}.graphml" for i in range(5)]
+    assert "row names -> " in out.stdout
+
+
+def test_node_attrs_choose_the_features_and_their_order(tmp_path,
+                                                        run_cli):
+    """An extra attribute (a weight) is left out by node_attrs, and the
+    chosen ones make x in the order given; a node without one is named."""
+    seed_everything(0)
+    model = InfoGraph(2, hidden=8, layers=2)
+    model.feature_recipe = {"kind": "labels", "dim": 2}
+    g = nx.cycle_graph(5)
+    for v in g:
+        g.nodes[v].update(a=float(v), b=1.0, weight=0.5)
+    chosen = embed(model, [g], node_attrs=["a", "b"])
+    plain = Data(x=torch.tensor([[float(v), 1.0] for v in g]),
+                 edge_index=torch.tensor(list(g.to_directed().edges)).t())
+    assert np.allclose(chosen, embed(model, [plain]), atol=1e-6)
+    swapped = Data(x=plain.x[:, [1, 0]], edge_index=plain.edge_index)
+    assert np.allclose(embed(model, [g], node_attrs=["b", "a"]),
+                       embed(model, [swapped]), atol=1e-6)
+    with pytest.raises(ValueError, match="expects 2 node features per "
+                       "node, got 3"):
+        embed(model, [g])  # every common attribute: a, b and weight
+    del g.nodes[3]["b"]
+    with pytest.raises(ValueError, match="node 3 has no attribute 'b' of "
+                       r"node_attrs \['a', 'b'\]"):
+        embed(model, [g], node_attrs=["a", "b"])
+    with pytest.raises(TypeError, match="node_attrs must be a non-empty "
+                       "list of attribute names, got 'a'"):
+        embed(model, [g], node_attrs="a")
+    g.nodes[3]["b"] = 1.0
+    model.save(tmp_path / "m.pt")
+    (tmp_path / "g.pkl").write_bytes(pickle.dumps([g]))
+    done = run_cli("embed", "--model", tmp_path / "m.pt", "--input",
+                   tmp_path / "g.pkl", "--out", tmp_path / "e.npy",
+                   "--node-attrs", "a", "b")
+    assert done.returncode == 0, done.stderr
+    assert np.allclose(np.load(tmp_path / "e.npy"), chosen, atol=1e-6)
