@@ -369,8 +369,27 @@ def load_tudataset(name: str, root: str | os.PathLike | None = None,
     graphs = [tu[i] for i in range(len(tu))]
     check_graphs(graphs)
     recipe = fit_feature_recipe(graphs, features)
+    vocab = _label_vocabulary(Path(raw or tu.raw_dir), name)
+    if recipe["kind"] == "labels" and len(vocab) == recipe["dim"] > 1:
+        recipe["vocab"] = vocab  # x is exactly the one-hot node labels
     graphs = [apply_feature_recipe(g, recipe) for g in graphs]
     return GraphDataset(graphs, name, recipe, raw or tu.raw_dir)
+
+
+def _label_vocabulary(raw: Path, name: str) -> list[int]:
+    """The node labels of ``NAME_node_labels.txt`` that PyG one-hot encodes,
+    column ``i`` for label ``min + i`` (one label column; ``[]`` for none),
+    so that users' integer labels can be encoded alike."""
+    path = raw / f"{name}_node_labels.txt"
+    if not path.is_file():
+        return []
+    try:
+        labels = _read_ints(path, 1)[:, 0]
+    except RawFileError:  # several label columns: no one vocabulary
+        return []
+    if not labels.size:
+        return []
+    return list(range(int(labels.min()), int(labels.max()) + 1))
 
 
 def remove_failed_download(folder: Path) -> None:

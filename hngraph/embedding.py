@@ -88,7 +88,13 @@ def as_data_list(graphs, recipe: dict, node_attrs: list[str] | None = None
                             "Data objects, networkx graphs or a PyG dataset.")
         out.append(g)
     check_graphs(out)
-    return [apply_feature_recipe(g, recipe) for g in out]
+    featured = []
+    for i, g in enumerate(out):
+        try:
+            featured.append(apply_feature_recipe(g, recipe))
+        except ValueError as err:
+            raise ValueError(f"graph {i}: {err}") from err
+    return featured
 
 
 def embed(model, graphs, batch_size: int = 256,

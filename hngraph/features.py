@@ -107,12 +107,17 @@ class FeatureTransform(BaseTransform):
 
 class NodeLabels(FeatureTransform):
     """The graph's own node features (one-hot node labels or attributes), as
-    floats; ``dim`` of them per node."""
+    floats; ``dim`` of them per node. With a ``vocab`` (the node labels of
+    a TU dataset, column ``i`` for ``vocab[i]``), a single column of integer
+    labels is one-hot encoded by it."""
 
     kind = "labels"
 
     def features(self, data):
-        dim = self.params["dim"]
+        dim, vocab = self.params["dim"], self.params.get("vocab")
+        if vocab and data.x is not None and data.x.dim() == 2 and \
+                data.x.size(1) == 1:
+            return self._one_hot(data.x[:, 0], vocab)
         if data.x is None or data.x.size(1) != dim:
             got = None if data.x is None else data.x.size(1)
             raise ValueError(
@@ -120,6 +125,22 @@ class NodeLabels(FeatureTransform):
                 "Give graphs with the same node labels as at training time, "
                 "or train with features='degree'.")
         return data.x.float()
+
+    @staticmethod
+    def _one_hot(labels: Tensor, vocab: list[int]) -> Tensor:
+        if not torch.equal(labels, labels.round()):
+            raise ValueError("a single node feature is read as an integer "
+                             f"node label of {vocab[0]}..{vocab[-1]}, but "
+                             "some are not integers.")
+        index = labels.long() - vocab[0]
+        bad = (index < 0) | (index >= len(vocab))
+        if bad.any():
+            raise ValueError(
+                f"node label {int(labels[bad][0])} was not among the labels "
+                f"at training time ({vocab[0]}..{vocab[-1]}); give labels "
+                "of that range, or one-hot rows of "
+                f"{len(vocab)} features.")
+        return torch.nn.functional.one_hot(index, len(vocab)).float()
 
 
 class ConstantFeature(FeatureTransform):

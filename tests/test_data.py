@@ -26,7 +26,8 @@ def test_mutag_from_shared_data(data_root, tmp_path):
     ds = load_tudataset("MUTAG", cache=tmp_path)
     assert len(ds) == 188 and ds.num_classes == 2
     assert ds.num_features == 7  # one-hot node labels
-    assert ds.feature_recipe == {"kind": "labels", "dim": 7}
+    assert ds.feature_recipe == {"kind": "labels", "dim": 7,
+                                 "vocab": list(range(7))}
     assert sorted(torch.bincount(ds.y).tolist()) == [63, 125]
     assert ds.x.dtype == torch.float32
 

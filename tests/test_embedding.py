@@ -151,3 +151,32 @@ def test_node_attrs_choose_the_features_and_their_order(tmp_path,
                    "--node-attrs", "a", "b")
     assert done.returncode == 0, done.stderr
     assert np.allclose(np.load(tmp_path / "e.npy"), chosen, atol=1e-6)
+
+
+def test_integer_node_labels_are_encoded_by_the_saved_vocabulary(data_root):
+    """A user's graph with a TU-style integer label per node embeds as the
+    same graph with the one-hot rows of the dataset (ENZYMES: raw labels
+    1..3, column 0 for label 1)."""
+    from torch_geometric.utils import to_networkx
+
+    from hngraph import load_tudataset
+    ds = load_tudataset("ENZYMES")
+    assert ds.feature_recipe["vocab"] == [1, 2, 3]
+    seed_everything(0)
+    model = InfoGraph(ds.num_features, hidden=8, layers=2)
+    model.feature_recipe = ds.feature_recipe
+    graphs = []
+    for data in (ds[0], ds[1]):
+        g = to_networkx(data, to_undirected=True)
+        for v in g:
+            g.nodes[v]["label"] = 1 + int(data.x[v].argmax())
+        graphs.append(g)
+    assert np.allclose(embed(model, graphs), embed(model, [ds[0], ds[1]]),
+                       atol=1e-6)
+    graphs[1].nodes[0]["label"] = 4
+    with pytest.raises(ValueError, match=r"graph 1: node label 4 was not "
+                       r"among the labels at training time \(1..3\)"):
+        embed(model, graphs)
+    graphs[1].nodes[0]["label"] = 1.5
+    with pytest.raises(ValueError, match="some are not integers"):
+        embed(model, graphs)
