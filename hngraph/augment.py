@@ -39,7 +39,7 @@ from torch_geometric.data import Batch, Data
 from torch_geometric.transforms import BaseTransform
 
 from .batching import _ptr
-from .config import AUGMENTATION_NAMES, check_setting
+from .config import check_setting
 
 
 def _rand(size: int, like: Tensor, generator) -> Tensor:
@@ -174,23 +174,21 @@ def augment_batch(name: str, batch: Batch, ratio: float = 0.2,
     """
     check_setting("aug1", name, "augmentation name")
     check_setting("aug_ratio", ratio, "ratio")
-    g, b = batch.num_graphs, batch.batch
-    if name == "node_drop":
-        return _restrict(batch, node_drop_mask(b, g, ratio, generator))
-    if name == "subgraph":
-        return _restrict(batch, subgraph_mask(batch.edge_index, b, g, ratio,
-                                              generator))
-    if name == "edge_perturb":
-        return _batch_like(batch, batch.x, edge_perturb_edges(
-            batch.edge_index, b, g, ratio, generator), b)
-    rows = feature_mask_rows(b, g, ratio, generator)
-    return _batch_like(batch, batch.x.masked_fill(rows[:, None], 0),
-                       batch.edge_index, b)
+    return AUGMENTATIONS[name].on_batch(batch, ratio, generator)
 
 
 class _Augmentation(BaseTransform):
     """A transform drawing one view of a ``Data`` by the functions of the
-    batch path (one graph: ``batch`` all zeros)."""
+    batch path (one graph: ``batch`` all zeros); :meth:`on_batch` draws a
+    view of every graph of a mini-batch at once (:func:`augment_batch`)."""
+
+    #: The augmentation's name in configs (``aug1``, ``aug2``).
+    name: str
+
+    @staticmethod
+    def on_batch(batch: Batch, ratio: float,
+                 generator: torch.Generator | None) -> Batch:
+        raise NotImplementedError
 
     def __init__(self, ratio: float = 0.2,
                  generator: torch.Generator | None = None):
@@ -212,6 +210,13 @@ class _Augmentation(BaseTransform):
 class NodeDrop(_Augmentation):
     """GraphCL's node dropping (see the module's definitions)."""
 
+    name = "node_drop"
+
+    @staticmethod
+    def on_batch(batch, ratio, generator):
+        return _restrict(batch, node_drop_mask(batch.batch, batch.num_graphs,
+                                               ratio, generator))
+
     def augment(self, data: Data, one: Tensor) -> Data:
         return data.subgraph(node_drop_mask(one, 1, self.ratio,
                                             self.generator))
@@ -221,6 +226,14 @@ class RandomWalkSubgraph(_Augmentation):
     """GraphCL's subgraph view, grown from a random node through its
     neighbours (see the module's definitions)."""
 
+    name = "subgraph"
+
+    @staticmethod
+    def on_batch(batch, ratio, generator):
+        return _restrict(batch, subgraph_mask(
+            batch.edge_index, batch.batch, batch.num_graphs, ratio,
+            generator))
+
     def augment(self, data: Data, one: Tensor) -> Data:
         return data.subgraph(subgraph_mask(data.edge_index, one, 1,
                                            self.ratio, self.generator))
@@ -229,6 +242,14 @@ class RandomWalkSubgraph(_Augmentation):
 class EdgePerturb(_Augmentation):
     """GraphCL's edge perturbation (see the module's definitions); edge
     attributes, no longer aligned with the edges, are dropped."""
+
+    name = "edge_perturb"
+
+    @staticmethod
+    def on_batch(batch, ratio, generator):
+        return _batch_like(batch, batch.x, edge_perturb_edges(
+            batch.edge_index, batch.batch, batch.num_graphs, ratio,
+            generator), batch.batch)
 
     def augment(self, data: Data, one: Tensor) -> Data:
         data.edge_index = edge_perturb_edges(data.edge_index, one, 1,
@@ -242,15 +263,25 @@ class EdgePerturb(_Augmentation):
 class FeatureMask(_Augmentation):
     """GraphCL's attribute masking (see the module's definitions)."""
 
+    name = "feature_mask"
+
+    @staticmethod
+    def on_batch(batch, ratio, generator):
+        rows = feature_mask_rows(batch.batch, batch.num_graphs, ratio,
+                                 generator)
+        return _batch_like(batch, batch.x.masked_fill(rows[:, None], 0),
+                           batch.edge_index, batch.batch)
+
     def augment(self, data: Data, one: Tensor) -> Data:
         rows = feature_mask_rows(one, 1, self.ratio, self.generator)
         data.x = data.x.masked_fill(rows[:, None], 0)
         return data
 
 
-AUGMENTATIONS = dict(zip(AUGMENTATION_NAMES, (NodeDrop, EdgePerturb,
-                                               FeatureMask, RandomWalkSubgraph),
-                         strict=True))
+#: The augmentations by name (one registry; its names, in this order, are
+#: the values of the ``aug1`` and ``aug2`` settings).
+AUGMENTATIONS = {a.name: a for a in (NodeDrop, EdgePerturb, FeatureMask,
+                                     RandomWalkSubgraph)}
 
 
 def make_augmentation(name: str, ratio: float = 0.2,
@@ -264,5 +295,5 @@ def make_augmentation(name: str, ratio: float = 0.2,
 
 
 #: The public names (the API reference lists these).
-__all__ = ["augment_batch", "NodeDrop", "EdgePerturb", "FeatureMask",
+__all__ = ["augment_batch", "AUGMENTATIONS", "NodeDrop", "EdgePerturb", "FeatureMask",
            "RandomWalkSubgraph", "make_augmentation"]

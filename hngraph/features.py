@@ -6,6 +6,8 @@ in results and model files, and applied to any graph
 (:func:`feature_transform`)."""
 from __future__ import annotations
 
+import inspect
+
 import torch
 import torch.nn.functional as F
 import torch_geometric.transforms as T
@@ -65,14 +67,19 @@ def apply_feature_recipe(data: Data, recipe: dict) -> Data:
 
 def feature_transform(recipe: dict) -> BaseTransform:
     """The PyG transform that a recipe (its JSON form, as in checkpoints and
-    result files) describes."""
-    kinds = {t.kind: t for t in (NodeLabels, ConstantFeature, OneHotDegree,
-                                 NormalizedDegree, OneHotColumns)}
-    if recipe.get("kind") not in kinds:
-        raise ValueError(f"unknown feature recipe kind {recipe.get('kind')!r}"
-                         f"; known kinds: {sorted(kinds)}.")
-    return kinds[recipe["kind"]](**{k: v for k, v in recipe.items()
-                                    if k != "kind"})
+    result files) describes: its ``kind``'s class of
+    :data:`FEATURE_TRANSFORMS`, built from the other keys."""
+    kind = recipe.get("kind")
+    if kind not in FEATURE_TRANSFORMS:
+        raise ValueError(f"unknown feature recipe kind {kind!r}; known "
+                         f"kinds: {sorted(FEATURE_TRANSFORMS)}.")
+    cls = FEATURE_TRANSFORMS[kind]
+    try:
+        return cls(**{k: v for k, v in recipe.items() if k != "kind"})
+    except TypeError as err:
+        raise ValueError(f"a feature recipe of kind {kind!r} takes "
+                         f"{list(inspect.signature(cls).parameters)}, got "
+                         f"{sorted(recipe)} ({err}).") from None
 
 
 class FeatureTransform(BaseTransform):
@@ -83,7 +90,8 @@ class FeatureTransform(BaseTransform):
     kind: str
 
     def __init__(self, **params):
-        self.params = params
+        # the recipe's keys, a key left out where its value is None
+        self.params = {k: v for k, v in params.items() if v is not None}
 
     @property
     def recipe(self) -> dict:
@@ -112,6 +120,9 @@ class NodeLabels(FeatureTransform):
     labels is one-hot encoded by it."""
 
     kind = "labels"
+
+    def __init__(self, dim: int, vocab: list[int] | None = None):
+        super().__init__(dim=dim, vocab=vocab)
 
     def features(self, data):
         dim, vocab = self.params["dim"], self.params.get("vocab")
@@ -150,6 +161,9 @@ class ConstantFeature(FeatureTransform):
 
     kind = "constant"
 
+    def __init__(self, dim: int = 1):
+        super().__init__(dim=dim)
+
     def features(self, data):
         data.x = None
         return T.Constant(1.0, cat=False)(data).x
@@ -162,6 +176,9 @@ class OneHotDegree(FeatureTransform):
     raises there instead)."""
 
     kind = "onehot_degree"
+
+    def __init__(self, max_degree: int, dim: int):
+        super().__init__(max_degree=max_degree, dim=dim)
 
     def features(self, data):
         deg = degree(data.edge_index[0], data.num_nodes).long()
@@ -176,6 +193,9 @@ class NormalizedDegree(FeatureTransform):
 
     kind = "normalized_degree"
 
+    def __init__(self, mean: float, std: float, dim: int = 1):
+        super().__init__(mean=mean, std=std, dim=dim)
+
     def features(self, data):
         deg = degree(data.edge_index[0], data.num_nodes)
         return ((deg - self.params["mean"]) / self.params["std"]).view(-1, 1)
@@ -188,6 +208,9 @@ class OneHotColumns(FeatureTransform):
 
     kind = "onehot_columns"
 
+    def __init__(self, sizes: list[int], dim: int):
+        super().__init__(sizes=sizes, dim=dim)
+
     def features(self, data):
         cols = data.x.long()
         return torch.cat([F.one_hot(cols[:, c].clamp(0, size - 1), size)
@@ -195,6 +218,11 @@ class OneHotColumns(FeatureTransform):
                          dim=1).float()
 
 
+#: The feature transforms by recipe kind (one registry).
+FEATURE_TRANSFORMS = {t.kind: t for t in (NodeLabels, ConstantFeature,
+                                          OneHotDegree, NormalizedDegree,
+                                          OneHotColumns)}
+
 #: The public names (the API reference lists these).
-__all__ = ["NodeLabels", "ConstantFeature", "OneHotDegree", "NormalizedDegree",
+__all__ = ["FEATURE_TRANSFORMS", "NodeLabels", "ConstantFeature", "OneHotDegree", "NormalizedDegree",
            "OneHotColumns", "FeatureTransform", "feature_transform"]

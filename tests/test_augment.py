@@ -242,3 +242,14 @@ def test_bad_augmentation_arguments(nx_data):
         augment_batch("rotate", batch)
     with pytest.raises(ValueError, match=r"ratio must be a finite number in"):
         augment_batch("node_drop", batch, 1.0)
+
+
+def test_one_registry_by_name():
+    """Each augmentation is found by its own name, in the order of the
+    names the configs accept; the batch path dispatches through it."""
+    from hngraph.augment import AUGMENTATIONS
+    from hngraph.config import AUGMENTATION_NAMES
+    assert tuple(AUGMENTATIONS) == AUGMENTATION_NAMES
+    for name, cls in AUGMENTATIONS.items():
+        assert cls.name == name
+        assert type(make_augmentation(name)) is cls

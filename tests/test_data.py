@@ -306,3 +306,25 @@ def test_a_root_without_the_files_never_falls_back(data_root, tmp_path):
         load_tudataset("MUTAG", root=tmp_path / "empty",
                        cache=tmp_path / "cache")
     assert str(tmp_path / "empty") in str(err.value)
+
+
+def test_feature_transforms_one_registry_with_typed_constructors():
+    """A recipe's JSON form builds its kind's transform, which gives the
+    same recipe back; a recipe with a key its kind does not take is named."""
+    from hngraph.features import FEATURE_TRANSFORMS, feature_transform
+    recipes = [{"kind": "labels", "dim": 3},
+               {"kind": "labels", "dim": 3, "vocab": [1, 2, 3]},
+               {"kind": "constant", "dim": 1},
+               {"kind": "onehot_degree", "max_degree": 4, "dim": 5},
+               {"kind": "normalized_degree", "mean": 2.0, "std": 1.5,
+                "dim": 1},
+               {"kind": "onehot_columns", "sizes": [2, 3], "dim": 5}]
+    assert {r["kind"] for r in recipes} == set(FEATURE_TRANSFORMS)
+    for recipe in recipes:
+        transform = feature_transform(recipe)
+        assert type(transform) is FEATURE_TRANSFORMS[recipe["kind"]]
+        assert transform.recipe == recipe
+    with pytest.raises(ValueError, match=r"a feature recipe of kind "
+                       r"'onehot_degree' takes \['max_degree', 'dim'\], got "
+                       r"\['dim', 'kind', 'max_deg'\]"):
+        feature_transform({"kind": "onehot_degree", "max_deg": 4, "dim": 5})
