@@ -188,3 +188,29 @@ def test_slurm_settings_from_the_config_and_the_flags(tmp_path):
         assert (ex.cpus, ex.gpus) == (4, 2)
     finally:
         del os.environ[TEST_CLUSTER]
+
+
+def _worker_gpu(pause: float):
+    import hngraph.executors
+    time.sleep(pause)
+    return os.getpid(), hngraph.executors.WORKER_GPU
+
+
+@pytest.mark.slow
+def test_local_workers_take_the_visible_gpus_in_turn():
+    """3 workers over 2 GPUs hold the slots 0, 1 and 0, each its own for all
+    its runs (the slot a worker hands to CUDA runs)."""
+    from hngraph.executors import LocalExecutor
+    ex = LocalExecutor(jobs=3, gpus=2)
+    try:
+        got = [get() for _, get in ex.results(
+            _worker_gpu, [(i, (1.5,)) for i in range(6)])]
+    finally:
+        ex.close()
+    by_worker = {}
+    for pid, slot in got:
+        by_worker.setdefault(pid, set()).add(slot)
+    assert all(len(s) == 1 for s in by_worker.values()), by_worker
+    slots = sorted(s.pop() for s in by_worker.values())
+    # a worker that started late may have found no run left
+    assert slots == [0, 0, 1] if len(slots) == 3 else set(slots) <= {0, 1}
