@@ -5,7 +5,10 @@ torch and PyG are imported only once a command runs, so ``--help``,
 ``hngraph: error: <what and how to fix>`` (a warning:
 ``hngraph: warning: ...``), with exit status 2 for a usage
 error (a flag, a config file, an output folder) and 1 for a failure while
-running; ``--debug`` shows the traceback instead.
+running; ``--debug`` shows the traceback instead. An exception that is none
+of hngraph's own errors nor an argument or file error (:data:`EXPECTED`) is
+a bug: it is reported as ``hngraph: internal error: TYPE: message``, with a
+request to report it and the ``--debug`` hint.
 """
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ from .config import (
     TrainConfig,
     check_setting,
 )
+from .errors import HngraphError
 from .executors import (
     EXECUTORS,
     STAGES,
@@ -33,8 +37,15 @@ from .executors import (
 )
 
 
-class UsageError(ValueError):
+class UsageError(HngraphError, ValueError):
     """A command line that cannot run as given (exit status 2)."""
+
+
+#: The errors the command line prints as one line: hngraph's own, and the
+#: argument and file errors its checks raise with a message for the user
+#: (``ValueError``, ``TypeError``, ``KeyError``, ``OSError``). Anything else
+#: is an internal error.
+EXPECTED = (HngraphError, ValueError, TypeError, KeyError, OSError)
 
 
 def _train_parser(sub) -> None:
@@ -405,9 +416,15 @@ def main(argv: list[str] | None = None) -> int:
             print("hngraph: interrupted; finished result files are kept, "
                   "nothing half-written is left.", file=sys.stderr)
         return 130
-    except Exception as err:  # one line for the user, unless --debug
+    except Exception as err:  # the one error boundary
         if args.debug:
             raise
+        if not isinstance(err, EXPECTED):  # a bug: say so, and how to look
+            print(f"hngraph: internal error: {type(err).__name__}: {err}\n"
+                  "hngraph: this is a bug in hngraph; please report it with "
+                  "the command you ran and the output of the same command "
+                  "with --debug (its traceback).", file=sys.stderr)
+            return 1
         msg = err.args[0] if isinstance(err, KeyError) and err.args else err
         print(f"hngraph: error: {msg}", file=sys.stderr)
         return 2 if isinstance(err, UsageError) else 1

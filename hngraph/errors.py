@@ -1,22 +1,39 @@
-"""hngraph's exceptions, importable without torch."""
+"""hngraph's exceptions, importable without torch. Each is an
+:class:`HngraphError`: the command line prints its message as it is, one
+line, while any other exception is reported as an internal error."""
 
 
-class DatasetNotFoundError(FileNotFoundError):
+class HngraphError(Exception):
+    """The base of hngraph's own errors: what went wrong, where, and the
+    fix, in its message."""
+
+
+class DatasetNotFoundError(HngraphError, FileNotFoundError):
     """Raw files of a dataset were found nowhere and could not be downloaded."""
 
 
-class RawFileError(ValueError):
+class RawFileError(HngraphError, ValueError):
     """Raw TU files that are missing, truncated or inconsistent."""
 
 
-class CacheError(OSError):
+class CacheError(HngraphError, OSError):
     """The processed-data cache folder cannot be created or written."""
 
 
-class DirtySourceError(ValueError):
+class DirtySourceError(HngraphError, ValueError):
     """A grid asked to run from code with uncommitted changes."""
 
 
-class OutTakenError(ValueError):
+class OutTakenError(HngraphError, ValueError):
     """A grid asked to write into an ``out`` folder another grid writes
     into."""
+
+
+class OutLockedError(HngraphError, RuntimeError):
+    """A second grid driver asked to write into an ``out`` folder while the
+    first one runs."""
+
+
+class RunFailedError(HngraphError, RuntimeError):
+    """A run that could not be done as asked (another worker's code, a
+    report without its baseline's runs)."""

@@ -24,6 +24,7 @@ from functools import partial
 from pathlib import Path
 
 from .config import Interval, Nullable, OfType, check_field, setting
+from .errors import HngraphError
 
 #: The executors ``hngraph grid run --executor`` accepts.
 EXECUTORS = ("local", "ray", "slurm")
@@ -41,7 +42,7 @@ TEST_CLUSTER = "HNGRAPH_SUBMITIT_CLUSTER"
 Task = tuple[object, tuple]  # (key, arguments of the task function)
 
 
-class ExecutorUnavailable(RuntimeError):
+class ExecutorUnavailable(HngraphError, RuntimeError):
     """An executor that cannot run here (a missing extra, no ``sbatch``)."""
 
 

@@ -47,7 +47,12 @@ from .config import (
     read_yaml,
     setting,
 )
-from .errors import DirtySourceError, OutTakenError
+from .errors import (
+    DirtySourceError,
+    OutLockedError,
+    OutTakenError,
+    RunFailedError,
+)
 from .executors import STAGES, SlurmSettings
 from .results import (
     SOURCE,
@@ -335,7 +340,7 @@ def run_task(grid: GridConfig, run: Run, stage: str, device: str | None,
     from .training import resolve_device
 
     if SOURCE != source:
-        raise RuntimeError(
+        raise RunFailedError(
             f"this worker imported hngraph at {SOURCE.label}, the driver at "
             f"{source.label}: the source changed while the grid ran; "
             "restart the driver (finished runs are kept).")
@@ -412,9 +417,10 @@ class _OutLock:
             self.file.seek(0)
             holder = self.file.read().strip() or "another process"
             self.file.close()
-            raise RuntimeError(f"another grid runner ({holder}) writes into "
-                               f"{self.path.parent}; wait for it or stop it "
-                               "(it resumes where it stopped).") from None
+            raise OutLockedError(
+                f"another grid runner ({holder}) writes into "
+                f"{self.path.parent}; wait for it or stop it (it resumes "
+                "where it stopped).") from None
         self.file.truncate(0)
         self.file.write(f"pid {os.getpid()}")
         self.file.flush()

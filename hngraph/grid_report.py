@@ -45,6 +45,7 @@ from .comparison import (
     seeds_needed,
     verdict,
 )
+from .errors import RunFailedError
 from .grid import GridConfig, Run, current, origin
 from .results import ResultFileError, read_result
 
@@ -809,8 +810,9 @@ def write_report(grid: GridConfig, command: str) -> list[Path]:
     runs = nested(frame)
     grid = add_pools(grid, runs)
     if not any(grid.baseline in r for r in runs.values()):
-        raise RuntimeError(f"no finished {grid.baseline!r} runs under "
-                           f"{grid.out_path}; run `hngraph grid run` first.")
+        raise RunFailedError(f"no finished {grid.baseline!r} runs under "
+                             f"{grid.out_path}; run `hngraph grid run` "
+                             "first.")
     text, rows, pair_rows, found, pools, pool_rows, rank_table = report(
         grid, runs, skipped, command)
     out, stem = grid.out_path, grid.report

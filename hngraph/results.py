@@ -15,6 +15,8 @@ from typing import NamedTuple
 
 import torch
 
+from .errors import HngraphError
+
 
 def _atomic(path: str | os.PathLike, write) -> Path:
     """Call ``write(tmp)`` on a temporary file beside ``path``, then rename
@@ -108,7 +110,7 @@ def run_files(folder: str | os.PathLike, name: str) -> RunFiles:
     return RunFiles(Path(folder) / name)
 
 
-class ResultFileError(ValueError):
+class ResultFileError(HngraphError, ValueError):
     """A result file that breaks its contract (:func:`read_result`).
     ``readable`` is false for a file that is no result file at all (not
     JSON, or without accuracies), which a report skips and names; a result

@@ -262,3 +262,32 @@ def test_an_empty_config_path_is_refused(tmp_path, run_cli):
     assert done.returncode == 2
     assert "the config file is an empty path" in done.stderr
     assert not list(tmp_path.iterdir())  # nothing trained
+
+
+@pytest.mark.parametrize("error,first_line,code", [
+    (IndexError("index 7 is out of bounds"),
+     "hngraph: internal error: IndexError: index 7 is out of bounds", 1),
+    (MemoryError("Unable to allocate 7.28 TiB"),
+     "hngraph: internal error: MemoryError: Unable to allocate 7.28 TiB", 1),
+    (RuntimeError("CUDA error: device-side assert"),
+     "hngraph: internal error: RuntimeError: CUDA error", 1),
+    (ValueError("--epochs must be >= 0, got -1."),
+     "hngraph: error: --epochs must be >= 0, got -1.", 1),
+])
+def test_the_error_boundary_tells_a_bug_from_a_users_error(
+        run_cli, monkeypatch, error, first_line, code):
+    import hngraph.cli
+    from hngraph.errors import OutLockedError
+
+    def fail(args):
+        raise error
+    monkeypatch.setattr(hngraph.cli, "_embed", fail)
+    done = run_cli("embed", "--model", "m.pt", "--input", "g", "--out", "e")
+    assert done.returncode == code
+    assert done.stderr.startswith(first_line)
+    if "internal" in first_line:
+        assert "this is a bug in hngraph; please report it" in done.stderr
+        assert "--debug" in done.stderr
+    else:
+        assert len(done.stderr.splitlines()) == 1
+    assert isinstance(OutLockedError("x"), RuntimeError)  # hngraph's own
