@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 import os
 import re
 import warnings
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 #: Node features of TU datasets (see :func:`hngraph.data.fit_feature_recipe`).
@@ -46,6 +48,20 @@ class Constraint:
         """A value this constraint rejects (for tests)."""
         raise NotImplementedError
 
+    def store(self, value):
+        """An accepted value as it is stored (the identity by default)."""
+        return value
+
+
+def _is_number(value, kind: type) -> bool:
+    """Whether ``value`` is a number of ``kind``, as scikit-learn checks
+    numbers: ``numbers.Integral`` for ``int``, ``numbers.Real`` for
+    ``float`` (NumPy scalars included), never a bool."""
+    if isinstance(value, (bool, np.bool_)):
+        return False
+    return isinstance(value, numbers.Integral if kind is int
+                      else numbers.Real)
+
 
 class Interval(Constraint):
     """A number of type ``kind`` (``int`` or ``float``, never a bool) with
@@ -58,13 +74,17 @@ class Interval(Constraint):
                                                          open_low)
 
     def accepts(self, value) -> bool:
-        kinds = (int, float) if self.kind is float else int
-        if isinstance(value, bool) or not isinstance(value, kinds):
+        if not _is_number(value, self.kind):
             return False
         if not math.isfinite(value):
             return False
         above = value > self.low if self.open_low else value >= self.low
         return above and (self.high is None or value < self.high)
+
+    def store(self, value):
+        """The value as a Python ``int`` or ``float`` (a NumPy scalar, as a
+        grid of settings built with NumPy gives, included)."""
+        return self.kind(value)
 
     def invalid(self):
         return self.kind(self.low - 1)
@@ -137,6 +157,9 @@ class Nullable(Constraint):
     def accepts(self, value) -> bool:
         return value is None or self.inner.accepts(value)
 
+    def store(self, value):
+        return None if value is None else self.inner.store(value)
+
     def invalid(self):
         return self.inner.invalid()
 
@@ -153,6 +176,9 @@ class ListOf(Constraint):
     def accepts(self, value) -> bool:
         return isinstance(value, list) and len(value) >= self.min_items \
             and all(map(self.inner.accepts, value))
+
+    def store(self, value):
+        return [self.inner.store(v) for v in value]
 
     def invalid(self):
         return [self.inner.invalid()]
@@ -484,9 +510,7 @@ def check_field(f: dataclasses.Field, value, label: str | None = None):
                       "will be removed in a later release.", FutureWarning,
                       stacklevel=4)
         return new
-    if isinstance(constraint, Interval) and constraint.kind is float:
-        return float(value)
-    return value
+    return constraint.store(value)
 
 
 def check_settings(**values) -> dict:
@@ -509,8 +533,7 @@ def _right_type(value, constraint: Constraint) -> bool:
     while isinstance(constraint, Nullable):
         constraint = constraint.inner
     if isinstance(constraint, Interval):
-        kinds = (int, float) if constraint.kind is float else int
-        return isinstance(value, kinds) and not isinstance(value, bool)
+        return _is_number(value, constraint.kind)
     if isinstance(constraint, ListOf):
         return isinstance(value, list) and all(
             _right_type(v, constraint.inner) for v in value)

@@ -2,6 +2,7 @@ r"""Self-supervised graph models: InfoGraph with hard-negative local-global
 contrast, and GraphCL-style two-view InfoNCE (``docs/method.md``)."""
 from __future__ import annotations
 
+import numbers
 import os
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from torch import Tensor, nn
 from torch_geometric.data import Batch
 
 from .augment import augment_batch
-from .config import check_settings, default, user_path
+from .config import Interval, check_settings, default, user_path
 from .encoders import GINEncoder
 from .losses import HardInfoNCELoss, JSDLocalGlobalLoss
 from .results import atomic_torch_save
@@ -139,6 +140,20 @@ class GraphModel(nn.Module):
         return model.eval()
 
 
+#: The constraint of a model's ``in_dim``.
+IN_DIM = Interval(int, 1)
+
+
+def check_in_dim(in_dim) -> int:
+    """``in_dim``, the node feature width, as an ``int`` >= 1 (a NumPy
+    integer too); otherwise a ``TypeError`` or ``ValueError`` naming it."""
+    if not IN_DIM.accepts(in_dim):
+        error = ValueError if isinstance(in_dim, numbers.Integral) and \
+            not isinstance(in_dim, bool) else TypeError
+        raise error(f"in_dim must be {IN_DIM}, got {in_dim!r}.")
+    return IN_DIM.store(in_dim)
+
+
 class InfoGraph(GraphModel):
     r"""GIN encoder trained by local-global contrast with hard negatives:
     InfoGraph (Sun et al., ICLR 2020, <https://arxiv.org/abs/1908.01000>)
@@ -172,14 +187,14 @@ class InfoGraph(GraphModel):
                  chunk_size: int | None = default("chunk_size"),
                  init: str = default("init")):
         super().__init__()
-        self.config = dict(in_dim=in_dim, **check_settings(
+        self.config = dict(in_dim=check_in_dim(in_dim), **check_settings(
             hidden=hidden, layers=layers, beta=beta, tau_plus=tau_plus,
             reweight=reweight, prior=prior, gamma=gamma,
             chunk_size=chunk_size, init=init))
         self.criterion = JSDLocalGlobalLoss(beta, tau_plus, reweight,
                                             chunk_size)
         self.gamma = gamma
-        self.encoder = GINEncoder(in_dim, hidden, layers)
+        self.encoder = GINEncoder(self.config["in_dim"], hidden, layers)
         dim = self.encoder.out_dim
         self.local_head = ProjectionHead(dim)
         self.global_head = ProjectionHead(dim)
@@ -235,14 +250,14 @@ class GraphCL(GraphModel):
                  aug_ratio: float = default("aug_ratio"),
                  init: str = default("init")):
         super().__init__()
-        self.config = dict(in_dim=in_dim, **check_settings(
+        self.config = dict(in_dim=check_in_dim(in_dim), **check_settings(
             hidden=hidden, layers=layers, beta=beta, tau_plus=tau_plus,
             temperature=temperature, reweight=reweight, aug1=aug1, aug2=aug2,
             aug_ratio=aug_ratio, init=init))
         self.criterion = HardInfoNCELoss(beta, tau_plus, temperature,
                                          reweight)
         self.augs, self.aug_ratio = (aug1, aug2), aug_ratio
-        self.encoder = GINEncoder(in_dim, hidden, layers)
+        self.encoder = GINEncoder(self.config["in_dim"], hidden, layers)
         dim = self.encoder.out_dim
         self.head = nn.Sequential(nn.Linear(dim, dim), nn.ReLU(),
                                   nn.Linear(dim, dim))

@@ -214,11 +214,12 @@ def fit(model, dataset, epochs: int = default("epochs"),
             "train_time": seconds (all sessions of a resumed run), "device":
             str, "resumed_at": [epoch after which each resume started]}``.
     """
-    for name, value in (("epochs", epochs), ("batch_size", batch_size),
-                        ("lr", lr), ("seed", seed), ("folds", folds),
-                        ("checkpoint_every", checkpoint_every),
-                        ("batch_order", batch_order)):
-        check_setting(name, value, f"fit: {name}")
+    epochs, batch_size, lr, seed, folds, checkpoint_every, batch_order = (
+        check_setting(name, value, f"fit: {name}") for name, value in (
+            ("epochs", epochs), ("batch_size", batch_size), ("lr", lr),
+            ("seed", seed), ("folds", folds),
+            ("checkpoint_every", checkpoint_every),
+            ("batch_order", batch_order)))
     eval_epochs = check_eval_epochs(eval_epochs, epochs, "fit: eval_epochs")
     run = _setup(model, dataset, batch_size, lr, seed, device, batching,
                  batch_order)

@@ -157,3 +157,36 @@ def test_every_entry_point_has_the_config_defaults():
     assert checked >= 30
     assert InfoGraph(3).criterion.beta == 1.0
     assert InfoGraph(3, beta=0, tau_plus=0).criterion.tau_plus == 0
+
+
+def test_numpy_scalars_pass_as_numbers_and_are_stored_as_python_ones(
+        data_root):
+    """A grid of settings built with NumPy passes (numbers.Integral and
+    numbers.Real, as scikit-learn checks them); bools never do; the values
+    are stored as int and float, so results stay JSON."""
+    import json
+
+    import numpy as np
+
+    from hngraph import InfoGraph, fit, load_tudataset
+    config = TrainConfig(dataset="MUTAG", epochs=np.int64(3),
+                         lr=np.float32(0.5), eval_epochs=[np.int32(1)],
+                         chunk_size=np.int64(64), beta=np.int8(2))
+    assert [type(v) for v in (config.epochs, config.lr, config.beta,
+                              config.eval_epochs[0], config.chunk_size)] == \
+        [int, float, float, int, int]
+    json.dumps(config.to_dict())
+    model = InfoGraph(np.int64(7), hidden=np.int64(8), layers=np.uint8(2))
+    assert json.dumps(model.config) and model.config["in_dim"] == 7
+    fit(model, load_tudataset("MUTAG"), epochs=np.int64(1),
+        batch_size=np.int64(64), seed=np.int64(0), device="cpu",
+        progress=False)
+    for bad in (np.bool_(True), True):
+        with pytest.raises(TypeError, match="'epochs' must be an integer"):
+            TrainConfig(epochs=bad)
+    with pytest.raises(TypeError, match="in_dim must be an integer >= 1, "
+                       "got True"):
+        InfoGraph(True)
+    with pytest.raises(ValueError, match=r"in_dim must be an integer >= 1, "
+                       r"got np.int64\(0\)"):
+        InfoGraph(np.int64(0))
