@@ -187,7 +187,7 @@ def test_one_runner_per_out_folder(tmp_path):
 
 def snapshot(out: Path) -> dict:
     return {p.name: (hashlib.sha256(p.read_bytes()).hexdigest(),
-                     p.stat().st_mtime_ns) for p in out.rglob("*.json")}
+                     p.stat().st_mtime_ns) for p in out.rglob("*_seed*.json")}
 
 
 @pytest.mark.slow
@@ -200,7 +200,7 @@ def test_kill_mid_grid_and_restart(data_root, tmp_path):
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.time() + 600  # a loaded machine is slow, not wrong
-    while time.time() < deadline and len(list(out.rglob("*.json"))) < 3:
+    while time.time() < deadline and len(list(out.rglob("*_seed*.json"))) < 3:
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)
     printed = proc.communicate()[0].decode(errors="replace")
@@ -369,11 +369,11 @@ def test_ctrl_c_stops_the_grid_and_its_queued_runs(data_root, tmp_path):
         text=True, start_new_session=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 300
-    while time.time() < deadline and not list(out.rglob("*.json")):
+    while time.time() < deadline and not list(out.rglob("*_seed*.json")):
         time.sleep(0.05)  # the first run finished: the next one is training
     workers = [c for c in _children(proc.pid)
                if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
-    before = len(list(out.rglob("*.json")))
+    before = len(list(out.rglob("*_seed*.json")))
     assert before and workers, "the grid never finished a run"
     os.killpg(proc.pid, signal.SIGINT)
     start = time.time()
@@ -383,7 +383,7 @@ def test_ctrl_c_stops_the_grid_and_its_queued_runs(data_root, tmp_path):
     assert "hngraph: interrupted" in err
     time.sleep(2)
     assert not any(Path(f"/proc/{w}").exists() for w in workers)
-    assert len(list(out.rglob("*.json"))) <= before + 1  # one in flight
+    assert len(list(out.rglob("*_seed*.json"))) <= before + 1  # one in flight
     assert not list(out.rglob("*.tmp"))
 
 
