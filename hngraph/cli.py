@@ -232,14 +232,23 @@ def _embed(args) -> int:
     import numpy as np
 
     from .embedding import embed, graph_files, read_graphs
+    from .training import resolve_device
     start = time.perf_counter()
+    try:  # a device that is not there is the flag's error, not the file's
+        device = check_setting("device", args.device, "--device")
+    except (TypeError, ValueError) as err:
+        raise UsageError(err) from err
+    try:
+        device = resolve_device(device)
+    except ValueError as err:
+        raise UsageError(f"--device {args.device}: {err}") from err
     out = Path(args.out).expanduser()
     if out.is_dir():
         raise UsageError(f"--out {out} is a folder; give the .npy file to "
                          f"write, for example {out / 'embeddings.npy'}.")
     out = out if out.suffix == ".npy" else out.with_name(out.name + ".npy")
     graphs = read_graphs(args.input)
-    emb = embed(args.model, graphs, args.batch_size, args.device,
+    emb = embed(args.model, graphs, args.batch_size, device,
                 args.node_attrs)
     out.parent.mkdir(parents=True, exist_ok=True)
     np.save(out, emb)

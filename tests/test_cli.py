@@ -291,3 +291,22 @@ def test_the_error_boundary_tells_a_bug_from_a_users_error(
     else:
         assert len(done.stderr.splitlines()) == 1
     assert isinstance(OutLockedError("x"), RuntimeError)  # hngraph's own
+
+
+@pytest.mark.parametrize("device,says", [
+    ("banana", "hngraph: error: --device must be auto, cpu, cuda (or "
+     "cuda:N), mps or xpu, got 'banana'."),
+    ("cuda", "hngraph: error: --device cuda: device 'cuda' was asked for, "
+     "but torch sees no CUDA GPU here."),
+])
+def test_embed_names_a_device_that_is_not_there(tmp_path, run_cli, device,
+                                                says):
+    """The flag's error, exit 2, before the model file is read (a device
+    error was once reported as an unreadable model file)."""
+    import torch
+    if device == "cuda" and torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    done = run_cli("embed", "--model", tmp_path / "absent.pt", "--input",
+                   tmp_path, "--out", tmp_path / "e.npy", "--device", device)
+    assert done.returncode == 2
+    assert done.stderr.startswith(says)
