@@ -63,6 +63,10 @@ def _is_number(value, kind: type) -> bool:
                       else numbers.Real)
 
 
+#: Seeds lie below 2**32, as NumPy's and PyTorch's generators take them.
+SEED_END = 2 ** 32
+
+
 class Interval(Constraint):
     """A number of type ``kind`` (``int`` or ``float``, never a bool) with
     ``low <= value`` (``low < value`` when ``open_low``) and ``value < high``
@@ -92,7 +96,8 @@ class Interval(Constraint):
     def __str__(self) -> str:
         name = {int: "an integer", float: "a finite number"}[self.kind]
         if self.high is not None:
-            return f"{name} in [{self.low:g}, {self.high:g})"
+            high = f"{self.high:d}" if self.kind is int else f"{self.high:g}"
+            return f"{name} in [{self.low:g}, {high})"
         return f"{name} {'>' if self.open_low else '>='} {self.low:g}"
 
 
@@ -308,8 +313,8 @@ class TrainConfig:
         "epoch (the published HCL graph code)")
     lr: float = setting(1e-3, Interval(float, 0, open_low=True),
                         "Adam learning rate")
-    seed: int = setting(0, Interval(int, 0), "seed of the weights, the "
-                        "batch order and the folds")
+    seed: int = setting(0, Interval(int, 0, SEED_END), "seed of the "
+                        "weights, the batch order and the folds")
     device: str = setting(
         "auto", Pattern(r"auto|cpu|mps|(cuda|xpu)(:\d+)?", "auto, cpu, cuda "
                         "(or cuda:N), mps or xpu", "gpu"), "auto, cpu or cuda")

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from .config import (
+    SEED_END,
     Either,
     Interval,
     ListOf,
@@ -84,7 +85,7 @@ class GridConfig:
 
     out: str = setting("", Pattern(r".+", "a folder path", ""),
                        "folder of the grid's result files")
-    seeds: list = setting([], ListOf(Interval(int, 0), 1),
+    seeds: list = setting([], ListOf(Interval(int, 0, SEED_END), 1),
                           "training seeds (each also seeds the folds)")
     datasets: list = setting([], ListOf(_NAME, 1), "TU dataset names, run in "
                              "this order")

@@ -310,3 +310,13 @@ def test_embed_names_a_device_that_is_not_there(tmp_path, run_cli, device,
                    tmp_path, "--out", tmp_path / "e.npy", "--device", device)
     assert done.returncode == 2
     assert done.stderr.startswith(says)
+
+
+def test_a_seed_beyond_the_generators_is_a_usage_error(tmp_path, run_cli):
+    """NumPy's and PyTorch's generators take seeds below 2**32: a larger
+    one is the flag's error (exit 2), before any data is read."""
+    done = run_cli("train", "--dataset", "MUTAG", "--seed", 2 ** 32,
+                   "--out", tmp_path)
+    assert done.returncode == 2
+    assert done.stderr == ("hngraph: error: --seed must be an integer in "
+                           "[0, 4294967296), got 4294967296.\n")

@@ -50,8 +50,10 @@ CLAUSES = [
     ({"out": ""}, "out must be a folder path"),
     ({"seeds": []}, "seeds must be a non-empty list"),
     ({"seeds": ["0"]}, "seeds must be a non-empty list of items each an "
-     "integer >= 0"),
+     "integer in [0, 4294967296)"),
     ({"seeds": [0, 0]}, "seeds lists [0] more than once"),
+    ({"seeds": [2 ** 32]}, "seeds must be a non-empty list of items each an "
+     "integer in [0, 4294967296)"),
     ({"datasets": []}, "datasets must be a non-empty list"),
     ({"datasets": ["../MUTAG"]}, "datasets must be a non-empty list of "
      "items each a name"),
