@@ -12,23 +12,23 @@ into the folder the raw files are read from.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import os.path as osp
 import shutil
 import warnings
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-import torch
 from filelock import FileLock
 from torch_geometric.data import Data, InMemoryDataset
 from torch_geometric.datasets import TUDataset
-from torch_geometric.io import fs, read_tu_data
+from torch_geometric.io import fs
 
-from .errors import CacheError, DatasetNotFoundError, RawFileError
+from .errors import CacheError, DatasetNotFoundError
 from .features import apply_feature_recipe, fit_feature_recipe
+from .tu_files import REQUIRED, content_hash, raw_path, read_table, read_tu
+
+#: Bumped whenever the graphs built from the same raw files change.
+_READER_VERSION = 1
 
 
 def cache_dir(path: str | os.PathLike | None = None) -> Path:
@@ -39,12 +39,8 @@ def cache_dir(path: str | os.PathLike | None = None) -> Path:
     return Path(path)
 
 
-def _required_files(name: str) -> list[str]:
-    return [f"{name}_{s}.txt" for s in ("A", "graph_indicator", "graph_labels")]
-
-
 def _has_raw(folder: Path, name: str) -> bool:
-    return all((folder / f).is_file() for f in _required_files(name))
+    return all(osp.lexists(raw_path(folder, name, kind)) for kind in REQUIRED)
 
 
 def _available(base: Path) -> list[str]:
@@ -53,108 +49,16 @@ def _available(base: Path) -> list[str]:
     return sorted(p.name for p in base.iterdir() if _has_raw(p / "raw", p.name))
 
 
-def _read_ints(path: Path, columns: int) -> np.ndarray:
-    """The integers of a TU text file, ``columns`` per line."""
-    try:
-        table = pd.read_csv(path, header=None, skipinitialspace=True,
-                            dtype=np.int64)
-    except pd.errors.EmptyDataError:
-        return np.zeros((0, columns), dtype=np.int64)
-    except OSError as err:
-        raise _unreadable(path, err) from err
-    except (ValueError, pd.errors.ParserError) as err:
-        raise RawFileError(f"{path}{_first_bad_line(path, columns)} holds "
-                           f"something other than {columns} comma-separated "
-                           "integer(s). Restore the file from the TU "
-                           "collection.") from err
-    if table.shape[1] != columns:
-        raise RawFileError(f"{path} has {table.shape[1]} column(s) per line, "
-                           f"but {columns} are expected. Restore the file "
-                           "from the TU collection.")
-    return table.to_numpy()
-
-
-def _first_bad_line(path: Path, columns: int) -> str:
-    """``", line N ('text')"`` of the first line that is not a
-    comma-separated list of ``columns`` integers, or ``""``."""
-    with open(path, errors="replace") as f:
-        for number, line in enumerate(f, 1):
-            try:
-                values = [int(v) for v in line.split(",") if v.strip()]
-            except ValueError:
-                values = None
-            if line.strip() and (values is None or len(values) != columns):
-                return f", line {number} ({line.strip()[:40]!r}),"
-    return ""
-
-
-def _line_count(path: Path) -> int:
-    try:
-        with open(path, "rb") as f:
-            return sum(1 for line in f if line.strip())
-    except OSError as err:
-        raise _unreadable(path, err) from err
-
-
-def _unreadable(path: Path, err: OSError) -> RawFileError:
-    return RawFileError(f"{path} cannot be read ({err.strerror}). Check the "
-                        "file's permissions (for example chmod a+r).")
-
-
 def validate_raw(raw_dir: str | os.PathLike, name: str) -> None:
-    """Check that a dataset's raw TU files agree with each other.
+    """Check a dataset's raw TU files, each on its own and against each
+    other (see :func:`hngraph.tu_files.read_tu`).
 
-    Raises :class:`RawFileError` naming the file, the mismatch and the fix
-    (for example a graph indicator shorter than the node count, or a labels
-    file with the wrong number of lines).
+    Raises:
+        RawFileError: naming the file, the line where there is one, what was
+            expected and the fix (for example a graph indicator shorter than
+            the node count, or a labels file with the wrong number of lines).
     """
-    raw = Path(raw_dir)
-    fix = (f"Restore the files from the TU collection (or delete {raw} to "
-           "download them again where a network is available).")
-    for f in _required_files(name):
-        if not (raw / f).is_file():
-            raise RawFileError(f"{raw / f} is missing. {fix}")
-    indicator = _read_ints(raw / f"{name}_graph_indicator.txt", 1)[:, 0]
-    num_nodes = len(indicator)
-    if num_nodes == 0:
-        raise RawFileError(f"{raw}/{name}_graph_indicator.txt is empty. {fix}")
-    num_graphs = int(indicator.max())
-    if indicator.min() < 1 or np.any(np.diff(indicator) < 0):
-        raise RawFileError(f"{raw}/{name}_graph_indicator.txt must list graph "
-                           "ids from 1, in non-decreasing order. " + fix)
-    missing = np.setdiff1d(np.arange(1, num_graphs + 1), indicator)
-    if missing.size:
-        raise RawFileError(
-            f"{raw}/{name}_graph_indicator.txt gives no node to graph(s) "
-            f"{missing[:5].tolist()}: empty graphs (0 nodes) cannot be "
-            f"embedded. Remove them from the files, or restore them. {fix}")
-    edges = _read_ints(raw / f"{name}_A.txt", 2)
-    if edges.size and (edges.max() > num_nodes or edges.min() < 1):
-        raise RawFileError(
-            f"{raw}/{name}_A.txt refers to node {int(edges.max())}, but "
-            f"{name}_graph_indicator.txt has {num_nodes} lines (nodes): one "
-            f"of the two files is truncated. {fix}")
-    across = np.flatnonzero(indicator[edges[:, 0] - 1]
-                            != indicator[edges[:, 1] - 1]) if edges.size \
-        else []
-    if len(across):
-        raise RawFileError(
-            f"{raw}/{name}_A.txt, line {across[0] + 1}, joins nodes of two "
-            f"different graphs; every edge must stay inside its graph. {fix}")
-    for kind in ("graph_labels", "node_labels", "edge_labels"):
-        if (raw / f"{name}_{kind}.txt").is_file():
-            _read_ints(raw / f"{name}_{kind}.txt", 1)
-    counts = {"graph_labels": num_graphs, "node_labels": num_nodes,
-              "node_attributes": num_nodes, "edge_labels": len(edges),
-              "edge_attributes": len(edges)}
-    for kind, expected in counts.items():
-        path = raw / f"{name}_{kind}.txt"
-        if path.is_file() and (got := _line_count(path)) != expected:
-            raise RawFileError(
-                f"{path} has {got} lines, but {expected} are expected (one "
-                f"per {'graph' if kind == 'graph_labels' else kind.split('_')[0]}"
-                f"). The file is truncated or belongs to another version of "
-                f"{name}. {fix}")
+    read_tu(raw_dir, name)
 
 
 class _CachedTUDataset(TUDataset):
@@ -181,17 +85,11 @@ class _CachedTUDataset(TUDataset):
         return self._raw_source or super().raw_dir
 
     def process(self) -> None:
-        """PyG's processing, with every graph kept: PyG counts graphs from
-        the edge slices, so trailing graphs without edges would be lost."""
-        validate_raw(self.raw_dir, self.name)
-        data, slices, sizes = read_tu_data(self.raw_dir, self.name)
-        graphs = slices["y"].numel()
-        for key in ("edge_index", "edge_attr"):
-            short = graphs - slices[key].numel() if key in slices else 0
-            if short > 0:
-                slices[key] = torch.cat([slices[key],
-                                         slices[key][-1:].repeat(short)])
-        self.data, self.slices = data, slices
+        """The graphs of :func:`hngraph.tu_files.read_tu`, every graph kept
+        (PyG's own reader counts graphs from the edge slices, so it loses
+        trailing graphs without edges)."""
+        graphs, sizes = read_tu(self.raw_dir, self.name)
+        self.data, self.slices = self.collate(graphs)
         fs.torch_save((self._data.to_dict(), self.slices, sizes,
                        self._data.__class__), self.processed_paths[0])
 
@@ -200,15 +98,11 @@ class _CachedTUDataset(TUDataset):
         return str(self._processed)
 
 
-def _cache_key(raw_dir: str) -> str:
-    """A hash of the raw folder's path and of every file's name, size and
-    modification time: an edited raw file gets a new processed cache."""
-    parts = [osp.realpath(raw_dir)]
-    for path in sorted(Path(raw_dir).iterdir()):
-        if path.is_file():
-            st = path.stat()
-            parts.append(f"{path.name}:{st.st_size}:{st.st_mtime_ns}")
-    return hashlib.sha1("\n".join(parts).encode()).hexdigest()[:12]
+def _cache_key(raw_dir: str, name: str) -> str:
+    """The processed cache's key: the reader's version and a hash of the
+    raw files' contents (an edited file gets a new cache, however its size
+    and modification time were kept)."""
+    return f"v{_READER_VERSION}-{content_hash(raw_dir, name)}"
 
 
 def _open_cached(cache_root: str, name: str, raw: str | None,
@@ -236,7 +130,7 @@ def _open_cached(cache_root: str, name: str, raw: str | None,
 
 
 def _open_locked(cache_root, name, raw, use_node_attr, folder: Path):
-    final = folder / f"processed_{_cache_key(raw)}" if raw else \
+    final = folder / f"processed_{_cache_key(raw, name)}" if raw else \
         folder / "processed"  # downloaded raw files: no local copy to key
     if final.is_dir():
         try:
@@ -383,11 +277,8 @@ def _label_vocabulary(raw: Path, name: str) -> list[int]:
     path = raw / f"{name}_node_labels.txt"
     if not path.is_file():
         return []
-    try:
-        labels = _read_ints(path, 1)[:, 0]
-    except RawFileError:  # several label columns: no one vocabulary
-        return []
-    if not labels.size:
+    labels = read_table(path, "node_labels").values
+    if labels.shape[1] != 1 or not labels.size:  # no one vocabulary
         return []
     return list(range(int(labels.min()), int(labels.max()) + 1))
 

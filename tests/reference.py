@@ -84,3 +84,26 @@ def infonce_by_hand(z1, z2, beta, tau, t, mode="paper"):
                  m * math.exp(-1 / t))
         total += -math.log(pos / (pos + ng))
     return total / n2
+
+
+def pyg_tu_graphs(raw_dir, name):
+    """The graphs and sizes of PyG's own TU reader, ``read_tu_data``, with
+    the graphs it drops (trailing graphs without edges) restored."""
+    from torch_geometric.data import InMemoryDataset
+    from torch_geometric.io import read_tu_data
+
+    data, slices, sizes = read_tu_data(str(raw_dir), name)
+    graphs = slices["y"].numel() - 1
+    for key in ("edge_index", "edge_attr"):
+        if key in slices and slices[key].numel() - 1 < graphs:
+            short = graphs + 1 - slices[key].numel()
+            slices[key] = torch.cat([slices[key],
+                                     slices[key][-1:].repeat(short)])
+
+    class Graphs(InMemoryDataset):
+        def __init__(self):
+            super().__init__()
+            self.data, self.slices = data, slices
+
+    dataset = Graphs()
+    return [dataset[i] for i in range(len(dataset))], sizes

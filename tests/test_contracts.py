@@ -20,7 +20,8 @@ from hngraph import (
     svm_accuracy,
 )
 from hngraph.batching import DeviceGraphs, DeviceLoader
-from hngraph.data import RawFileError, load_tudataset
+from hngraph.data import load_tudataset
+from hngraph.errors import RawFileError
 from hngraph.evaluation import select_embeddings, select_results
 from hngraph.losses import negative_weights
 

@@ -12,13 +12,8 @@ import pytest
 import torch
 from torch_geometric.data import Data
 
-from hngraph.data import (
-    CacheError,
-    DatasetNotFoundError,
-    RawFileError,
-    check_graphs,
-    load_tudataset,
-)
+from hngraph.data import check_graphs, load_tudataset
+from hngraph.errors import CacheError, DatasetNotFoundError, RawFileError
 from hngraph.features import apply_feature_recipe, fit_feature_recipe
 
 
@@ -155,7 +150,8 @@ def test_truncated_graph_indicator(data_root, tmp_path):
     with pytest.raises(RawFileError) as info:
         load_tudataset("MUTAG", root=tmp_path / "data", cache=tmp_path / "c")
     msg = str(info.value)
-    assert "MUTAG_A.txt refers to node" in msg and "3000 lines" in msg
+    assert "MUTAG_A.txt, line 6635 refers to node 3001" in msg
+    assert "MUTAG_graph_indicator.txt has 3000 lines" in msg
     assert "truncated" in msg and "Restore" in msg
 
 
@@ -181,16 +177,15 @@ def test_empty_and_edgeless_graphs():
 
 
 def test_unreadable_raw_file_is_named(data_root, tmp_path, monkeypatch):
-    import pandas as pd
+    from hngraph import tu_files
     raw = tmp_path / "data" / "MUTAG" / "raw"
     shutil.copytree(data_root / "MUTAG" / "raw", raw)
-    read_csv = pd.read_csv
 
     def refuse(path, *args, **kwargs):  # as chmod 0 does for a non-root user
         if str(path).endswith("MUTAG_A.txt"):
             raise PermissionError(13, "Permission denied")
-        return read_csv(path, *args, **kwargs)
-    monkeypatch.setattr(pd, "read_csv", refuse)
+        return open(path, *args, **kwargs)
+    monkeypatch.setattr(tu_files, "open", refuse, raising=False)
     with pytest.raises(RawFileError, match="MUTAG_A.txt cannot be read "
                        r"\(Permission denied\)"):
         load_tudataset("MUTAG", root=tmp_path / "data", cache=tmp_path / "c")
