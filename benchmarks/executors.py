@@ -15,7 +15,6 @@ from timings, machines and timestamps. Writes ``executors.json`` and
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -26,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from hngraph.results import atomic_write_json, provenance
+from hngraph.results import atomic_write_json, comparable_results, provenance
 
 ROOT = Path(__file__).resolve().parents[1]
 GRID = {"epochs": 1, "batch_size": 64, "hidden": 8, "layers": 2,
@@ -37,9 +36,6 @@ GRID = {"epochs": 1, "batch_size": 64, "hidden": 8, "layers": 2,
         "slurm": {"chunk": 2}}
 EXECUTORS = {"local": ["--jobs", "2"], "ray": ["--executor", "ray"],
              "slurm": ["--executor", "slurm"]}
-VARYING = {"finished", "machine", "wall_time_s", "train_time_s",
-           "svm_time_s", "cells_finished", "scored_on"}
-
 
 def run(executor: str, folder: Path) -> float:
     """Wall seconds of ``hngraph grid run`` of the tiny grid into
@@ -57,16 +53,6 @@ def run(executor: str, folder: Path) -> float:
         sys.exit(f"{executor}: exit {done.returncode}\n{done.stdout}\n"
                  f"{done.stderr}")
     return wall
-
-
-def results(out: Path) -> dict:
-    found = {}
-    for p in sorted(out.rglob("*_seed*.json")):
-        r = {k: v for k, v in json.loads(p.read_text()).items()
-             if k not in VARYING}
-        r["config"] = {k: v for k, v in r["config"].items() if k != "out"}
-        found[str(p.relative_to(out))] = r
-    return found
 
 
 def differences(a: dict, b: dict) -> list[str]:
@@ -95,7 +81,7 @@ def main(argv=None) -> int:
                 walls[executor].append(run(executor, folder))
                 print(f"{executor} #{i + 1}: {walls[executor][-1]:.1f} s",
                       flush=True)
-                found.setdefault(executor, results(folder / "out"))
+                found.setdefault(executor, comparable_results(folder / "out"))
     diffs = {e: differences(found["local"], found[e]) for e in EXECUTORS}
     record = {"grid": GRID, "seeds": GRID["seeds"], "repeats": args.repeats,
               "files": len(found["local"]), "wall_s": walls,

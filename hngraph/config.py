@@ -518,6 +518,21 @@ def check_field(f: dataclasses.Field, value, label: str | None = None):
     return constraint.store(value)
 
 
+def declared(cls) -> list[dataclasses.Field]:
+    """The fields of the dataclass (or instance) ``cls`` declared with
+    :func:`setting`."""
+    return [f for f in dataclasses.fields(cls) if "constraint" in f.metadata]
+
+
+def check_declared(obj, where: str) -> None:
+    """Check every :func:`declared` field of the dataclass instance ``obj``
+    with :func:`check_field`, and store it as it returns; each message names
+    the field as ``where`` followed by its name."""
+    for f in declared(obj):
+        setattr(obj, f.name, check_field(f, getattr(obj, f.name),
+                                         f"{where}{f.name}"))
+
+
 def check_settings(**values) -> dict:
     """:func:`check_setting` for each keyword; returns the stored values."""
     return {k: check_setting(k, v) for k, v in values.items()}

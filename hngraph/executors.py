@@ -11,7 +11,6 @@ system. :meth:`~Executor.cancel` stops what is queued and in flight.
 """
 from __future__ import annotations
 
-import dataclasses
 import multiprocessing
 import os
 import shutil
@@ -23,7 +22,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from .config import Interval, Nullable, OfType, check_field, setting
+from .config import Interval, Nullable, OfType, check_declared, setting
 from .errors import HngraphError
 
 #: The executors ``hngraph grid run --executor`` accepts.
@@ -187,11 +186,7 @@ class SlurmSettings:
     source: str = "slurm"
 
     def __post_init__(self):
-        for f in dataclasses.fields(self):
-            if "constraint" in f.metadata:
-                setattr(self, f.name, check_field(f, getattr(self, f.name),
-                                                  f"{self.source}."
-                                                  f"{f.name}"))
+        check_declared(self, f"{self.source}.")
 
 
 class SlurmExecutor(Executor):

@@ -6,6 +6,7 @@ import hashlib
 import inspect
 import json
 import os
+import platform
 import time
 from pathlib import Path
 from typing import NamedTuple
@@ -19,7 +20,13 @@ from .config import TrainConfig
 from .data import load_tudataset
 from .evaluation import SVMResult, check_labels, svm_accuracy
 from .models import GraphCL, GraphModel, InfoGraph
-from .results import RunFiles, atomic_write_npz, provenance, run_files
+from .results import (
+    RunFiles,
+    atomic_write_npz,
+    git_commit,
+    provenance,
+    run_files,
+)
 from .training import fit, resolve_device, seed_everything
 
 #: Config keys that never change a run's result: where it writes, on what
@@ -87,14 +94,25 @@ class Trained(NamedTuple):
     @classmethod
     def load(cls, path: str | os.PathLike) -> Trained:
         """A train stage's output written by :meth:`save`."""
-        try:
-            with np.load(path, allow_pickle=False) as f:
-                return cls(f["embeddings"], f["labels"],
-                           json.loads(str(f["record"])))
-        except (OSError, KeyError, ValueError) as err:
-            raise ValueError(f"{path}: not a train stage's output readable "
-                             f"here ({err}); train the run again (`--stage "
-                             "train`).") from err
+        return cls(*_read_npz(path, ("embeddings", "labels", "record")))
+
+    @staticmethod
+    def read_record(path: str | os.PathLike) -> dict:
+        """The :attr:`record` of the output at ``path`` alone, without
+        reading the arrays."""
+        return _read_npz(path, ("record",))[0]
+
+
+def _read_npz(path: str | os.PathLike, parts: tuple[str, ...]) -> list:
+    """The ``parts`` of a train stage's output; ``record`` parsed."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            return [json.loads(str(f[p])) if p == "record" else f[p]
+                    for p in parts]
+    except (OSError, KeyError, ValueError) as err:
+        raise ValueError(f"{path}: not a train stage's output readable "
+                         f"here ({err}); train the run again (`--stage "
+                         "train`).") from err
 
 
 def train_stage(config: TrainConfig, progress: bool = True, device="cpu",
@@ -140,10 +158,9 @@ def record_stage(trained: Trained, scores: SVMResult, svm_time: float
     r = trained.record
     result = record(trained.config, r["dataset"], r["history"], scores,
                     svm_time, r["train_wall_s"] + svm_time, r["origin"])
-    here = provenance("cpu")
-    if (here["commit"], here["machine"]["host"]) != (
+    if (git_commit(), platform.node()) != (
             r["origin"]["commit"], r["origin"]["machine"]["host"]):
-        result["scored_on"] = here
+        result["scored_on"] = provenance("cpu")
     return result
 
 

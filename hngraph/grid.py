@@ -44,7 +44,8 @@ from .config import (
     OfType,
     Pattern,
     TrainConfig,
-    check_field,
+    check_declared,
+    declared,
     read_yaml,
     setting,
 )
@@ -121,9 +122,7 @@ class GridConfig:
     source: str = "grid config"
 
     def __post_init__(self):
-        for f in _declared():
-            setattr(self, f.name, check_field(f, getattr(self, f.name),
-                                              f"{self.source}: {f.name}"))
+        check_declared(self, f"{self.source}: ")
         for key in ("seeds", "datasets"):
             values = getattr(self, key)
             if len(set(values)) != len(values):
@@ -177,18 +176,18 @@ class GridConfig:
     def from_yaml(cls, path: str | os.PathLike) -> GridConfig:
         """Read and check a grid config file."""
         values = read_yaml(path)
-        declared = {f.name for f in _declared()}
-        unknown = sorted(set(values) - declared - set(_SHARED))
+        keys = {f.name for f in declared(cls)}
+        unknown = sorted(set(values) - keys - set(_SHARED))
         if unknown:
             raise KeyError(f"{path}: unknown key(s) {unknown}; a grid takes "
-                           f"{sorted(declared)} and the shared training "
+                           f"{sorted(keys)} and the shared training "
                            f"settings {_SHARED}.")
         for key in ("out", "seeds", "datasets", "cells"):
             if key not in values:
                 raise KeyError(f"{path}: the grid needs {key!r} "
                                f"({_help(key)}).")
         shared = {k: v for k, v in values.items() if k in _SHARED}
-        return cls(**{k: v for k, v in values.items() if k in declared},
+        return cls(**{k: v for k, v in values.items() if k in keys},
                    shared=shared, source=str(path))
 
     def slurm_settings(self, **flags) -> SlurmSettings:
@@ -196,7 +195,7 @@ class GridConfig:
         it."""
         given = {**self.slurm, **{k: v for k, v in flags.items()
                                   if v is not None}}
-        known = [f.name for f in fields(SlurmSettings) if f.name != "source"]
+        known = [f.name for f in declared(SlurmSettings)]
         unknown = sorted(set(given) - set(known))
         if unknown:
             raise ValueError(f"{self.source}: slurm: unknown key(s) "
@@ -232,14 +231,9 @@ class GridConfig:
             raise type(err)(f"{where}: {err}") from err
 
 
-def _declared() -> list[dataclasses.Field]:
-    """The keys of a grid file: the fields of :class:`GridConfig` declared
-    with :func:`~hngraph.config.setting` (not ``shared`` and ``source``)."""
-    return [f for f in fields(GridConfig) if "constraint" in f.metadata]
-
-
 def _help(name: str) -> str:
-    return next(f.metadata["help"] for f in _declared() if f.name == name)
+    return next(f.metadata["help"] for f in declared(GridConfig)
+                if f.name == name)
 
 
 class Run(NamedTuple):
@@ -260,6 +254,20 @@ def _result(grid: GridConfig, run: Run) -> dict | None:
         return read_result(run.files(grid.out_path).result)
     except (OSError, ResultFileError):
         return None
+
+
+class ResultFiles(dict):
+    """Each run's result, or ``None`` where there is no valid result file
+    (:func:`~hngraph.results.read_result`), each file read once, when first
+    asked for."""
+
+    def __init__(self, grid: GridConfig):
+        super().__init__()
+        self.grid = grid
+
+    def __missing__(self, run: Run) -> dict | None:
+        self[run] = value = _result(self.grid, run)
+        return value
 
 
 def plan(grid: GridConfig, datasets=None, cells=None, seeds=None
@@ -295,10 +303,10 @@ def current(grid: GridConfig, run: Run, config: dict | None) -> bool:
     return settings_key(recorded) == settings_key(grid.train_config(*run))
 
 
-def finished(grid: GridConfig, run: Run) -> bool:
+def finished(grid: GridConfig, run: Run, results: ResultFiles) -> bool:
     """Whether a cell's run has a result file written with the settings the
     grid asks for now (every setting that changes the result)."""
-    result = _result(grid, run)
+    result = results[run]
     return result is not None and current(grid, run, result.get("config"))
 
 
@@ -310,21 +318,22 @@ def trained_file(grid: GridConfig, run: Run) -> bool:
     from .experiment import Trained
 
     try:
-        record = Trained.load(run.files(grid.out_path).trained).record
+        record = Trained.read_record(run.files(grid.out_path).trained)
     except (OSError, ValueError):
         return False
     return current(grid, run, record["config"])
 
 
-def selected(grid: GridConfig, run: Run, trained: set[Run]) -> bool:
+def selected(grid: GridConfig, run: Run, trained: set[Run],
+             results: ResultFiles) -> bool:
     """Whether a selection has a result file made from its cells' current
     result files (each in ``trained``)."""
     members = [run._replace(cell=c) for c in grid.selections[run.cell]]
-    result = _result(grid, run)
+    result = results[run]
     if result is None or not all(m in trained for m in members):
         return False
     return result.get("cells_finished") == {
-        m.cell: _result(grid, m)["finished"] for m in members}
+        m.cell: results[m]["finished"] for m in members}
 
 
 def run_task(grid: GridConfig, run: Run, stage: str, device: str | None,
@@ -438,8 +447,8 @@ def origin(result: dict) -> Source:
         "source_diff", "unknown" if commit.endswith("-dirty") else None))
 
 
-def counted(grid: GridConfig, done: set[Run], source: Source | None = None
-            ) -> set[Run]:
+def counted(grid: GridConfig, done: set[Run], results: ResultFiles,
+            source: Source | None = None) -> set[Run]:
     """Of the runs with current result files (``done``), those that count
     as finished, so that each dataset's results come from one commit: all of
     a dataset's when every run of the grid on it is done, from one clean
@@ -448,7 +457,7 @@ def counted(grid: GridConfig, done: set[Run], source: Source | None = None
     source = source or SOURCE
     kept = set()
     for d in {r.dataset for r in done}:
-        mine = {r: origin(_result(grid, r)) for r in done if r.dataset == d}
+        mine = {r: origin(results[r]) for r in done if r.dataset == d}
         commits = set(mine.values())
         if (len(mine) == len(plan(grid, [d])) and len(commits) == 1
                 and commits.pop().clean):
@@ -527,11 +536,12 @@ def run_grid(grid: GridConfig, runs: list[Run], jobs: int = 1,
         removed = [] if dry_run else [p.unlink()
                                       for p in out.rglob(".*.tmp")]
         every = plan(grid, sorted({r.dataset for r in runs}))
+        results = ResultFiles(grid)
         trained = {r for r in every if r.cell in grid.cells
-                   and finished(grid, r)}
+                   and finished(grid, r, results)}
         done = counted(grid, trained | {
             r for r in every if r.cell in grid.selections
-            and selected(grid, r, trained)})
+            and selected(grid, r, trained, results)}, results)
         replaced = len([r for r in runs if r in trained and r not in done])
         trained &= done
         todo = [r for r in runs if r.cell in grid.cells and r not in done]
@@ -649,4 +659,4 @@ def _execute(grid, todo, waiting, trained, stage, executor, threads, device,
 
 #: The public names (the API reference lists these).
 __all__ = ["GridConfig", "Run", "plan", "run_grid", "run_task",
-           "counted", "check_source", "claim_out"]
+           "ResultFiles", "finished", "selected", "counted", "check_source", "claim_out"]

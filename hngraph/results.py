@@ -159,6 +159,28 @@ def read_result(path: str | os.PathLike) -> dict:
     return result
 
 
+#: The fields of a result file that differ between two runs of the same
+#: work: when, where, and how long it took.
+RUN_VARYING = frozenset({"finished", "machine", "wall_time_s", "train_time_s",
+                         "svm_time_s", "cells_finished", "scored_on"})
+
+
+def comparable_results(out: str | os.PathLike) -> dict[str, dict]:
+    """Every result file under ``out`` (``*_seed<k>.json``), keyed by its
+    path relative to ``out``, less :data:`RUN_VARYING` and the config's
+    ``out``: what two runs of the same grid (on other executors, or
+    resumed) must agree on, field for field."""
+    out = Path(out)
+    found = {}
+    for path in sorted(out.rglob("*_seed*.json")):
+        result = {k: v for k, v in read_result(path).items()
+                  if k not in RUN_VARYING}
+        result["config"] = {k: v for k, v in result["config"].items()
+                            if k != "out"}
+        found[str(path.relative_to(out))] = result
+    return found
+
+
 def _fraction(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) \
         and 0.0 <= value <= 1.0
@@ -268,6 +290,7 @@ def machine_info(device: str | torch.device = "cpu") -> dict:
 
 #: The public names (the API reference lists these).
 __all__ = ["RunFiles", "run_files", "read_result", "ResultFileError",
+           "comparable_results", "RUN_VARYING",
            "provenance", "Source", "SOURCE", "read_source",
            "git_commit", "atomic_write_json", "atomic_write_npz", "atomic_torch_save",
            "machine_info", "versions"]

@@ -88,11 +88,20 @@ def infonce_by_hand(z1, z2, beta, tau, t, mode="paper"):
 
 def pyg_tu_graphs(raw_dir, name):
     """The graphs and sizes of PyG's own TU reader, ``read_tu_data``, with
-    the graphs it drops (trailing graphs without edges) restored."""
+    the graphs it drops (trailing graphs without edges) restored, and each
+    file's last line read where it has no final newline (PyG drops it)."""
+    import tempfile
+    from pathlib import Path
+
     from torch_geometric.data import InMemoryDataset
     from torch_geometric.io import read_tu_data
 
-    data, slices, sizes = read_tu_data(str(raw_dir), name)
+    with tempfile.TemporaryDirectory() as copy:
+        for path in Path(raw_dir).glob(f"{name}_*.txt"):
+            text = path.read_bytes()
+            ends = not text or text.endswith((b"\n", b"\r"))
+            (Path(copy) / path.name).write_bytes(text if ends else text + b"\n")
+        data, slices, sizes = read_tu_data(copy, name)
     graphs = slices["y"].numel() - 1
     for key in ("edge_index", "edge_attr"):
         if key in slices and slices[key].numel() - 1 < graphs:

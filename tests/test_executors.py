@@ -15,6 +15,7 @@ import yaml
 
 from hngraph.executors import TEST_CLUSTER, SlurmExecutor, SlurmSettings
 from hngraph.grid import GridConfig
+from hngraph.results import comparable_results
 
 # A tiny grid: 2 datasets, 3 cells including a selection, 2 seeds, 1 epoch,
 # and a cell that fails on every dataset (200 folds).
@@ -26,10 +27,6 @@ TINY = {"epochs": 1, "batch_size": 64, "hidden": 8, "layers": 2,
         "selections": {"pick": ["infograph", "paper-b1"]},
         "slurm": {"chunk": 3}}
 GOOD = 12  # result files: 2 datasets x 2 seeds x (2 cells + 1 selection)
-# What differs between two runs of the same grid: when, where and how long.
-VARYING = {"finished", "machine", "wall_time_s", "train_time_s", "svm_time_s",
-           "cells_finished", "scored_on"}
-
 
 def tiny_grid(tmp_path: Path, name: str) -> Path:
     path = tmp_path / f"{name}.yaml"
@@ -48,18 +45,6 @@ def driver(config: Path, *flags, env=None, **kw):
                             env={**os.environ, **(env or {})}, **kw)
 
 
-def results(out: Path) -> dict:
-    """``{DATASET/file: result less what varies}``; the config less
-    ``out``."""
-    found = {}
-    for p in sorted(out.rglob("*_seed*.json")):
-        r = {k: v for k, v in json.loads(p.read_text()).items()
-             if k not in VARYING}
-        r["config"] = {k: v for k, v in r["config"].items() if k != "out"}
-        found[str(p.relative_to(out))] = r
-    return found
-
-
 @pytest.fixture(scope="module")
 def local(data_root, tmp_path_factory):
     """The tiny grid run the usual way (the broken cell fails alone): its
@@ -69,7 +54,7 @@ def local(data_root, tmp_path_factory):
     printed = proc.communicate(timeout=900)[0]
     assert proc.returncode == 1, printed
     check_failures(tmp / "out", printed)
-    found = results(tmp / "out")
+    found = comparable_results(tmp / "out")
     assert len(found) == GOOD, printed
     return found
 
@@ -112,7 +97,7 @@ def test_ray_executor_writes_the_local_files_and_resumes(local, tmp_path):
     pytest.importorskip("ray")
     printed = killed_then_resumed(tmp_path, "ray", "--executor", "ray")
     check_failures(tmp_path / "ray", printed)
-    assert results(tmp_path / "ray") == local
+    assert comparable_results(tmp_path / "ray") == local
 
 
 @pytest.mark.slow
@@ -121,7 +106,7 @@ def test_slurm_executor_writes_the_local_files_and_resumes(local, tmp_path):
     printed = killed_then_resumed(tmp_path, "slurm", "--executor", "slurm",
                                   env={TEST_CLUSTER: "local"})
     check_failures(tmp_path / "slurm", printed)
-    assert results(tmp_path / "slurm") == local
+    assert comparable_results(tmp_path / "slurm") == local
     # chunks of 3 runs per array task
     assert len(list((tmp_path / "slurm" / ".submitit").glob(
         "*_submitted.pkl"))) >= 6
@@ -140,7 +125,7 @@ def test_train_stage_then_score_stage_is_a_whole_run(local, tmp_path):
     score = driver(config, "--stage", "score", "--jobs", "2")
     printed = score.communicate(timeout=900)[0]
     assert "4 run(s) not trained yet" in printed
-    assert results(out) == local
+    assert comparable_results(out) == local
 
 
 def test_slurm_without_sbatch_refuses_and_names_the_fix(tmp_path, run_cli,

@@ -15,6 +15,7 @@ import yaml
 from hngraph.errors import DirtySourceError
 from hngraph.grid import (
     GridConfig,
+    ResultFiles,
     Run,
     check_source,
     counted,
@@ -154,7 +155,7 @@ def test_a_result_of_other_settings_is_not_finished(tmp_path):
                           ({"device": "cuda"}, True)):
         path.write_text(json.dumps({"config": {**config, **changes},
                                     "accuracy_mean": 0.5, "seed": 0}))
-        assert finished(grid, run) is done, changes
+        assert finished(grid, run, ResultFiles(grid)) is done, changes
     other = run._replace(cell="paper-b1")
     other.files(grid.out_path).result.write_text(json.dumps(
         {"config": grid.train_config(*other).to_dict(), "accuracy_mean": 0.5,
@@ -165,11 +166,11 @@ def test_a_result_of_other_settings_is_not_finished(tmp_path):
     pick.files(grid.out_path).result.write_text(json.dumps(
         {"accuracy_mean": 0.5, "seed": 0, "cells_finished": {"infograph": "t0",
                                                   "paper-b1": "t1"}}))
-    assert selected(grid, pick, {run, other})
-    assert not selected(grid, pick, {run})
+    assert selected(grid, pick, {run, other}, ResultFiles(grid))
+    assert not selected(grid, pick, {run}, ResultFiles(grid))
     path.write_text(json.dumps({"config": config, "accuracy_mean": 0.5,
                                 "seed": 0, "finished": "t2"}))  # a cell was rerun
-    assert not selected(grid, pick, {run, other})
+    assert not selected(grid, pick, {run, other}, ResultFiles(grid))
 
 
 def test_one_runner_per_out_folder(tmp_path):
@@ -332,18 +333,18 @@ def test_each_dataset_keeps_one_commit(tmp_path):
         _result(grid, run, old if run.dataset == "MUTAG" or run.seed == 0
                 else new)
     done = set(every)
-    kept = counted(grid, done, Source(new))
+    kept = counted(grid, done, ResultFiles(grid), Source(new))
     assert {r for r in kept if r.dataset == "MUTAG"} == set(plan(grid,
                                                                  ["MUTAG"]))
     assert {r for r in kept if r.dataset == "PTC_MR"} == set(
         plan(grid, ["PTC_MR"], seeds=[1]))
     # the same commit, dirty: not the clean one, and never frozen
     _result(grid, Run("MUTAG", "infograph", 0), old + "-dirty", "e" * 64)
-    kept = counted(grid, done, Source(new))
+    kept = counted(grid, done, ResultFiles(grid), Source(new))
     assert not {r for r in kept if r.dataset == "MUTAG"}
     # a result of a clean commit without source_diff (older files) is clean
     _result(grid, Run("MUTAG", "infograph", 0), old)
-    assert len(counted(grid, done, Source(old))) == len(every) - 2
+    assert len(counted(grid, done, ResultFiles(grid), Source(old))) == len(every) - 2
 
 
 def test_a_dry_run_changes_nothing(tmp_path):
