@@ -40,6 +40,7 @@ from torch_geometric.transforms import BaseTransform
 
 from .batching import _ptr
 from .config import check_setting
+from .errors import InvalidValueError
 
 
 def _rand(size: int, like: Tensor, generator) -> Tensor:
@@ -193,7 +194,7 @@ class _Augmentation(BaseTransform):
     def __init__(self, ratio: float = 0.2,
                  generator: torch.Generator | None = None):
         if not 0.0 <= ratio < 1.0:
-            raise ValueError(f"{type(self).__name__}: ratio must lie in "
+            raise InvalidValueError(f"{type(self).__name__}: ratio must lie in "
                              f"[0, 1), got {ratio}.")
         self.ratio = ratio
         self.generator = generator
@@ -289,7 +290,7 @@ def make_augmentation(name: str, ratio: float = 0.2,
     """An augmentation transform by name: ``node_drop``, ``edge_perturb``,
     ``feature_mask`` or ``subgraph``."""
     if name not in AUGMENTATIONS:
-        raise ValueError(f"unknown augmentation {name!r}; choose one of "
+        raise InvalidValueError(f"unknown augmentation {name!r}; choose one of "
                          f"{sorted(AUGMENTATIONS)}.")
     return AUGMENTATIONS[name](ratio, generator)
 

@@ -5,10 +5,12 @@ torch and PyG are imported only once a command runs, so ``--help``,
 ``hngraph: error: <what and how to fix>`` (a warning:
 ``hngraph: warning: ...``), with exit status 2 for a usage
 error (a flag, a config file, an output folder) and 1 for a failure while
-running; ``--debug`` shows the traceback instead. An exception that is none
-of hngraph's own errors nor an argument or file error (:data:`EXPECTED`) is
-a bug: it is reported as ``hngraph: internal error: TYPE: message``, with a
-request to report it and the ``--debug`` hint.
+running; ``--debug`` shows the traceback instead. Only hngraph's own errors
+(:class:`~hngraph.errors.HngraphError`) are printed so: errors that a user
+can cause in a call to another library (the file system, YAML, torch,
+NumPy) are translated into them where the call is made. Any other
+exception is a bug: it is reported as ``hngraph: internal error: TYPE:
+message``, with a request to report it and the ``--debug`` hint.
 """
 from __future__ import annotations
 
@@ -41,11 +43,6 @@ class UsageError(HngraphError, ValueError):
     """A command line that cannot run as given (exit status 2)."""
 
 
-#: The errors the command line prints as one line: hngraph's own, and the
-#: argument and file errors its checks raise with a message for the user
-#: (``ValueError``, ``TypeError``, ``KeyError``, ``OSError``). Anything else
-#: is an internal error.
-EXPECTED = (HngraphError, ValueError, TypeError, KeyError, OSError)
 
 
 def _train_parser(sub) -> None:
@@ -229,9 +226,8 @@ def _embed_parser(sub) -> None:
 def _embed(args) -> int:
     import time
 
-    import numpy as np
-
     from .embedding import embed, graph_files, read_graphs
+    from .results import atomic_write_npy, atomic_write_text
     from .training import resolve_device
     start = time.perf_counter()
     try:  # a device that is not there is the flag's error, not the file's
@@ -250,13 +246,11 @@ def _embed(args) -> int:
     graphs = read_graphs(args.input)
     emb = embed(args.model, graphs, args.batch_size, device,
                 args.node_attrs)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    np.save(out, emb)
+    atomic_write_npy(out, emb)
     rows = ""
     if Path(args.input).expanduser().is_dir():  # a row name per file
-        names = out.with_name(out.stem + ".rows.txt")
-        names.write_text("".join(f"{p.name}\n" for p in graph_files(
-            Path(args.input).expanduser())))
+        names = atomic_write_text(out.with_name(out.stem + ".rows.txt"), "".join(
+            f"{p.name}\n" for p in graph_files(Path(args.input).expanduser())))
         rows = f", row names -> {names}"
     print(f"embedded {emb.shape[0]} graphs (dim {emb.shape[1]}) in "
           f"{time.perf_counter() - start:.2f} s -> {out}{rows}")
@@ -428,14 +422,13 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as err:  # the one error boundary
         if args.debug:
             raise
-        if not isinstance(err, EXPECTED):  # a bug: say so, and how to look
+        if not isinstance(err, HngraphError):  # a bug: say so, and how to look
             print(f"hngraph: internal error: {type(err).__name__}: {err}\n"
                   "hngraph: this is a bug in hngraph; please report it with "
                   "the command you ran and the output of the same command "
                   "with --debug (its traceback).", file=sys.stderr)
             return 1
-        msg = err.args[0] if isinstance(err, KeyError) and err.args else err
-        print(f"hngraph: error: {msg}", file=sys.stderr)
+        print(f"hngraph: error: {err}", file=sys.stderr)
         return 2 if isinstance(err, UsageError) else 1
 
 

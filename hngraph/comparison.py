@@ -30,6 +30,8 @@ import warnings
 import numpy as np
 from scipy import stats
 
+from .errors import InvalidValueError
+
 #: The half-width that the intervals should reach, in points.
 TARGET_HALF_WIDTH = 0.5
 #: The equivalence margins tested, in points.
@@ -107,7 +109,7 @@ def seeds_needed(sd: float) -> int:
     :math:`n_0 = \lceil (1.96\, s / h)^2 \rceil`, which is never above the
     answer, up to the first :math:`n` that reaches it (a few steps)."""
     if not math.isfinite(sd) or sd < 0:
-        raise ValueError(f"sd must be a finite number >= 0, got {sd!r}.")
+        raise InvalidValueError(f"sd must be a finite number >= 0, got {sd!r}.")
     n = max(2, math.ceil((stats.norm.ppf(0.975) * sd / TARGET_HALF_WIDTH)
                          ** 2))
     while stats.t.ppf(0.975, n - 1) * sd / math.sqrt(n) > TARGET_HALF_WIDTH:

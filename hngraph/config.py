@@ -14,6 +14,14 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from .errors import (
+    ConfigKeyError,
+    InvalidTypeError,
+    InvalidValueError,
+    MissingFileError,
+    PathError,
+)
+
 #: Node features of TU datasets (see :func:`hngraph.data.fit_feature_recipe`).
 FEATURE_CHOICES = ("auto", "labels", "degree", "constant")
 #: Negative weighting (see :func:`hngraph.losses.negative_weights`): the
@@ -351,7 +359,7 @@ class TrainConfig:
                 f.name, getattr(self, f.name), f"config key {f.name!r}"))
         for name in OBJECTIVE_ONLY[_other(self.objective)]:
             if getattr(self, name) != _FIELDS[name].default:
-                raise ValueError(
+                raise InvalidValueError(
                     f"config key {name!r} applies to objective "
                     f"{_other(self.objective)!r} only, but objective is "
                     f"{self.objective!r}; leave {name} out, or set "
@@ -389,12 +397,12 @@ class TrainConfig:
     def from_dict(cls, values: dict, source: str = "config") -> TrainConfig:
         """Build a config; unknown keys are rejected, never ignored."""
         if not isinstance(values, dict):
-            raise TypeError(f"{source} must be a mapping of keys to values, "
+            raise InvalidTypeError(f"{source} must be a mapping of keys to values, "
                             f"got {type(values).__name__}.")
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
-            raise KeyError(f"{source}: unknown key(s) {unknown}. Known keys: "
+            raise ConfigKeyError(f"{source}: unknown key(s) {unknown}. Known keys: "
                            f"{sorted(known)}.")
         return cls(**values)
 
@@ -436,7 +444,7 @@ def check_eval_epochs(eval_epochs, epochs: int, label: str) -> set[int]:
     wanted = {int(e) for e in eval_epochs}
     late = sorted(e for e in wanted if not 1 <= e <= epochs)
     if late:
-        raise ValueError(f"{label} lists {late}, outside the epochs 1 to "
+        raise InvalidValueError(f"{label} lists {late}, outside the epochs 1 to "
                          f"{epochs}, so they would never run; give epochs "
                          "that training reaches.")
     return wanted
@@ -447,7 +455,7 @@ def user_path(path: str | os.PathLike, what: str) -> Path:
     an empty string (which ``Path`` would read as the current folder) is an
     error that names the argument (``what``)."""
     if not str(os.fspath(path)).strip():
-        raise ValueError(f"{what} is an empty path; give a file path.")
+        raise InvalidValueError(f"{what} is an empty path; give a file path.")
     return Path(os.fspath(path)).expanduser()
 
 
@@ -456,7 +464,7 @@ def read_yaml(path: str | Path) -> dict:
     name the file and the line."""
     path = user_path(path, "the config file")
     if not path.is_file():
-        raise FileNotFoundError(f"config file {path} does not exist"
+        raise MissingFileError(f"config file {path} does not exist"
                                 + (" (it is a folder)" if path.is_dir()
                                    else "") + ".")
     try:
@@ -464,15 +472,19 @@ def read_yaml(path: str | Path) -> dict:
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f", line {mark.line + 1}" if mark is not None else ""
-        raise ValueError(f"{path}{where} is not valid YAML "
+        raise InvalidValueError(f"{path}{where} is not valid YAML "
                          f"({getattr(err, 'problem', None) or err}). Write "
                          "one 'key: value' per line, as in configs/.") from err
-    except (OSError, UnicodeDecodeError) as err:
-        raise ValueError(f"config file {path} cannot be read ({err}).") \
-            from err
+    except OSError as err:
+        raise PathError(f"config file {path} cannot be read "
+                        f"({err.strerror}); check its permissions.") from err
+    except UnicodeDecodeError as err:
+        raise InvalidValueError(f"config file {path} is not UTF-8 text "
+                                f"({err.reason} at byte {err.start}); save "
+                                "it as UTF-8.") from err
     values = {} if values is None else values
     if not isinstance(values, dict):
-        raise TypeError(f"{path} must hold a mapping of keys to values, got "
+        raise InvalidTypeError(f"{path} must hold a mapping of keys to values, got "
                         f"{type(values).__name__}.")
     return values
 
@@ -506,7 +518,8 @@ def check_field(f: dataclasses.Field, value, label: str | None = None):
     constraint = meta["constraint"]
     if not constraint.accepts(value):
         hint = f" {meta['hint']}" if meta["hint"] else ""
-        error = ValueError if _right_type(value, constraint) else TypeError
+        error = InvalidValueError if _right_type(value, constraint) \
+            else InvalidTypeError
         raise error(f"{label or name} must be {constraint}, got "
                     f"{value!r}.{hint}")
     if isinstance(constraint, Options) and value in constraint.renamed:

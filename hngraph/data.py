@@ -23,7 +23,7 @@ from torch_geometric.data import Data, InMemoryDataset
 from torch_geometric.datasets import TUDataset
 from torch_geometric.io import fs
 
-from .errors import CacheError, DatasetNotFoundError
+from .errors import CacheError, DatasetNotFoundError, InvalidValueError
 from .features import apply_feature_recipe, fit_feature_recipe
 from .tu_files import REQUIRED, content_hash, raw_path, read_table, read_tu
 
@@ -187,7 +187,7 @@ def check_graphs(graphs) -> None:
     """
     empty = [i for i, g in enumerate(graphs) if g.num_nodes in (0, None)]
     if empty:
-        raise ValueError(
+        raise InvalidValueError(
             f"{len(empty)} graph(s) have no nodes (indices {empty[:10]}); "
             "an empty graph has no embedding. Remove them before embedding "
             "or training.")

@@ -25,6 +25,8 @@ import torch.distributed._functional_collectives as funcol
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from .errors import InvalidValueError
+
 
 def is_distributed() -> bool:
     """``True`` inside an initialised process group of two or more."""
@@ -113,7 +115,7 @@ def gather_graphs(x: Tensor, local_count: int) -> tuple[Tensor, int, float]:
             averages gradients), is the mean over all items.
     """
     if not (dist.is_available() and dist.is_initialized()):
-        raise ValueError(
+        raise InvalidValueError(
             "distributed=True gathers the graphs of every process, but no "
             "torch.distributed process group is initialised. Start the "
             "processes with torchrun (or `hngraph train --nproc N`) and call "

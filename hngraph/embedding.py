@@ -13,6 +13,12 @@ from torch_geometric.loader import DataLoader
 from torch_geometric.utils import from_networkx
 
 from .data import check_graphs
+from .errors import (
+    InvalidTypeError,
+    InvalidValueError,
+    MissingFileError,
+    PathError,
+)
 from .features import apply_feature_recipe
 from .models import GraphModel, load_model
 
@@ -36,7 +42,7 @@ def networkx_to_data(graph: nx.Graph, recipe: dict,
                                     graph.nodes(data=True)]) or set()
         keys = sorted(common) if node_attrs is None else list(node_attrs)
         if not keys:
-            raise ValueError(
+            raise InvalidValueError(
                 "the model was trained on node features "
                 f"({recipe['dim']} per node) but this networkx graph's nodes "
                 "have no common attributes. Give each node its features, "
@@ -45,7 +51,7 @@ def networkx_to_data(graph: nx.Graph, recipe: dict,
         if missing:
             node = next(v for v, d in graph.nodes(data=True)
                         if missing[0] not in d)
-            raise ValueError(f"node {node!r} has no attribute "
+            raise InvalidValueError(f"node {node!r} has no attribute "
                              f"{missing[0]!r} of node_attrs {keys}; give "
                              "every node each of them, or leave it out of "
                              "node_attrs.")
@@ -53,7 +59,7 @@ def networkx_to_data(graph: nx.Graph, recipe: dict,
             data = from_networkx(nx.Graph(graph), group_node_attrs=keys)
             data.x = data.x.float()
         except (ValueError, TypeError, RuntimeError, AttributeError) as err:
-            raise ValueError(
+            raise InvalidValueError(
                 f"the node attributes {keys} cannot be made into features "
                 f"({type(err).__name__}): every node needs numbers, or lists "
                 "of numbers of one length, under the same keys.") from err
@@ -72,7 +78,7 @@ def as_data_list(graphs, recipe: dict, node_attrs: list[str] | None = None
     :func:`networkx_to_data`)."""
     if isinstance(graphs, (str, bytes, os.PathLike, nx.Graph, Data)) or \
             not hasattr(graphs, "__iter__"):
-        raise TypeError(f"graphs must be a list of PyG Data or networkx "
+        raise InvalidTypeError(f"graphs must be a list of PyG Data or networkx "
                         f"graphs, or a PyG dataset, got "
                         f"{type(graphs).__name__} (read files with "
                         "hngraph.embedding.read_graphs).")
@@ -82,9 +88,9 @@ def as_data_list(graphs, recipe: dict, node_attrs: list[str] | None = None
             try:
                 g = networkx_to_data(g, recipe, node_attrs)
             except ValueError as err:
-                raise ValueError(f"graph {i}: {err}") from err
+                raise InvalidValueError(f"graph {i}: {err}") from err
         elif not isinstance(g, Data):
-            raise TypeError(f"graph {i} is a {type(g).__name__}; give PyG "
+            raise InvalidTypeError(f"graph {i} is a {type(g).__name__}; give PyG "
                             "Data objects, networkx graphs or a PyG dataset.")
         out.append(g)
     check_graphs(out)
@@ -93,7 +99,7 @@ def as_data_list(graphs, recipe: dict, node_attrs: list[str] | None = None
         try:
             featured.append(apply_feature_recipe(g, recipe))
         except ValueError as err:
-            raise ValueError(f"graph {i}: {err}") from err
+            raise InvalidValueError(f"graph {i}: {err}") from err
     return featured
 
 
@@ -118,26 +124,26 @@ def embed(model, graphs, batch_size: int = 256,
         ``[num_graphs, L*d]`` float32 array, in the order of ``graphs``.
     """
     if not isinstance(model, (GraphModel, str, os.PathLike)):
-        raise TypeError(f"model must be an hngraph model or the path of its "
+        raise InvalidTypeError(f"model must be an hngraph model or the path of its "
                         f"model file, got {type(model).__name__}.")
     if not isinstance(model, GraphModel):
         model = load_model(model, map_location=device)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or \
             batch_size < 1:
-        raise ValueError(f"batch_size must be an integer >= 1, got "
+        raise InvalidValueError(f"batch_size must be an integer >= 1, got "
                          f"{batch_size!r}.")
     if node_attrs is not None and (
             isinstance(node_attrs, str) or not all(
                 isinstance(a, str) for a in node_attrs) or not node_attrs):
-        raise TypeError(f"node_attrs must be a non-empty list of attribute "
+        raise InvalidTypeError(f"node_attrs must be a non-empty list of attribute "
                         f"names, got {node_attrs!r}.")
     data = as_data_list(graphs, model.feature_recipe or {}, node_attrs)
     if model.feature_recipe is None:
-        raise ValueError("the model has no feature recipe; set "
+        raise InvalidValueError("the model has no feature recipe; set "
                          "model.feature_recipe = dataset.feature_recipe "
                          "(the dataset it was trained on) first.")
     if not data:
-        raise ValueError("no graphs to embed.")
+        raise InvalidValueError("no graphs to embed.")
     model = model.to(device)
     emb, _ = model.embed(DataLoader(data, batch_size=batch_size), device)
     return emb
@@ -147,7 +153,7 @@ def _read_graph_file(path: Path):
     try:
         return READERS[path.suffix](path)
     except Exception as err:  # networkx raises many kinds on broken files
-        raise ValueError(f"{path} cannot be read as a {path.suffix[1:]} "
+        raise InvalidValueError(f"{path} cannot be read as a {path.suffix[1:]} "
                          f"graph ({type(err).__name__}: {err}). Fix or remove "
                          "the file.") from err
 
@@ -157,7 +163,7 @@ def graph_files(folder: str | os.PathLike) -> list[Path]:
     order (sorted by name): the rows of their embeddings."""
     files = sorted(p for p in Path(folder).iterdir() if p.suffix in READERS)
     if not files:
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"{folder} holds no graph files ({', '.join(READERS)}).")
     return files
 
@@ -170,14 +176,17 @@ def read_graphs(path: str | os.PathLike) -> list:
     if path.is_dir():
         return [_read_graph_file(p) for p in graph_files(path)]
     if not path.is_file():
-        raise FileNotFoundError(f"{path} does not exist; give a .pkl file "
+        raise MissingFileError(f"{path} does not exist; give a .pkl file "
                                 "or a folder of graph files.")
     try:
         with open(path, "rb") as f:
             graphs = pickle.load(f)
+    except OSError as err:
+        raise PathError(f"{path} cannot be read ({err.strerror}); check the "
+                        "file's permissions (for example chmod a+r).") from err
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError,
             AttributeError, ImportError, IndexError) as err:
-        raise ValueError(
+        raise InvalidValueError(
             f"{path} is not a pickle of graphs ({type(err).__name__}: {err}). "
             "Give a .pkl file holding a list of networkx graphs or PyG Data, "
             "or a folder of .graphml, .gml, .edgelist or .adjlist files.") \

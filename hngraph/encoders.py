@@ -6,6 +6,8 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.nn import GINConv, global_add_pool
 
+from .errors import InvalidValueError
+
 
 class GINEncoder(nn.Module):
     r"""Graph Isomorphism Network that returns graph and node embeddings.
@@ -38,7 +40,7 @@ class GINEncoder(nn.Module):
     def __init__(self, in_dim: int, hidden: int = 32, layers: int = 3):
         super().__init__()
         if in_dim < 1 or hidden < 1 or layers < 1:
-            raise ValueError(f"in_dim, hidden and layers must be >= 1, got "
+            raise InvalidValueError(f"in_dim, hidden and layers must be >= 1, got "
                              f"{in_dim}, {hidden}, {layers}.")
         self.in_dim, self.hidden, self.layers = in_dim, hidden, layers
         self.convs = nn.ModuleList()
@@ -68,7 +70,7 @@ class GINEncoder(nn.Module):
                 batch: Tensor | None = None, num_graphs: int | None = None
                 ) -> tuple[Tensor, Tensor]:
         if x.dim() != 2 or x.size(1) != self.in_dim:
-            raise ValueError(
+            raise InvalidValueError(
                 f"node features have shape {tuple(x.shape)}, but this encoder "
                 f"expects [num_nodes, {self.in_dim}]. Build the features with "
                 "the same recipe as at training time (see load_tudataset's "

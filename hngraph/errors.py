@@ -8,6 +8,40 @@ class HngraphError(Exception):
     fix, in its message."""
 
 
+class InvalidValueError(HngraphError, ValueError):
+    """An argument, setting, config key's value or input with a value
+    hngraph cannot use."""
+
+
+class InvalidTypeError(HngraphError, TypeError):
+    """An argument, setting or config key's value of the wrong type."""
+
+
+class ConfigKeyError(HngraphError, KeyError):
+    """A config file with an unknown key, or without a required one."""
+
+    def __str__(self) -> str:  # the message, not KeyError's repr of it
+        return str(self.args[0]) if self.args else ""
+
+
+class PathError(HngraphError, OSError):
+    """A path that cannot be read or written, named with what hngraph was
+    doing and why."""
+
+
+class MissingFileError(PathError, FileNotFoundError):
+    """A file that was asked for and does not exist."""
+
+
+class NotAFileError(PathError, IsADirectoryError):
+    """A folder given where a file is expected."""
+
+
+class MissingExtraError(HngraphError, ImportError):
+    """An optional dependency that is not installed; the message names the
+    extra that installs it."""
+
+
 class DatasetNotFoundError(HngraphError, FileNotFoundError):
     """Raw files of a dataset were found nowhere and could not be downloaded."""
 

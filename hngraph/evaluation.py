@@ -44,6 +44,7 @@ from torch_geometric.loader import DataLoader
 
 from .batching import DeviceGraphs, DeviceLoader
 from .config import check_setting
+from .errors import InvalidTypeError, InvalidValueError
 
 C_GRID = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1000.0)
 METHODS = ("fast", "sklearn")
@@ -118,23 +119,23 @@ def _check_inputs(embeddings, labels, folds, c_grid=C_GRID):
     try:
         x = np.asarray(embeddings, dtype=np.float64)
     except (TypeError, ValueError) as err:
-        raise TypeError(f"embeddings must be a numeric [n, d] array, got "
+        raise InvalidTypeError(f"embeddings must be a numeric [n, d] array, got "
                         f"{type(embeddings).__name__} ({err}).") from err
     y = check_labels(labels, folds)
     if x.ndim != 2 or x.shape[0] != y.shape[0]:
-        raise ValueError(f"embeddings must be [n, d] with one label per row, "
+        raise InvalidValueError(f"embeddings must be [n, d] with one label per row, "
                          f"got {x.shape} and {y.shape[0]} labels.")
     if not np.isfinite(x).all():
-        raise ValueError("embeddings contain NaN or inf; the encoder "
+        raise InvalidValueError("embeddings contain NaN or inf; the encoder "
                          "diverged or was fed non-finite features.")
     if np.abs(x).max(initial=0.0) > MAX_ABS_EMBEDDING:
-        raise ValueError(f"embeddings reach {np.abs(x).max():.3g}, beyond "
+        raise InvalidValueError(f"embeddings reach {np.abs(x).max():.3g}, beyond "
                          f"{MAX_ABS_EMBEDDING:g}, where their squared "
                          "distances overflow; standardise them first.")
     grid = np.asarray(c_grid, dtype=np.float64).ravel() if np.ndim(
         c_grid) else np.array([])
     if grid.size == 0 or not (np.isfinite(grid).all() and (grid > 0).all()):
-        raise ValueError(f"c_grid must be a non-empty list of finite numbers "
+        raise InvalidValueError(f"c_grid must be a non-empty list of finite numbers "
                          f"> 0, got {c_grid!r}.")
     return x, y
 
@@ -146,19 +147,19 @@ def check_labels(labels, folds: int) -> np.ndarray:
     scored never trains)."""
     values = np.asarray(labels)
     if values.ndim != 1:
-        raise ValueError(f"labels must be one class label per graph ([n]), "
+        raise InvalidValueError(f"labels must be one class label per graph ([n]), "
                          f"got shape {values.shape}.")
     if values.dtype.kind == "f" and not np.all(values == np.round(values)):
-        raise ValueError("labels must be class labels (integers or strings), "
+        raise InvalidValueError("labels must be class labels (integers or strings), "
                          "got continuous values; an SVM classifier needs "
                          "classes.")
     y = LabelEncoder().fit_transform(values)
     counts = np.bincount(y)
     if counts.size < 2:
-        raise ValueError("labels hold a single class; accuracy is "
+        raise InvalidValueError("labels hold a single class; accuracy is "
                          "meaningless. Check the dataset's labels.")
     if counts.min() < folds:
-        raise ValueError(f"the smallest class has {counts.min()} examples, "
+        raise InvalidValueError(f"the smallest class has {counts.min()} examples, "
                          f"fewer than folds={folds}; lower folds.")
     return y
 
@@ -254,7 +255,7 @@ def svm_accuracy(embeddings, labels, folds: int = 10, seed: int = 0,
         An :class:`SVMResult`.
     """
     if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}.")
+        raise InvalidValueError(f"method must be one of {METHODS}, got {method!r}.")
     x, y = _check_inputs(embeddings, labels, folds, c_grid)
     splits = _outer_splits(y, folds, seed, repeats)
     if method == "fast":
@@ -333,7 +334,7 @@ def select_embeddings(candidates: Mapping[str, np.ndarray], labels,
         A :class:`SelectionResult`.
     """
     if not isinstance(candidates, Mapping) or not candidates:
-        raise ValueError("candidates must be a non-empty mapping of names to "
+        raise InvalidValueError("candidates must be a non-empty mapping of names to "
                          f"embeddings, got {type(candidates).__name__}.")
     svms = {}
     for name, emb in candidates.items():
@@ -392,20 +393,20 @@ def select_results(candidates: Mapping[str, SVMResult]) -> SelectionResult:
         A :class:`SelectionResult`.
     """
     if not isinstance(candidates, Mapping) or not candidates:
-        raise ValueError("candidates must be a non-empty mapping of names to "
+        raise InvalidValueError("candidates must be a non-empty mapping of names to "
                          f"SVMResult, got {type(candidates).__name__}.")
     found = {name: r if isinstance(r, SVMResult) else SVMResult.from_dict(r)
              for name, r in candidates.items()}
     for name, r in found.items():
         values = [*r.fold_accuracies, *r.inner_accuracies]
         if not all(0.0 <= v <= 1.0 for v in values):
-            raise ValueError(f"candidate {name!r} holds accuracies outside "
+            raise InvalidValueError(f"candidate {name!r} holds accuracies outside "
                              f"[0, 1] (for example {max(values)!r}); give "
                              "them as fractions, as svm_accuracy does, not "
                              "percent.")
     shapes = {(r.repeats, len(r.fold_accuracies)) for r in found.values()}
     if len(shapes) != 1:
-        raise ValueError("candidates were scored on different splits "
+        raise InvalidValueError("candidates were scored on different splits "
                          f"(repeats, outer folds): {sorted(shapes)}; score "
                          "them with the same folds, seed and repeats.")
     recorded = {n: r.protocol for n, r in found.items()
@@ -415,7 +416,7 @@ def select_results(candidates: Mapping[str, SVMResult]) -> SelectionResult:
         differ = sorted(k for k in set(p) | set(first[1])
                         if p.get(k) != first[1].get(k))
         if differ:
-            raise ValueError(
+            raise InvalidValueError(
                 f"candidates {first[0]!r} and {name!r} were scored on "
                 f"different {', '.join(differ)} ("
                 f"{first[1].get(differ[0])!r} and {p.get(differ[0])!r}); "
@@ -476,7 +477,7 @@ def linear_probe(model, dataset, batch_size: int = 256,
     for task in range(y.shape[1]):
         rows = train[~np.isnan(y[train, task])]
         if len(np.unique(y[rows, task])) < 2:
-            raise ValueError(f"task {task} has a single class in the "
+            raise InvalidValueError(f"task {task} has a single class in the "
                              "training split; it cannot be probed.")
         clf = make_pipeline(StandardScaler(), LogisticRegression(
             max_iter=2000, random_state=seed))

@@ -18,6 +18,7 @@ from torch_geometric.loader import DataLoader
 from . import distributed as dist_utils
 from .config import TrainConfig
 from .data import load_tudataset
+from .errors import InvalidValueError
 from .evaluation import SVMResult, check_labels, svm_accuracy
 from .models import GraphCL, GraphModel, InfoGraph
 from .results import (
@@ -110,7 +111,7 @@ def _read_npz(path: str | os.PathLike, parts: tuple[str, ...]) -> list:
             return [json.loads(str(f[p])) if p == "record" else f[p]
                     for p in parts]
     except (OSError, KeyError, ValueError) as err:
-        raise ValueError(f"{path}: not a train stage's output readable "
+        raise InvalidValueError(f"{path}: not a train stage's output readable "
                          f"here ({err}); train the run again (`--stage "
                          "train`).") from err
 

@@ -17,6 +17,7 @@ from torch_geometric.transforms import BaseTransform
 from torch_geometric.utils import degree
 
 from .config import check_setting
+from .errors import InvalidValueError
 
 #: From this maximum degree on, the degree is standardised instead of
 #: one-hot encoded (the HCL reference setting).
@@ -43,7 +44,7 @@ def fit_feature_recipe(graphs: list[Data], features: str = "auto") -> dict:
         features = "labels" if has_x else "degree"
     if features == "labels":
         if not has_x:
-            raise ValueError(
+            raise InvalidValueError(
                 "features='labels' needs node features, but some graphs have "
                 "none (data.x is None). Use features='degree' or 'constant'.")
         return {"kind": "labels", "dim": int(graphs[0].x.size(1))}
@@ -71,13 +72,13 @@ def feature_transform(recipe: dict) -> BaseTransform:
     :data:`FEATURE_TRANSFORMS`, built from the other keys."""
     kind = recipe.get("kind")
     if kind not in FEATURE_TRANSFORMS:
-        raise ValueError(f"unknown feature recipe kind {kind!r}; known "
+        raise InvalidValueError(f"unknown feature recipe kind {kind!r}; known "
                          f"kinds: {sorted(FEATURE_TRANSFORMS)}.")
     cls = FEATURE_TRANSFORMS[kind]
     try:
         return cls(**{k: v for k, v in recipe.items() if k != "kind"})
     except TypeError as err:
-        raise ValueError(f"a feature recipe of kind {kind!r} takes "
+        raise InvalidValueError(f"a feature recipe of kind {kind!r} takes "
                          f"{list(inspect.signature(cls).parameters)}, got "
                          f"{sorted(recipe)} ({err}).") from None
 
@@ -103,7 +104,7 @@ class FeatureTransform(BaseTransform):
     def forward(self, data: Data) -> Data:
         data.x = self.features(data)
         if not torch.isfinite(data.x).all():
-            raise ValueError(
+            raise InvalidValueError(
                 "node features contain NaN or inf. Clean the features (for "
                 "example torch.nan_to_num(data.x)) or use features='degree'.")
         return data
@@ -131,7 +132,7 @@ class NodeLabels(FeatureTransform):
             return self._one_hot(data.x[:, 0], vocab)
         if data.x is None or data.x.size(1) != dim:
             got = None if data.x is None else data.x.size(1)
-            raise ValueError(
+            raise InvalidValueError(
                 f"the recipe expects {dim} node features per node, got {got}. "
                 "Give graphs with the same node labels as at training time, "
                 "or train with features='degree'.")
@@ -140,13 +141,13 @@ class NodeLabels(FeatureTransform):
     @staticmethod
     def _one_hot(labels: Tensor, vocab: list[int]) -> Tensor:
         if not torch.equal(labels, labels.round()):
-            raise ValueError("a single node feature is read as an integer "
+            raise InvalidValueError("a single node feature is read as an integer "
                              f"node label of {vocab[0]}..{vocab[-1]}, but "
                              "some are not integers.")
         index = labels.long() - vocab[0]
         bad = (index < 0) | (index >= len(vocab))
         if bad.any():
-            raise ValueError(
+            raise InvalidValueError(
                 f"node label {int(labels[bad][0])} was not among the labels "
                 f"at training time ({vocab[0]}..{vocab[-1]}); give labels "
                 "of that range, or one-hot rows of "

@@ -50,9 +50,12 @@ from .config import (
     setting,
 )
 from .errors import (
+    ConfigKeyError,
     DirtySourceError,
+    InvalidValueError,
     OutLockedError,
     OutTakenError,
+    PathError,
     RunFailedError,
 )
 from .executors import STAGES, SlurmSettings
@@ -126,32 +129,32 @@ class GridConfig:
         for key in ("seeds", "datasets"):
             values = getattr(self, key)
             if len(set(values)) != len(values):
-                raise ValueError(f"{self.source}: {key} lists "
+                raise InvalidValueError(f"{self.source}: {key} lists "
                                  f"{sorted({v for v in values if values.count(v) > 1})} "
                                  "more than once; list each once.")
         self.slurm_settings()
         names = [*self.cells, *self.selections]
         bad = [n for n in names if not _NAME.accepts(n)]
         if bad:
-            raise ValueError(f"{self.source}: cell and selection names must "
+            raise InvalidValueError(f"{self.source}: cell and selection names must "
                              f"be {_NAME}, got {bad}.")
         if isinstance(self.repeats, dict):
             unknown = sorted(set(self.repeats) - set(self.datasets))
             if unknown:
-                raise ValueError(f"{self.source}: repeats names {unknown}, "
+                raise InvalidValueError(f"{self.source}: repeats names {unknown}, "
                                  "not datasets of this grid; its datasets "
                                  f"are {self.datasets}.")
         for name, settings in self.cells.items():
             owned = sorted(set(settings) & set(GRID_OWNED))
             if owned:
-                raise ValueError(
+                raise InvalidValueError(
                     f"{self.source}: cell {name!r} sets {owned}, which the "
                     "grid sets for every run (" + ", ".join(
                         f"{k} from {v}" for k, v in GRID_OWNED.items()
                         if k in owned) + "); remove it from the cell.")
             missing = [k for k in ("beta", "tau_plus") if k not in settings]
             if missing:
-                raise ValueError(f"{self.source}: cell {name!r} must set "
+                raise InvalidValueError(f"{self.source}: cell {name!r} must set "
                                  f"{' and '.join(missing)}; a grid never "
                                  "falls back to the defaults for them.")
             for d in self.datasets:
@@ -161,14 +164,14 @@ class GridConfig:
             for name, members in getattr(self, key).items():
                 unknown = sorted(set(members) - known)
                 if unknown:
-                    raise ValueError(f"{self.source}: {key}[{name}] names "
+                    raise InvalidValueError(f"{self.source}: {key}[{name}] names "
                                      f"{unknown}, not cells of this grid; "
                                      f"its cells are {sorted(known)}.")
         every = known | set(self.selections) | set(self.pools)
         for cell, other in [(self.baseline, self.baseline), *self.pairs
                             .items()]:
             if other and (other not in every or cell not in every):
-                raise ValueError(f"{self.source}: the report pairs {cell!r} "
+                raise InvalidValueError(f"{self.source}: the report pairs {cell!r} "
                                  f"with {other!r}; both must be cells, "
                                  f"selections or pools ({sorted(every)}).")
 
@@ -179,12 +182,12 @@ class GridConfig:
         keys = {f.name for f in declared(cls)}
         unknown = sorted(set(values) - keys - set(_SHARED))
         if unknown:
-            raise KeyError(f"{path}: unknown key(s) {unknown}; a grid takes "
+            raise ConfigKeyError(f"{path}: unknown key(s) {unknown}; a grid takes "
                            f"{sorted(keys)} and the shared training "
                            f"settings {_SHARED}.")
         for key in ("out", "seeds", "datasets", "cells"):
             if key not in values:
-                raise KeyError(f"{path}: the grid needs {key!r} "
+                raise ConfigKeyError(f"{path}: the grid needs {key!r} "
                                f"({_help(key)}).")
         shared = {k: v for k, v in values.items() if k in _SHARED}
         return cls(**{k: v for k, v in values.items() if k in keys},
@@ -198,7 +201,7 @@ class GridConfig:
         known = [f.name for f in declared(SlurmSettings)]
         unknown = sorted(set(given) - set(known))
         if unknown:
-            raise ValueError(f"{self.source}: slurm: unknown key(s) "
+            raise InvalidValueError(f"{self.source}: slurm: unknown key(s) "
                              f"{unknown}; it takes {known}.")
         return SlurmSettings(**given, source=f"{self.source}: slurm")
 
@@ -280,11 +283,11 @@ def plan(grid: GridConfig, datasets=None, cells=None, seeds=None
                                (cells, names, "cell"),
                                (seeds, grid.seeds, "seed")):
         if given is not None and not given:
-            raise ValueError(f"an empty list of {what}s runs nothing; leave "
+            raise InvalidValueError(f"an empty list of {what}s runs nothing; leave "
                              "the flag out to run the grid's own.")
         unknown = sorted(set(given or []) - set(known))
         if unknown:
-            raise ValueError(f"unknown {what}(s) {unknown}; the grid has "
+            raise InvalidValueError(f"unknown {what}(s) {unknown}; the grid has "
                              f"{known}.")
     return [Run(d, n, s) for d in datasets or grid.datasets
             for s in (seeds if seeds is not None else grid.seeds)
@@ -416,11 +419,17 @@ class _OutLock:
     (released when the process ends, however it ends)."""
 
     def __init__(self, out: Path):
-        out.mkdir(parents=True, exist_ok=True)
         self.path = out / ".grid.lock"
 
     def __enter__(self):
-        self.file = open(self.path, "a+")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.file = open(self.path, "a+")
+        except OSError as err:
+            raise PathError(f"the grid's out folder {self.path.parent} "
+                            f"cannot be written ({err.strerror}); give a "
+                            "folder you can write to (its out key, or "
+                            "--out DIR).") from err
         try:
             fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -527,7 +536,7 @@ def run_grid(grid: GridConfig, runs: list[Run], jobs: int = 1,
     from .executors import LocalExecutor
 
     if stage not in STAGES:
-        raise ValueError(f"stage must be one of {STAGES}, got {stage!r}.")
+        raise InvalidValueError(f"stage must be one of {STAGES}, got {stage!r}.")
     if not dry_run:
         check_source(allow_dirty)
     out = grid.out_path

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import io
 import math
 from collections import defaultdict
 from pathlib import Path
@@ -47,7 +48,7 @@ from .comparison import (
 )
 from .errors import RunFailedError
 from .grid import GridConfig, Run, current, origin
-from .results import ResultFileError, read_result
+from .results import ResultFileError, atomic_write_text, read_result
 
 
 def load_runs(grid: GridConfig) -> tuple[pd.DataFrame, list[str]]:
@@ -822,7 +823,7 @@ def write_report(grid: GridConfig, command: str) -> list[Path]:
         f"{stem}_{n}" for n in names), strict=True))
     paths = [out / f"{stem}.md", *(out / f"{stems[n]}.csv" for n in (
         "results", "paired", "pooled", "runs")), out / f"{stems['table']}.tex"]
-    paths[0].write_text(text)
+    atomic_write_text(paths[0], text)
     for path, header, body in (
             (paths[1], ["dataset", "cell", "seeds", "mean_acc_pct",
                         "std_acc_pct"], rows),
@@ -835,10 +836,11 @@ def write_report(grid: GridConfig, command: str) -> list[Path]:
                         "equivalence_bound"], pool_rows),
             (paths[4], ["dataset", "cell", "seed", "split", "fold",
                         "accuracy", "C"], fold_rows(frame))):
-        with path.open("w", newline="") as f:
-            csv.writer(f).writerows([header, *body])
+        table = io.StringIO(newline="")
+        csv.writer(table).writerows([header, *body])
+        atomic_write_text(path, table.getvalue())
     datasets = [d for d in grid.datasets if grid.baseline in runs.get(d, {})]
-    paths[5].write_text(latex_table(grid, runs, datasets))
+    atomic_write_text(paths[5], latex_table(grid, runs, datasets))
     order = [n for n in _names(grid) if any(n in row for row in found.values())]
     if not order:  # no cell has a partner with runs: nothing to plot
         return paths

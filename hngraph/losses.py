@@ -28,6 +28,7 @@ from torch.utils.checkpoint import checkpoint
 
 from .config import check_settings, default
 from .distributed import gather_graphs, global_max
+from .errors import InvalidTypeError, InvalidValueError
 
 LOG2 = math.log(2.0)
 
@@ -38,7 +39,7 @@ WEIGHT_CUTOFF = 50.0
 
 def _check_finite(name: str, tensor: Tensor) -> None:
     if not torch.isfinite(tensor).all():
-        raise ValueError(
+        raise InvalidValueError(
             f"{name} contains NaN or inf values. Check the node features "
             "(for example with torch.isfinite(data.x).all()) and lower the "
             "learning rate if the values diverged during training.")
@@ -59,15 +60,15 @@ def _validated(settings: dict, **tensors) -> dict:
     for name, (value, kind, dims) in tensors.items():
         accepts, text = _KINDS[kind]
         if not isinstance(value, Tensor):
-            raise TypeError(f"{name} must be {text}, got "
+            raise InvalidTypeError(f"{name} must be {text}, got "
                             f"{type(value).__name__}; convert it first, for "
                             "example torch.as_tensor(x, dtype=torch.float).")
         if not accepts(value):
-            raise TypeError(f"{name} must be {text}, got dtype {value.dtype}"
+            raise InvalidTypeError(f"{name} must be {text}, got dtype {value.dtype}"
                             f"; convert it with .float(), .long() or "
                             ".bool() as the argument needs.")
         if value.dim() != dims:
-            raise ValueError(f"{name} must have {dims} dimension(s), got "
+            raise InvalidValueError(f"{name} must have {dims} dimension(s), got "
                              f"shape {tuple(value.shape)}.")
     return check_settings(**settings)
 
@@ -108,12 +109,12 @@ def negative_weights(scores: Tensor, neg_mask: Tensor, beta: float,
                           scores=(scores, "float", 2),
                           neg_mask=(neg_mask, "bool", 2))["reweight"]
     if neg_mask.shape != scores.shape:
-        raise ValueError(f"neg_mask must have the shape of scores "
+        raise InvalidValueError(f"neg_mask must have the shape of scores "
                          f"{tuple(scores.shape)}, got "
                          f"{tuple(neg_mask.shape)}.")
     count = neg_mask.sum(dim=1, keepdim=True).to(scores.dtype)
     if (count == 0).any():
-        raise ValueError("every row of neg_mask needs at least one negative "
+        raise InvalidValueError("every row of neg_mask needs at least one negative "
                          f"(True); rows {(count == 0).nonzero()[:, 0].tolist()[:10]} "
                          "have none.")
     k = tilt(scores, ~neg_mask, beta, reweight, scale)
@@ -362,28 +363,28 @@ def _check_local_global(node_emb: Tensor, graph_emb: Tensor, batch: Tensor,
     """The shapes :func:`jsd_local_global` needs (and finite values)."""
     num_graphs = graph_emb.size(0)
     if num_graphs < 2:
-        raise ValueError(
+        raise InvalidValueError(
             f"the batch holds {num_graphs} graph(s), but the local-global "
             "objective contrasts each graph with the other graphs of its "
             "batch, so it needs at least 2. Use a batch_size of 2 or more, "
             "or drop a last batch of one graph (drop_last=True).")
     if node_emb.dim() != 2 or graph_emb.dim() != 2 or \
             node_emb.size(1) != graph_emb.size(1):
-        raise ValueError(
+        raise InvalidValueError(
             f"node_emb [N, D] and graph_emb [G, D] must share D, got shapes "
             f"{tuple(node_emb.shape)} and {tuple(graph_emb.shape)}.")
     if batch.numel() != node_emb.size(0):
-        raise ValueError(f"batch has {batch.numel()} entries for "
+        raise InvalidValueError(f"batch has {batch.numel()} entries for "
                          f"{node_emb.size(0)} nodes.")
     if node_emb.size(0) == 0:
-        raise ValueError("node_emb has no rows: the objective averages over "
+        raise InvalidValueError("node_emb has no rows: the objective averages over "
                          "the batch's nodes, and a batch of graphs without "
                          "nodes has none; drop empty graphs first.")
     if finite:
         _check_finite("node_emb", node_emb)
         _check_finite("graph_emb", graph_emb)
         if batch.numel() and (batch.min() < 0 or batch.max() >= num_graphs):
-            raise ValueError(
+            raise InvalidValueError(
                 f"batch must hold graph indices in [0, {num_graphs}), got "
                 f"values from {int(batch.min())} to {int(batch.max())}.")
 
@@ -469,7 +470,7 @@ def hard_infonce(z1: Tensor, z2: Tensor, beta: float = default("beta"),
                               z1=(z1, "float", 2),
                               z2=(z2, "float", 2))["reweight"]
     if z1.shape != z2.shape or z1.dim() != 2:
-        raise ValueError(f"z1 and z2 must both be [G, D], got shapes "
+        raise InvalidValueError(f"z1 and z2 must both be [G, D], got shapes "
                          f"{tuple(z1.shape)} and {tuple(z2.shape)}.")
     if validate:
         _check_finite("z1", z1)
@@ -480,7 +481,7 @@ def hard_infonce(z1: Tensor, z2: Tensor, beta: float = default("beta"),
                                             2 * local)
         z1, z2 = both.split(z1.size(1), dim=1)
     if z1.size(0) < 2:
-        raise ValueError(
+        raise InvalidValueError(
             f"the batch holds {z1.size(0)} graph(s); in-batch negatives need "
             "at least 2 graphs. Use a batch_size of 2 or more.")
     loss = _infonce_core(z1, z2, offset, local, beta, tau_plus, temperature,

@@ -14,6 +14,12 @@ from torch_geometric.data import Batch
 from .augment import augment_batch
 from .config import Interval, check_settings, default, user_path
 from .encoders import GINEncoder
+from .errors import (
+    InvalidTypeError,
+    InvalidValueError,
+    MissingFileError,
+    NotAFileError,
+)
 from .losses import HardInfoNCELoss, JSDLocalGlobalLoss
 from .results import atomic_torch_save
 
@@ -117,7 +123,7 @@ class GraphModel(nn.Module):
         model file ``path`` (a file, not a folder)."""
         path = user_path(path, "the model file")
         if path.is_dir():
-            raise IsADirectoryError(f"{path} is a folder; give the model "
+            raise NotAFileError(f"{path} is a folder; give the model "
                                     "file to write, for example "
                                     f"{Path(path) / 'model.pt'}.")
         atomic_torch_save({"format": CHECKPOINT_FORMAT,
@@ -131,7 +137,7 @@ class GraphModel(nn.Module):
         """A model saved by :meth:`save`, in eval mode."""
         ckpt = _read_model_file(path, map_location)
         if cls is not GraphModel and ckpt["class"] != cls.__name__:
-            raise ValueError(f"{path} holds a {ckpt['class']} model, not a "
+            raise InvalidValueError(f"{path} holds a {ckpt['class']} model, not a "
                              f"{cls.__name__}; load it with "
                              f"{ckpt['class']}.load or hngraph.load_model.")
         model = MODELS[ckpt["class"]](**ckpt["config"])
@@ -148,8 +154,8 @@ def check_in_dim(in_dim) -> int:
     """``in_dim``, the node feature width, as an ``int`` >= 1 (a NumPy
     integer too); otherwise a ``TypeError`` or ``ValueError`` naming it."""
     if not IN_DIM.accepts(in_dim):
-        error = ValueError if isinstance(in_dim, numbers.Integral) and \
-            not isinstance(in_dim, bool) else TypeError
+        error = InvalidValueError if isinstance(in_dim, numbers.Integral) \
+            and not isinstance(in_dim, bool) else InvalidTypeError
         raise error(f"in_dim must be {IN_DIM}, got {in_dim!r}.")
     return IN_DIM.store(in_dim)
 
@@ -288,20 +294,20 @@ def load_model(path: str | os.PathLike, map_location="cpu") -> GraphModel:
 def _read_model_file(path, map_location) -> dict:
     path = user_path(path, "the model file")
     if os.path.isdir(path):
-        raise IsADirectoryError(f"{path} is a folder; give a model file "
+        raise NotAFileError(f"{path} is a folder; give a model file "
                                 "(.pt) that `hngraph train` or model.save "
                                 "wrote.")
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"model file {path} does not exist.")
+        raise MissingFileError(f"model file {path} does not exist.")
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # truncated, not a torch file (a JSON result)
-        raise ValueError(
+        raise InvalidValueError(
             f"{path} cannot be read as an hngraph model file "
             f"({type(err).__name__}); give the .pt file that `hngraph "
             "train` writes beside its JSON result (or model.save).") from err
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path} is not an hngraph model file (write "
+        raise InvalidValueError(f"{path} is not an hngraph model file (write "
                          "one with model.save(path) or `hngraph train`).")
     return ckpt
 

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import MissingExtraError
+
 #: The OGB dataset whose task and format B3DB is written in.
 OGB_NAME = "ogbg-molbbbp"
 
@@ -35,7 +37,7 @@ def _extra():
         from rdkit import RDLogger
         from rdkit.Chem.Scaffolds.MurckoScaffold import MurckoScaffoldSmiles
     except ImportError as err:
-        raise ImportError(
+        raise MissingExtraError(
             f"{err.name} is missing: the molecular dataset needs the "
             "optional extra, `pip install \"hngraph[molecules]\"` (RDKit and "
             "qc-B3DB).") from err

@@ -15,29 +15,52 @@ from typing import NamedTuple
 
 import torch
 
-from .errors import HngraphError
+from .errors import HngraphError, PathError
 
 
 def _atomic(path: str | os.PathLike, write) -> Path:
     """Call ``write(tmp)`` on a temporary file beside ``path``, then rename
     it to ``path``: a reader never sees a partial file, and a crash leaves at
-    most a hidden ``.<name>.*.tmp`` file."""
+    most a hidden ``.<name>.*.tmp`` file. A file system error is a
+    :class:`~hngraph.errors.PathError` naming ``path``."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
-                               suffix=".tmp")
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
+                                   suffix=".tmp")
+        os.close(fd)
+        umask = os.umask(0)
+        os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private (0600)
         write(tmp)
         os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
+    except BaseException as err:
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(err, OSError) and not isinstance(err, HngraphError):
+            raise PathError(
+                f"{path} cannot be written ({err.strerror or err}); check "
+                "that its folder is a folder you can write to, with room on "
+                "its disk, or give another path.") from err
         raise
     return path
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically (see :func:`_atomic`)."""
+    return _atomic(path, lambda tmp: Path(tmp).write_text(text))
+
+
+def atomic_write_npy(path: str | os.PathLike, array) -> Path:
+    """``numpy.save`` of ``array`` to ``path`` atomically (see
+    :func:`_atomic`)."""
+    import numpy as np
+
+    def write(tmp):
+        with open(tmp, "wb") as f:
+            np.save(f, array)
+    return _atomic(path, write)
 
 
 def atomic_write_json(path: str | os.PathLike, obj) -> Path:
@@ -292,5 +315,6 @@ def machine_info(device: str | torch.device = "cpu") -> dict:
 __all__ = ["RunFiles", "run_files", "read_result", "ResultFileError",
            "comparable_results", "RUN_VARYING",
            "provenance", "Source", "SOURCE", "read_source",
-           "git_commit", "atomic_write_json", "atomic_write_npz", "atomic_torch_save",
+           "git_commit", "atomic_write_json", "atomic_write_npz",
+           "atomic_write_npy", "atomic_write_text", "atomic_torch_save",
            "machine_info", "versions"]

@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 from . import distributed as dist_utils
 from .batching import DeviceGraphs, DeviceLoader, check_data
 from .config import check_eval_epochs, check_setting, default, user_path
+from .errors import InvalidValueError
 from .evaluation import evaluate
 from .results import atomic_torch_save
 
@@ -34,10 +35,10 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     try:
         device = torch.device(device)
     except RuntimeError as err:
-        raise ValueError(f"device {device!r} is not a torch device; use "
+        raise InvalidValueError(f"device {device!r} is not a torch device; use "
                          "'auto', 'cpu' or 'cuda'.") from err
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' was asked for, but torch sees no CUDA "
+        raise InvalidValueError("device 'cuda' was asked for, but torch sees no CUDA "
                          "GPU here. Use device='cpu' or 'auto'.")
     return device
 
@@ -61,12 +62,12 @@ def train_loader(dataset, batch_size: int, seed: int,
     the global batch ``W * batch_size``); call ``loader.sampler.set_epoch``.
     """
     if len(dataset) < 2:
-        raise ValueError(f"the dataset holds {len(dataset)} graph(s); "
+        raise InvalidValueError(f"the dataset holds {len(dataset)} graph(s); "
                          "contrastive training needs at least 2.")
     check_setting("batch_order", batch_order)
     distributed = dist_utils.is_distributed()
     if distributed and batch_order == "fixed":
-        raise ValueError("batch_order='fixed' runs in one process; use "
+        raise InvalidValueError("batch_order='fixed' runs in one process; use "
                          "batch_order='shuffle' with DDP.")
     sampler = DistributedSampler(dataset, shuffle=True, seed=seed) \
         if distributed else None
@@ -132,17 +133,17 @@ def load_training_state(path, model, optimizer, loader,
     try:
         state = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as err:  # truncated or not a torch file
-        raise ValueError(
+        raise InvalidValueError(
             f"{path} cannot be read as a training checkpoint "
             f"({type(err).__name__}: it is truncated or another kind of "
             "file). Delete it to train from the start, or pass restart=True "
             "(hngraph train --restart).") from err
     if not isinstance(state, dict) or state.get("format") != TRAINING_FORMAT:
-        raise ValueError(f"{path} is not an hngraph training checkpoint; "
+        raise InvalidValueError(f"{path} is not an hngraph training checkpoint; "
                          "delete it or pass another checkpoint path.")
     processes = state.get("processes", 1)
     if processes != dist_utils.world_size():
-        raise ValueError(
+        raise InvalidValueError(
             f"{path} was written by a run with {processes} process(es); "
             f"resume it with {processes} (--nproc {processes}), or delete it "
             "to start again.")
@@ -151,7 +152,7 @@ def load_training_state(path, model, optimizer, loader,
         diff = ", ".join(f"{k}: {saved.get(k)!r} there, {settings.get(k)!r} "
                          "now" for k in sorted(set(saved) | set(settings))
                          if saved.get(k) != settings.get(k))
-        raise ValueError(
+        raise InvalidValueError(
             f"{path} was trained with other settings ({diff}). Resume with "
             "the same settings, or start over with restart=True (hngraph "
             "train --restart), which replaces it.")
@@ -323,7 +324,7 @@ def _batching(dataset, batching: str) -> str:
     if batching == "auto":
         batching = "device"
     if batching == "loader" and isinstance(dataset, DeviceGraphs):
-        raise ValueError("batching='loader' needs the PyG dataset, not a "
+        raise InvalidValueError("batching='loader' needs the PyG dataset, not a "
                          "DeviceGraphs.")
     return batching
 

@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from hngraph import GraphCL, load_model
+from hngraph.errors import ConfigKeyError, InvalidValueError
 
 # The console script installed beside this interpreter (pip's entry point).
 HNGRAPH = shutil.which("hngraph", path=str(Path(sys.executable).parent)) \
@@ -271,8 +272,14 @@ def test_an_empty_config_path_is_refused(tmp_path, run_cli):
      "hngraph: internal error: MemoryError: Unable to allocate 7.28 TiB", 1),
     (RuntimeError("CUDA error: device-side assert"),
      "hngraph: internal error: RuntimeError: CUDA error", 1),
-    (ValueError("--epochs must be >= 0, got -1."),
+    (ValueError("could not convert string to float: 'x'"),
+     "hngraph: internal error: ValueError: could not convert", 1),
+    (OSError(17, "File exists"),
+     "hngraph: internal error: FileExistsError: [Errno 17] File exists", 1),
+    (InvalidValueError("--epochs must be >= 0, got -1."),
      "hngraph: error: --epochs must be >= 0, got -1.", 1),
+    (ConfigKeyError("c.yaml: unknown key(s) ['x']"),
+     "hngraph: error: c.yaml: unknown key(s) ['x']", 1),
 ])
 def test_the_error_boundary_tells_a_bug_from_a_users_error(
         run_cli, monkeypatch, error, first_line, code):

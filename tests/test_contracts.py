@@ -21,9 +21,10 @@ from hngraph import (
 )
 from hngraph.batching import DeviceGraphs, DeviceLoader
 from hngraph.data import load_tudataset
-from hngraph.errors import RawFileError
+from hngraph.errors import InvalidValueError, PathError, RawFileError
 from hngraph.evaluation import select_embeddings, select_results
 from hngraph.losses import negative_weights
+from hngraph.results import atomic_write_json, atomic_write_text
 
 N, G, D = torch.randn(5, 3), torch.randn(2, 3), torch.tensor([0, 0, 1, 1, 1])
 X = np.random.default_rng(0).normal(size=(40, 3))
@@ -142,6 +143,30 @@ CLAUSES = [
 def test_every_clause_of_the_function_contracts(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+def test_file_system_errors_are_translated_where_the_call_is_made(tmp_path):
+    from hngraph.config import read_yaml
+    from hngraph.grid import GridConfig, run_grid
+
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    # a folder that is a file: each writer names the path and the fix
+    for write in (lambda p: atomic_write_json(p, {}),
+                  lambda p: GraphCL(2).save(p),
+                  lambda p: atomic_write_text(p, "t")):
+        with pytest.raises(PathError, match=r"a_file/x/y cannot be written "
+                           r"\(Not a directory\); check"):
+            write(blocker / "x" / "y")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]
+    (tmp_path / "bad.yaml").write_bytes(b"epochs: 3\n# \xe9t\xe9\n")
+    with pytest.raises(InvalidValueError, match="bad.yaml is not UTF-8 text"):
+        read_yaml(tmp_path / "bad.yaml")
+    grid = GridConfig(out=str(blocker / "out"), seeds=[0], datasets=["MUTAG"],
+                      cells={"a": {"beta": 0, "tau_plus": 0}})
+    with pytest.raises(PathError, match="out folder .*a_file/out cannot be "
+                       "written"):
+        run_grid(grid, [], allow_dirty=True)
 
 
 def test_model_files_and_folders(tmp_path):
