@@ -195,7 +195,7 @@ class _Augmentation(BaseTransform):
                  generator: torch.Generator | None = None):
         if not 0.0 <= ratio < 1.0:
             raise InvalidValueError(f"{type(self).__name__}: ratio must lie in "
-                             f"[0, 1), got {ratio}.")
+                                    f"[0, 1), got {ratio}.")
         self.ratio = ratio
         self.generator = generator
 
@@ -291,7 +291,7 @@ def make_augmentation(name: str, ratio: float = 0.2,
     ``feature_mask`` or ``subgraph``."""
     if name not in AUGMENTATIONS:
         raise InvalidValueError(f"unknown augmentation {name!r}; choose one of "
-                         f"{sorted(AUGMENTATIONS)}.")
+                                f"{sorted(AUGMENTATIONS)}.")
     return AUGMENTATIONS[name](ratio, generator)
 
 

@@ -398,12 +398,12 @@ class TrainConfig:
         """Build a config; unknown keys are rejected, never ignored."""
         if not isinstance(values, dict):
             raise InvalidTypeError(f"{source} must be a mapping of keys to values, "
-                            f"got {type(values).__name__}.")
+                                   f"got {type(values).__name__}.")
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
             raise ConfigKeyError(f"{source}: unknown key(s) {unknown}. Known keys: "
-                           f"{sorted(known)}.")
+                                 f"{sorted(known)}.")
         return cls(**values)
 
     @classmethod
@@ -445,8 +445,8 @@ def check_eval_epochs(eval_epochs, epochs: int, label: str) -> set[int]:
     late = sorted(e for e in wanted if not 1 <= e <= epochs)
     if late:
         raise InvalidValueError(f"{label} lists {late}, outside the epochs 1 to "
-                         f"{epochs}, so they would never run; give epochs "
-                         "that training reaches.")
+                                f"{epochs}, so they would never run; give epochs "
+                                "that training reaches.")
     return wanted
 
 
@@ -465,7 +465,7 @@ def read_yaml(path: str | Path) -> dict:
     path = user_path(path, "the config file")
     if not path.is_file():
         raise MissingFileError(f"config file {path} does not exist"
-                                + (" (it is a folder)" if path.is_dir()
+                               + (" (it is a folder)" if path.is_dir()
                                    else "") + ".")
     try:
         values = yaml.load(path.read_text(), Loader=_UniqueKeyLoader)
@@ -473,8 +473,8 @@ def read_yaml(path: str | Path) -> dict:
         mark = getattr(err, "problem_mark", None)
         where = f", line {mark.line + 1}" if mark is not None else ""
         raise InvalidValueError(f"{path}{where} is not valid YAML "
-                         f"({getattr(err, 'problem', None) or err}). Write "
-                         "one 'key: value' per line, as in configs/.") from err
+                                f"({getattr(err, 'problem', None) or err}). Write "
+                                "one 'key: value' per line, as in configs/.") from err
     except OSError as err:
         raise PathError(f"config file {path} cannot be read "
                         f"({err.strerror}); check its permissions.") from err
@@ -485,7 +485,7 @@ def read_yaml(path: str | Path) -> dict:
     values = {} if values is None else values
     if not isinstance(values, dict):
         raise InvalidTypeError(f"{path} must hold a mapping of keys to values, got "
-                        f"{type(values).__name__}.")
+                               f"{type(values).__name__}.")
     return values
 
 

@@ -52,9 +52,9 @@ def networkx_to_data(graph: nx.Graph, recipe: dict,
             node = next(v for v, d in graph.nodes(data=True)
                         if missing[0] not in d)
             raise InvalidValueError(f"node {node!r} has no attribute "
-                             f"{missing[0]!r} of node_attrs {keys}; give "
-                             "every node each of them, or leave it out of "
-                             "node_attrs.")
+                                    f"{missing[0]!r} of node_attrs {keys}; give "
+                                    "every node each of them, or leave it out of "
+                                    "node_attrs.")
         try:
             data = from_networkx(nx.Graph(graph), group_node_attrs=keys)
             data.x = data.x.float()
@@ -79,9 +79,9 @@ def as_data_list(graphs, recipe: dict, node_attrs: list[str] | None = None
     if isinstance(graphs, (str, bytes, os.PathLike, nx.Graph, Data)) or \
             not hasattr(graphs, "__iter__"):
         raise InvalidTypeError(f"graphs must be a list of PyG Data or networkx "
-                        f"graphs, or a PyG dataset, got "
-                        f"{type(graphs).__name__} (read files with "
-                        "hngraph.embedding.read_graphs).")
+                               f"graphs, or a PyG dataset, got "
+                               f"{type(graphs).__name__} (read files with "
+                               "hngraph.embedding.read_graphs).")
     out = []
     for i, g in enumerate(graphs):
         if isinstance(g, nx.Graph):
@@ -91,7 +91,7 @@ def as_data_list(graphs, recipe: dict, node_attrs: list[str] | None = None
                 raise InvalidValueError(f"graph {i}: {err}") from err
         elif not isinstance(g, Data):
             raise InvalidTypeError(f"graph {i} is a {type(g).__name__}; give PyG "
-                            "Data objects, networkx graphs or a PyG dataset.")
+                                   "Data objects, networkx graphs or a PyG dataset.")
         out.append(g)
     check_graphs(out)
     featured = []
@@ -125,23 +125,23 @@ def embed(model, graphs, batch_size: int = 256,
     """
     if not isinstance(model, (GraphModel, str, os.PathLike)):
         raise InvalidTypeError(f"model must be an hngraph model or the path of its "
-                        f"model file, got {type(model).__name__}.")
+                               f"model file, got {type(model).__name__}.")
     if not isinstance(model, GraphModel):
         model = load_model(model, map_location=device)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or \
             batch_size < 1:
         raise InvalidValueError(f"batch_size must be an integer >= 1, got "
-                         f"{batch_size!r}.")
+                                f"{batch_size!r}.")
     if node_attrs is not None and (
             isinstance(node_attrs, str) or not all(
                 isinstance(a, str) for a in node_attrs) or not node_attrs):
         raise InvalidTypeError(f"node_attrs must be a non-empty list of attribute "
-                        f"names, got {node_attrs!r}.")
+                               f"names, got {node_attrs!r}.")
     data = as_data_list(graphs, model.feature_recipe or {}, node_attrs)
     if model.feature_recipe is None:
         raise InvalidValueError("the model has no feature recipe; set "
-                         "model.feature_recipe = dataset.feature_recipe "
-                         "(the dataset it was trained on) first.")
+                                "model.feature_recipe = dataset.feature_recipe "
+                                "(the dataset it was trained on) first.")
     if not data:
         raise InvalidValueError("no graphs to embed.")
     model = model.to(device)
@@ -154,8 +154,8 @@ def _read_graph_file(path: Path):
         return READERS[path.suffix](path)
     except Exception as err:  # networkx raises many kinds on broken files
         raise InvalidValueError(f"{path} cannot be read as a {path.suffix[1:]} "
-                         f"graph ({type(err).__name__}: {err}). Fix or remove "
-                         "the file.") from err
+                                f"graph ({type(err).__name__}: {err}). Fix or remove "
+                                "the file.") from err
 
 
 def graph_files(folder: str | os.PathLike) -> list[Path]:
@@ -177,7 +177,7 @@ def read_graphs(path: str | os.PathLike) -> list:
         return [_read_graph_file(p) for p in graph_files(path)]
     if not path.is_file():
         raise MissingFileError(f"{path} does not exist; give a .pkl file "
-                                "or a folder of graph files.")
+                               "or a folder of graph files.")
     try:
         with open(path, "rb") as f:
             graphs = pickle.load(f)

@@ -41,7 +41,7 @@ class GINEncoder(nn.Module):
         super().__init__()
         if in_dim < 1 or hidden < 1 or layers < 1:
             raise InvalidValueError(f"in_dim, hidden and layers must be >= 1, got "
-                             f"{in_dim}, {hidden}, {layers}.")
+                                    f"{in_dim}, {hidden}, {layers}.")
         self.in_dim, self.hidden, self.layers = in_dim, hidden, layers
         self.convs = nn.ModuleList()
         self.norms = nn.ModuleList()

@@ -120,23 +120,23 @@ def _check_inputs(embeddings, labels, folds, c_grid=C_GRID):
         x = np.asarray(embeddings, dtype=np.float64)
     except (TypeError, ValueError) as err:
         raise InvalidTypeError(f"embeddings must be a numeric [n, d] array, got "
-                        f"{type(embeddings).__name__} ({err}).") from err
+                               f"{type(embeddings).__name__} ({err}).") from err
     y = check_labels(labels, folds)
     if x.ndim != 2 or x.shape[0] != y.shape[0]:
         raise InvalidValueError(f"embeddings must be [n, d] with one label per row, "
-                         f"got {x.shape} and {y.shape[0]} labels.")
+                                f"got {x.shape} and {y.shape[0]} labels.")
     if not np.isfinite(x).all():
         raise InvalidValueError("embeddings contain NaN or inf; the encoder "
-                         "diverged or was fed non-finite features.")
+                                "diverged or was fed non-finite features.")
     if np.abs(x).max(initial=0.0) > MAX_ABS_EMBEDDING:
         raise InvalidValueError(f"embeddings reach {np.abs(x).max():.3g}, beyond "
-                         f"{MAX_ABS_EMBEDDING:g}, where their squared "
-                         "distances overflow; standardise them first.")
+                                f"{MAX_ABS_EMBEDDING:g}, where their squared "
+                                "distances overflow; standardise them first.")
     grid = np.asarray(c_grid, dtype=np.float64).ravel() if np.ndim(
         c_grid) else np.array([])
     if grid.size == 0 or not (np.isfinite(grid).all() and (grid > 0).all()):
         raise InvalidValueError(f"c_grid must be a non-empty list of finite numbers "
-                         f"> 0, got {c_grid!r}.")
+                                f"> 0, got {c_grid!r}.")
     return x, y
 
 
@@ -148,19 +148,19 @@ def check_labels(labels, folds: int) -> np.ndarray:
     values = np.asarray(labels)
     if values.ndim != 1:
         raise InvalidValueError(f"labels must be one class label per graph ([n]), "
-                         f"got shape {values.shape}.")
+                                f"got shape {values.shape}.")
     if values.dtype.kind == "f" and not np.all(values == np.round(values)):
         raise InvalidValueError("labels must be class labels (integers or strings), "
-                         "got continuous values; an SVM classifier needs "
-                         "classes.")
+                                "got continuous values; an SVM classifier needs "
+                                "classes.")
     y = LabelEncoder().fit_transform(values)
     counts = np.bincount(y)
     if counts.size < 2:
         raise InvalidValueError("labels hold a single class; accuracy is "
-                         "meaningless. Check the dataset's labels.")
+                                "meaningless. Check the dataset's labels.")
     if counts.min() < folds:
         raise InvalidValueError(f"the smallest class has {counts.min()} examples, "
-                         f"fewer than folds={folds}; lower folds.")
+                                f"fewer than folds={folds}; lower folds.")
     return y
 
 
@@ -335,7 +335,7 @@ def select_embeddings(candidates: Mapping[str, np.ndarray], labels,
     """
     if not isinstance(candidates, Mapping) or not candidates:
         raise InvalidValueError("candidates must be a non-empty mapping of names to "
-                         f"embeddings, got {type(candidates).__name__}.")
+                                f"embeddings, got {type(candidates).__name__}.")
     svms = {}
     for name, emb in candidates.items():
         x, y = _check_inputs(emb, labels, folds, c_grid)
@@ -394,21 +394,21 @@ def select_results(candidates: Mapping[str, SVMResult]) -> SelectionResult:
     """
     if not isinstance(candidates, Mapping) or not candidates:
         raise InvalidValueError("candidates must be a non-empty mapping of names to "
-                         f"SVMResult, got {type(candidates).__name__}.")
+                                f"SVMResult, got {type(candidates).__name__}.")
     found = {name: r if isinstance(r, SVMResult) else SVMResult.from_dict(r)
              for name, r in candidates.items()}
     for name, r in found.items():
         values = [*r.fold_accuracies, *r.inner_accuracies]
         if not all(0.0 <= v <= 1.0 for v in values):
             raise InvalidValueError(f"candidate {name!r} holds accuracies outside "
-                             f"[0, 1] (for example {max(values)!r}); give "
-                             "them as fractions, as svm_accuracy does, not "
-                             "percent.")
+                                    f"[0, 1] (for example {max(values)!r}); give "
+                                    "them as fractions, as svm_accuracy does, not "
+                                    "percent.")
     shapes = {(r.repeats, len(r.fold_accuracies)) for r in found.values()}
     if len(shapes) != 1:
         raise InvalidValueError("candidates were scored on different splits "
-                         f"(repeats, outer folds): {sorted(shapes)}; score "
-                         "them with the same folds, seed and repeats.")
+                                f"(repeats, outer folds): {sorted(shapes)}; score "
+                                "them with the same folds, seed and repeats.")
     recorded = {n: r.protocol for n, r in found.items()
                 if r.protocol is not None}
     first = next(iter(recorded.items()), (None, None))
@@ -478,7 +478,7 @@ def linear_probe(model, dataset, batch_size: int = 256,
         rows = train[~np.isnan(y[train, task])]
         if len(np.unique(y[rows, task])) < 2:
             raise InvalidValueError(f"task {task} has a single class in the "
-                             "training split; it cannot be probed.")
+                                    "training split; it cannot be probed.")
         clf = make_pipeline(StandardScaler(), LogisticRegression(
             max_iter=2000, random_state=seed))
         clf.fit(emb[rows], y[rows, task].astype(int))

@@ -73,14 +73,14 @@ def feature_transform(recipe: dict) -> BaseTransform:
     kind = recipe.get("kind")
     if kind not in FEATURE_TRANSFORMS:
         raise InvalidValueError(f"unknown feature recipe kind {kind!r}; known "
-                         f"kinds: {sorted(FEATURE_TRANSFORMS)}.")
+                                f"kinds: {sorted(FEATURE_TRANSFORMS)}.")
     cls = FEATURE_TRANSFORMS[kind]
     try:
         return cls(**{k: v for k, v in recipe.items() if k != "kind"})
     except TypeError as err:
         raise InvalidValueError(f"a feature recipe of kind {kind!r} takes "
-                         f"{list(inspect.signature(cls).parameters)}, got "
-                         f"{sorted(recipe)} ({err}).") from None
+                                f"{list(inspect.signature(cls).parameters)}, got "
+                                f"{sorted(recipe)} ({err}).") from None
 
 
 class FeatureTransform(BaseTransform):
@@ -142,8 +142,8 @@ class NodeLabels(FeatureTransform):
     def _one_hot(labels: Tensor, vocab: list[int]) -> Tensor:
         if not torch.equal(labels, labels.round()):
             raise InvalidValueError("a single node feature is read as an integer "
-                             f"node label of {vocab[0]}..{vocab[-1]}, but "
-                             "some are not integers.")
+                                    f"node label of {vocab[0]}..{vocab[-1]}, but "
+                                    "some are not integers.")
         index = labels.long() - vocab[0]
         bad = (index < 0) | (index >= len(vocab))
         if bad.any():

@@ -130,20 +130,20 @@ class GridConfig:
             values = getattr(self, key)
             if len(set(values)) != len(values):
                 raise InvalidValueError(f"{self.source}: {key} lists "
-                                 f"{sorted({v for v in values if values.count(v) > 1})} "
-                                 "more than once; list each once.")
+                                        f"{sorted({v for v in values if values.count(v) > 1})} "
+                                        "more than once; list each once.")
         self.slurm_settings()
         names = [*self.cells, *self.selections]
         bad = [n for n in names if not _NAME.accepts(n)]
         if bad:
             raise InvalidValueError(f"{self.source}: cell and selection names must "
-                             f"be {_NAME}, got {bad}.")
+                                    f"be {_NAME}, got {bad}.")
         if isinstance(self.repeats, dict):
             unknown = sorted(set(self.repeats) - set(self.datasets))
             if unknown:
                 raise InvalidValueError(f"{self.source}: repeats names {unknown}, "
-                                 "not datasets of this grid; its datasets "
-                                 f"are {self.datasets}.")
+                                        "not datasets of this grid; its datasets "
+                                        f"are {self.datasets}.")
         for name, settings in self.cells.items():
             owned = sorted(set(settings) & set(GRID_OWNED))
             if owned:
@@ -155,8 +155,8 @@ class GridConfig:
             missing = [k for k in ("beta", "tau_plus") if k not in settings]
             if missing:
                 raise InvalidValueError(f"{self.source}: cell {name!r} must set "
-                                 f"{' and '.join(missing)}; a grid never "
-                                 "falls back to the defaults for them.")
+                                        f"{' and '.join(missing)}; a grid never "
+                                        "falls back to the defaults for them.")
             for d in self.datasets:
                 self.train_config(d, name, self.seeds[0])
         known = set(self.cells)
@@ -165,15 +165,15 @@ class GridConfig:
                 unknown = sorted(set(members) - known)
                 if unknown:
                     raise InvalidValueError(f"{self.source}: {key}[{name}] names "
-                                     f"{unknown}, not cells of this grid; "
-                                     f"its cells are {sorted(known)}.")
+                                            f"{unknown}, not cells of this grid; "
+                                            f"its cells are {sorted(known)}.")
         every = known | set(self.selections) | set(self.pools)
         for cell, other in [(self.baseline, self.baseline), *self.pairs
                             .items()]:
             if other and (other not in every or cell not in every):
                 raise InvalidValueError(f"{self.source}: the report pairs {cell!r} "
-                                 f"with {other!r}; both must be cells, "
-                                 f"selections or pools ({sorted(every)}).")
+                                        f"with {other!r}; both must be cells, "
+                                        f"selections or pools ({sorted(every)}).")
 
     @classmethod
     def from_yaml(cls, path: str | os.PathLike) -> GridConfig:
@@ -183,12 +183,12 @@ class GridConfig:
         unknown = sorted(set(values) - keys - set(_SHARED))
         if unknown:
             raise ConfigKeyError(f"{path}: unknown key(s) {unknown}; a grid takes "
-                           f"{sorted(keys)} and the shared training "
-                           f"settings {_SHARED}.")
+                                 f"{sorted(keys)} and the shared training "
+                                 f"settings {_SHARED}.")
         for key in ("out", "seeds", "datasets", "cells"):
             if key not in values:
                 raise ConfigKeyError(f"{path}: the grid needs {key!r} "
-                               f"({_help(key)}).")
+                                     f"({_help(key)}).")
         shared = {k: v for k, v in values.items() if k in _SHARED}
         return cls(**{k: v for k, v in values.items() if k in keys},
                    shared=shared, source=str(path))
@@ -202,7 +202,7 @@ class GridConfig:
         unknown = sorted(set(given) - set(known))
         if unknown:
             raise InvalidValueError(f"{self.source}: slurm: unknown key(s) "
-                             f"{unknown}; it takes {known}.")
+                                    f"{unknown}; it takes {known}.")
         return SlurmSettings(**given, source=f"{self.source}: slurm")
 
     @property
@@ -284,11 +284,11 @@ def plan(grid: GridConfig, datasets=None, cells=None, seeds=None
                                (seeds, grid.seeds, "seed")):
         if given is not None and not given:
             raise InvalidValueError(f"an empty list of {what}s runs nothing; leave "
-                             "the flag out to run the grid's own.")
+                                    "the flag out to run the grid's own.")
         unknown = sorted(set(given or []) - set(known))
         if unknown:
             raise InvalidValueError(f"unknown {what}(s) {unknown}; the grid has "
-                             f"{known}.")
+                                    f"{known}.")
     return [Run(d, n, s) for d in datasets or grid.datasets
             for s in (seeds if seeds is not None else grid.seeds)
             for n in cells or names]

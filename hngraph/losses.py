@@ -61,15 +61,15 @@ def _validated(settings: dict, **tensors) -> dict:
         accepts, text = _KINDS[kind]
         if not isinstance(value, Tensor):
             raise InvalidTypeError(f"{name} must be {text}, got "
-                            f"{type(value).__name__}; convert it first, for "
-                            "example torch.as_tensor(x, dtype=torch.float).")
+                                   f"{type(value).__name__}; convert it first, for "
+                                   "example torch.as_tensor(x, dtype=torch.float).")
         if not accepts(value):
             raise InvalidTypeError(f"{name} must be {text}, got dtype {value.dtype}"
-                            f"; convert it with .float(), .long() or "
-                            ".bool() as the argument needs.")
+                                   f"; convert it with .float(), .long() or "
+                                   ".bool() as the argument needs.")
         if value.dim() != dims:
             raise InvalidValueError(f"{name} must have {dims} dimension(s), got "
-                             f"shape {tuple(value.shape)}.")
+                                    f"shape {tuple(value.shape)}.")
     return check_settings(**settings)
 
 
@@ -110,13 +110,13 @@ def negative_weights(scores: Tensor, neg_mask: Tensor, beta: float,
                           neg_mask=(neg_mask, "bool", 2))["reweight"]
     if neg_mask.shape != scores.shape:
         raise InvalidValueError(f"neg_mask must have the shape of scores "
-                         f"{tuple(scores.shape)}, got "
-                         f"{tuple(neg_mask.shape)}.")
+                                f"{tuple(scores.shape)}, got "
+                                f"{tuple(neg_mask.shape)}.")
     count = neg_mask.sum(dim=1, keepdim=True).to(scores.dtype)
     if (count == 0).any():
         raise InvalidValueError("every row of neg_mask needs at least one negative "
-                         f"(True); rows {(count == 0).nonzero()[:, 0].tolist()[:10]} "
-                         "have none.")
+                                f"(True); rows {(count == 0).nonzero()[:, 0].tolist()[:10]} "
+                                "have none.")
     k = tilt(scores, ~neg_mask, beta, reweight, scale)
     # the log path: differentiable, where the in-place one is not
     return tilted_softmax_(scores * k, ~neg_mask, log=True).exp() * count
@@ -375,11 +375,11 @@ def _check_local_global(node_emb: Tensor, graph_emb: Tensor, batch: Tensor,
             f"{tuple(node_emb.shape)} and {tuple(graph_emb.shape)}.")
     if batch.numel() != node_emb.size(0):
         raise InvalidValueError(f"batch has {batch.numel()} entries for "
-                         f"{node_emb.size(0)} nodes.")
+                                f"{node_emb.size(0)} nodes.")
     if node_emb.size(0) == 0:
         raise InvalidValueError("node_emb has no rows: the objective averages over "
-                         "the batch's nodes, and a batch of graphs without "
-                         "nodes has none; drop empty graphs first.")
+                                "the batch's nodes, and a batch of graphs without "
+                                "nodes has none; drop empty graphs first.")
     if finite:
         _check_finite("node_emb", node_emb)
         _check_finite("graph_emb", graph_emb)
@@ -471,7 +471,7 @@ def hard_infonce(z1: Tensor, z2: Tensor, beta: float = default("beta"),
                               z2=(z2, "float", 2))["reweight"]
     if z1.shape != z2.shape or z1.dim() != 2:
         raise InvalidValueError(f"z1 and z2 must both be [G, D], got shapes "
-                         f"{tuple(z1.shape)} and {tuple(z2.shape)}.")
+                                f"{tuple(z1.shape)} and {tuple(z2.shape)}.")
     if validate:
         _check_finite("z1", z1)
         _check_finite("z2", z2)

@@ -124,8 +124,8 @@ class GraphModel(nn.Module):
         path = user_path(path, "the model file")
         if path.is_dir():
             raise NotAFileError(f"{path} is a folder; give the model "
-                                    "file to write, for example "
-                                    f"{Path(path) / 'model.pt'}.")
+                                "file to write, for example "
+                                f"{Path(path) / 'model.pt'}.")
         atomic_torch_save({"format": CHECKPOINT_FORMAT,
                            "class": type(self).__name__,
                            "config": self.config,
@@ -138,8 +138,8 @@ class GraphModel(nn.Module):
         ckpt = _read_model_file(path, map_location)
         if cls is not GraphModel and ckpt["class"] != cls.__name__:
             raise InvalidValueError(f"{path} holds a {ckpt['class']} model, not a "
-                             f"{cls.__name__}; load it with "
-                             f"{ckpt['class']}.load or hngraph.load_model.")
+                                    f"{cls.__name__}; load it with "
+                                    f"{ckpt['class']}.load or hngraph.load_model.")
         model = MODELS[ckpt["class"]](**ckpt["config"])
         model.load_state_dict(ckpt["state_dict"])
         model.feature_recipe = ckpt["feature_recipe"]
@@ -295,8 +295,8 @@ def _read_model_file(path, map_location) -> dict:
     path = user_path(path, "the model file")
     if os.path.isdir(path):
         raise NotAFileError(f"{path} is a folder; give a model file "
-                                "(.pt) that `hngraph train` or model.save "
-                                "wrote.")
+                            "(.pt) that `hngraph train` or model.save "
+                            "wrote.")
     if not os.path.isfile(path):
         raise MissingFileError(f"model file {path} does not exist.")
     try:
@@ -308,7 +308,7 @@ def _read_model_file(path, map_location) -> dict:
             "train` writes beside its JSON result (or model.save).") from err
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         raise InvalidValueError(f"{path} is not an hngraph model file (write "
-                         "one with model.save(path) or `hngraph train`).")
+                                "one with model.save(path) or `hngraph train`).")
     return ckpt
 
 

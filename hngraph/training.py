@@ -36,10 +36,10 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
         device = torch.device(device)
     except RuntimeError as err:
         raise InvalidValueError(f"device {device!r} is not a torch device; use "
-                         "'auto', 'cpu' or 'cuda'.") from err
+                                "'auto', 'cpu' or 'cuda'.") from err
     if device.type == "cuda" and not torch.cuda.is_available():
         raise InvalidValueError("device 'cuda' was asked for, but torch sees no CUDA "
-                         "GPU here. Use device='cpu' or 'auto'.")
+                                "GPU here. Use device='cpu' or 'auto'.")
     return device
 
 
@@ -63,12 +63,12 @@ def train_loader(dataset, batch_size: int, seed: int,
     """
     if len(dataset) < 2:
         raise InvalidValueError(f"the dataset holds {len(dataset)} graph(s); "
-                         "contrastive training needs at least 2.")
+                                "contrastive training needs at least 2.")
     check_setting("batch_order", batch_order)
     distributed = dist_utils.is_distributed()
     if distributed and batch_order == "fixed":
         raise InvalidValueError("batch_order='fixed' runs in one process; use "
-                         "batch_order='shuffle' with DDP.")
+                                "batch_order='shuffle' with DDP.")
     sampler = DistributedSampler(dataset, shuffle=True, seed=seed) \
         if distributed else None
     gen = torch.Generator().manual_seed(seed)
@@ -140,7 +140,7 @@ def load_training_state(path, model, optimizer, loader,
             "(hngraph train --restart).") from err
     if not isinstance(state, dict) or state.get("format") != TRAINING_FORMAT:
         raise InvalidValueError(f"{path} is not an hngraph training checkpoint; "
-                         "delete it or pass another checkpoint path.")
+                                "delete it or pass another checkpoint path.")
     processes = state.get("processes", 1)
     if processes != dist_utils.world_size():
         raise InvalidValueError(
@@ -325,7 +325,7 @@ def _batching(dataset, batching: str) -> str:
         batching = "device"
     if batching == "loader" and isinstance(dataset, DeviceGraphs):
         raise InvalidValueError("batching='loader' needs the PyG dataset, not a "
-                         "DeviceGraphs.")
+                                "DeviceGraphs.")
     return batching
 
 
