@@ -57,7 +57,7 @@ class PublishedStyleInfoGraph(torch.nn.Module):
 
     def loss(self, data):
         m = self.model
-        graph_emb, node_emb = m.encoder(data.x, data.edge_index, data.batch)
+        graph_emb, node_emb = m.encode(data.x, data.edge_index, data.batch)
         return published_style_loss(m.local_head(node_emb),
                                     m.global_head(graph_emb), data.batch,
                                     self.beta, self.tau_plus)

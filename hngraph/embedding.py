@@ -20,7 +20,7 @@ from .errors import (
     PathError,
 )
 from .features import apply_feature_recipe
-from .models import GraphModel, load_model
+from .models import GraphModel, Pooled, load_model
 
 #: Readers for the files of an input folder, by suffix.
 READERS = {".graphml": nx.read_graphml, ".gml": nx.read_gml,
@@ -75,7 +75,8 @@ def as_data_list(graphs, recipe: dict, node_attrs: list[str] | None = None
                  ) -> list[Data]:
     """``graphs`` (PyG dataset, list of ``Data`` or of networkx graphs) with
     the recipe's node features (``node_attrs``: see
-    :func:`networkx_to_data`)."""
+    :func:`networkx_to_data`); with no recipe (``None``), ``Data`` with their
+    own features ``x``."""
     if isinstance(graphs, (str, bytes, os.PathLike, nx.Graph, Data)) or \
             not hasattr(graphs, "__iter__"):
         raise InvalidTypeError(f"graphs must be a list of PyG Data or networkx "
@@ -84,6 +85,11 @@ def as_data_list(graphs, recipe: dict, node_attrs: list[str] | None = None
                                "hngraph.embedding.read_graphs).")
     out = []
     for i, g in enumerate(graphs):
+        if recipe is None and not (isinstance(g, Data) and g.x is not None):
+            raise InvalidTypeError(
+                f"graph {i} is a {type(g).__name__} without node features "
+                "x, and a bare encoder has no feature recipe to build them: "
+                "give PyG Data with x, or embed with a trained hngraph model.")
         if isinstance(g, nx.Graph):
             try:
                 g = networkx_to_data(g, recipe, node_attrs)
@@ -94,6 +100,8 @@ def as_data_list(graphs, recipe: dict, node_attrs: list[str] | None = None
                                    "Data objects, networkx graphs or a PyG dataset.")
         out.append(g)
     check_graphs(out)
+    if recipe is None:
+        return out
     featured = []
     for i, g in enumerate(out):
         try:
@@ -109,8 +117,10 @@ def embed(model, graphs, batch_size: int = 256,
     """Graph embeddings of your own graphs.
 
     Args:
-        model: a trained hngraph model, or the path of a
-            model file written by ``model.save`` / ``hngraph train``.
+        model: a trained hngraph model, the path of a model file written by
+            ``model.save`` / ``hngraph train``, or a bare encoder (any
+            module of :mod:`hngraph.models`' encoder form; the graphs then
+            bring their own features ``x``).
         graphs: a PyG dataset, a list of PyG ``Data`` or a list of networkx
             graphs. Node features follow the model's feature recipe (node
             attributes where it was trained on node labels, else degrees).
@@ -123,11 +133,14 @@ def embed(model, graphs, batch_size: int = 256,
     Returns:
         ``[num_graphs, L*d]`` float32 array, in the order of ``graphs``.
     """
-    if not isinstance(model, (GraphModel, str, os.PathLike)):
-        raise InvalidTypeError(f"model must be an hngraph model or the path of its "
-                               f"model file, got {type(model).__name__}.")
-    if not isinstance(model, GraphModel):
+    if not isinstance(model, (torch.nn.Module, str, os.PathLike)):
+        raise InvalidTypeError(f"model must be an hngraph model, the path of "
+                               f"its model file or an encoder, got "
+                               f"{type(model).__name__}.")
+    if isinstance(model, (str, os.PathLike)):
         model = load_model(model, map_location=device)
+    elif not isinstance(model, GraphModel):
+        model = Pooled(model)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or \
             batch_size < 1:
         raise InvalidValueError(f"batch_size must be an integer >= 1, got "
@@ -137,11 +150,11 @@ def embed(model, graphs, batch_size: int = 256,
                 isinstance(a, str) for a in node_attrs) or not node_attrs):
         raise InvalidTypeError(f"node_attrs must be a non-empty list of attribute "
                                f"names, got {node_attrs!r}.")
-    data = as_data_list(graphs, model.feature_recipe or {}, node_attrs)
-    if model.feature_recipe is None:
+    if model.feature_recipe is None and not isinstance(model, Pooled):
         raise InvalidValueError("the model has no feature recipe; set "
                                 "model.feature_recipe = dataset.feature_recipe "
                                 "(the dataset it was trained on) first.")
+    data = as_data_list(graphs, model.feature_recipe, node_attrs)
     if not data:
         raise InvalidValueError("no graphs to embed.")
     model = model.to(device)

@@ -1,16 +1,17 @@
 r"""GIN encoder in the InfoGraph layout (Sun et al., ICLR 2020,
-<https://arxiv.org/abs/1908.01000>; see ``docs/method.md``)."""
+<https://arxiv.org/abs/1908.01000>; see ``docs/method.md``), the default
+encoder of hngraph's models, which take any encoder of the same form."""
 from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
-from torch_geometric.nn import GINConv, global_add_pool
+from torch_geometric.nn import GINConv
 
 from .errors import InvalidValueError
 
 
 class GINEncoder(nn.Module):
-    r"""Graph Isomorphism Network that returns graph and node embeddings.
+    r"""Graph Isomorphism Network that returns node embeddings.
 
     Layer :math:`k = 1 \dots L`:
 
@@ -20,10 +21,10 @@ class GINEncoder(nn.Module):
         \sum_{j \in \mathcal{N}(i)} h_j\Big)
 
     with :math:`\mathrm{MLP}_k` = Linear, ReLU, Linear. The node embedding is
-    :math:`[h_1 \| \dots \| h_L]` and the graph embedding the concatenation of
-    the per-layer sum pools :math:`[\sum_i h_{1,i} \| \dots \| \sum_i
-    h_{L,i}]` (one sum pool of the node embedding), both of width
-    ``L * hidden`` (:attr:`out_dim`).
+    :math:`[h_1 \| \dots \| h_L]`, of width ``L * hidden``
+    (:attr:`out_dim`). InfoGraph's graph embedding, the concatenation of the
+    per-layer sum pools, is its sum pool
+    (``torch_geometric.nn.global_add_pool``), which the models apply.
 
     Args:
         in_dim: node feature width.
@@ -31,10 +32,8 @@ class GINEncoder(nn.Module):
         layers: number of GIN layers ``L``.
 
     Shapes:
-        input: ``x [N, in_dim]``, ``edge_index [2, E]``, ``batch [N]``, and
-        optionally ``num_graphs`` ``G`` (else ``batch.max() + 1``, which
-        waits for the device).
-        output: ``(graph_emb [G, L*d], node_emb [N, L*d])``.
+        input: ``x [N, in_dim]``, ``edge_index [2, E]``.
+        output: ``node_emb [N, L*d]``.
     """
 
     def __init__(self, in_dim: int, hidden: int = 32, layers: int = 3):
@@ -66,25 +65,19 @@ class GINEncoder(nn.Module):
         return (f"{type(self).__name__}({self.in_dim}, hidden={self.hidden},"
                 f" layers={self.layers})")
 
-    def forward(self, x: Tensor, edge_index: Tensor,
-                batch: Tensor | None = None, num_graphs: int | None = None
-                ) -> tuple[Tensor, Tensor]:
+    def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
         if x.dim() != 2 or x.size(1) != self.in_dim:
             raise InvalidValueError(
                 f"node features have shape {tuple(x.shape)}, but this encoder "
                 f"expects [num_nodes, {self.in_dim}]. Build the features with "
                 "the same recipe as at training time (see load_tudataset's "
                 "'features' argument).")
-        if batch is None:
-            batch, num_graphs = x.new_zeros(x.size(0), dtype=torch.long), 1
         hs = []
         h = x
         for conv, norm in zip(self.convs, self.norms, strict=False):
             h = norm(torch.relu(conv(h, edge_index)))
             hs.append(h)
-        node_emb = torch.cat(hs, dim=1)
-        graph_emb = global_add_pool(node_emb, batch, num_graphs)
-        return graph_emb, node_emb
+        return torch.cat(hs, dim=1)
 
 
 #: The public names (the API reference lists these).

@@ -1,5 +1,20 @@
 r"""Self-supervised graph models: InfoGraph with hard-negative local-global
-contrast, and GraphCL-style two-view InfoNCE (``docs/method.md``)."""
+contrast, and GraphCL-style two-view InfoNCE (``docs/method.md``).
+
+Both take any encoder: a module that maps ``(x [N, F], edge_index [2, E])``
+to node embeddings ``[N, D]`` and names ``D`` in ``out_channels`` (as
+PyG's ``GCN``, ``GAT`` and the other models of
+``torch_geometric.nn.models``) or ``out_dim`` (as :class:`GINEncoder`).
+A graph's embedding is the sum pool of its nodes'. Given a node feature
+width instead, a model builds the default encoder, a
+:class:`GINEncoder` of ``hidden`` x ``layers``.
+
+The protocol that :func:`~hngraph.training.fit`,
+:func:`~hngraph.evaluation.svm_accuracy`'s callers and
+:func:`~hngraph.embedding.embed` rely on is :class:`GraphModel`'s:
+``loss(batch)``, a scalar to minimise for one PyG mini-batch, and
+``embed(loader)``, the graph embeddings and labels of a loader.
+"""
 from __future__ import annotations
 
 import numbers
@@ -10,6 +25,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 from torch_geometric.data import Batch
+from torch_geometric.nn import global_add_pool
 
 from .augment import augment_batch
 from .config import Interval, check_settings, default, user_path
@@ -63,12 +79,28 @@ class PriorDiscriminator(nn.Module):
         return torch.sigmoid(self.net(x)).squeeze(-1)
 
 
-class GraphModel(nn.Module):
-    """What every hngraph model shares: a :class:`GINEncoder` in
-    ``self.encoder``, a ``config`` dict of its constructor's arguments, graph
-    embeddings, and model files that restore it with its feature recipe."""
+def encoder_width(encoder: nn.Module) -> int:
+    """The width ``D`` of an encoder's node embeddings: its ``out_dim``
+    (:class:`GINEncoder`) or ``out_channels`` (PyG's models)."""
+    width = getattr(encoder, "out_dim", None) or getattr(
+        encoder, "out_channels", None)
+    if not IN_DIM.accepts(width):
+        raise InvalidValueError(
+            f"encoder {type(encoder).__name__} names no embedding width: "
+            "give it an out_channels (or out_dim) attribute, the width of "
+            "the node embeddings it returns.")
+    return int(width)
 
-    encoder: GINEncoder
+
+class GraphModel(nn.Module):
+    """What every hngraph model shares: an encoder in ``self.encoder`` (see
+    the module's description), a ``config`` dict of its constructor's
+    arguments, graph embeddings (the sum pool of the node embeddings), and
+    model files that restore it with its feature recipe.
+
+    Subclasses implement ``loss(batch)``; ``embed(loader)`` is shared."""
+
+    encoder: nn.Module
     config: dict
     #: How node features are built (``GraphDataset.feature_recipe``);
     #: saved with the weights so that new graphs get the same features.
@@ -77,13 +109,43 @@ class GraphModel(nn.Module):
     #: group (set by :func:`hngraph.distributed.wrap`, which ``fit`` calls).
     distributed: bool = False
 
-    def reset_parameters(self, init: str = "xavier") -> None:
+    def _set_encoder(self, encoder, settings: dict) -> int:
+        """``self.encoder`` and ``self.config`` from a constructor's first
+        argument and checked ``settings``: an encoder module, kept as given,
+        or a node feature width, for the default :class:`GINEncoder` of
+        ``hidden`` x ``layers``; returns the embedding width."""
+        shape = {k: settings.pop(k) for k in ("hidden", "layers")}
+        if isinstance(encoder, nn.Module):
+            if shape != {k: default(k) for k in shape}:
+                raise InvalidValueError(
+                    "hidden and layers shape the default GIN encoder; with "
+                    f"an encoder module ({type(encoder).__name__}) they do "
+                    "not apply: leave them out.")
+            self.encoder, self.own_encoder = encoder, False
+            self.config = {"encoder": type(encoder).__name__, **settings}
+            return encoder_width(encoder)
+        self.config = {"in_dim": check_in_dim(encoder), **shape, **settings}
+        self.encoder = GINEncoder(self.config["in_dim"], **shape)
+        self.own_encoder = True
+        return self.encoder.out_dim
+
+    def reset_parameters(self, init: str = "xavier",
+                         encoder: bool = True) -> None:
         """Initialise every layer: ``"xavier"``, Xavier-uniform weights and
         zero biases for every ``Linear`` (as the published InfoGraph and
         GraphCL codes), or ``"default"``, each layer's own initialisation
         (PyTorch's Kaiming-uniform for ``Linear``, as a model built with PyG
-        layers starts); batch norms start at unit scale and zero shift."""
+        layers starts); batch norms start at unit scale and zero shift. An
+        encoder passed to the model is reset by its own
+        ``reset_parameters``, where it has one, and only with ``encoder``
+        (a model's construction leaves it as given)."""
+        if not self.own_encoder and encoder and hasattr(
+                self.encoder, "reset_parameters"):
+            self.encoder.reset_parameters()
+        passed = set() if self.own_encoder else set(self.encoder.modules())
         for m in self.modules():
+            if m in passed:
+                continue
             if isinstance(m, nn.Linear) and init == "xavier":
                 nn.init.xavier_uniform_(m.weight)
                 nn.init.zeros_(m.bias)
@@ -93,8 +155,19 @@ class GraphModel(nn.Module):
     def forward(self, x: Tensor, edge_index: Tensor,
                 batch: Tensor | None = None,
                 num_graphs: int | None = None) -> Tensor:
-        """Graph embeddings ``[G, L*d]`` (the encoder's, not projected)."""
-        return self.encoder(x, edge_index, batch, num_graphs)[0]
+        """Graph embeddings ``[G, D]``, the sum pools of the encoder's node
+        embeddings (not projected). ``num_graphs`` defaults to
+        ``batch.max() + 1``, which waits for the device."""
+        return self.encode(x, edge_index, batch, num_graphs)[0]
+
+    def encode(self, x: Tensor, edge_index: Tensor,
+               batch: Tensor | None = None, num_graphs: int | None = None
+               ) -> tuple[Tensor, Tensor]:
+        """``(graph_emb [G, D], node_emb [N, D])`` of a batch."""
+        node_emb = self.encoder(x, edge_index)
+        if batch is None:
+            batch, num_graphs = x.new_zeros(x.size(0), dtype=torch.long), 1
+        return global_add_pool(node_emb, batch, num_graphs), node_emb
 
     @torch.no_grad()
     def embed(self, loader, device: torch.device | str | None = None
@@ -133,14 +206,26 @@ class GraphModel(nn.Module):
                            "state_dict": self.state_dict()}, path)
 
     @classmethod
-    def load(cls, path: str | os.PathLike, map_location="cpu"):
-        """A model saved by :meth:`save`, in eval mode."""
+    def load(cls, path: str | os.PathLike, map_location="cpu",
+             encoder: nn.Module | None = None):
+        """A model saved by :meth:`save`, in eval mode. A model built on an
+        encoder module is restored into ``encoder``, a new module of the
+        same architecture (only its code can build one)."""
         ckpt = _read_model_file(path, map_location)
         if cls is not GraphModel and ckpt["class"] != cls.__name__:
             raise InvalidValueError(f"{path} holds a {ckpt['class']} model, not a "
                                     f"{cls.__name__}; load it with "
                                     f"{ckpt['class']}.load or hngraph.load_model.")
-        model = MODELS[ckpt["class"]](**ckpt["config"])
+        config = dict(ckpt["config"])
+        name = config.pop("encoder", None)
+        if (name is None) != (encoder is None):
+            raise InvalidValueError(
+                f"{path} holds a model of a {name} encoder: pass encoder=, a "
+                f"new {name} of the same architecture." if name else
+                f"{path} holds a model of the default GIN encoder, which it "
+                "builds itself: leave encoder out.")
+        first = encoder if name else config.pop("in_dim")
+        model = MODELS[ckpt["class"]](first, **config)
         model.load_state_dict(ckpt["state_dict"])
         model.feature_recipe = ckpt["feature_recipe"]
         return model.eval()
@@ -173,8 +258,10 @@ class InfoGraph(GraphModel):
     ``beta=0, tau_plus=0`` is InfoGraph itself.
 
     Args:
-        in_dim, hidden, layers: node feature width, GIN width ``d`` and
-            number of GIN layers ``L``.
+        encoder: the encoder (see the module's description), or the node
+            feature width, for the default GIN of ``hidden`` x ``layers``.
+        hidden, layers: the default GIN's width ``d`` and number of layers
+            ``L`` (only with a node feature width).
         beta, tau_plus, reweight, chunk_size: the loss's settings (see
             :class:`~hngraph.losses.JSDLocalGlobalLoss`).
         prior: add InfoGraph's prior matching term.
@@ -183,7 +270,8 @@ class InfoGraph(GraphModel):
             :meth:`~GraphModel.reset_parameters`).
     """
 
-    def __init__(self, in_dim: int, hidden: int = default("hidden"),
+    def __init__(self, encoder: nn.Module | int,
+                 hidden: int = default("hidden"),
                  layers: int = default("layers"),
                  beta: float = default("beta"),
                  tau_plus: float = default("tau_plus"),
@@ -193,24 +281,23 @@ class InfoGraph(GraphModel):
                  chunk_size: int | None = default("chunk_size"),
                  init: str = default("init")):
         super().__init__()
-        self.config = dict(in_dim=check_in_dim(in_dim), **check_settings(
+        settings = check_settings(
             hidden=hidden, layers=layers, beta=beta, tau_plus=tau_plus,
             reweight=reweight, prior=prior, gamma=gamma,
-            chunk_size=chunk_size, init=init))
+            chunk_size=chunk_size, init=init)
         self.criterion = JSDLocalGlobalLoss(beta, tau_plus, reweight,
                                             chunk_size)
         self.gamma = gamma
-        self.encoder = GINEncoder(self.config["in_dim"], hidden, layers)
-        dim = self.encoder.out_dim
+        dim = self._set_encoder(encoder, settings)
         self.local_head = ProjectionHead(dim)
         self.global_head = ProjectionHead(dim)
         self.prior_d = PriorDiscriminator(dim) if prior else None
-        self.reset_parameters(init)
+        self.reset_parameters(init, encoder=False)
 
     def loss(self, data) -> Tensor:
         """Training loss of one PyG mini-batch (``Batch``) of >= 2 graphs."""
-        graph_emb, node_emb = self.encoder(data.x, data.edge_index, data.batch,
-                                           data.num_graphs)
+        graph_emb, node_emb = self.encode(data.x, data.edge_index, data.batch,
+                                          data.num_graphs)
         loss = self.criterion(self.local_head(node_emb),
                               self.global_head(graph_emb), data.batch,
                               distributed=self.distributed)
@@ -235,8 +322,10 @@ class GraphCL(GraphModel):
     negatives. ``beta=0, tau_plus=0`` is GraphCL's NT-Xent.
 
     Args:
-        in_dim, hidden, layers: node feature width, GIN width ``d`` and
-            number of GIN layers ``L``.
+        encoder: the encoder (see the module's description), or the node
+            feature width, for the default GIN of ``hidden`` x ``layers``.
+        hidden, layers: the default GIN's width ``d`` and number of layers
+            ``L`` (only with a node feature width).
         beta, tau_plus, temperature, reweight: the loss's settings (see
             :class:`~hngraph.losses.HardInfoNCELoss`).
         aug1, aug2: augmentation names (``node_drop``, ``edge_perturb``,
@@ -246,7 +335,8 @@ class GraphCL(GraphModel):
             :meth:`~GraphModel.reset_parameters`).
     """
 
-    def __init__(self, in_dim: int, hidden: int = default("hidden"),
+    def __init__(self, encoder: nn.Module | int,
+                 hidden: int = default("hidden"),
                  layers: int = default("layers"),
                  beta: float = default("beta"),
                  tau_plus: float = default("tau_plus"),
@@ -256,18 +346,17 @@ class GraphCL(GraphModel):
                  aug_ratio: float = default("aug_ratio"),
                  init: str = default("init")):
         super().__init__()
-        self.config = dict(in_dim=check_in_dim(in_dim), **check_settings(
+        settings = check_settings(
             hidden=hidden, layers=layers, beta=beta, tau_plus=tau_plus,
             temperature=temperature, reweight=reweight, aug1=aug1, aug2=aug2,
-            aug_ratio=aug_ratio, init=init))
+            aug_ratio=aug_ratio, init=init)
         self.criterion = HardInfoNCELoss(beta, tau_plus, temperature,
                                          reweight)
         self.augs, self.aug_ratio = (aug1, aug2), aug_ratio
-        self.encoder = GINEncoder(self.config["in_dim"], hidden, layers)
-        dim = self.encoder.out_dim
+        dim = self._set_encoder(encoder, settings)
         self.head = nn.Sequential(nn.Linear(dim, dim), nn.ReLU(),
                                   nn.Linear(dim, dim))
-        self.reset_parameters(init)
+        self.reset_parameters(init, encoder=False)
 
     def views(self, data) -> tuple[Batch, Batch]:
         """Two augmented views of every graph of a mini-batch, drawn on its
@@ -283,12 +372,31 @@ class GraphCL(GraphModel):
         return self.criterion(z[0], z[1], distributed=self.distributed)
 
 
+class Pooled(GraphModel):
+    """A bare encoder's graph embeddings, the sum pools of its node
+    embeddings, for :meth:`~GraphModel.embed` (no loss: nothing to train).
+
+    Args:
+        encoder: the encoder (see the module's description).
+    """
+
+    def __init__(self, encoder: nn.Module):
+        super().__init__()
+        if not isinstance(encoder, nn.Module):
+            raise InvalidTypeError(f"encoder must be a torch module, got "
+                                   f"{type(encoder).__name__}.")
+        self._set_encoder(encoder, {"hidden": default("hidden"),
+                                    "layers": default("layers")})
+
+
 MODELS = {"InfoGraph": InfoGraph, "GraphCL": GraphCL}
 
 
-def load_model(path: str | os.PathLike, map_location="cpu") -> GraphModel:
-    """Any hngraph model saved with ``model.save(path)``."""
-    return GraphModel.load(path, map_location)
+def load_model(path: str | os.PathLike, map_location="cpu",
+               encoder: nn.Module | None = None) -> GraphModel:
+    """Any hngraph model saved with ``model.save(path)`` (see
+    :meth:`GraphModel.load` for ``encoder``)."""
+    return GraphModel.load(path, map_location, encoder)
 
 
 def _read_model_file(path, map_location) -> dict:
@@ -314,4 +422,4 @@ def _read_model_file(path, map_location) -> dict:
 
 #: The public names (the API reference lists these).
 __all__ = ["GraphModel", "InfoGraph", "GraphCL", "ProjectionHead",
-           "PriorDiscriminator", "load_model"]
+           "PriorDiscriminator", "Pooled", "load_model", "encoder_width"]

@@ -103,3 +103,53 @@ def test_model_files_and_checkpoints_take_the_home_folder(data_root,
         progress=False, checkpoint="~/ck.pt", device="cpu")
     assert (tmp_path / "home" / "ck.pt").is_file()
     assert not (tmp_path / "~").exists()
+
+
+def test_pyg_encoders_train_evaluate_embed_and_load(data_root, tmp_path):
+    # Any encoder of the documented form: PyG's GCN and GAT through fit (with
+    # the SVM evaluation), embed (model and bare encoder) and save/load.
+    from torch_geometric.nn import global_add_pool
+    from torch_geometric.nn.models import GAT, GCN
+
+    from hngraph import embed
+
+    ds = load_tudataset("MUTAG", root=data_root)[:60]
+    seed_everything(0)
+    gcn = GCN(ds.num_features, 16, num_layers=2)
+    before = {k: v.clone() for k, v in gcn.state_dict().items()}
+    model = InfoGraph(gcn)
+    assert all(torch.equal(before[k], v)  # construction leaves it as given
+               for k, v in gcn.state_dict().items())
+    history = fit(model, ds, epochs=2, batch_size=32, eval_epochs=[2],
+                  folds=3, progress=False)
+    assert len(history["loss"]) == 2 and math.isfinite(history["loss"][-1])
+    assert 0 <= history["eval"][2]["accuracy_mean"] <= 1
+    model.feature_recipe = ds.feature_recipe
+    graphs = [ds[i] for i in range(len(ds))]
+    gcn.eval()
+    with torch.no_grad():  # the sum pool of the encoder's node embeddings
+        by_hand = torch.stack([global_add_pool(gcn(g.x, g.edge_index),
+                                               None)[0] for g in graphs])
+    assert np.allclose(embed(model, graphs), by_hand.numpy(), atol=1e-5)
+    assert np.allclose(embed(gcn, graphs), by_hand.numpy(), atol=1e-5)
+    model.save(tmp_path / "gcn.pt")
+    with pytest.raises(ValueError, match="pass encoder=, a new GCN"):
+        InfoGraph.load(tmp_path / "gcn.pt")
+    loaded = InfoGraph.load(tmp_path / "gcn.pt",
+                            encoder=GCN(ds.num_features, 16, num_layers=2))
+    assert np.allclose(embed(loaded, graphs), by_hand.numpy(), atol=1e-5)
+    gat = GAT(ds.num_features, 8, num_layers=2, out_channels=12)
+    two_view = GraphCL(gat, aug_ratio=0.1)
+    history = fit(two_view, ds, epochs=1, batch_size=32, progress=False)
+    assert math.isfinite(history["loss"][0])
+    assert embed(gat, graphs).shape == (60, 12)
+
+
+def test_an_encoder_module_refuses_the_default_gins_shape():
+    from torch_geometric.nn.models import GCN
+
+    with pytest.raises(ValueError, match="hidden and layers shape the "
+                       "default GIN encoder"):
+        InfoGraph(GCN(3, 8, 2), hidden=64)
+    with pytest.raises(ValueError, match="names no embedding width"):
+        InfoGraph(torch.nn.Identity())
