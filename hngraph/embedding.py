@@ -150,11 +150,13 @@ def embed(model, graphs, batch_size: int = 256,
                 isinstance(a, str) for a in node_attrs) or not node_attrs):
         raise InvalidTypeError(f"node_attrs must be a non-empty list of attribute "
                                f"names, got {node_attrs!r}.")
-    if model.feature_recipe is None and not isinstance(model, Pooled):
+    bare = isinstance(model, Pooled)
+    data = as_data_list(graphs, None if bare else model.feature_recipe or {},
+                        node_attrs)
+    if model.feature_recipe is None and not bare:
         raise InvalidValueError("the model has no feature recipe; set "
                                 "model.feature_recipe = dataset.feature_recipe "
                                 "(the dataset it was trained on) first.")
-    data = as_data_list(graphs, model.feature_recipe, node_attrs)
     if not data:
         raise InvalidValueError("no graphs to embed.")
     model = model.to(device)

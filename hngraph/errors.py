@@ -42,6 +42,10 @@ class MissingExtraError(HngraphError, ImportError):
     extra that installs it."""
 
 
+class DivergedError(HngraphError, FloatingPointError):
+    """Training whose loss became NaN or infinite."""
+
+
 class DatasetNotFoundError(HngraphError, FileNotFoundError):
     """Raw files of a dataset were found nowhere and could not be downloaded."""
 

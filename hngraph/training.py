@@ -1,14 +1,16 @@
-"""Training loop: seeded, with a progress bar, a device choice and a loss
-history, and SVM evaluation at chosen epochs."""
+"""Training loop: seeded, with a device choice and a loss history, and
+callbacks for the rest: a progress bar, checkpoints, logs, early stopping,
+and (from :mod:`hngraph.evaluation`) SVM evaluation at chosen epochs."""
 from __future__ import annotations
 
+import math
+import numbers
 import os
 import random
 import sys
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -21,8 +23,13 @@ from tqdm.auto import tqdm
 from . import distributed as dist_utils
 from .batching import DeviceGraphs, DeviceLoader, check_data
 from .config import check_eval_epochs, check_setting, default, user_path
-from .errors import InvalidValueError
-from .evaluation import evaluate
+from .errors import (
+    DivergedError,
+    InvalidTypeError,
+    InvalidValueError,
+    MissingExtraError,
+    PathError,
+)
 from .results import atomic_torch_save
 
 TRAINING_FORMAT = "hngraph-training-1"
@@ -163,6 +170,225 @@ def load_training_state(path, model, optimizer, loader,
     return state["epoch"], state["history"]
 
 
+class FitState:
+    """What :func:`fit` shows its callbacks, and what they may change.
+
+    Attributes:
+        model: the model being trained.
+        optimizer: its optimizer.
+        loader: the training loader (its generator is the batch order's).
+        graphs: the training graphs, as the model embeds them (a
+            :class:`~hngraph.batching.DeviceGraphs` with device batching).
+        seed: the run's seed.
+        epochs: the last epoch asked for.
+        epoch: the epoch under way, or just finished (before the first:
+            the last finished one, 0 unless resumed).
+        history: :func:`fit`'s history so far.
+        settings: the settings a checkpoint records and a resume compares.
+        lead: whether this process writes (rank 0 of a process group).
+        stop: set to end training after the current epoch.
+    """
+
+    def __init__(self, model, optimizer, loader, graphs, seed: int,
+                 epochs: int, history: dict, settings: dict, lead: bool):
+        self.model, self.optimizer, self.loader = model, optimizer, loader
+        self.graphs, self.seed, self.epochs = graphs, seed, epochs
+        self.history, self.settings, self.lead = history, settings, lead
+        self.epoch, self.stop = 0, False
+
+
+class Callback:
+    """A hook into :func:`fit`, called on every process in the order of
+    ``callbacks``: override any of :meth:`on_fit_start`,
+    :meth:`on_epoch_start`, :meth:`on_epoch_end` and :meth:`on_fit_end`.
+    One that writes does so where ``state.lead``."""
+
+    def on_fit_start(self, state: FitState) -> None:
+        """Before the first epoch (a resume sets ``state.epoch`` here)."""
+
+    def on_epoch_start(self, state: FitState) -> None:
+        """Before epoch ``state.epoch``."""
+
+    def on_epoch_end(self, state: FitState) -> None:
+        """After epoch ``state.epoch``; its loss is
+        ``state.history["loss"][-1]``."""
+
+    def on_fit_end(self, state: FitState) -> None:
+        """After the last epoch, or the one a callback stopped at."""
+
+
+class ProgressBar(Callback):
+    """A tqdm bar of the epochs with the last loss (on a terminal; none in
+    a log file, and none on processes other than the lead)."""
+
+    def on_epoch_start(self, state: FitState) -> None:
+        if not hasattr(self, "bar"):
+            self.bar = tqdm(desc="train", unit="epoch", total=state.epochs,
+                            initial=state.epoch - 1,
+                            disable=None if state.lead else True)
+
+    def on_epoch_end(self, state: FitState) -> None:
+        self.bar.update(1)
+        self.bar.set_postfix(loss=f"{state.history['loss'][-1]:.4f}")
+
+    def on_fit_end(self, state: FitState) -> None:
+        if hasattr(self, "bar"):
+            self.bar.close()
+
+
+class Checkpoint(Callback):
+    """The training state (:func:`save_training_state`) in ``path``, written
+    every ``every`` epochs and at the end; at the start, training resumes
+    from it when it exists (with the same settings, else an error says what
+    differs), unless ``restart``. On the CPU a resumed run gives the same
+    result as an uninterrupted one.
+
+    Args:
+        path: the checkpoint file (``~`` is the home folder).
+        every: epochs between two writes (0: at the end only).
+        restart: train from the start over an existing file, which the
+            first write replaces.
+    """
+
+    def __init__(self, path: str | os.PathLike, every: int = 1,
+                 restart: bool = False):
+        self.path = user_path(path, "checkpoint")
+        self.every = check_setting("checkpoint_every", every,
+                                   "Checkpoint: every")
+        self.restart = restart
+
+    def on_fit_start(self, state: FitState) -> None:
+        if self.restart or not self.path.exists():
+            return
+        done, history = load_training_state(self.path, state.model,
+                                            state.optimizer, state.loader,
+                                            state.settings)
+        history["device"] = state.history["device"]
+        history.setdefault("resumed_at", []).append(done)
+        state.history, state.epoch = history, done
+        if state.lead:
+            print(f"resuming from epoch {done} of {self.path}",
+                  file=sys.stderr)
+
+    def on_epoch_end(self, state: FitState) -> None:
+        if (self.every and state.epoch % self.every == 0) or \
+                state.epoch == state.epochs:
+            self._write(state)
+
+    def on_fit_end(self, state: FitState) -> None:
+        if state.stop:  # stopped early: the last epoch's state
+            self._write(state)
+
+    def _write(self, state: FitState) -> None:
+        if state.lead:
+            save_training_state(self.path, state.model, state.optimizer,
+                                state.loader, state.epoch, state.history,
+                                state.settings)
+
+
+class CSVLogger(Callback):
+    """One CSV row per epoch in ``path``: ``epoch``, ``loss``,
+    ``train_time`` (seconds so far) and ``accuracy`` (the evaluation's, at
+    the epochs evaluated before this callback in ``callbacks``). Rows are
+    appended, so a resumed run continues its file.
+
+    Args:
+        path: the CSV file (``~`` is the home folder).
+    """
+
+    COLUMNS = ("epoch", "loss", "train_time", "accuracy")
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = user_path(path, "CSVLogger: path")
+
+    def on_epoch_end(self, state: FitState) -> None:
+        if not state.lead:
+            return
+        result = state.history["eval"].get(state.epoch, {})
+        row = (state.epoch, state.history["loss"][-1],
+               state.history["train_time"], result.get("accuracy_mean", ""))
+        new = not self.path.exists() or state.epoch == 1
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "w" if new else "a") as f:
+                if new:
+                    f.write(",".join(self.COLUMNS) + "\n")
+                f.write(",".join(map(str, row)) + "\n")
+        except OSError as err:
+            raise PathError(f"the training log {self.path} cannot be written "
+                            f"({err.strerror}); give CSVLogger a path you "
+                            "can write to.") from err
+
+
+class TensorBoardLogger(Callback):
+    """The epoch's loss (``train/loss``) and any evaluation accuracy
+    (``eval/accuracy``, from the callbacks before it) as TensorBoard
+    scalars in ``log_dir`` (the ``tensorboard`` extra:
+    ``pip install "hngraph[tensorboard]"``).
+
+    Args:
+        log_dir: the event folder TensorBoard reads.
+    """
+
+    def __init__(self, log_dir: str | os.PathLike):
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError as err:
+            raise MissingExtraError(
+                "TensorBoardLogger needs the tensorboard package: pip "
+                'install "hngraph[tensorboard]".') from err
+        self.log_dir = user_path(log_dir, "TensorBoardLogger: log_dir")
+        self.writer_class, self.writer = SummaryWriter, None
+
+    def on_epoch_end(self, state: FitState) -> None:
+        if not state.lead:
+            return
+        if self.writer is None:
+            self.writer = self.writer_class(str(self.log_dir))
+        self.writer.add_scalar("train/loss", state.history["loss"][-1],
+                               state.epoch)
+        result = state.history["eval"].get(state.epoch)
+        if result is not None:
+            self.writer.add_scalar("eval/accuracy", result["accuracy_mean"],
+                                   state.epoch)
+
+    def on_fit_end(self, state: FitState) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+class EarlyStopping(Callback):
+    """Stop when for ``patience`` epochs no epoch loss has fallen below the
+    best loss before them by more than ``min_delta`` (a plateau); the history records
+    the epoch in ``stopped_at``. The loss is the same on every process, so
+    they all stop together.
+
+    Args:
+        patience: epochs without improvement before stopping (>= 1).
+        min_delta: the least fall that counts as an improvement (>= 0).
+    """
+
+    def __init__(self, patience: int = 10, min_delta: float = 0.0):
+        self.patience = check_setting("epochs", patience,
+                                      "EarlyStopping: patience")
+        if self.patience < 1:
+            raise InvalidValueError(f"EarlyStopping: patience must be >= 1, "
+                                    f"got {patience!r}.")
+        if not isinstance(min_delta, numbers.Real) or not \
+                math.isfinite(min_delta) or min_delta < 0:
+            raise InvalidValueError(f"EarlyStopping: min_delta must be a "
+                                    f"finite number >= 0, got {min_delta!r}.")
+        self.min_delta = float(min_delta)
+
+    def on_epoch_end(self, state: FitState) -> None:
+        losses = state.history["loss"]
+        best = min(losses[:-self.patience] or [math.inf])
+        if len(losses) > self.patience and \
+                min(losses[-self.patience:]) >= best - self.min_delta:
+            state.stop = True
+            state.history["stopped_at"] = state.epoch
+
+
 def fit(model, dataset, epochs: int = default("epochs"),
         batch_size: int = default("batch_size"), lr: float = default("lr"),
         seed: int = default("seed"), device: str = default("device"),
@@ -170,8 +396,10 @@ def fit(model, dataset, epochs: int = default("epochs"),
         progress: bool = True, checkpoint: str | os.PathLike | None = None,
         checkpoint_every: int = 1, batching: str = default("batching"),
         restart: bool = False,
-        batch_order: str = default("batch_order")) -> dict:
-    """Train ``model`` (anything with ``.loss(batch)``) with Adam.
+        batch_order: str = default("batch_order"),
+        callbacks: Iterable[Callback] = ()) -> dict:
+    """Train ``model`` with Adam: anything with ``loss(batch)`` (and, for the
+    evaluation, ``embed(loader)``; see :mod:`hngraph.models`).
 
     Args:
         model: for example :class:`~hngraph.models.InfoGraph`.
@@ -182,20 +410,13 @@ def fit(model, dataset, epochs: int = default("epochs"),
             the prior term). Call :func:`seed_everything` before building the
             model to seed its initial weights too.
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
-        eval_epochs: epochs after which to run the SVM evaluation; the
-            results are reported, never used to pick an epoch.
-        folds: outer folds of the evaluation.
-        progress: show a tqdm progress bar (on a terminal; none in a
-            log file).
-        checkpoint: file for the training state (weights, optimizer, random
-            generators, history), written every ``checkpoint_every`` epochs
-            and at the end. If it exists, training resumes from it (when it
-            was trained with the same model config, batch size, learning rate
-            and seed; otherwise an error says what differs); on the CPU a
-            resumed run gives the same result as an uninterrupted one.
-        checkpoint_every: epochs between two checkpoint writes.
-        restart: ignore an existing ``checkpoint`` and train from the start
-            (it is replaced at the first write).
+        eval_epochs, folds: shorthand for
+            :class:`~hngraph.evaluation.EvaluateAt` ``(eval_epochs, folds)``:
+            the SVM evaluation after those epochs, reported, never used to
+            pick an epoch.
+        progress: shorthand for :class:`ProgressBar`.
+        checkpoint, checkpoint_every, restart: shorthand for
+            :class:`Checkpoint` ``(checkpoint, checkpoint_every, restart)``.
         batching: ``"device"`` builds the mini-batches on ``device`` by index
             operations (:mod:`hngraph.batching`): the dataset is moved there
             once, and a step never waits for the device. ``"loader"`` uses
@@ -206,6 +427,10 @@ def fit(model, dataset, epochs: int = default("epochs"),
         batch_order: ``"shuffle"`` (a new order every epoch) or ``"fixed"``
             (one shuffle per run, the same batches every epoch, as the
             published HCL graph code); see :func:`train_loader`.
+        callbacks: more :class:`Callback` s (:class:`CSVLogger`,
+            :class:`TensorBoardLogger`, :class:`EarlyStopping`, your own),
+            called after the shorthands' (progress bar, evaluation,
+            checkpoint), in order.
 
     How a step, an epoch and DDP training run is in ``docs/method.md``
     ("The training loop").
@@ -213,7 +438,8 @@ def fit(model, dataset, epochs: int = default("epochs"),
     Returns:
         ``{"loss": [mean loss per epoch], "eval": {epoch: result},
             "train_time": seconds (all sessions of a resumed run), "device":
-            str, "resumed_at": [epoch after which each resume started]}``.
+            str, "resumed_at": [epoch after which each resume started]}``,
+            and ``stopped_at`` where :class:`EarlyStopping` ended it.
     """
     epochs, batch_size, lr, seed, folds, checkpoint_every, batch_order = (
         check_setting(name, value, f"fit: {name}") for name, value in (
@@ -222,33 +448,45 @@ def fit(model, dataset, epochs: int = default("epochs"),
             ("checkpoint_every", checkpoint_every),
             ("batch_order", batch_order)))
     eval_epochs = check_eval_epochs(eval_epochs, epochs, "fit: eval_epochs")
+    callbacks = list(callbacks)
+    if not all(isinstance(c, Callback) for c in callbacks):
+        raise InvalidTypeError(
+            "fit: callbacks must be hngraph.training.Callback objects, got "
+            f"{[type(c).__name__ for c in callbacks]}.")
+    shorthands = [ProgressBar()] if progress else []
+    if eval_epochs:
+        from .evaluation import EvaluateAt  # the layer above, on demand
+
+        shorthands.append(EvaluateAt(eval_epochs, folds))
+    if checkpoint is not None:
+        shorthands.append(Checkpoint(checkpoint, checkpoint_every, restart))
+    callbacks = shorthands + callbacks
     run = _setup(model, dataset, batch_size, lr, seed, device, batching,
                  batch_order)
-    if checkpoint is not None:
-        checkpoint = user_path(checkpoint, "checkpoint")
-    history, first = _resume(run, model, checkpoint, restart)
-    bar = tqdm(range(first, epochs + 1), desc="train", unit="epoch",
-               disable=None if progress and run.lead else True,
-               initial=first - 1,
-               total=epochs)
+    state = FitState(model, run.optimizer, run.loader,
+                     run.loader.graphs if run.on_device else dataset, seed,
+                     epochs, {"loss": [], "eval": {}, "device":
+                              str(run.device), "train_time": 0.0,
+                              "resumed_at": []}, run.settings, run.lead)
     try:
-        for epoch in bar:
+        for c in callbacks:
+            c.on_fit_start(state)
+        for epoch in range(state.epoch + 1, epochs + 1):
+            state.epoch = epoch
+            for c in callbacks:
+                c.on_epoch_start(state)
             _train_epoch(model, run.step, run.loader, run.optimizer,
-                         run.device, history, seed, epoch)
-            bar.set_postfix(loss=f"{history['loss'][-1]:.4f}")
-            if run.lead and epoch in eval_epochs:
-                history["eval"][epoch] = evaluate(
-                    model, run.loader.graphs if run.on_device else dataset,
-                    seed, folds).to_dict()
-            if run.lead and checkpoint is not None and (
-                    (checkpoint_every and epoch % checkpoint_every == 0)
-                    or epoch == epochs):
-                save_training_state(checkpoint, model, run.optimizer,
-                                    run.loader, epoch, history, run.settings)
+                         run.device, state.history, seed, epoch)
+            for c in callbacks:
+                c.on_epoch_end(state)
+            if state.stop:
+                break
+        for c in callbacks:
+            c.on_fit_end(state)
     finally:
         if run.distributed:
             dist_utils.unwrap(model)
-    return history
+    return state.history
 
 
 @dataclass
@@ -289,23 +527,6 @@ def _setup(model, dataset, batch_size, lr, seed, device, batching,
                 "batch_order": batch_order}
     return _Run(device, loader, step, make_optimizer(model, lr), settings,
                 on_device, distributed, dist_utils.rank() == 0)
-
-
-def _resume(run: _Run, model, checkpoint, restart: bool
-            ) -> tuple[dict, int]:
-    """The history to extend and the first epoch to train: from the
-    checkpoint when there is one to resume, else from the start."""
-    history = {"loss": [], "eval": {}, "device": str(run.device),
-               "train_time": 0.0, "resumed_at": []}
-    if checkpoint is None or not Path(checkpoint).exists() or restart:
-        return history, 1
-    done, history = load_training_state(checkpoint, model, run.optimizer,
-                                        run.loader, run.settings)
-    history["device"] = str(run.device)
-    history.setdefault("resumed_at", []).append(done)
-    if run.lead:
-        print(f"resuming from epoch {done} of {checkpoint}", file=sys.stderr)
-    return history, done + 1
 
 
 def make_optimizer(model, lr: float) -> torch.optim.Adam:
@@ -363,12 +584,14 @@ def _train_epoch(model, step, loader, optimizer, device, history: dict,
     history["train_time"] += time.perf_counter() - start
     epoch_loss = total / count
     if not np.isfinite(epoch_loss):
-        raise FloatingPointError(
+        raise DivergedError(
             f"the training loss became {epoch_loss} at epoch {epoch}. "
             "Lower the learning rate or beta, or check the features.")
     history["loss"].append(epoch_loss)
 
 
 #: The public names (the API reference lists these).
-__all__ = ["fit", "seed_everything", "train_step", "make_optimizer",
-           "resolve_device"]
+__all__ = ["fit", "FitState", "Callback", "ProgressBar", "Checkpoint",
+           "CSVLogger", "TensorBoardLogger", "EarlyStopping",
+           "seed_everything", "train_step", "make_optimizer",
+           "resolve_device", "save_training_state", "load_training_state"]

@@ -135,7 +135,7 @@ CLAUSES = [
      "graphs must be a list of PyG Data or networkx graphs"),
     (lambda: embed(InfoGraph(2), [1, 2]), TypeError, "graph 0 is a int"),
     (lambda: embed(3, [graph()]), TypeError,
-     "model must be an hngraph model or the path"),
+     "model must be an hngraph model, the path of its model file or an encoder"),
 ]
 
 

@@ -65,7 +65,7 @@ def check_failures(out: Path, printed: str) -> None:
     assert failed == ["broken_seed0.failed"] * 2 + ["broken_seed1.failed"] * 2, \
         printed
     error = json.loads(next(out.rglob("*.failed")).read_text())["error"]
-    assert error.startswith("ValueError: ") and "folds" in error
+    assert error.startswith("InvalidValueError: ") and "folds" in error
     assert "4 run(s) failed" in printed
 
 

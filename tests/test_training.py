@@ -1,10 +1,11 @@
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 
-from hngraph import InfoGraph, fit, load_tudataset
+from hngraph import InfoGraph, fit, load_tudataset, seed_everything
 
 REPRO = """
 import hashlib, sys, torch
@@ -112,3 +113,101 @@ def test_an_evaluation_epoch_training_never_reaches_is_an_error(data_root):
     with pytest.raises(ValueError, match=r"config key 'eval_epochs' lists "
                        r"\[300\]"):
         TrainConfig(epochs=200, eval_epochs=[300, 10])
+
+
+def test_callbacks_default_shorthands_bit_for_bit(data_root, tmp_path):
+    # fit's arguments are shorthands for its default callbacks: the same
+    # run, bit for bit, either way.
+    from hngraph.evaluation import EvaluateAt
+    from hngraph.training import Checkpoint
+
+    ds = load_tudataset("MUTAG")
+    runs = []
+    for how in ("shorthand", "callbacks"):
+        seed_everything(0)
+        model = InfoGraph(ds.num_features, hidden=8, layers=2)
+        path = tmp_path / f"{how}.pt"
+        if how == "shorthand":
+            h = fit(model, ds, epochs=3, eval_epochs=[3], folds=3,
+                    checkpoint=path, progress=False)
+        else:
+            h = fit(model, ds, epochs=3, progress=False,
+                    callbacks=[EvaluateAt([3], folds=3), Checkpoint(path)])
+        runs.append((h, model.state_dict(), torch.load(path,
+                                                       weights_only=False)))
+    (h1, w1, c1), (h2, w2, c2) = runs
+    assert h1["loss"] == h2["loss"] and h1["eval"] == h2["eval"]
+    assert all(torch.equal(w1[k], w2[k]) for k in w1)
+    assert c1["epoch"] == c2["epoch"] == 3 and c1["history"]["loss"] == \
+        h1["loss"]
+
+
+class _Scripted(torch.nn.Module):
+    """A model whose epoch losses follow ``script`` (one batch per epoch):
+    the early-stopping rule checked against losses chosen by hand."""
+
+    def __init__(self, script):
+        super().__init__()
+        self.w, self.script, self.calls = torch.nn.Parameter(
+            torch.zeros(1)), list(script), 0
+
+    def loss(self, batch):
+        self.calls += 1
+        return self.w.sum() * 0 + self.script[self.calls - 1]
+
+
+@pytest.mark.parametrize("script,patience,min_delta,stopped", [
+    ([5, 4, 4, 4, 4, 4], 2, 0.0, 4),      # no fall below 4 for 2 epochs
+    ([5, 4, 3, 2, 1, 0], 2, 0.0, None),   # falls every epoch
+    ([5, 4, 3.75, 3.5, 3.25, 3], 2, 0.5, 4),  # falls, by no more than 0.5
+    ([5, 5, 4, 4, 3, 3], 2, 0.0, None),   # falls within every 2 epochs
+])
+def test_early_stopping_on_a_loss_plateau(data_root, script, patience,
+                                          min_delta, stopped):
+    from hngraph.training import EarlyStopping
+
+    ds = load_tudataset("MUTAG")
+    graphs = [ds[i] for i in range(4)]
+    h = fit(_Scripted(script), graphs, epochs=6, batch_size=4,
+            progress=False,
+            callbacks=[EarlyStopping(patience, min_delta)])
+    assert h.get("stopped_at") == stopped
+    assert h["loss"] == script[:stopped or 6]
+
+
+def test_csv_and_tensorboard_logs_and_a_hook_of_ones_own(data_root,
+                                                         tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import (
+        EventAccumulator,
+    )
+
+    from hngraph.evaluation import EvaluateAt
+    from hngraph.training import Callback, CSVLogger, TensorBoardLogger
+
+    class Epochs(Callback):
+        def __init__(self):
+            self.seen = []
+
+        def on_epoch_end(self, state):
+            self.seen.append((state.epoch, state.history["loss"][-1]))
+
+    ds = load_tudataset("MUTAG")
+    mine = Epochs()
+    seed_everything(0)
+    h = fit(InfoGraph(ds.num_features, hidden=8, layers=2), ds, epochs=3,
+            progress=False, callbacks=[
+                EvaluateAt([2], folds=3), CSVLogger(tmp_path / "log.csv"),
+                TensorBoardLogger(tmp_path / "tb"), mine])
+    assert mine.seen == list(zip([1, 2, 3], h["loss"], strict=True))
+    rows = [line.split(",") for line in
+            (tmp_path / "log.csv").read_text().splitlines()]
+    assert rows[0] == ["epoch", "loss", "train_time", "accuracy"]
+    assert [float(r[1]) for r in rows[1:]] == h["loss"]
+    assert [r[3] for r in rows[1:]] == [
+        "", str(h["eval"][2]["accuracy_mean"]), ""]
+    events = EventAccumulator(str(tmp_path / "tb"))
+    events.Reload()
+    logged = [(e.step, e.value) for e in events.Scalars("train/loss")]
+    assert [s for s, _ in logged] == [1, 2, 3]
+    assert np.allclose([v for _, v in logged], h["loss"])
+    assert events.Scalars("eval/accuracy")[0].step == 2
