@@ -39,7 +39,7 @@ from torch_geometric.data import Batch, Data
 from torch_geometric.transforms import BaseTransform
 
 from .batching import _ptr
-from .config import check_setting
+from .constraints import AUGMENTATION, RATIO, check_params
 from .errors import InvalidValueError
 
 
@@ -162,6 +162,10 @@ def _batch_like(batch: Batch, x: Tensor, edge_index: Tensor,
     return out
 
 
+#: The parameters of :func:`augment_batch`.
+AUGMENT_PARAMS = {"name": AUGMENTATION, "ratio": RATIO}
+
+
 def augment_batch(name: str, batch: Batch, ratio: float = 0.2,
                   generator: torch.Generator | None = None) -> Batch:
     """A view of every graph of a mini-batch (``x``, ``edge_index``,
@@ -173,8 +177,7 @@ def augment_batch(name: str, batch: Batch, ratio: float = 0.2,
         ``[2, E']`` out, with ``N' = N`` for ``edge_perturb`` and
         ``feature_mask``, and ``E' = E`` for ``edge_perturb``.
     """
-    check_setting("aug1", name, "augmentation name")
-    check_setting("aug_ratio", ratio, "ratio")
+    check_params(AUGMENT_PARAMS, {"name": name, "ratio": ratio})
     return AUGMENTATIONS[name].on_batch(batch, ratio, generator)
 
 

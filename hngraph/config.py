@@ -3,17 +3,45 @@ help), YAML files and strict validation."""
 from __future__ import annotations
 
 import dataclasses
-import math
-import numbers
 import os
-import re
-import warnings
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 
-import numpy as np
 import yaml
 
+from .constraints import (
+    AUGMENTATION,
+    BATCH_ORDER,
+    BATCH_SIZE,
+    BATCHING,
+    BETA,
+    CHECKPOINT_EVERY,
+    CHUNK_SIZE,
+    EPOCHS,
+    FEATURES,
+    FOLDS,
+    GAMMA,
+    HIDDEN,
+    INIT,
+    LAYERS,
+    LR,
+    OBJECTIVES,
+    PRIOR,
+    RATIO,
+    REPEATS,
+    REWEIGHT,
+    SEED,
+    TAU_PLUS,
+    TEMPERATURE,
+    Constraint,
+    Interval,
+    ListOf,
+    Nullable,
+    OfType,
+    Options,
+    Pattern,
+    check,
+)
 from .errors import (
     ConfigKeyError,
     InvalidTypeError,
@@ -21,220 +49,6 @@ from .errors import (
     MissingFileError,
     PathError,
 )
-
-#: Node features of TU datasets (see :func:`hngraph.data.fit_feature_recipe`).
-FEATURE_CHOICES = ("auto", "labels", "degree", "constant")
-#: Negative weighting (see :func:`hngraph.losses.negative_weights`): the
-#: derivation of Robinson et al., or the formula of their published graph
-#: code.
-REWEIGHT_MODES = ("paper", "hcl-code")
-#: ``"device"``: mini-batches built on the training device by index
-#: operations (:mod:`hngraph.batching`); ``"loader"``: PyG's ``DataLoader``,
-#: for datasets larger than device memory; ``"auto"``: ``"device"``.
-BATCHING_CHOICES = ("auto", "device", "loader")
-#: GraphCL's augmentations (see :mod:`hngraph.augment`).
-AUGMENTATION_NAMES = ("node_drop", "edge_perturb", "feature_mask", "subgraph")
-#: Training objectives: InfoGraph's local-global estimator, or two views.
-OBJECTIVES = ("jsd", "infonce")
-#: ``"shuffle"``: a new order every epoch (PyG's ``DataLoader(shuffle=True)``);
-#: ``"fixed"``: one shuffle per run, the same batches every epoch (the
-#: published HCL graph code).
-BATCH_ORDERS = ("shuffle", "fixed")
-#: Weight initialisation (see :meth:`hngraph.models.GraphModel.reset_parameters`):
-#: ``"xavier"``, as the published InfoGraph and GraphCL codes; ``"default"``,
-#: each layer's own (PyTorch's and PyG's defaults).
-INIT_CHOICES = ("xavier", "default")
-
-
-class Constraint:
-    """What values a setting accepts; ``str(c)`` completes "must be ..."."""
-
-    def accepts(self, value) -> bool:
-        raise NotImplementedError
-
-    def invalid(self):
-        """A value this constraint rejects (for tests)."""
-        raise NotImplementedError
-
-    def store(self, value):
-        """An accepted value as it is stored (the identity by default)."""
-        return value
-
-
-def _is_number(value, kind: type) -> bool:
-    """Whether ``value`` is a number of ``kind``, as scikit-learn checks
-    numbers: ``numbers.Integral`` for ``int``, ``numbers.Real`` for
-    ``float`` (NumPy scalars included), never a bool."""
-    if isinstance(value, (bool, np.bool_)):
-        return False
-    return isinstance(value, numbers.Integral if kind is int
-                      else numbers.Real)
-
-
-#: Seeds lie below 2**32, as NumPy's and PyTorch's generators take them.
-SEED_END = 2 ** 32
-
-
-class Interval(Constraint):
-    """A number of type ``kind`` (``int`` or ``float``, never a bool) with
-    ``low <= value`` (``low < value`` when ``open_low``) and ``value < high``
-    when ``high`` is given; floats must be finite."""
-
-    def __init__(self, kind: type, low: float, high: float | None = None,
-                 open_low: bool = False):
-        self.kind, self.low, self.high, self.open_low = (kind, low, high,
-                                                         open_low)
-
-    def accepts(self, value) -> bool:
-        if not _is_number(value, self.kind):
-            return False
-        if not math.isfinite(value):
-            return False
-        above = value > self.low if self.open_low else value >= self.low
-        return above and (self.high is None or value < self.high)
-
-    def store(self, value):
-        """The value as a Python ``int`` or ``float`` (a NumPy scalar, as a
-        grid of settings built with NumPy gives, included)."""
-        return self.kind(value)
-
-    def invalid(self):
-        return self.kind(self.low - 1)
-
-    def __str__(self) -> str:
-        name = {int: "an integer", float: "a finite number"}[self.kind]
-        if self.high is not None:
-            high = f"{self.high:d}" if self.kind is int else f"{self.high:g}"
-            return f"{name} in [{self.low:g}, {high})"
-        return f"{name} {'>' if self.open_low else '>='} {self.low:g}"
-
-
-class Options(Constraint):
-    """One of ``values``; ``renamed`` maps old names to their new ones
-    (accepted with a :class:`FutureWarning`)."""
-
-    def __init__(self, values: tuple, renamed: dict | None = None):
-        self.values, self.renamed = values, renamed or {}
-
-    def accepts(self, value) -> bool:
-        return value in self.values or value in self.renamed
-
-    def invalid(self):
-        return "no-such-choice"
-
-    def __str__(self) -> str:
-        return "one of " + ", ".join(map(repr, self.values))
-
-
-class Pattern(Constraint):
-    """A string matching the regular expression ``regex``, described in
-    words by ``text``."""
-
-    def __init__(self, regex: str, text: str, bad: str):
-        self.regex, self.text, self.bad = regex, text, bad
-
-    def accepts(self, value) -> bool:
-        return isinstance(value, str) and re.fullmatch(self.regex, value) \
-            is not None
-
-    def invalid(self):
-        return self.bad
-
-    def __str__(self) -> str:
-        return self.text
-
-
-class OfType(Constraint):
-    """Any value of type ``kind`` (``bool``, ``str``)."""
-
-    def __init__(self, kind: type):
-        self.kind = kind
-
-    def accepts(self, value) -> bool:
-        return isinstance(value, self.kind)
-
-    def invalid(self):
-        return 3 if self.kind is not int else "three"
-
-    def __str__(self) -> str:
-        return {bool: "true or false", str: "a string",
-                dict: "a mapping"}[self.kind]
-
-
-class Nullable(Constraint):
-    """``None`` (YAML ``null``) or a value that ``inner`` accepts."""
-
-    def __init__(self, inner: Constraint):
-        self.inner = inner
-
-    def accepts(self, value) -> bool:
-        return value is None or self.inner.accepts(value)
-
-    def store(self, value):
-        return None if value is None else self.inner.store(value)
-
-    def invalid(self):
-        return self.inner.invalid()
-
-    def __str__(self) -> str:
-        return f"{self.inner} or null"
-
-
-class ListOf(Constraint):
-    """A list whose items ``inner`` accepts, with at least ``min_items``."""
-
-    def __init__(self, inner: Constraint, min_items: int = 0):
-        self.inner, self.min_items = inner, min_items
-
-    def accepts(self, value) -> bool:
-        return isinstance(value, list) and len(value) >= self.min_items \
-            and all(map(self.inner.accepts, value))
-
-    def store(self, value):
-        return [self.inner.store(v) for v in value]
-
-    def invalid(self):
-        return [self.inner.invalid()]
-
-    def __str__(self) -> str:
-        size = "a non-empty list" if self.min_items else "a list"
-        return f"{size} of items each {self.inner}"
-
-
-class MappingOf(Constraint):
-    """A mapping from names (strings) to values that ``inner`` accepts,
-    with at least ``min_items`` entries."""
-
-    def __init__(self, inner: Constraint, min_items: int = 0):
-        self.inner, self.min_items = inner, min_items
-
-    def accepts(self, value) -> bool:
-        return isinstance(value, dict) and len(value) >= self.min_items \
-            and all(isinstance(k, str) and self.inner.accepts(v)
-                    for k, v in value.items())
-
-    def invalid(self):
-        return {"name": self.inner.invalid()}
-
-    def __str__(self) -> str:
-        size = "a non-empty mapping" if self.min_items else "a mapping"
-        return f"{size} of names to values each {self.inner}"
-
-
-class Either(Constraint):
-    """A value that one of ``options`` accepts."""
-
-    def __init__(self, *options: Constraint):
-        self.options = options
-
-    def accepts(self, value) -> bool:
-        return any(o.accepts(value) for o in self.options)
-
-    def invalid(self):
-        return None
-
-    def __str__(self) -> str:
-        return " or ".join(map(str, self.options))
 
 
 def setting(default, constraint: Constraint, help: str, hint: str = ""):
@@ -250,9 +64,12 @@ def setting(default, constraint: Constraint, help: str, hint: str = ""):
 @dataclass
 class TrainConfig:
     """Everything one training run depends on, each setting declared once:
-    its default, the values it accepts and its help text. The command line's
-    flags, the losses' and models' argument checks and the error messages
-    all come from these declarations (see :func:`check_setting`).
+    its default, the values it accepts (a constraint of
+    :mod:`hngraph.constraints`, shared with the functions that take the same
+    parameter) and its help text. The command line's flags and the config
+    files' checks come from these declarations (see :func:`check_setting`);
+    the models, losses and ``fit`` take their defaults from here
+    (:func:`default`) and declare their own parameters' constraints.
 
     ``objective`` is ``"jsd"`` (InfoGraph's local-global estimator, the
     default) or ``"infonce"`` (GraphCL-style two views; ``temperature``,
@@ -271,76 +88,76 @@ class TrainConfig:
         None, Nullable(OfType(str)), "folder holding NAME/raw/; null: "
         "$HNGRAPH_DATA, else download")
     features: str = setting(
-        "auto", Options(FEATURE_CHOICES), "node features: labels = the "
+        "auto", FEATURES, "node features: labels = the "
         "dataset's node labels; degree = one-hot degree (standardised degree "
         "from degree 1000); constant = 1 for every node (InfoGraph's "
         "setting); auto = labels where the dataset has them, else degree")
-    hidden: int = setting(32, Interval(int, 1), "GIN width")
-    layers: int = setting(3, Interval(int, 1), "GIN layers")
+    hidden: int = setting(32, HIDDEN, "GIN width")
+    layers: int = setting(3, LAYERS, "GIN layers")
     init: str = setting(
-        "xavier", Options(INIT_CHOICES), "weight initialisation: xavier = "
+        "xavier", INIT, "weight initialisation: xavier = "
         "Xavier-uniform weights and zero biases (the InfoGraph and GraphCL "
         "codes); default = each layer's own (PyTorch's and PyG's)")
     beta: float = setting(
-        1.0, Interval(float, 0), "hardness; 0 = uniform negatives",
+        1.0, BETA, "hardness; 0 = uniform negatives",
         "beta=0 weights all negatives equally; larger values favour harder "
         "negatives.")
     tau_plus: float = setting(
-        0.5, Interval(float, 0, 1), "false-negative prior; 0 = no "
+        0.5, TAU_PLUS, "false-negative prior; 0 = no "
         "debiasing", "It is the prior probability that a negative from the "
         "batch shares the anchor's class; use 0 for no debiasing.")
     reweight: str = setting(
-        "paper", Options(REWEIGHT_MODES, renamed={"reference": "hcl-code"}),
+        "paper", REWEIGHT,
         "paper: the derivation of Robinson et al.; hcl-code: the formula of "
         "their published graph code")
-    prior: bool = setting(False, OfType(bool), "add InfoGraph's prior "
+    prior: bool = setting(False, PRIOR, "add InfoGraph's prior "
                           "matching term")
-    gamma: float = setting(0.1, Interval(float, 0), "weight of the prior "
+    gamma: float = setting(0.1, GAMMA, "weight of the prior "
                            "matching term")
     chunk_size: int | None = setting(
-        None, Nullable(Interval(int, 1)), "compute the loss this many nodes "
+        None, CHUNK_SIZE, "compute the loss this many nodes "
         "at a time (less memory for large batches, same result); null: all "
         "at once")
     temperature: float = setting(
-        0.5, Interval(float, 0, open_low=True), "InfoNCE temperature",
+        0.5, TEMPERATURE, "InfoNCE temperature",
         "0.5 (GraphCL) or 0.2 are common choices.")
-    aug1: str = setting("node_drop", Options(AUGMENTATION_NAMES),
+    aug1: str = setting("node_drop", AUGMENTATION,
                         "first view's augmentation")
-    aug2: str = setting("node_drop", Options(AUGMENTATION_NAMES),
+    aug2: str = setting("node_drop", AUGMENTATION,
                         "second view's augmentation")
-    aug_ratio: float = setting(0.2, Interval(float, 0, 1),
+    aug_ratio: float = setting(0.2, RATIO,
                                "augmentation ratio")
-    epochs: int = setting(200, Interval(int, 0), "epochs (0: the untrained "
+    epochs: int = setting(200, EPOCHS, "epochs (0: the untrained "
                           "encoder)")
     batch_size: int = setting(
-        128, Interval(int, 2), "graphs per mini-batch", "Each graph is "
+        128, BATCH_SIZE, "graphs per mini-batch", "Each graph is "
         "contrasted with the others of its batch.")
     batch_order: str = setting(
-        "shuffle", Options(BATCH_ORDERS), "shuffle: a new batch order every "
+        "shuffle", BATCH_ORDER, "shuffle: a new batch order every "
         "epoch; fixed: one shuffle per run, then the same batches every "
         "epoch (the published HCL graph code)")
-    lr: float = setting(1e-3, Interval(float, 0, open_low=True),
+    lr: float = setting(1e-3, LR,
                         "Adam learning rate")
-    seed: int = setting(0, Interval(int, 0, SEED_END), "seed of the "
+    seed: int = setting(0, SEED, "seed of the "
                         "weights, the batch order and the folds")
     device: str = setting(
         "auto", Pattern(r"auto|cpu|mps|(cuda|xpu)(:\d+)?", "auto, cpu, cuda "
                         "(or cuda:N), mps or xpu", "gpu"), "auto, cpu or cuda")
     batching: str = setting(
-        "auto", Options(BATCHING_CHOICES), "device: build mini-batches on the "
+        "auto", BATCHING, "device: build mini-batches on the "
         "training device; loader: PyG's DataLoader (datasets larger than "
         "device memory); auto: device")
     eval_epochs: list[int] = setting(
         [], ListOf(Interval(int, 1)), "also report the SVM accuracy after "
         "these epochs")
-    folds: int = setting(10, Interval(int, 2), "outer CV folds")
+    folds: int = setting(10, FOLDS, "outer CV folds")
     repeats: int = setting(
-        1, Interval(int, 1), "outer cross-validation splits (repeated "
+        1, REPEATS, "outer cross-validation splits (repeated "
         "stratified K-fold); the score is their mean, the first split alone "
         "is also recorded", "1 is a single 10-fold cross-validation, as in "
         "published tables; more splits average out the split's noise.")
     checkpoint_every: int = setting(
-        0, Interval(int, 0), "write a training checkpoint every K epochs (0: "
+        0, CHECKPOINT_EVERY, "write a training checkpoint every K epochs (0: "
         "never); a rerun of the same command resumes from it")
     out: str = setting("results", Pattern(r"\S.*", "a folder path",
                                           ""), "output folder for the JSON "
@@ -508,27 +325,11 @@ def check_setting(name: str, value, label: str | None = None):
 
 def check_field(f: dataclasses.Field, value, label: str | None = None):
     """``value`` checked against the declaration of the field ``f`` (made
-    by :func:`setting`), and returned as stored: a float setting given an
-    int becomes a float, a renamed choice its new name (with a
-    :class:`FutureWarning`). Otherwise raises ``TypeError`` (a value of the
-    wrong type) or ``ValueError``, in one form: "<where><name> must be
-    <constraint>, got <value>. <hint>", where ``label`` names the setting
-    as the user wrote it (default: its name)."""
-    name, meta = f.name, f.metadata
-    constraint = meta["constraint"]
-    if not constraint.accepts(value):
-        hint = f" {meta['hint']}" if meta["hint"] else ""
-        error = InvalidValueError if _right_type(value, constraint) \
-            else InvalidTypeError
-        raise error(f"{label or name} must be {constraint}, got "
-                    f"{value!r}.{hint}")
-    if isinstance(constraint, Options) and value in constraint.renamed:
-        new = constraint.renamed[value]
-        warnings.warn(f"{name}={value!r} is renamed {new!r}; the old name "
-                      "will be removed in a later release.", FutureWarning,
-                      stacklevel=4)
-        return new
-    return constraint.store(value)
+    by :func:`setting`) with :func:`~hngraph.constraints.check`, its hint
+    after the message; ``label`` names the setting as the user wrote it
+    (default: its name)."""
+    return check(f.metadata["constraint"], value, label or f.name,
+                 f.metadata["hint"])
 
 
 def declared(cls) -> list[dataclasses.Field]:
@@ -546,11 +347,6 @@ def check_declared(obj, where: str) -> None:
                                          f"{where}{f.name}"))
 
 
-def check_settings(**values) -> dict:
-    """:func:`check_setting` for each keyword; returns the stored values."""
-    return {k: check_setting(k, v) for k, v in values.items()}
-
-
 #: The settings that only one objective reads.
 OBJECTIVE_ONLY = {"jsd": ("prior", "gamma", "chunk_size"),
                   "infonce": ("temperature", "aug1", "aug2", "aug_ratio")}
@@ -560,27 +356,6 @@ def _other(objective: str) -> str:
     return "infonce" if objective == "jsd" else "jsd"
 
 
-def _right_type(value, constraint: Constraint) -> bool:
-    """Whether ``value`` has the type ``constraint`` asks for (so that a
-    rejection is a ``ValueError``, not a ``TypeError``)."""
-    while isinstance(constraint, Nullable):
-        constraint = constraint.inner
-    if isinstance(constraint, Interval):
-        return _is_number(value, constraint.kind)
-    if isinstance(constraint, ListOf):
-        return isinstance(value, list) and all(
-            _right_type(v, constraint.inner) for v in value)
-    if isinstance(constraint, MappingOf):
-        return isinstance(value, dict)
-    if isinstance(constraint, Either):
-        return any(_right_type(value, o) for o in constraint.options)
-    if isinstance(constraint, OfType):
-        return isinstance(value, constraint.kind)
-    return isinstance(value, str)
-
-
 #: The public names (the API reference lists these).
-__all__ = ["TrainConfig", "check_setting", "check_settings", "setting",
-           "default",
-           "read_yaml", "user_path", "check_eval_epochs", "Constraint", "Interval", "Options", "Pattern", "OfType",
-           "Nullable", "ListOf", "MappingOf", "Either"]
+__all__ = ["TrainConfig", "check_setting", "setting",
+           "default", "read_yaml", "user_path", "check_eval_epochs"]

@@ -43,7 +43,8 @@ from sklearn.svm import SVC
 from torch_geometric.loader import DataLoader
 
 from .batching import DeviceGraphs, DeviceLoader
-from .config import check_eval_epochs, check_setting
+from .config import check_eval_epochs
+from .constraints import FOLDS, REPEATS, check
 from .errors import InvalidTypeError, InvalidValueError
 from .training import Callback, FitState
 
@@ -276,7 +277,7 @@ def _outer_splits(y: np.ndarray, folds: int, seed: int, repeats: int
                   ) -> list:
     """The outer folds of every split, one split after the other: they
     depend on the labels, ``folds``, ``seed`` and ``repeats`` only."""
-    check_setting("repeats", repeats)
+    check(REPEATS, repeats, "repeats")
     return list(RepeatedStratifiedKFold(
         n_splits=folds, n_repeats=repeats, random_state=seed).split(
             np.zeros(len(y)), y))
@@ -461,7 +462,7 @@ class EvaluateAt(Callback):
 
     def __init__(self, epochs: Iterable[int], folds: int = 10):
         self.given = list(epochs)
-        self.folds = check_setting("folds", folds, "EvaluateAt: folds")
+        self.folds = check(FOLDS, folds, "EvaluateAt: folds")
 
     def on_fit_start(self, state: FitState) -> None:
         self.epochs = check_eval_epochs(self.given, state.epochs,

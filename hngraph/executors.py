@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from .config import Interval, Nullable, OfType, check_declared, setting
+from .config import check_declared, setting
+from .constraints import Interval, Nullable, OfType
 from .errors import HngraphError
 
 #: The executors ``hngraph grid run --executor`` accepts.

@@ -16,7 +16,7 @@ from torch_geometric.data import Data
 from torch_geometric.transforms import BaseTransform
 from torch_geometric.utils import degree
 
-from .config import check_setting
+from .constraints import FEATURES, check
 from .errors import InvalidValueError
 
 #: From this maximum degree on, the degree is standardised instead of
@@ -38,7 +38,7 @@ def fit_feature_recipe(graphs: list[Data], features: str = "auto") -> dict:
     Returns the recipe in its JSON form (for results and checkpoints); its
     transform is :func:`feature_transform`.
     """
-    check_setting("features", features)
+    check(FEATURES, features, "features")
     has_x = all(getattr(g, "x", None) is not None for g in graphs)
     if features == "auto":
         features = "labels" if has_x else "degree"

@@ -36,6 +36,13 @@ from pathlib import Path
 from typing import NamedTuple
 
 from .config import (
+    TrainConfig,
+    check_declared,
+    declared,
+    read_yaml,
+    setting,
+)
+from .constraints import (
     SEED_END,
     Either,
     Interval,
@@ -43,11 +50,6 @@ from .config import (
     MappingOf,
     OfType,
     Pattern,
-    TrainConfig,
-    check_declared,
-    declared,
-    read_yaml,
-    setting,
 )
 from .errors import (
     ConfigKeyError,

@@ -26,7 +26,15 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
-from .config import check_settings, default
+from .config import default
+from .constraints import (
+    BETA,
+    CHUNK_SIZE,
+    REWEIGHT,
+    TAU_PLUS,
+    TEMPERATURE,
+    check_params,
+)
 from .distributed import gather_graphs, global_max
 from .errors import InvalidTypeError, InvalidValueError
 
@@ -52,11 +60,21 @@ _KINDS = {"float": (torch.is_floating_point, "a floating-point tensor"),
           "bool": (lambda t: t.dtype == torch.bool, "a boolean tensor")}
 
 
-def _validated(settings: dict, **tensors) -> dict:
-    """A loss function's settings checked (and stored as
-    :func:`~hngraph.config.check_settings` stores them), and each tensor
-    argument, given as ``name=(value, kind, dims)``, checked to be a tensor
-    of that kind (:data:`_KINDS`) with that many dimensions."""
+#: The parameters of :func:`negative_weights`.
+WEIGHT_PARAMS = {"beta": BETA, "reweight": REWEIGHT}
+#: The parameters of :func:`jsd_local_global` and :class:`JSDLocalGlobalLoss`.
+JSD_PARAMS = {"beta": BETA, "tau_plus": TAU_PLUS, "reweight": REWEIGHT,
+              "chunk_size": CHUNK_SIZE}
+#: The parameters of :func:`hard_infonce` and :class:`HardInfoNCELoss`.
+INFONCE_PARAMS = {"beta": BETA, "tau_plus": TAU_PLUS,
+                  "temperature": TEMPERATURE, "reweight": REWEIGHT}
+
+
+def _validated(params: dict, settings: dict, **tensors) -> dict:
+    """A loss function's settings checked against its declaration
+    ``params`` (and stored, :func:`~hngraph.constraints.check_params`), and
+    each tensor argument, given as ``name=(value, kind, dims)``, checked to
+    be a tensor of that kind (:data:`_KINDS`) with that many dimensions."""
     for name, (value, kind, dims) in tensors.items():
         accepts, text = _KINDS[kind]
         if not isinstance(value, Tensor):
@@ -70,7 +88,7 @@ def _validated(settings: dict, **tensors) -> dict:
         if value.dim() != dims:
             raise InvalidValueError(f"{name} must have {dims} dimension(s), got "
                                     f"shape {tuple(value.shape)}.")
-    return check_settings(**settings)
+    return check_params(params, settings)
 
 
 def negative_weights(scores: Tensor, neg_mask: Tensor, beta: float,
@@ -105,7 +123,7 @@ def negative_weights(scores: Tensor, neg_mask: Tensor, beta: float,
         ``[R, C]`` weights, zero on non-negative entries, mean 1 over each
             row's negatives.
     """
-    reweight = _validated(dict(beta=beta, reweight=reweight),
+    reweight = _validated(WEIGHT_PARAMS, dict(beta=beta, reweight=reweight),
                           scores=(scores, "float", 2),
                           neg_mask=(neg_mask, "bool", 2))["reweight"]
     if neg_mask.shape != scores.shape:
@@ -341,11 +359,12 @@ def jsd_local_global(node_emb: Tensor, graph_emb: Tensor, batch: Tensor,
         Scalar loss tensor.
     """
     if validate:
-        reweight = _validated(dict(beta=beta, tau_plus=tau_plus,
-                                   reweight=reweight, chunk_size=chunk_size),
-                              node_emb=(node_emb, "float", 2),
-                              graph_emb=(graph_emb, "float", 2),
-                              batch=(batch, "index", 1))["reweight"]
+        reweight = _validated(
+            JSD_PARAMS, dict(beta=beta, tau_plus=tau_plus, reweight=reweight,
+                             chunk_size=chunk_size),
+            node_emb=(node_emb, "float", 2),
+            graph_emb=(graph_emb, "float", 2),
+            batch=(batch, "index", 1))["reweight"]
     share = 1.0
     if distributed:
         graph_emb, offset, share = gather_graphs(graph_emb, node_emb.size(0))
@@ -465,10 +484,10 @@ def hard_infonce(z1: Tensor, z2: Tensor, beta: float = default("beta"),
         Scalar loss tensor.
     """
     if validate:
-        reweight = _validated(dict(beta=beta, tau_plus=tau_plus,
-                                   temperature=temperature, reweight=reweight),
-                              z1=(z1, "float", 2),
-                              z2=(z2, "float", 2))["reweight"]
+        reweight = _validated(
+            INFONCE_PARAMS, dict(beta=beta, tau_plus=tau_plus,
+                                 temperature=temperature, reweight=reweight),
+            z1=(z1, "float", 2), z2=(z2, "float", 2))["reweight"]
     if z1.shape != z2.shape or z1.dim() != 2:
         raise InvalidValueError(f"z1 and z2 must both be [G, D], got shapes "
                                 f"{tuple(z1.shape)} and {tuple(z2.shape)}.")
@@ -552,8 +571,9 @@ class JSDLocalGlobalLoss(nn.Module):
                  reweight: str = default("reweight"),
                  chunk_size: int | None = default("chunk_size")):
         super().__init__()
-        settings = check_settings(beta=beta, tau_plus=tau_plus,
-                                  reweight=reweight, chunk_size=chunk_size)
+        settings = check_params(JSD_PARAMS, dict(
+            beta=beta, tau_plus=tau_plus, reweight=reweight,
+            chunk_size=chunk_size))
         self.beta, self.tau_plus = settings["beta"], settings["tau_plus"]
         self.reweight, self.chunk_size = (settings["reweight"],
                                           settings["chunk_size"])
@@ -591,8 +611,9 @@ class HardInfoNCELoss(nn.Module):
                  temperature: float = default("temperature"),
                  reweight: str = default("reweight")):
         super().__init__()
-        settings = check_settings(beta=beta, tau_plus=tau_plus,
-                                  temperature=temperature, reweight=reweight)
+        settings = check_params(INFONCE_PARAMS, dict(
+            beta=beta, tau_plus=tau_plus, temperature=temperature,
+            reweight=reweight))
         self.beta, self.tau_plus = settings["beta"], settings["tau_plus"]
         self.temperature = settings["temperature"]
         self.reweight = settings["reweight"]
@@ -606,4 +627,5 @@ class HardInfoNCELoss(nn.Module):
 
 #: The public names (the API reference lists these).
 __all__ = ["jsd_local_global", "hard_infonce", "JSDLocalGlobalLoss",
-           "HardInfoNCELoss", "negative_weights"]
+           "HardInfoNCELoss", "negative_weights", "WEIGHT_PARAMS", "JSD_PARAMS",
+           "INFONCE_PARAMS"]

@@ -17,7 +17,6 @@ The protocol that :func:`~hngraph.training.fit`,
 """
 from __future__ import annotations
 
-import numbers
 import os
 from pathlib import Path
 
@@ -28,7 +27,24 @@ from torch_geometric.data import Batch
 from torch_geometric.nn import global_add_pool
 
 from .augment import augment_batch
-from .config import Interval, check_settings, default, user_path
+from .config import default, user_path
+from .constraints import (
+    AUGMENTATION,
+    BETA,
+    CHUNK_SIZE,
+    GAMMA,
+    HIDDEN,
+    INIT,
+    LAYERS,
+    PRIOR,
+    RATIO,
+    REWEIGHT,
+    TAU_PLUS,
+    TEMPERATURE,
+    Interval,
+    check,
+    check_params,
+)
 from .encoders import GINEncoder
 from .errors import (
     InvalidTypeError,
@@ -238,11 +254,19 @@ IN_DIM = Interval(int, 1)
 def check_in_dim(in_dim) -> int:
     """``in_dim``, the node feature width, as an ``int`` >= 1 (a NumPy
     integer too); otherwise a ``TypeError`` or ``ValueError`` naming it."""
-    if not IN_DIM.accepts(in_dim):
-        error = InvalidValueError if isinstance(in_dim, numbers.Integral) \
-            and not isinstance(in_dim, bool) else InvalidTypeError
-        raise error(f"in_dim must be {IN_DIM}, got {in_dim!r}.")
-    return IN_DIM.store(in_dim)
+    return check(IN_DIM, in_dim, "in_dim")
+
+
+#: The parameters of :class:`InfoGraph` (beside ``encoder``).
+INFOGRAPH_PARAMS = {"hidden": HIDDEN, "layers": LAYERS, "beta": BETA,
+                    "tau_plus": TAU_PLUS, "reweight": REWEIGHT,
+                    "prior": PRIOR, "gamma": GAMMA,
+                    "chunk_size": CHUNK_SIZE, "init": INIT}
+#: The parameters of :class:`GraphCL` (beside ``encoder``).
+GRAPHCL_PARAMS = {"hidden": HIDDEN, "layers": LAYERS, "beta": BETA,
+                  "tau_plus": TAU_PLUS, "temperature": TEMPERATURE,
+                  "reweight": REWEIGHT, "aug1": AUGMENTATION,
+                  "aug2": AUGMENTATION, "aug_ratio": RATIO, "init": INIT}
 
 
 class InfoGraph(GraphModel):
@@ -281,10 +305,10 @@ class InfoGraph(GraphModel):
                  chunk_size: int | None = default("chunk_size"),
                  init: str = default("init")):
         super().__init__()
-        settings = check_settings(
+        settings = check_params(INFOGRAPH_PARAMS, dict(
             hidden=hidden, layers=layers, beta=beta, tau_plus=tau_plus,
             reweight=reweight, prior=prior, gamma=gamma,
-            chunk_size=chunk_size, init=init)
+            chunk_size=chunk_size, init=init))
         self.criterion = JSDLocalGlobalLoss(beta, tau_plus, reweight,
                                             chunk_size)
         self.gamma = gamma
@@ -346,10 +370,10 @@ class GraphCL(GraphModel):
                  aug_ratio: float = default("aug_ratio"),
                  init: str = default("init")):
         super().__init__()
-        settings = check_settings(
+        settings = check_params(GRAPHCL_PARAMS, dict(
             hidden=hidden, layers=layers, beta=beta, tau_plus=tau_plus,
             temperature=temperature, reweight=reweight, aug1=aug1, aug2=aug2,
-            aug_ratio=aug_ratio, init=init)
+            aug_ratio=aug_ratio, init=init))
         self.criterion = HardInfoNCELoss(beta, tau_plus, temperature,
                                          reweight)
         self.augs, self.aug_ratio = (aug1, aug2), aug_ratio

@@ -4,7 +4,6 @@ and (from :mod:`hngraph.evaluation`) SVM evaluation at chosen epochs."""
 from __future__ import annotations
 
 import math
-import numbers
 import os
 import random
 import sys
@@ -22,7 +21,20 @@ from tqdm.auto import tqdm
 
 from . import distributed as dist_utils
 from .batching import DeviceGraphs, DeviceLoader, check_data
-from .config import check_eval_epochs, check_setting, default, user_path
+from .config import check_eval_epochs, default, user_path
+from .constraints import (
+    BATCH_ORDER,
+    BATCH_SIZE,
+    BATCHING,
+    CHECKPOINT_EVERY,
+    EPOCHS,
+    FOLDS,
+    LR,
+    SEED,
+    Interval,
+    check,
+    check_params,
+)
 from .errors import (
     DivergedError,
     InvalidTypeError,
@@ -71,7 +83,7 @@ def train_loader(dataset, batch_size: int, seed: int,
     if len(dataset) < 2:
         raise InvalidValueError(f"the dataset holds {len(dataset)} graph(s); "
                                 "contrastive training needs at least 2.")
-    check_setting("batch_order", batch_order)
+    check(BATCH_ORDER, batch_order, "batch_order")
     distributed = dist_utils.is_distributed()
     if distributed and batch_order == "fixed":
         raise InvalidValueError("batch_order='fixed' runs in one process; use "
@@ -253,8 +265,7 @@ class Checkpoint(Callback):
     def __init__(self, path: str | os.PathLike, every: int = 1,
                  restart: bool = False):
         self.path = user_path(path, "checkpoint")
-        self.every = check_setting("checkpoint_every", every,
-                                   "Checkpoint: every")
+        self.every = check(CHECKPOINT_EVERY, every, "Checkpoint: every")
         self.restart = restart
 
     def on_fit_start(self, state: FitState) -> None:
@@ -369,16 +380,10 @@ class EarlyStopping(Callback):
     """
 
     def __init__(self, patience: int = 10, min_delta: float = 0.0):
-        self.patience = check_setting("epochs", patience,
-                                      "EarlyStopping: patience")
-        if self.patience < 1:
-            raise InvalidValueError(f"EarlyStopping: patience must be >= 1, "
-                                    f"got {patience!r}.")
-        if not isinstance(min_delta, numbers.Real) or not \
-                math.isfinite(min_delta) or min_delta < 0:
-            raise InvalidValueError(f"EarlyStopping: min_delta must be a "
-                                    f"finite number >= 0, got {min_delta!r}.")
-        self.min_delta = float(min_delta)
+        self.patience = check(Interval(int, 1), patience,
+                              "EarlyStopping: patience")
+        self.min_delta = check(Interval(float, 0), min_delta,
+                               "EarlyStopping: min_delta")
 
     def on_epoch_end(self, state: FitState) -> None:
         losses = state.history["loss"]
@@ -387,6 +392,13 @@ class EarlyStopping(Callback):
                 min(losses[-self.patience:]) >= best - self.min_delta:
             state.stop = True
             state.history["stopped_at"] = state.epoch
+
+
+#: The parameters of :func:`fit`.
+FIT_PARAMS = {"epochs": EPOCHS, "batch_size": BATCH_SIZE, "lr": LR,
+              "seed": SEED, "folds": FOLDS,
+              "checkpoint_every": CHECKPOINT_EVERY,
+              "batch_order": BATCH_ORDER, "batching": BATCHING}
 
 
 def fit(model, dataset, epochs: int = default("epochs"),
@@ -441,12 +453,11 @@ def fit(model, dataset, epochs: int = default("epochs"),
             str, "resumed_at": [epoch after which each resume started]}``,
             and ``stopped_at`` where :class:`EarlyStopping` ended it.
     """
-    epochs, batch_size, lr, seed, folds, checkpoint_every, batch_order = (
-        check_setting(name, value, f"fit: {name}") for name, value in (
-            ("epochs", epochs), ("batch_size", batch_size), ("lr", lr),
-            ("seed", seed), ("folds", folds),
-            ("checkpoint_every", checkpoint_every),
-            ("batch_order", batch_order)))
+    epochs, batch_size, lr, seed, folds, checkpoint_every, batch_order, \
+        batching = check_params(FIT_PARAMS, dict(
+            epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
+            folds=folds, checkpoint_every=checkpoint_every,
+            batch_order=batch_order, batching=batching), "fit: ").values()
     eval_epochs = check_eval_epochs(eval_epochs, epochs, "fit: eval_epochs")
     callbacks = list(callbacks)
     if not all(isinstance(c, Callback) for c in callbacks):
@@ -541,7 +552,6 @@ def make_optimizer(model, lr: float) -> torch.optim.Adam:
 
 
 def _batching(dataset, batching: str) -> str:
-    check_setting("batching", batching)
     if batching == "auto":
         batching = "device"
     if batching == "loader" and isinstance(dataset, DeviceGraphs):

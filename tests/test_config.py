@@ -3,18 +3,23 @@ the same invalid values with the same message."""
 import dataclasses
 import inspect
 
+import numpy as np
 import pytest
 import torch
+from torch_geometric.data import Batch, Data
 
-from hngraph import GraphCL, InfoGraph
+from hngraph import GraphCL, InfoGraph, augment_batch, fit
+from hngraph.augment import AUGMENT_PARAMS
 from hngraph.cli import main
-from hngraph.config import OfType, Options, TrainConfig, check_setting
+from hngraph.config import TrainConfig, check_setting
+from hngraph.constraints import OfType, Options
 from hngraph.losses import (
     HardInfoNCELoss,
     JSDLocalGlobalLoss,
     hard_infonce,
     jsd_local_global,
 )
+from hngraph.training import FIT_PARAMS
 
 SETTINGS = [f for f in dataclasses.fields(TrainConfig)]
 
@@ -166,9 +171,7 @@ def test_numpy_scalars_pass_as_numbers_and_are_stored_as_python_ones(
     are stored as int and float, so results stay JSON."""
     import json
 
-    import numpy as np
-
-    from hngraph import InfoGraph, fit, load_tudataset
+    from hngraph import load_tudataset
     config = TrainConfig(dataset="MUTAG", epochs=np.int64(3),
                          lr=np.float32(0.5), eval_epochs=[np.int32(1)],
                          chunk_size=np.int64(64), beta=np.int8(2))
@@ -190,3 +193,56 @@ def test_numpy_scalars_pass_as_numbers_and_are_stored_as_python_ones(
     with pytest.raises(ValueError, match=r"in_dim must be an integer >= 1, "
                        r"got np.int64\(0\)"):
         InfoGraph(np.int64(0))
+
+
+def test_no_module_below_the_cli_checks_against_a_config_field():
+    # Functions declare their own parameters' constraints; only the config
+    # and the command line check against TrainConfig's fields.
+    import ast
+    from pathlib import Path
+
+    import hngraph
+    callers = []
+    for path in Path(hngraph.__file__).parent.glob("*.py"):
+        if path.name in ("config.py", "cli.py"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Name) and node.id in (
+                    "check_setting", "check_field", "_FIELDS"):
+                callers.append(f"{path.name}: {node.id}")
+    assert not callers
+
+
+def _fit(**kw):
+    return fit(InfoGraph(2), [_graph()] * 4, progress=False, **kw)
+
+
+def _augment(**kw):
+    return augment_batch(**{"name": "node_drop", "ratio": 0.1, **kw},
+                         batch=Batch.from_data_list([_graph()] * 2))
+
+
+@pytest.mark.parametrize("declared,call,where", [
+    (FIT_PARAMS, _fit, "fit: "), (AUGMENT_PARAMS, _augment, "")],
+    ids=["fit", "augment_batch"])
+def test_each_declared_parameter_is_named_as_the_caller_passed_it(
+        declared, call, where):
+    for name, constraint in declared.items():
+        bad = constraint.invalid()
+        with pytest.raises((TypeError, ValueError)) as err:
+            call(**{name: bad})
+        assert str(err.value).startswith(
+            f"{where}{name} must be {constraint}, got {bad!r}"), name
+
+
+def test_fit_takes_numpy_numbers():
+    history = fit(InfoGraph(np.int64(2), hidden=np.int64(4),
+                            layers=np.uint8(1)), [_graph()] * 4,
+                  epochs=np.int64(1), batch_size=np.int32(2),
+                  lr=np.float32(0.01), seed=np.uint16(3), progress=False)
+    assert len(history["loss"]) == 1
+
+
+def _graph():
+    return Data(x=torch.ones(3, 2), edge_index=torch.tensor([[0, 1, 1, 2],
+                                                          [1, 0, 2, 1]]))
