@@ -40,7 +40,7 @@ from torch_geometric.transforms import BaseTransform
 
 from .batching import _ptr
 from .constraints import AUGMENTATION, RATIO, check_params
-from .errors import InvalidValueError
+from .errors import InvalidTypeError, InvalidValueError
 
 
 def _rand(size: int, like: Tensor, generator) -> Tensor:
@@ -177,7 +177,14 @@ def augment_batch(name: str, batch: Batch, ratio: float = 0.2,
         ``[2, E']`` out, with ``N' = N`` for ``edge_perturb`` and
         ``feature_mask``, and ``E' = E`` for ``edge_perturb``.
     """
-    check_params(AUGMENT_PARAMS, {"name": name, "ratio": ratio})
+    name, ratio = check_params(AUGMENT_PARAMS,
+                               {"name": name, "ratio": ratio}).values()
+    if not isinstance(batch, Batch) or not all(
+            isinstance(getattr(batch, k, None), torch.Tensor)
+            for k in ("x", "edge_index", "batch")):
+        raise InvalidTypeError(
+            f"batch must be a PyG Batch with x, edge_index and batch, got "
+            f"{type(batch).__name__} (make one with Batch.from_data_list).")
     return AUGMENTATIONS[name].on_batch(batch, ratio, generator)
 
 

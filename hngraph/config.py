@@ -17,6 +17,7 @@ from .constraints import (
     BETA,
     CHECKPOINT_EVERY,
     CHUNK_SIZE,
+    DEVICE,
     EPOCHS,
     FEATURES,
     FOLDS,
@@ -140,9 +141,7 @@ class TrainConfig:
                         "Adam learning rate")
     seed: int = setting(0, SEED, "seed of the "
                         "weights, the batch order and the folds")
-    device: str = setting(
-        "auto", Pattern(r"auto|cpu|mps|(cuda|xpu)(:\d+)?", "auto, cpu, cuda "
-                        "(or cuda:N), mps or xpu", "gpu"), "auto, cpu or cuda")
+    device: str = setting("auto", DEVICE, "auto, cpu or cuda")
     batching: str = setting(
         "auto", BATCHING, "device: build mini-batches on the "
         "training device; loader: PyG's DataLoader (datasets larger than "

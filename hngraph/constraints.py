@@ -110,7 +110,8 @@ class Options(Constraint):
         self.values, self.renamed = values, renamed or {}
 
     def accepts(self, value) -> bool:
-        return value in self.values or value in self.renamed
+        return isinstance(value, str) and (value in self.values
+                                           or value in self.renamed)
 
     def invalid(self):
         return "no-such-choice"
@@ -263,7 +264,7 @@ def check(constraint: Constraint, value, label: str, hint: str = ""):
                     + (f" {hint}" if hint else ""))
     if isinstance(constraint, Options) and value in constraint.renamed:
         new = constraint.renamed[value]
-        warnings.warn(f"{label}={value!r} is renamed {new!r}; the old name "
+        warnings.warn(f"{label}: {value!r} is renamed {new!r}; the old name "
                       "will be removed in a later release.", FutureWarning,
                       stacklevel=4)
         return new
@@ -282,8 +283,9 @@ def check_params(constraints: dict[str, Constraint], values: dict,
 
 #: The parameters several functions share, declared once (the settings of
 #: :class:`~hngraph.config.TrainConfig` of the same name use them too).
-HIDDEN = Interval(int, 1)
-LAYERS = Interval(int, 1)
+#: Sizes are bounded where a larger one could only exhaust memory or time.
+HIDDEN = Interval(int, 1, 2 ** 16)
+LAYERS = Interval(int, 1, 2 ** 10)
 INIT = Options(INIT_CHOICES)
 BETA = Interval(float, 0)
 TAU_PLUS = Interval(float, 0, 1)
@@ -295,15 +297,17 @@ TEMPERATURE = Interval(float, 0, open_low=True)
 AUGMENTATION = Options(AUGMENTATION_NAMES)
 RATIO = Interval(float, 0, 1)
 FEATURES = Options(FEATURE_CHOICES)
-EPOCHS = Interval(int, 0)
+EPOCHS = Interval(int, 0, 10 ** 6)
 BATCH_SIZE = Interval(int, 2)
 BATCH_ORDER = Options(BATCH_ORDERS)
 LR = Interval(float, 0, open_low=True)
 SEED = Interval(int, 0, SEED_END)
 BATCHING = Options(BATCHING_CHOICES)
-FOLDS = Interval(int, 2)
-REPEATS = Interval(int, 1)
+FOLDS = Interval(int, 2, 10 ** 6)
+REPEATS = Interval(int, 1, 1000)
 CHECKPOINT_EVERY = Interval(int, 0)
+DEVICE = Pattern(r"auto|cpu|mps|(cuda|xpu)(:\d+)?",
+                 "auto, cpu, cuda (or cuda:N), mps or xpu", "gpu")
 
 
 #: The public names (the API reference lists these).
@@ -313,6 +317,6 @@ __all__ = ["Constraint", "Interval", "Options", "Pattern", "OfType",
            "TAU_PLUS", "REWEIGHT", "PRIOR", "GAMMA", "CHUNK_SIZE",
            "TEMPERATURE", "AUGMENTATION", "RATIO", "FEATURES", "EPOCHS",
            "BATCH_SIZE", "BATCH_ORDER", "LR", "SEED", "BATCHING", "FOLDS",
-           "REPEATS", "CHECKPOINT_EVERY", "FEATURE_CHOICES", "REWEIGHT_MODES",
+           "REPEATS", "CHECKPOINT_EVERY", "DEVICE", "FEATURE_CHOICES", "REWEIGHT_MODES",
            "BATCHING_CHOICES", "AUGMENTATION_NAMES", "OBJECTIVES",
            "BATCH_ORDERS", "INIT_CHOICES"]

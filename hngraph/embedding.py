@@ -12,6 +12,7 @@ from torch_geometric.data import Data
 from torch_geometric.loader import DataLoader
 from torch_geometric.utils import from_networkx
 
+from .constraints import DEVICE, Interval, check
 from .data import check_graphs
 from .errors import (
     InvalidTypeError,
@@ -21,6 +22,7 @@ from .errors import (
 )
 from .features import apply_feature_recipe
 from .models import GraphModel, Pooled, load_model
+from .training import resolve_device
 
 #: Readers for the files of an input folder, by suffix.
 READERS = {".graphml": nx.read_graphml, ".gml": nx.read_gml,
@@ -137,14 +139,13 @@ def embed(model, graphs, batch_size: int = 256,
         raise InvalidTypeError(f"model must be an hngraph model, the path of "
                                f"its model file or an encoder, got "
                                f"{type(model).__name__}.")
+    batch_size = check(Interval(int, 1, 2 ** 31), batch_size, "batch_size")
+    device = resolve_device(check(DEVICE, str(device) if isinstance(
+        device, torch.device) else device, "device"))
     if isinstance(model, (str, os.PathLike)):
         model = load_model(model, map_location=device)
     elif not isinstance(model, GraphModel):
         model = Pooled(model)
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or \
-            batch_size < 1:
-        raise InvalidValueError(f"batch_size must be an integer >= 1, got "
-                                f"{batch_size!r}.")
     if node_attrs is not None and (
             isinstance(node_attrs, str) or not all(
                 isinstance(a, str) for a in node_attrs) or not node_attrs):

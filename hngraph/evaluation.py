@@ -44,12 +44,29 @@ from torch_geometric.loader import DataLoader
 
 from .batching import DeviceGraphs, DeviceLoader
 from .config import check_eval_epochs
-from .constraints import FOLDS, REPEATS, check
+from .constraints import (
+    FOLDS,
+    REPEATS,
+    SEED,
+    Either,
+    Interval,
+    Nullable,
+    Options,
+    check,
+    check_params,
+)
 from .errors import InvalidTypeError, InvalidValueError
 from .training import Callback, FitState
 
 C_GRID = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1000.0)
 METHODS = ("fast", "sklearn")
+#: The parameters of :func:`svm_accuracy` (beside the arrays and ``c_grid``);
+#: :func:`select_embeddings` takes them but ``method``.
+SVM_PARAMS = {"folds": FOLDS, "seed": SEED, "inner_folds": FOLDS,
+              "method": Options(METHODS),
+              "n_jobs": Nullable(Either(Interval(int, -1, 0),
+                                        Interval(int, 1, 2 ** 16))),
+              "repeats": REPEATS}
 
 
 @dataclass
@@ -134,8 +151,11 @@ def _check_inputs(embeddings, labels, folds, c_grid=C_GRID):
         raise InvalidValueError(f"embeddings reach {np.abs(x).max():.3g}, beyond "
                                 f"{MAX_ABS_EMBEDDING:g}, where their squared "
                                 "distances overflow; standardise them first.")
-    grid = np.asarray(c_grid, dtype=np.float64).ravel() if np.ndim(
-        c_grid) else np.array([])
+    try:
+        grid = np.asarray(c_grid, dtype=np.float64).ravel() if np.ndim(
+            c_grid) else np.array([])
+    except (TypeError, ValueError, RuntimeError):
+        grid = np.array([])
     if grid.size == 0 or not (np.isfinite(grid).all() and (grid > 0).all()):
         raise InvalidValueError(f"c_grid must be a non-empty list of finite numbers "
                                 f"> 0, got {c_grid!r}.")
@@ -147,7 +167,11 @@ def check_labels(labels, folds: int) -> np.ndarray:
     ``folds``-fold protocol: at least two classes, each with at least
     ``folds`` graphs (run before training, so that a run that could not be
     scored never trains)."""
-    values = np.asarray(labels)
+    try:
+        values = np.asarray(labels)
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise InvalidTypeError(f"labels must be an array of class labels, "
+                               f"got {type(labels).__name__} ({err}).") from err
     if values.ndim != 1:
         raise InvalidValueError(f"labels must be one class label per graph ([n]), "
                                 f"got shape {values.shape}.")
@@ -161,8 +185,9 @@ def check_labels(labels, folds: int) -> np.ndarray:
         raise InvalidValueError("labels hold a single class; accuracy is "
                                 "meaningless. Check the dataset's labels.")
     if counts.min() < folds:
-        raise InvalidValueError(f"the smallest class has {counts.min()} examples, "
-                                f"fewer than folds={folds}; lower folds.")
+        raise InvalidValueError(f"labels: the smallest class has {counts.min()} "
+                                f"examples, fewer than folds={folds}; lower "
+                                "folds.")
     return y
 
 
@@ -256,8 +281,10 @@ def svm_accuracy(embeddings, labels, folds: int = 10, seed: int = 0,
     Returns:
         An :class:`SVMResult`.
     """
-    if method not in METHODS:
-        raise InvalidValueError(f"method must be one of {METHODS}, got {method!r}.")
+    folds, seed, inner_folds, method, n_jobs, repeats = check_params(
+        SVM_PARAMS, dict(folds=folds, seed=seed, inner_folds=inner_folds,
+                         method=method, n_jobs=n_jobs,
+                         repeats=repeats)).values()
     x, y = _check_inputs(embeddings, labels, folds, c_grid)
     splits = _outer_splits(y, folds, seed, repeats)
     if method == "fast":
@@ -338,6 +365,9 @@ def select_embeddings(candidates: Mapping[str, np.ndarray], labels,
     if not isinstance(candidates, Mapping) or not candidates:
         raise InvalidValueError("candidates must be a non-empty mapping of names to "
                                 f"embeddings, got {type(candidates).__name__}.")
+    folds, seed, inner_folds, n_jobs, repeats = check_params(
+        SVM_PARAMS, dict(folds=folds, seed=seed, inner_folds=inner_folds,
+                         n_jobs=n_jobs, repeats=repeats)).values()
     svms = {}
     for name, emb in candidates.items():
         x, y = _check_inputs(emb, labels, folds, c_grid)

@@ -17,7 +17,7 @@ from torch_geometric.transforms import BaseTransform
 from torch_geometric.utils import degree
 
 from .constraints import FEATURES, check
-from .errors import InvalidValueError
+from .errors import InvalidTypeError, InvalidValueError
 
 #: From this maximum degree on, the degree is standardised instead of
 #: one-hot encoded (the HCL reference setting).
@@ -39,6 +39,12 @@ def fit_feature_recipe(graphs: list[Data], features: str = "auto") -> dict:
     transform is :func:`feature_transform`.
     """
     check(FEATURES, features, "features")
+    if isinstance(graphs, (str, bytes, Data)) or not hasattr(
+            graphs, "__len__") or not len(graphs) or not all(
+            isinstance(g, Data) for g in graphs):
+        raise InvalidTypeError(
+            "graphs must be a non-empty list of PyG Data (or a PyG "
+            f"dataset), got {type(graphs).__name__}.")
     has_x = all(getattr(g, "x", None) is not None for g in graphs)
     if features == "auto":
         features = "labels" if has_x else "degree"

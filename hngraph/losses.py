@@ -75,6 +75,7 @@ def _validated(params: dict, settings: dict, **tensors) -> dict:
     ``params`` (and stored, :func:`~hngraph.constraints.check_params`), and
     each tensor argument, given as ``name=(value, kind, dims)``, checked to
     be a tensor of that kind (:data:`_KINDS`) with that many dimensions."""
+    device = None
     for name, (value, kind, dims) in tensors.items():
         accepts, text = _KINDS[kind]
         if not isinstance(value, Tensor):
@@ -88,6 +89,14 @@ def _validated(params: dict, settings: dict, **tensors) -> dict:
         if value.dim() != dims:
             raise InvalidValueError(f"{name} must have {dims} dimension(s), got "
                                     f"shape {tuple(value.shape)}.")
+        if value.device.type == "meta":
+            raise InvalidValueError(f"{name} is a meta tensor, which holds "
+                                    "no values; give a tensor with data.")
+        if device is not None and value.device != device:
+            raise InvalidValueError(
+                f"{name} is on {value.device}, the tensors before it on "
+                f"{device}; move them to one device (.to(device)).")
+        device = value.device
     return check_params(params, settings)
 
 
@@ -123,9 +132,10 @@ def negative_weights(scores: Tensor, neg_mask: Tensor, beta: float,
         ``[R, C]`` weights, zero on non-negative entries, mean 1 over each
             row's negatives.
     """
-    reweight = _validated(WEIGHT_PARAMS, dict(beta=beta, reweight=reweight),
-                          scores=(scores, "float", 2),
-                          neg_mask=(neg_mask, "bool", 2))["reweight"]
+    beta, reweight = _validated(WEIGHT_PARAMS,
+                                dict(beta=beta, reweight=reweight),
+                                scores=(scores, "float", 2),
+                                neg_mask=(neg_mask, "bool", 2)).values()
     if neg_mask.shape != scores.shape:
         raise InvalidValueError(f"neg_mask must have the shape of scores "
                                 f"{tuple(scores.shape)}, got "
@@ -359,12 +369,12 @@ def jsd_local_global(node_emb: Tensor, graph_emb: Tensor, batch: Tensor,
         Scalar loss tensor.
     """
     if validate:
-        reweight = _validated(
+        beta, tau_plus, reweight, chunk_size = _validated(
             JSD_PARAMS, dict(beta=beta, tau_plus=tau_plus, reweight=reweight,
                              chunk_size=chunk_size),
             node_emb=(node_emb, "float", 2),
             graph_emb=(graph_emb, "float", 2),
-            batch=(batch, "index", 1))["reweight"]
+            batch=(batch, "index", 1)).values()
     share = 1.0
     if distributed:
         graph_emb, offset, share = gather_graphs(graph_emb, node_emb.size(0))
@@ -383,7 +393,7 @@ def _check_local_global(node_emb: Tensor, graph_emb: Tensor, batch: Tensor,
     num_graphs = graph_emb.size(0)
     if num_graphs < 2:
         raise InvalidValueError(
-            f"the batch holds {num_graphs} graph(s), but the local-global "
+            f"graph_emb holds {num_graphs} graph(s), but the local-global "
             "objective contrasts each graph with the other graphs of its "
             "batch, so it needs at least 2. Use a batch_size of 2 or more, "
             "or drop a last batch of one graph (drop_last=True).")
@@ -393,8 +403,9 @@ def _check_local_global(node_emb: Tensor, graph_emb: Tensor, batch: Tensor,
             f"node_emb [N, D] and graph_emb [G, D] must share D, got shapes "
             f"{tuple(node_emb.shape)} and {tuple(graph_emb.shape)}.")
     if batch.numel() != node_emb.size(0):
-        raise InvalidValueError(f"batch has {batch.numel()} entries for "
-                                f"{node_emb.size(0)} nodes.")
+        raise InvalidValueError(f"batch has {batch.numel()} entries, but "
+                                f"node_emb has {node_emb.size(0)} rows "
+                                "(nodes); give one graph index per node.")
     if node_emb.size(0) == 0:
         raise InvalidValueError("node_emb has no rows: the objective averages over "
                                 "the batch's nodes, and a batch of graphs without "
@@ -484,10 +495,10 @@ def hard_infonce(z1: Tensor, z2: Tensor, beta: float = default("beta"),
         Scalar loss tensor.
     """
     if validate:
-        reweight = _validated(
+        beta, tau_plus, temperature, reweight = _validated(
             INFONCE_PARAMS, dict(beta=beta, tau_plus=tau_plus,
                                  temperature=temperature, reweight=reweight),
-            z1=(z1, "float", 2), z2=(z2, "float", 2))["reweight"]
+            z1=(z1, "float", 2), z2=(z2, "float", 2)).values()
     if z1.shape != z2.shape or z1.dim() != 2:
         raise InvalidValueError(f"z1 and z2 must both be [G, D], got shapes "
                                 f"{tuple(z1.shape)} and {tuple(z2.shape)}.")

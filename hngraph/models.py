@@ -140,7 +140,9 @@ class GraphModel(nn.Module):
             self.encoder, self.own_encoder = encoder, False
             self.config = {"encoder": type(encoder).__name__, **settings}
             return encoder_width(encoder)
-        self.config = {"in_dim": check_in_dim(encoder), **shape, **settings}
+        self.config = {"in_dim": check(
+            IN_DIM, encoder, "encoder", "Give an encoder module, or the "
+            "node feature width for the default GIN."), **shape, **settings}
         self.encoder = GINEncoder(self.config["in_dim"], **shape)
         self.own_encoder = True
         return self.encoder.out_dim
@@ -247,14 +249,8 @@ class GraphModel(nn.Module):
         return model.eval()
 
 
-#: The constraint of a model's ``in_dim``.
-IN_DIM = Interval(int, 1)
-
-
-def check_in_dim(in_dim) -> int:
-    """``in_dim``, the node feature width, as an ``int`` >= 1 (a NumPy
-    integer too); otherwise a ``TypeError`` or ``ValueError`` naming it."""
-    return check(IN_DIM, in_dim, "in_dim")
+#: The constraint of a model's node feature width.
+IN_DIM = Interval(int, 1, 2 ** 20)
 
 
 #: The parameters of :class:`InfoGraph` (beside ``encoder``).

@@ -27,11 +27,13 @@ from .constraints import (
     BATCH_SIZE,
     BATCHING,
     CHECKPOINT_EVERY,
+    DEVICE,
     EPOCHS,
     FOLDS,
     LR,
     SEED,
     Interval,
+    OfType,
     check,
     check_params,
 )
@@ -396,9 +398,10 @@ class EarlyStopping(Callback):
 
 #: The parameters of :func:`fit`.
 FIT_PARAMS = {"epochs": EPOCHS, "batch_size": BATCH_SIZE, "lr": LR,
-              "seed": SEED, "folds": FOLDS,
-              "checkpoint_every": CHECKPOINT_EVERY,
-              "batch_order": BATCH_ORDER, "batching": BATCHING}
+              "seed": SEED, "device": DEVICE, "folds": FOLDS,
+              "progress": OfType(bool), "checkpoint_every": CHECKPOINT_EVERY,
+              "batching": BATCHING, "restart": OfType(bool),
+              "batch_order": BATCH_ORDER}
 
 
 def fit(model, dataset, epochs: int = default("epochs"),
@@ -453,11 +456,18 @@ def fit(model, dataset, epochs: int = default("epochs"),
             str, "resumed_at": [epoch after which each resume started]}``,
             and ``stopped_at`` where :class:`EarlyStopping` ended it.
     """
-    epochs, batch_size, lr, seed, folds, checkpoint_every, batch_order, \
-        batching = check_params(FIT_PARAMS, dict(
-            epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
-            folds=folds, checkpoint_every=checkpoint_every,
-            batch_order=batch_order, batching=batching), "fit: ").values()
+    if not isinstance(model, torch.nn.Module) or not callable(
+            getattr(model, "loss", None)):
+        raise InvalidTypeError(
+            f"fit: model must be a torch module with loss(batch) (see "
+            f"hngraph.models), got {type(model).__name__}.")
+    device = str(device) if isinstance(device, torch.device) else device
+    (epochs, batch_size, lr, seed, device, folds, progress, checkpoint_every,
+     batching, restart, batch_order) = check_params(FIT_PARAMS, dict(
+         epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
+         device=device, folds=folds, progress=progress,
+         checkpoint_every=checkpoint_every, batching=batching,
+         restart=restart, batch_order=batch_order), "fit: ").values()
     eval_epochs = check_eval_epochs(eval_epochs, epochs, "fit: eval_epochs")
     callbacks = list(callbacks)
     if not all(isinstance(c, Callback) for c in callbacks):
@@ -596,7 +606,7 @@ def _train_epoch(model, step, loader, optimizer, device, history: dict,
     if not np.isfinite(epoch_loss):
         raise DivergedError(
             f"the training loss became {epoch_loss} at epoch {epoch}. "
-            "Lower the learning rate or beta, or check the features.")
+            "Lower the learning rate (lr) or beta, or check the features.")
     history["loss"].append(epoch_loss)
 
 

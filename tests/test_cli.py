@@ -55,7 +55,7 @@ def test_bad_config_rejected(tmp_path, run_cli):
     cfg.write_text("epochs: ten\n")
     out = run_cli("train", "--config", str(cfg), cwd=tmp_path)
     assert out.returncode == 2
-    assert "'epochs' must be an integer >= 0, got 'ten'" in out.stderr
+    assert "'epochs' must be an integer in [0, 1000000), got 'ten'" in out.stderr
     out = run_cli("train", "--tau-plus", "1.0", cwd=tmp_path)
     assert out.returncode == 2
     assert "--tau-plus must be a finite number in [0, 1), got 1.0" in out.stderr
@@ -210,7 +210,7 @@ def test_renamed_choice_warns_in_one_line(tmp_path, run_cli):
     out = run_cli("train", "--dataset", "MUTAG", "--reweight", "reference",
                   "--out", blocker, cwd=tmp_path)
     lines = out.stderr.splitlines()
-    assert lines[0] == ("hngraph: warning: reweight='reference' is renamed "
+    assert lines[0] == ("hngraph: warning: --reweight: 'reference' is renamed "
                         "'hcl-code'; the old name will be removed in a later "
                         "release.")
     assert out.returncode == 2 and lines[1].startswith("hngraph: error: ")

@@ -187,11 +187,11 @@ def test_numpy_scalars_pass_as_numbers_and_are_stored_as_python_ones(
     for bad in (np.bool_(True), True):
         with pytest.raises(TypeError, match="'epochs' must be an integer"):
             TrainConfig(epochs=bad)
-    with pytest.raises(TypeError, match="in_dim must be an integer >= 1, "
-                       "got True"):
+    with pytest.raises(TypeError, match=r"encoder must be an integer in "
+                       r"\[1, 1048576\), got True"):
         InfoGraph(True)
-    with pytest.raises(ValueError, match=r"in_dim must be an integer >= 1, "
-                       r"got np.int64\(0\)"):
+    with pytest.raises(ValueError, match=r"encoder must be an integer in "
+                       r"\[1, 1048576\), got np.int64\(0\)"):
         InfoGraph(np.int64(0))
 
 
@@ -214,7 +214,7 @@ def test_no_module_below_the_cli_checks_against_a_config_field():
 
 
 def _fit(**kw):
-    return fit(InfoGraph(2), [_graph()] * 4, progress=False, **kw)
+    return fit(InfoGraph(2), [_graph()] * 4, **{"progress": False, **kw})
 
 
 def _augment(**kw):

@@ -81,7 +81,7 @@ CLAUSES = [
     ({"report": "a/b"}, "report must be a name"),
     ({"title": 3}, "title must be a string"),
     ({"colour": 1}, "unknown key(s) ['colour']"),
-    ({"epochs": -1}, "'epochs' must be an integer >= 0"),
+    ({"epochs": -1}, "'epochs' must be an integer in [0, 1000000)"),
     ({"cells": {"a": {"beta": 0, "tau_plus": 0, "seed": 3}}},
      "cell 'a' sets ['seed'], which the grid sets for every run (seed from "
      "seeds:)"),
