@@ -21,15 +21,8 @@ import sys
 import warnings
 from pathlib import Path
 
-from .config import (
-    Interval,
-    ListOf,
-    Nullable,
-    OfType,
-    Options,
-    TrainConfig,
-    check_setting,
-)
+from .config import TrainConfig, check_setting
+from .constraints import Interval, ListOf, Nullable, OfType, Options, check
 from .errors import HngraphError
 from .executors import (
     EXECUTORS,
@@ -331,9 +324,8 @@ def _grid(args) -> int:
         grid = GridConfig.from_yaml(args.config)
         if getattr(args, "out", None) is not None:
             grid = dataclasses.replace(grid, out=args.out)
-    except (OSError, KeyError, TypeError, ValueError) as err:
-        msg = err.args[0] if isinstance(err, KeyError) and err.args else err
-        raise UsageError(msg) from err
+    except HngraphError as err:
+        raise UsageError(str(err)) from err
     if args.action == "report":
         from .grid_report import write_report
 
@@ -342,11 +334,14 @@ def _grid(args) -> int:
         return 0
     for flag in ("jobs", "threads"):
         value = getattr(args, flag)
-        if value is not None and value < 1:
-            raise UsageError(f"--{flag} must be an integer >= 1, got {value}.")
-    if args.device is not None:
-        check_setting("device", args.device, "--device")
+        if value is not None:
+            try:
+                check(Interval(int, 1, 2 ** 16), value, f"--{flag}")
+            except HngraphError as err:
+                raise UsageError(str(err)) from err
     try:
+        if args.device is not None:
+            check_setting("device", args.device, "--device")
         runs = plan(grid, args.datasets, args.cells, args.seeds)
         executor = None if args.dry_run else _executor(args, grid)
     except (ValueError, ExecutorUnavailable) as err:

@@ -173,9 +173,10 @@ class GridConfig:
         for cell, other in [(self.baseline, self.baseline), *self.pairs
                             .items()]:
             if other and (other not in every or cell not in every):
-                raise InvalidValueError(f"{self.source}: the report pairs {cell!r} "
-                                        f"with {other!r}; both must be cells, "
-                                        f"selections or pools ({sorted(every)}).")
+                raise InvalidValueError(
+                    f"{self.source}: {'baseline' if cell == self.baseline else 'pairs'}"
+                    f" has the report pair {cell!r} with {other!r}; both must "
+                    f"be cells, selections or pools ({sorted(every)}).")
 
     @classmethod
     def from_yaml(cls, path: str | os.PathLike) -> GridConfig:
@@ -287,10 +288,10 @@ def plan(grid: GridConfig, datasets=None, cells=None, seeds=None
         if given is not None and not given:
             raise InvalidValueError(f"an empty list of {what}s runs nothing; leave "
                                     "the flag out to run the grid's own.")
-        unknown = sorted(set(given or []) - set(known))
+        unknown = sorted(set(given or []) - set(known), key=str)
         if unknown:
-            raise InvalidValueError(f"unknown {what}(s) {unknown}; the grid has "
-                                    f"{known}.")
+            raise InvalidValueError(f"{what}s: unknown {what}(s) {unknown}; "
+                                    f"the grid has {known}.")
     return [Run(d, n, s) for d in datasets or grid.datasets
             for s in (seeds if seeds is not None else grid.seeds)
             for n in cells or names]

@@ -74,8 +74,8 @@ CLAUSES = [
      "to values each a non-empty list"),
     ({"pools": {"p": ["nope"]}}, "pools[p] names ['nope']"),
     ({"modes": {"m": ["nope"]}}, "modes[m] names ['nope']"),
-    ({"baseline": "nope"}, "the report pairs 'nope' with 'nope'"),
-    ({"pairs": {"paper-b1": "nope"}}, "the report pairs 'paper-b1' with "
+    ({"baseline": "nope"}, "baseline has the report pair 'nope' with 'nope'"),
+    ({"pairs": {"paper-b1": "nope"}}, "pairs has the report pair 'paper-b1' with "
      "'nope'"),
     ({"published": {"X": {"MUTAG": "89"}}}, "published must be a mapping"),
     ({"report": "a/b"}, "report must be a name"),

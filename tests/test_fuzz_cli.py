@@ -1,0 +1,111 @@
+"""Grid configs and ``hngraph grid run`` flags fuzzed: a valid tiny grid
+with one key, cell setting or flag replaced by a generated value (wrong
+type, empty, huge, NaN, unicode, names with separators, YAML anchors), or
+an unknown key added. Each either passes (a dry run, exit 0) or exits 2
+with one line, ``hngraph: error: ...``, naming the key or flag; nothing is
+written outside ``out``. ``HNGRAPH_FUZZ_EXAMPLES`` sets the examples
+(CI: 40); with ``pytest -s`` it prints its outcomes."""
+import math
+import os
+from collections import Counter
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from hngraph.cli import main
+
+EXAMPLES = int(os.environ.get("HNGRAPH_FUZZ_EXAMPLES", "40"))
+BASE = {"epochs": 1, "batch_size": 64, "hidden": 8, "layers": 1,
+        "seeds": [0, 1], "datasets": ["MUTAG"],
+        "cells": {"infograph": {"beta": 0, "tau_plus": 0},
+                  "paper-b1": {"beta": 1, "tau_plus": 0.5}},
+        "selections": {"pick": ["infograph", "paper-b1"]},
+        "baseline": "infograph"}
+VALUES = st.sampled_from([
+    None, "", " ", "x", "é/../x", "a b", "MUTAG", -1, 0, 1.5, 2 ** 70,
+    -(2 ** 70), math.nan, math.inf, True, [], [0, 0], ["MUTAG", "MUTAG"],
+    [None], {}, {"a": 1}, {"MUTAG": "5"}, "\u202e", "x" * 300]) | \
+    st.text(max_size=12)
+KEYS = ["epochs", "batch_size", "hidden", "layers", "seeds", "datasets",
+        "cells", "selections", "baseline", "repeats", "pairs", "pools",
+        "modes", "published", "title", "report", "slurm", "shares_out",
+        "lr", "reweight", "no_such_key"]
+CELL_KEYS = ["beta", "tau_plus", "reweight", "epochs", "dataset", "seed",
+             "out", "temperature", "no_such_setting"]
+FLAGS = ["--jobs", "--threads", "--seeds", "--datasets", "--cells",
+         "--stage", "--executor", "--device", "--out"]
+
+
+def _named(message: str, key: str) -> bool:
+    return key.lstrip("-").replace("-", "_") in message.replace("-", "_")
+
+
+def test_fuzzed_grid_configs_and_flags(tmp_path, capsys):
+    outcomes = Counter()
+    runs = iter(range(10 ** 9))
+
+    @settings(max_examples=EXAMPLES, deadline=None, database=None,
+              print_blob=True,
+              suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(st.data())
+    def check(data):
+        folder = tmp_path / f"run{next(runs)}"
+        folder.mkdir()
+        config = yaml.safe_load(yaml.safe_dump(BASE))
+        config["out"] = str(folder / "out")
+        where = data.draw(st.sampled_from(["key", "cell", "flag"]))
+        flags = []
+        if where == "key":
+            named = data.draw(st.sampled_from(KEYS))
+            config[named] = data.draw(VALUES)
+        elif where == "cell":
+            named = data.draw(st.sampled_from(CELL_KEYS))
+            config["cells"]["paper-b1"][named] = data.draw(VALUES)
+        else:
+            named = data.draw(st.sampled_from(FLAGS))
+            flags = [named, str(data.draw(VALUES))]
+        path = folder / "grid.yaml"
+        text = yaml.safe_dump(config, allow_unicode=True)
+        if data.draw(st.booleans()):  # the same document through anchors
+            text = text.replace("seeds:\n- 0\n- 1", "seeds: &s\n- 0\n- 1")
+        path.write_text(text)
+        capsys.readouterr()
+        try:
+            code = main(["grid", "run", str(path), "--dry-run",
+                         "--allow-dirty", *flags])
+        except SystemExit as done:  # argparse: a flag of the wrong type
+            code = done.code
+        err = capsys.readouterr().err
+        written = {p.name for p in folder.iterdir()}
+        assert written <= {"grid.yaml", "out"}, written
+        if code == 0:
+            outcomes["a valid grid: dry run"] += 1
+            return
+        lines = err.strip().splitlines()
+        assert code == 2, (named, code, err)
+        assert "internal error" not in err, err
+        assert lines and lines[-1].startswith(("hngraph: error:",
+                                               "hngraph grid run: error:",
+                                               "usage:")), err
+        if where != "flag" or not err.startswith("usage:"):
+            assert _named(err, named) or named in ("cells", "selections"), \
+                (named, err)
+        outcomes["refused, exit 2, naming it"] += 1
+
+    check()
+    print(f"\ngrid configs and flags: {sum(outcomes.values())} examples, "
+          f"{dict(outcomes)}")
+
+
+@pytest.mark.parametrize("text,named", [
+    ("epochs: 1\nepochs: 2\n", "epochs"),          # a key given twice
+    ("epochs: [1\n", "line"),                      # not YAML
+    ("- 1\n- 2\n", "mapping"),                     # not a mapping
+])
+def test_yaml_documents_that_are_not_grids(tmp_path, capsys, text, named):
+    path = tmp_path / "grid.yaml"
+    path.write_text(text)
+    assert main(["grid", "run", str(path), "--dry-run"]) == 2
+    assert named in capsys.readouterr().err
