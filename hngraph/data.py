@@ -124,7 +124,8 @@ def _open_cached(cache_root: str, name: str, raw: str | None,
             return _open_locked(cache_root, name, raw, use_node_attr, folder)
     except (PermissionError, FileExistsError, NotADirectoryError) as err:
         raise CacheError(
-            f"the processed-data cache {folder} cannot be written ({err}). "
+            f"the processed-data cache {folder} cannot be written "
+            f"({err.strerror or type(err).__name__}). "
             "Point HNGRAPH_CACHE (or cache=) at a writable folder, for "
             "example `export HNGRAPH_CACHE=/tmp/hngraph-cache`.") from err
 
@@ -258,7 +259,7 @@ def load_tudataset(name: str, root: str | os.PathLike | None = None,
         if raw is not None or isinstance(err, CacheError):
             raise
         remove_failed_download(Path(cache_root) / name)
-        raise _not_found(name, root, looked, f"{type(err).__name__}: {err}") \
+        raise _not_found(name, root, looked, type(err).__name__) \
             from err
     graphs = [tu[i] for i in range(len(tu))]
     check_graphs(graphs)

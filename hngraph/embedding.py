@@ -15,6 +15,7 @@ from torch_geometric.utils import from_networkx
 from .constraints import DEVICE, Interval, check
 from .data import check_graphs
 from .errors import (
+    HngraphError,
     InvalidTypeError,
     InvalidValueError,
     MissingFileError,
@@ -95,7 +96,7 @@ def as_data_list(graphs, recipe: dict, node_attrs: list[str] | None = None
         if isinstance(g, nx.Graph):
             try:
                 g = networkx_to_data(g, recipe, node_attrs)
-            except ValueError as err:
+            except HngraphError as err:
                 raise InvalidValueError(f"graph {i}: {err}") from err
         elif not isinstance(g, Data):
             raise InvalidTypeError(f"graph {i} is a {type(g).__name__}; give PyG "
@@ -108,7 +109,7 @@ def as_data_list(graphs, recipe: dict, node_attrs: list[str] | None = None
     for i, g in enumerate(out):
         try:
             featured.append(apply_feature_recipe(g, recipe))
-        except ValueError as err:
+        except HngraphError as err:
             raise InvalidValueError(f"graph {i}: {err}") from err
     return featured
 
@@ -170,7 +171,7 @@ def _read_graph_file(path: Path):
         return READERS[path.suffix](path)
     except Exception as err:  # networkx raises many kinds on broken files
         raise InvalidValueError(f"{path} cannot be read as a {path.suffix[1:]} "
-                                f"graph ({type(err).__name__}: {err}). Fix or remove "
+                                f"graph ({type(err).__name__}). Fix or remove "
                                 "the file.") from err
 
 
@@ -203,7 +204,7 @@ def read_graphs(path: str | os.PathLike) -> list:
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError,
             AttributeError, ImportError, IndexError) as err:
         raise InvalidValueError(
-            f"{path} is not a pickle of graphs ({type(err).__name__}: {err}). "
+            f"{path} is not a pickle of graphs ({type(err).__name__}). "
             "Give a .pkl file holding a list of networkx graphs or PyG Data, "
             "or a folder of .graphml, .gml, .edgelist or .adjlist files.") \
             from err

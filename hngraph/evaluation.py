@@ -139,7 +139,8 @@ def _check_inputs(embeddings, labels, folds, c_grid=C_GRID):
         x = np.asarray(embeddings, dtype=np.float64)
     except (TypeError, ValueError) as err:
         raise InvalidTypeError(f"embeddings must be a numeric [n, d] array, got "
-                               f"{type(embeddings).__name__} ({err}).") from err
+                               f"{type(embeddings).__name__} ({type(err).__name__})."
+                               ) from err
     y = check_labels(labels, folds)
     if x.ndim != 2 or x.shape[0] != y.shape[0]:
         raise InvalidValueError(f"embeddings must be [n, d] with one label per row, "
@@ -171,7 +172,8 @@ def check_labels(labels, folds: int) -> np.ndarray:
         values = np.asarray(labels)
     except (TypeError, ValueError, RuntimeError) as err:
         raise InvalidTypeError(f"labels must be an array of class labels, "
-                               f"got {type(labels).__name__} ({err}).") from err
+                               f"got {type(labels).__name__} "
+                               f"({type(err).__name__}).") from err
     if values.ndim != 1:
         raise InvalidValueError(f"labels must be one class label per graph ([n]), "
                                 f"got shape {values.shape}.")

@@ -112,8 +112,8 @@ def _read_npz(path: str | os.PathLike, parts: tuple[str, ...]) -> list:
                     for p in parts]
     except (OSError, KeyError, ValueError) as err:
         raise InvalidValueError(f"{path}: not a train stage's output readable "
-                                f"here ({err}); train the run again (`--stage "
-                                "train`).") from err
+                                f"here ({type(err).__name__}); train the run "
+                                "again (`--stage train`).") from err
 
 
 def train_stage(config: TrainConfig, progress: bool = True, device="cpu",

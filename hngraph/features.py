@@ -83,10 +83,10 @@ def feature_transform(recipe: dict) -> BaseTransform:
     cls = FEATURE_TRANSFORMS[kind]
     try:
         return cls(**{k: v for k, v in recipe.items() if k != "kind"})
-    except TypeError as err:
+    except TypeError:
         raise InvalidValueError(f"a feature recipe of kind {kind!r} takes "
                                 f"{list(inspect.signature(cls).parameters)}, got "
-                                f"{sorted(recipe)} ({err}).") from None
+                                f"{sorted(recipe)}.") from None
 
 
 class FeatureTransform(BaseTransform):

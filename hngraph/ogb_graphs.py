@@ -70,7 +70,7 @@ def load_ogb(name: str, root: str | os.PathLike | None = None,
         remove_failed_download(folder)
         raise DatasetNotFoundError(
             f"OGB dataset {name!r} is not in {folder} and could not be "
-            f"downloaded ({type(err).__name__}: {err}). Where no network is "
+            f"downloaded ({type(err).__name__}). Where no network is "
             f"reachable, copy the dataset's folder (with raw/, split/ and "
             f"RELEASE_v*.txt) to {folder}, or point HNGRAPH_OGB_DATA at the "
             "folder that holds it.") from err
