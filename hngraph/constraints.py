@@ -293,7 +293,7 @@ REWEIGHT = Options(REWEIGHT_MODES, renamed={"reference": "hcl-code"})
 PRIOR = OfType(bool)
 GAMMA = Interval(float, 0)
 CHUNK_SIZE = Nullable(Interval(int, 1))
-TEMPERATURE = Interval(float, 0, open_low=True)
+TEMPERATURE = Interval(float, 1e-4)  # below, 1 / t overflows float32 scores
 AUGMENTATION = Options(AUGMENTATION_NAMES)
 RATIO = Interval(float, 0, 1)
 FEATURES = Options(FEATURE_CHOICES)

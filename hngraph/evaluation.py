@@ -163,6 +163,18 @@ def _check_inputs(embeddings, labels, folds, c_grid=C_GRID):
     return x, y
 
 
+def _check_inner_folds(y: np.ndarray, folds: int, inner_folds: int) -> None:
+    """The inner folds must fit the smallest class of every outer training
+    split: ``n - ceil(n / folds)`` graphs of a class of ``n``."""
+    smallest = int(np.bincount(y).min())
+    room = smallest - -(-smallest // folds)
+    if inner_folds > room:
+        raise InvalidValueError(
+            f"inner_folds={inner_folds} is more than the {room} graphs of the "
+            f"smallest class in an outer training split ({smallest} graphs, "
+            f"{folds} outer folds); lower inner_folds or folds.")
+
+
 def check_labels(labels, folds: int) -> np.ndarray:
     """The class labels as ``0 .. C-1``, checked for the stratified
     ``folds``-fold protocol: at least two classes, each with at least
@@ -288,6 +300,7 @@ def svm_accuracy(embeddings, labels, folds: int = 10, seed: int = 0,
                          method=method, n_jobs=n_jobs,
                          repeats=repeats)).values()
     x, y = _check_inputs(embeddings, labels, folds, c_grid)
+    _check_inner_folds(y, folds, inner_folds)
     splits = _outer_splits(y, folds, seed, repeats)
     if method == "fast":
         svm = _KernelSVM(x, y, squared_distances(x))
@@ -373,6 +386,7 @@ def select_embeddings(candidates: Mapping[str, np.ndarray], labels,
     svms = {}
     for name, emb in candidates.items():
         x, y = _check_inputs(emb, labels, folds, c_grid)
+        _check_inner_folds(y, folds, inner_folds)
         svms[name] = _KernelSVM(x, y, squared_distances(x))
 
     def fold(train, test):

@@ -70,7 +70,7 @@ CLAUSES = [
      "at least 2 graphs"),
     (lambda: hard_infonce(torch.ones(4, 3), torch.ones(4, 3),
                           temperature=0.0), ValueError,
-     "temperature must be a finite number > 0"),
+     "temperature must be a finite number >= 0.0001"),
     (lambda: negative_weights(torch.randn(3, 4), torch.ones(3, 4), 1.0),
      TypeError, "neg_mask must be a boolean tensor"),
     (lambda: negative_weights(torch.randn(3, 4),

@@ -104,7 +104,8 @@ CALLS = {
 WRONG = st.sampled_from([
     None, "x", "", True, -1, 0, 1.5, 2 ** 70, -1e300, math.nan, math.inf,
     [], [1, 2], {}, np.int64(2), np.float32(0.5), np.float64(math.nan),
-    object()]) | st.builds(lambda shape, dtype: torch.zeros(
+    object()]) | st.integers(-5, 40) | st.floats(-1e3, 1e3) | st.builds(
+    lambda shape, dtype: torch.zeros(
         shape, dtype=dtype), st.sampled_from([(0,), (3,), (2, 2, 2), (0, 4),
                                               (6, 5)]),
     st.sampled_from([torch.float32, torch.int64, torch.bool])) | st.just(
