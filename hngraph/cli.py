@@ -6,7 +6,7 @@ torch and PyG are imported only once a command runs, so ``--help``,
 ``hngraph: warning: ...``), with exit status 2 for a usage
 error (a flag, a config file, an output folder) and 1 for a failure while
 running; ``--debug`` shows the traceback instead. Only hngraph's own errors
-(:class:`~hngraph.errors.HngraphError`) are printed so: errors that a user
+(``hngraph.errors.HngraphError``) are printed so: errors that a user
 can cause in a call to another library (the file system, YAML, torch,
 NumPy) are translated into them where the call is made. Any other
 exception is a bug: it is reported as ``hngraph: internal error: TYPE:

@@ -254,8 +254,8 @@ def check(constraint: Constraint, value, label: str, hint: str = ""):
     """``value`` checked against ``constraint``, and returned as stored (a
     float given an int becomes a float, a renamed choice its new name, with
     a :class:`FutureWarning`). Otherwise raises
-    :class:`~hngraph.errors.InvalidTypeError` (a value of the wrong type) or
-    :class:`~hngraph.errors.InvalidValueError`, in one form: "<label> must
+    ``hngraph.errors.InvalidTypeError`` (a value of the wrong type) or
+    ``hngraph.errors.InvalidValueError``, in one form: "<label> must
     be <constraint>, got <value>. <hint>"."""
     if not constraint.accepts(value):
         error = InvalidValueError if _right_type(value, constraint) \

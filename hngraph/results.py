@@ -22,7 +22,7 @@ def _atomic(path: str | os.PathLike, write) -> Path:
     """Call ``write(tmp)`` on a temporary file beside ``path``, then rename
     it to ``path``: a reader never sees a partial file, and a crash leaves at
     most a hidden ``.<name>.*.tmp`` file. A file system error is a
-    :class:`~hngraph.errors.PathError` naming ``path``."""
+    ``hngraph.errors.PathError`` naming ``path``."""
     path = Path(path)
     tmp = None
     try:
