@@ -25,12 +25,13 @@ parallel threads. ``method="sklearn"`` runs the plain
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import MISSING, asdict, dataclass, field, fields
 
 import numpy as np
 import torch
-from joblib import Parallel, delayed
+from joblib import effective_n_jobs
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import (
     GridSearchCV,
@@ -304,15 +305,31 @@ def svm_accuracy(embeddings, labels, folds: int = 10, seed: int = 0,
     splits = _outer_splits(y, folds, seed, repeats)
     if method == "fast":
         svm = _KernelSVM(x, y, squared_distances(x))
-        jobs = (delayed(svm.outer_fold)(tr, te, c_grid, inner_folds)
-                for tr, te in splits)
+        out = _in_threads(lambda tr, te: svm.outer_fold(tr, te, c_grid,
+                                                        inner_folds),
+                          splits, n_jobs)
     else:
-        jobs = (delayed(_sklearn_fold)(x, y, tr, te, c_grid, inner_folds)
-                for tr, te in splits)
-    # libsvm releases the GIL: threads share the data at no copying cost.
-    out = Parallel(n_jobs=n_jobs, prefer="threads")(jobs)
+        out = _in_threads(lambda tr, te: _sklearn_fold(x, y, tr, te, c_grid,
+                                                       inner_folds),
+                          splits, n_jobs)
     return _result(SVMResult, out, repeats, protocol=protocol(
         y, folds, seed, inner_folds, c_grid, repeats))
+
+
+def _in_threads(fold: Callable, splits: list, n_jobs: int | None) -> list:
+    """``[fold(train, test) for train, test in splits]`` on ``n_jobs``
+    threads (joblib's meaning of ``n_jobs``). libsvm releases the GIL, so
+    threads share the data at no copying cost. On any exception, Ctrl-C
+    included, the folds not yet started are cancelled and the running ones
+    are waited for before it propagates: no thread is left inside libsvm
+    when the interpreter exits (one that is aborts the process)."""
+    with ThreadPoolExecutor(effective_n_jobs(n_jobs)) as pool:
+        futures = [pool.submit(fold, train, test) for train, test in splits]
+        try:
+            return [future.result() for future in futures]
+        except BaseException:
+            pool.shutdown(cancel_futures=True)
+            raise
 
 
 def _outer_splits(y: np.ndarray, folds: int, seed: int, repeats: int
@@ -397,9 +414,7 @@ def select_embeddings(candidates: Mapping[str, np.ndarray], labels,
         return (svms[best].test_accuracy(train, test, c), c, best,
                 {name: score for name, (score, _) in scores.items()})
 
-    out = Parallel(n_jobs=n_jobs, prefer="threads")(
-        delayed(fold)(tr, te)
-        for tr, te in _outer_splits(y, folds, seed, repeats))
+    out = _in_threads(fold, _outer_splits(y, folds, seed, repeats), n_jobs)
     return _selection(out, repeats, protocol(y, folds, seed, inner_folds,
                                              c_grid, repeats))
 

@@ -252,3 +252,25 @@ def test_select_results_compares_what_its_candidates_were_scored_on():
         select_results({"weak": weak, "pct": shuffled})
     old = {k: v for k, v in weak.to_dict().items() if k != "protocol"}
     assert select_results({"old": old, "weak": weak}).protocol is None
+
+
+def test_an_interrupt_cancels_the_folds_not_started_and_waits_for_the_running():
+    """Ctrl-C (here raised by one fold) leaves no thread inside a fit when it
+    reaches the caller: the folds running then have finished, the rest never
+    start."""
+    import time
+
+    from hngraph.evaluation import _in_threads
+    started, finished = [], []
+
+    def fold(i, _):
+        started.append(i)
+        if i == 1:
+            raise KeyboardInterrupt
+        time.sleep(0.2)
+        finished.append(i)
+
+    with pytest.raises(KeyboardInterrupt):
+        _in_threads(fold, [(i, None) for i in range(20)], n_jobs=2)
+    assert sorted(started) == sorted(finished + [1])
+    assert len(started) < 20
