@@ -225,7 +225,8 @@ class Either(Constraint):
         return any(o.accepts(value) for o in self.options)
 
     def invalid(self):
-        return None
+        return next(bad for bad in (o.invalid() for o in self.options)
+                    if not self.accepts(bad))
 
     def __str__(self) -> str:
         return " or ".join(map(str, self.options))

@@ -246,3 +246,17 @@ def test_fit_takes_numpy_numbers():
 def _graph():
     return Data(x=torch.ones(3, 2), edge_index=torch.tensor([[0, 1, 1, 2],
                                                           [1, 0, 2, 1]]))
+
+
+def test_every_declared_constraint_rejects_its_own_invalid_value():
+    """``invalid()`` drives the rejection tests: a value it returns that
+    the constraint accepts would make them test nothing."""
+    from hngraph.evaluation import SVM_PARAMS
+    from hngraph.losses import INFONCE_PARAMS, JSD_PARAMS, WEIGHT_PARAMS
+    from hngraph.models import GRAPHCL_PARAMS, INFOGRAPH_PARAMS
+    declared = [FIT_PARAMS, AUGMENT_PARAMS, SVM_PARAMS, INFONCE_PARAMS,
+                JSD_PARAMS, WEIGHT_PARAMS, GRAPHCL_PARAMS, INFOGRAPH_PARAMS,
+                {f.name: f.metadata["constraint"] for f in SETTINGS}]
+    for params in declared:
+        for name, constraint in params.items():
+            assert not constraint.accepts(constraint.invalid()), name
