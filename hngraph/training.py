@@ -44,7 +44,7 @@ from .errors import (
     MissingExtraError,
     PathError,
 )
-from .results import atomic_torch_save
+from .results import atomic_torch_save, atomic_write_text
 
 TRAINING_FORMAT = "hngraph-training-1"
 
@@ -302,8 +302,11 @@ class Checkpoint(Callback):
 class CSVLogger(Callback):
     """One CSV row per epoch in ``path``: ``epoch``, ``loss``,
     ``train_time`` (seconds so far) and ``accuracy`` (the evaluation's, at
-    the epochs evaluated before this callback in ``callbacks``). Rows are
-    appended, so a resumed run continues its file.
+    the epochs evaluated before this callback in ``callbacks``). A run from
+    the first epoch starts the file; a resumed run continues it, in place of
+    any rows written after its checkpoint. Each write replaces the file
+    whole (atomically), so a killed run leaves the rows of its finished
+    epochs.
 
     Args:
         path: the CSV file (``~`` is the home folder).
@@ -320,17 +323,28 @@ class CSVLogger(Callback):
         result = state.history["eval"].get(state.epoch, {})
         row = (state.epoch, state.history["loss"][-1],
                state.history["train_time"], result.get("accuracy_mean", ""))
-        new = not self.path.exists() or state.epoch == 1
+        lines = [",".join(self.COLUMNS)]
+        if state.epoch > 1 and self.path.exists():
+            lines = self._earlier_rows(state.epoch)
+        lines.append(",".join(map(str, row)))
+        atomic_write_text(self.path, "\n".join(lines) + "\n")
+
+    def _earlier_rows(self, epoch: int) -> list[str]:
+        """The header and the rows of the epochs before ``epoch`` in the
+        file so far."""
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.path, "w" if new else "a") as f:
-                if new:
-                    f.write(",".join(self.COLUMNS) + "\n")
-                f.write(",".join(map(str, row)) + "\n")
-        except OSError as err:
-            raise PathError(f"the training log {self.path} cannot be written "
-                            f"({err.strerror}); give CSVLogger a path you "
-                            "can write to.") from err
+            header, *rows = self.path.read_text().splitlines()
+        except (OSError, UnicodeDecodeError, ValueError) as err:
+            raise PathError(f"the training log {self.path} cannot be read "
+                            "back to continue it; give CSVLogger another "
+                            "path.") from err
+        if header != ",".join(self.COLUMNS):
+            raise InvalidValueError(
+                f"{self.path} is not a training log of CSVLogger (its first "
+                f"line is not {','.join(self.COLUMNS)!r}); give CSVLogger "
+                "another path, or move the file away.")
+        return [header] + [r for r in rows
+                           if int(r.split(",", 1)[0]) < epoch]
 
 
 class TensorBoardLogger(Callback):

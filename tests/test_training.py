@@ -211,3 +211,37 @@ def test_csv_and_tensorboard_logs_and_a_hook_of_ones_own(data_root,
     assert [s for s, _ in logged] == [1, 2, 3]
     assert np.allclose([v for _, v in logged], h["loss"])
     assert events.Scalars("eval/accuracy")[0].step == 2
+
+
+def test_a_resumed_csv_log_replaces_the_rows_after_its_checkpoint(tmp_path):
+    """Killed after epoch 3 with a checkpoint at epoch 2, then resumed to 5:
+    the log has each epoch once, with the losses of an uninterrupted run."""
+    from hngraph.training import Callback, Checkpoint, CSVLogger
+
+    class KillAfter3(Callback):
+        def on_epoch_end(self, state):
+            if state.epoch == 3:
+                raise KeyboardInterrupt
+
+    from torch_geometric.data import Data
+    gen = torch.Generator().manual_seed(0)
+    graphs = [Data(x=torch.randn(4, 3, generator=gen),
+                   edge_index=torch.tensor([[0, 1, 2, 3], [1, 2, 3, 0]]))
+              for _ in range(8)]
+
+    def run(log, *extra, epochs=5):
+        seed_everything(0)
+        return fit(InfoGraph(3, hidden=4, layers=1), graphs, epochs=epochs,
+                   batch_size=4, progress=False,
+                   callbacks=[CSVLogger(log), *extra])
+
+    whole = run(tmp_path / "whole.csv")["loss"]
+    ckpt = tmp_path / "state.pt"
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path / "log.csv", Checkpoint(ckpt, every=2), KillAfter3())
+    assert len((tmp_path / "log.csv").read_text().splitlines()) == 1 + 3
+    run(tmp_path / "log.csv", Checkpoint(ckpt, every=2))
+    rows = [r.split(",") for r in
+            (tmp_path / "log.csv").read_text().splitlines()[1:]]
+    assert [int(r[0]) for r in rows] == [1, 2, 3, 4, 5]
+    assert [float(r[1]) for r in rows] == whole
