@@ -350,7 +350,7 @@ class CSVLogger(Callback):
 class TensorBoardLogger(Callback):
     """The epoch's loss (``train/loss``) and any evaluation accuracy
     (``eval/accuracy``, from the callbacks before it) as TensorBoard
-    scalars in ``log_dir`` (the ``tensorboard`` extra:
+    scalars in ``log_dir``, flushed every epoch (the ``tensorboard`` extra:
     ``pip install "hngraph[tensorboard]"``).
 
     Args:
@@ -378,6 +378,7 @@ class TensorBoardLogger(Callback):
         if result is not None:
             self.writer.add_scalar("eval/accuracy", result["accuracy_mean"],
                                    state.epoch)
+        self.writer.flush()  # a killed run keeps its finished epochs
 
     def on_fit_end(self, state: FitState) -> None:
         if self.writer is not None:

@@ -245,3 +245,27 @@ def test_a_resumed_csv_log_replaces_the_rows_after_its_checkpoint(tmp_path):
             (tmp_path / "log.csv").read_text().splitlines()[1:]]
     assert [int(r[0]) for r in rows] == [1, 2, 3, 4, 5]
     assert [float(r[1]) for r in rows] == whole
+
+
+def test_a_killed_run_keeps_the_tensorboard_scalars_of_its_epochs(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import (
+        EventAccumulator,
+    )
+    from torch_geometric.data import Data
+
+    from hngraph.training import Callback, TensorBoardLogger
+
+    class KillAfter2(Callback):
+        def on_epoch_end(self, state):
+            if state.epoch == 2:
+                raise KeyboardInterrupt
+
+    graphs = [Data(x=torch.ones(3, 2), edge_index=torch.tensor([[0, 1],
+                                                                [1, 2]]))] * 4
+    with pytest.raises(KeyboardInterrupt):
+        fit(InfoGraph(2, hidden=4, layers=1), graphs, epochs=5, batch_size=2,
+            progress=False,
+            callbacks=[TensorBoardLogger(tmp_path), KillAfter2()])
+    events = EventAccumulator(str(tmp_path))
+    events.Reload()
+    assert [e.step for e in events.Scalars("train/loss")] == [1, 2]
