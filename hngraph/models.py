@@ -192,8 +192,9 @@ class GraphModel(nn.Module):
               ) -> tuple[np.ndarray, np.ndarray | None]:
         """Graph embeddings of every graph of a loader, in eval mode.
 
-        Returns ``(embeddings [num_graphs, L*d], labels [num_graphs] or
-        None)`` as NumPy arrays, in the loader's order.
+        Returns ``(embeddings [num_graphs, D], labels [num_graphs] or
+        None)`` as NumPy arrays, in the loader's order (``D`` the
+        encoder's width; ``L*d`` for the default GIN).
         """
         was_training = self.training
         self.eval()
@@ -387,7 +388,7 @@ class GraphCL(GraphModel):
 
     def loss(self, data) -> Tensor:
         """Training loss of one PyG mini-batch of >= 2 graphs."""
-        z = [self.head(self(v.x, v.edge_index, v.batch))
+        z = [self.head(self(v.x, v.edge_index, v.batch, v.num_graphs))
              for v in self.views(data)]
         return self.criterion(z[0], z[1], distributed=self.distributed)
 
@@ -409,7 +410,7 @@ class Pooled(GraphModel):
                                     "layers": default("layers")})
 
 
-MODELS = {"InfoGraph": InfoGraph, "GraphCL": GraphCL}
+MODELS = {"InfoGraph": InfoGraph, "GraphCL": GraphCL, "Pooled": Pooled}
 
 
 def load_model(path: str | os.PathLike, map_location="cpu",
@@ -437,6 +438,11 @@ def _read_model_file(path, map_location) -> dict:
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         raise InvalidValueError(f"{path} is not an hngraph model file (write "
                                 "one with model.save(path) or `hngraph train`).")
+    if ckpt.get("class") not in MODELS:
+        raise InvalidValueError(
+            f"{path} holds a model of class {ckpt.get('class')!r}, which this "
+            f"version of hngraph does not know (it knows {', '.join(MODELS)}); "
+            "load it with the hngraph version that saved it.")
     return ckpt
 
 

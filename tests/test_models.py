@@ -153,3 +153,20 @@ def test_an_encoder_module_refuses_the_default_gins_shape():
         InfoGraph(GCN(3, 8, 2), hidden=64)
     with pytest.raises(ValueError, match="names no embedding width"):
         InfoGraph(torch.nn.Identity())
+
+
+def test_a_pooled_encoder_saves_and_loads_and_an_unknown_class_is_refused(
+        tmp_path):
+    from torch_geometric.nn.models import GCN
+
+    from hngraph.models import CHECKPOINT_FORMAT, Pooled, load_model
+    torch.manual_seed(0)
+    x, edges = torch.randn(5, 3), torch.tensor([[0, 1, 2, 3], [1, 2, 3, 4]])
+    pooled = Pooled(GCN(3, 8, num_layers=2)).eval()
+    pooled.save(tmp_path / "p.pt")
+    loaded = load_model(tmp_path / "p.pt", encoder=GCN(3, 8, num_layers=2))
+    assert torch.equal(loaded(x, edges), pooled(x, edges))
+    torch.save({"format": CHECKPOINT_FORMAT, "class": "Future"},
+               tmp_path / "f.pt")
+    with pytest.raises(ValueError, match="class 'Future', which this version"):
+        load_model(tmp_path / "f.pt")
