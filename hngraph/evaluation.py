@@ -552,11 +552,11 @@ def linear_probe(model, dataset, batch_size: int = 256,
     from ogb.graphproppred import Evaluator
 
     evaluator = Evaluator(dataset.ogb_name)
-    if "classification" not in evaluator.eval_metric and \
-            evaluator.eval_metric not in ("rocauc", "ap"):
-        raise NotImplementedError(
-            f"linear_probe scores binary classification tasks; "
-            f"{dataset.ogb_name} is scored by {evaluator.eval_metric}.")
+    if evaluator.eval_metric not in ("rocauc", "ap"):
+        raise InvalidValueError(
+            f"linear_probe scores binary classification tasks (ROC-AUC or "
+            f"AP); {dataset.ogb_name} is scored by {evaluator.eval_metric}. "
+            "Fit a model of its task on the embeddings of model.embed.")
     emb, _ = model.embed(DataLoader(dataset, batch_size=batch_size), device)
     y = dataset.y.view(len(dataset), -1).float().numpy()
     split = {k: v.numpy() for k, v in dataset.split_idx.items()}

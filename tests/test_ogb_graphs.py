@@ -36,3 +36,11 @@ def test_folder_without_release_file(tmp_path):
     (tmp_path / "ogbg_molhiv").mkdir()
     with pytest.raises(DatasetNotFoundError, match="RELEASE_v"):
         load_ogb("ogbg-molhiv", root=tmp_path)
+
+
+def test_the_linear_probe_names_a_task_it_does_not_score():
+    class Ppa:  # a multi-class OGB dataset, scored by accuracy
+        ogb_name = "ogbg-ppa"
+
+    with pytest.raises(ValueError, match="ogbg-ppa is scored by acc"):
+        linear_probe(None, Ppa())
