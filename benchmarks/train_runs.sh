@@ -9,7 +9,7 @@
 #                    guide's DDP section);
 #   epochs/          InfoGraph, seeds 0-4, scored after intermediate epochs
 #                    (MUTAG: 10, 20, 50, 100; PTC_MR: 1, 5, 10, 20, 50, 100)
-#                    (report.py's epoch diagnostic);
+#                    (the epoch diagnostic of infograph_selection.py);
 #   features/KIND/   InfoGraph, 20 epochs, seeds 0-2, with constant, degree
 #                    and label node features (the feature comparison).
 # Usage: bash benchmarks/train_runs.sh [core|ddp|epochs|features ...]
