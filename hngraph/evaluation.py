@@ -25,7 +25,7 @@ parallel threads. ``method="sklearn"`` runs the plain
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import MISSING, asdict, dataclass, field, fields
 
@@ -44,7 +44,6 @@ from sklearn.svm import SVC
 from torch_geometric.loader import DataLoader
 
 from .batching import DeviceGraphs, DeviceLoader
-from .config import check_eval_epochs
 from .constraints import (
     FOLDS,
     REPEATS,
@@ -57,7 +56,6 @@ from .constraints import (
     check_params,
 )
 from .errors import InvalidTypeError, InvalidValueError
-from .training import Callback, FitState
 
 C_GRID = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1000.0)
 METHODS = ("fast", "sklearn")
@@ -510,31 +508,6 @@ def evaluate(model, dataset, seed: int = 0, folds: int = 10,
                         repeats=repeats)
 
 
-class EvaluateAt(Callback):
-    """A :func:`~hngraph.training.fit` callback: :func:`evaluate` after each
-    of ``epochs`` (on the lead process), into ``history["eval"][epoch]``
-    (the result's :meth:`~SVMResult.to_dict`), with the run's seed. The
-    results are reported, never used to pick an epoch.
-
-    Args:
-        epochs: the epochs after which to evaluate.
-        folds: outer folds of the evaluation.
-    """
-
-    def __init__(self, epochs: Iterable[int], folds: int = 10):
-        self.given = list(epochs)
-        self.folds = check(FOLDS, folds, "EvaluateAt: folds")
-
-    def on_fit_start(self, state: FitState) -> None:
-        self.epochs = check_eval_epochs(self.given, state.epochs,
-                                        "EvaluateAt: epochs")
-
-    def on_epoch_end(self, state: FitState) -> None:
-        if state.lead and state.epoch in self.epochs:
-            state.history["eval"][state.epoch] = evaluate(
-                state.model, state.graphs, state.seed, self.folds).to_dict()
-
-
 def linear_probe(model, dataset, batch_size: int = 256,
                  device: str | torch.device = "cpu", seed: int = 0) -> dict:
     """Logistic regression on frozen embeddings of an OGB dataset (loaded by
@@ -578,5 +551,5 @@ def linear_probe(model, dataset, batch_size: int = 256,
 
 #: The public names (the API reference lists these).
 __all__ = ["SVMResult", "SelectionResult", "svm_accuracy", "select_embeddings",
-           "select_results", "evaluate", "EvaluateAt", "linear_probe",
+           "select_results", "evaluate", "linear_probe",
            "protocol", "C_GRID"]

@@ -1,6 +1,6 @@
 """Training loop: seeded, with a device choice and a loss history, and
 callbacks for the rest: a progress bar, checkpoints, logs, early stopping,
-and (from :mod:`hngraph.evaluation`) SVM evaluation at chosen epochs."""
+and SVM evaluation (:mod:`hngraph.evaluation`) at chosen epochs."""
 from __future__ import annotations
 
 import math
@@ -44,6 +44,7 @@ from .errors import (
     MissingExtraError,
     PathError,
 )
+from .evaluation import evaluate
 from .results import atomic_torch_save, atomic_write_text
 
 TRAINING_FORMAT = "hngraph-training-1"
@@ -411,6 +412,31 @@ class EarlyStopping(Callback):
             state.history["stopped_at"] = state.epoch
 
 
+class EvaluateAt(Callback):
+    """The SVM evaluation (:func:`~hngraph.evaluation.evaluate`) after each
+    of ``epochs`` (on the lead process), into ``history["eval"][epoch]``
+    (the result's :meth:`~hngraph.evaluation.SVMResult.to_dict`), with the
+    run's seed. The results are reported, never used to pick an epoch.
+
+    Args:
+        epochs: the epochs after which to evaluate.
+        folds: outer folds of the evaluation.
+    """
+
+    def __init__(self, epochs: Iterable[int], folds: int = 10):
+        self.given = list(epochs)
+        self.folds = check(FOLDS, folds, "EvaluateAt: folds")
+
+    def on_fit_start(self, state: FitState) -> None:
+        self.epochs = check_eval_epochs(self.given, state.epochs,
+                                        "EvaluateAt: epochs")
+
+    def on_epoch_end(self, state: FitState) -> None:
+        if state.lead and state.epoch in self.epochs:
+            state.history["eval"][state.epoch] = evaluate(
+                state.model, state.graphs, state.seed, self.folds).to_dict()
+
+
 #: The parameters of :func:`fit`.
 FIT_PARAMS = {"epochs": EPOCHS, "batch_size": BATCH_SIZE, "lr": LR,
               "seed": SEED, "device": DEVICE, "folds": FOLDS,
@@ -441,7 +467,7 @@ def fit(model, dataset, epochs: int = default("epochs"),
             model to seed its initial weights too.
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
         eval_epochs, folds: shorthand for
-            :class:`~hngraph.evaluation.EvaluateAt` ``(eval_epochs, folds)``:
+            :class:`EvaluateAt` ``(eval_epochs, folds)``:
             the SVM evaluation after those epochs, reported, never used to
             pick an epoch.
         progress: shorthand for :class:`ProgressBar`.
@@ -491,8 +517,6 @@ def fit(model, dataset, epochs: int = default("epochs"),
             f"{[type(c).__name__ for c in callbacks]}.")
     shorthands = [ProgressBar()] if progress else []
     if eval_epochs:
-        from .evaluation import EvaluateAt  # the layer above, on demand
-
         shorthands.append(EvaluateAt(eval_epochs, folds))
     if checkpoint is not None:
         shorthands.append(Checkpoint(checkpoint, checkpoint_every, restart))
@@ -627,6 +651,6 @@ def _train_epoch(model, step, loader, optimizer, device, history: dict,
 
 #: The public names (the API reference lists these).
 __all__ = ["fit", "FitState", "Callback", "ProgressBar", "Checkpoint",
-           "CSVLogger", "TensorBoardLogger", "EarlyStopping",
+           "CSVLogger", "TensorBoardLogger", "EarlyStopping", "EvaluateAt",
            "seed_everything", "train_step", "make_optimizer",
            "resolve_device", "save_training_state", "load_training_state"]

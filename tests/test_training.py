@@ -118,8 +118,7 @@ def test_an_evaluation_epoch_training_never_reaches_is_an_error(data_root):
 def test_callbacks_default_shorthands_bit_for_bit(data_root, tmp_path):
     # fit's arguments are shorthands for its default callbacks: the same
     # run, bit for bit, either way.
-    from hngraph.evaluation import EvaluateAt
-    from hngraph.training import Checkpoint
+    from hngraph.training import Checkpoint, EvaluateAt
 
     ds = load_tudataset("MUTAG")
     runs = []
@@ -181,8 +180,12 @@ def test_csv_and_tensorboard_logs_and_a_hook_of_ones_own(data_root,
         EventAccumulator,
     )
 
-    from hngraph.evaluation import EvaluateAt
-    from hngraph.training import Callback, CSVLogger, TensorBoardLogger
+    from hngraph.training import (
+        Callback,
+        CSVLogger,
+        EvaluateAt,
+        TensorBoardLogger,
+    )
 
     class Epochs(Callback):
         def __init__(self):
