@@ -27,9 +27,9 @@ import time
 
 import numpy as np
 
-from hngraph.grid import GridConfig
-from hngraph.grid_report import load_runs, nested, status
 from hngraph.results import atomic_write_json, provenance
+from hngraph.runs.grid import GridConfig
+from hngraph.runs.report import load_runs, nested, status
 
 
 def seed_means(runs: dict, cell: str, seeds: list[int]) -> np.ndarray:

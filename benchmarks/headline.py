@@ -1,6 +1,6 @@
 """Write the README's headline, the answer so far, from the grids' result
 files: the opening paragraph of each grid's report
-(:func:`hngraph.grid_report.answer`), between the README's
+(:func:`hngraph.runs.report.answer`), between the README's
 ``<!-- headline:start -->`` and ``<!-- headline:end -->`` lines.
 
     python benchmarks/headline.py            # rewrites README.md
@@ -13,8 +13,8 @@ import re
 import sys
 from pathlib import Path
 
-from hngraph.grid import GridConfig
-from hngraph.grid_report import answer
+from hngraph.runs.grid import GridConfig
+from hngraph.runs.report import answer
 
 ROOT = Path(__file__).resolve().parents[1]
 #: The grids of the headline: config file, and how the README names them.

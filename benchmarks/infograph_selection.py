@@ -30,8 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hngraph.grid import GridConfig
 from hngraph.results import read_result
+from hngraph.runs.grid import GridConfig
 
 #: The epoch budgets of InfoGraph's selection.
 BUDGETS = (20, 100)

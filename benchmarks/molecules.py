@@ -2,7 +2,7 @@
 
 B3DB's blood-brain-barrier classes (7,807 molecules, from the qc-B3DB
 package) in OGB's ``ogbg-molbbbp`` layout with a scaffold split
-(:mod:`hngraph.molecules`). For each seed, the same encoder is scored by a
+(:mod:`hngraph.data.molecules`). For each seed, the same encoder is scored by a
 linear probe with OGB's Evaluator (ROC-AUC) at initialisation and after
 training on the training split without labels. One JSON file per finished
 run in ``--out`` (finished runs are skipped); ``RESULTS.md`` is rebuilt from
@@ -26,7 +26,7 @@ OUT = Path(__file__).resolve().parent / "results" / "molecules"
 
 def run_one(dataset, seed: int, epochs: int, trained: bool) -> dict:
     from hngraph import InfoGraph, fit, seed_everything
-    from hngraph.evaluation import linear_probe
+    from hngraph.eval.scoring import linear_probe
     start = time.perf_counter()
     seed_everything(seed)
     model = InfoGraph(dataset.num_features, beta=1.0, tau_plus=0.5)
@@ -87,9 +87,9 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     out = Path(args.out)
     if not args.report_only:
-        from hngraph.data import cache_dir
-        from hngraph.molecules import OGB_NAME, write_b3db
-        from hngraph.ogb_graphs import load_ogb
+        from hngraph.data.molecules import OGB_NAME, write_b3db
+        from hngraph.data.ogb_graphs import load_ogb
+        from hngraph.data.tudataset import cache_dir
         from hngraph.results import atomic_write_json, provenance
         root = cache_dir() / f"b3db-{args.limit or 'all'}"
         if not (root / "ogbg_molbbbp" / "RELEASE_v1.txt").exists():

@@ -35,7 +35,7 @@ import torch.multiprocessing as mp
 from hngraph import InfoGraph, load_tudataset, seed_everything
 from hngraph.distributed import all_sum
 from hngraph.results import atomic_write_json, provenance
-from hngraph.training import fit, train_loader
+from hngraph.train.loop import fit, train_loader
 
 DATASETS = ("MUTAG", "PROTEINS", "NCI1", "REDDIT-BINARY")
 SEED = 0
@@ -77,7 +77,7 @@ def _join(rank: int, world: int, init: str, threads: int) -> None:
 
 def _throughput_worker(rank, world, init, out, name, batch, warmup, epochs,
                        min_steps, threads, device):
-    """Train ``warmup`` epochs with :func:`hngraph.training.fit`, then time
+    """Train ``warmup`` epochs with :func:`hngraph.train.loop.fit`, then time
     ``epochs`` more of ``fit`` (more if needed to make ``min_steps`` steps);
     rank 0 saves the result."""
     _join(rank, world, init, threads)

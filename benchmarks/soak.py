@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from hngraph import InfoGraph, load_tudataset, seed_everything
 from hngraph.results import atomic_write_json, provenance
-from hngraph.training import fit
+from hngraph.train.loop import fit
 
 ROOT = Path(__file__).resolve().parents[1]
 

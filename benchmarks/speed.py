@@ -37,12 +37,12 @@ from torch_geometric.loader import DataLoader
 from tqdm.auto import tqdm
 
 from hngraph import InfoGraph, load_tudataset, svm_accuracy
-from hngraph.evaluation import C_GRID, SVMResult
+from hngraph.distributed import resolve_device
+from hngraph.eval.scoring import C_GRID, SVMResult
 from hngraph.results import atomic_write_json, provenance
-from hngraph.training import (
+from hngraph.train.loop import (
     fit,
     make_optimizer,
-    resolve_device,
     seed_everything,
     train_loader,
     train_step,
@@ -77,7 +77,7 @@ def timed(fn) -> float:
 
 
 def step_time(model, optimizer, batches, device, loss=None) -> float:
-    """Seconds for one optimisation step (:func:`hngraph.training.train_step`,
+    """Seconds for one optimisation step (:func:`hngraph.train.loop.train_step`,
     the step ``fit`` takes) on each batch, summed."""
     model.train()
 
@@ -223,7 +223,7 @@ def _fit_time_per_c(x, y) -> dict:
     from sklearn.model_selection import StratifiedKFold
     from sklearn.svm import SVC
 
-    from hngraph.evaluation import squared_distances
+    from hngraph.eval.scoring import squared_distances
     outer, _ = next(StratifiedKFold(10, shuffle=True, random_state=SEED)
                     .split(x, y))
     inner, _ = next(StratifiedKFold(5).split(x[outer], y[outer]))
@@ -475,10 +475,10 @@ def part_grid(args, device):
 def part_views(args, device):
     """GraphCL's two-view training step, side by side in one process, with
     the views drawn three ways: per graph on the host (the transforms of
-    :mod:`hngraph.augment` on each ``Data``, then ``Batch.from_data_list``:
+    :mod:`hngraph.data.augment` on each ``Data``, then ``Batch.from_data_list``:
     the loader path before views were drawn on whole batches), on PyG's
-    loader batches (:func:`~hngraph.augment.augment_batch`), and on the
-    device batches of :class:`~hngraph.batching.DeviceLoader` (what ``fit``
+    loader batches (:func:`~hngraph.data.augment.augment_batch`), and on the
+    device batches of :class:`~hngraph.data.batching.DeviceLoader` (what ``fit``
     runs by default)."""
     rows = {name: _views_timing(name, args, device)
             for name in tqdm(args.datasets or SMALL_DATASETS, desc="views")}
@@ -490,7 +490,7 @@ def _views_timing(name, args, device) -> dict:
     from torch_geometric.data import Batch
 
     from hngraph import GraphCL
-    from hngraph.augment import make_augmentation
+    from hngraph.data.augment import make_augmentation
 
     ds = load_tudataset(name)
     pyg = list(itertools.islice(train_loader(ds, 128, SEED), args.batches))

@@ -10,18 +10,18 @@ from importlib import import_module
 __version__ = "0.1.0"
 
 #: Public name -> the submodule that defines it.
-_EXPORTS = {"TrainConfig": "config", "GraphDataset": "data",
-            "load_tudataset": "data", "embed": "embedding",
-            "GINEncoder": "encoders", "svm_accuracy": "evaluation",
-            "select_embeddings": "evaluation",
-            "select_results": "evaluation", "GridConfig": "grid",
-            "augment_batch": "augment",
-            "hard_infonce": "losses", "jsd_local_global": "losses",
-            "JSDLocalGlobalLoss": "losses", "HardInfoNCELoss": "losses",
-            "GraphCL": "models", "InfoGraph": "models",
-            "ProjectionHead": "models",
-            "load_model": "models", "fit": "training",
-            "seed_everything": "training"}
+_EXPORTS = {"TrainConfig": "config", "GraphDataset": "data.tudataset",
+            "load_tudataset": "data.tudataset", "embed": "eval.embedding",
+            "GINEncoder": "nn.encoders", "svm_accuracy": "eval.scoring",
+            "select_embeddings": "eval.scoring",
+            "select_results": "eval.scoring", "GridConfig": "runs.grid",
+            "augment_batch": "data.augment",
+            "hard_infonce": "nn.losses", "jsd_local_global": "nn.losses",
+            "JSDLocalGlobalLoss": "nn.losses",
+            "HardInfoNCELoss": "nn.losses", "GraphCL": "nn.models",
+            "InfoGraph": "nn.models", "ProjectionHead": "nn.models",
+            "load_model": "nn.models", "fit": "train.loop",
+            "seed_everything": "train.loop"}
 
 __all__ = sorted(_EXPORTS)
 

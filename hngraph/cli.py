@@ -24,7 +24,7 @@ from pathlib import Path
 from .config import TrainConfig, check_setting
 from .constraints import Interval, ListOf, Nullable, OfType, Options, check
 from .errors import HngraphError
-from .executors import (
+from .runs.executors import (
     EXECUTORS,
     STAGES,
     ExecutorUnavailable,
@@ -137,8 +137,8 @@ def _train_config(args) -> TrainConfig:
 def _train(args) -> int:
     config = _train_config(args)
     from .distributed import launched_by_torchrun
-    from .experiment import run_experiment, run_stem
     from .results import atomic_write_json, run_files
+    from .runs.experiment import run_experiment, run_stem
     if args.nproc > 1 and not launched_by_torchrun():
         return _launch(args, config)
     files = run_files(config.out, run_stem(config))
@@ -185,9 +185,9 @@ def _launch(args, config: TrainConfig) -> int:
     then start ``args.nproc`` DDP workers."""
     import torch
 
-    from .data import load_tudataset
+    from .data.tudataset import load_tudataset
+    from .distributed import resolve_device
     from .launch import launch
-    from .training import resolve_device
     device = resolve_device(config.device)
     if device.type == "cuda" and torch.cuda.device_count() < args.nproc:
         raise UsageError(f"--nproc {args.nproc} on CUDA needs {args.nproc} "
@@ -219,9 +219,9 @@ def _embed_parser(sub) -> None:
 def _embed(args) -> int:
     import time
 
-    from .embedding import embed, graph_files, read_graphs
+    from .distributed import resolve_device
+    from .eval.embedding import embed, graph_files, read_graphs
     from .results import atomic_write_npy, atomic_write_text
-    from .training import resolve_device
     start = time.perf_counter()
     try:  # a device that is not there is the flag's error, not the file's
         device = check_setting("device", args.device, "--device")
@@ -318,7 +318,7 @@ def _grid_parser(sub) -> None:
 
 def _grid(args) -> int:
     from .errors import DirtySourceError, OutTakenError
-    from .grid import GridConfig, plan, run_grid
+    from .runs.grid import GridConfig, plan, run_grid
 
     try:
         grid = GridConfig.from_yaml(args.config)
@@ -327,7 +327,7 @@ def _grid(args) -> int:
     except HngraphError as err:
         raise UsageError(str(err)) from err
     if args.action == "report":
-        from .grid_report import write_report
+        from .runs.report import write_report
 
         paths = write_report(grid, f"hngraph grid report {args.config}")
         print("wrote " + ", ".join(map(str, paths)))
@@ -366,7 +366,7 @@ def _grid(args) -> int:
 def _executor(args, grid):
     """The executor ``--executor`` names, set up from the flags and the
     grid's ``slurm`` section."""
-    from .executors import RayExecutor, SlurmExecutor
+    from .runs.executors import RayExecutor, SlurmExecutor
 
     threads = args.threads or 1
     cuda = (args.device or grid.shared.get("device", "auto")) == "cuda"

@@ -15,17 +15,17 @@ import numpy as np
 
 from .errors import InvalidTypeError, InvalidValueError
 
-#: Node features of TU datasets (see :func:`hngraph.data.fit_feature_recipe`).
+#: Node features of TU datasets (see :func:`hngraph.data.tudataset.fit_feature_recipe`).
 FEATURE_CHOICES = ("auto", "labels", "degree", "constant")
-#: Negative weighting (see :func:`hngraph.losses.negative_weights`): the
+#: Negative weighting (see :func:`hngraph.nn.losses.negative_weights`): the
 #: derivation of Robinson et al., or the formula of their published graph
 #: code.
 REWEIGHT_MODES = ("paper", "hcl-code")
 #: ``"device"``: mini-batches built on the training device by index
-#: operations (:mod:`hngraph.batching`); ``"loader"``: PyG's ``DataLoader``,
+#: operations (:mod:`hngraph.data.batching`); ``"loader"``: PyG's ``DataLoader``,
 #: for datasets larger than device memory; ``"auto"``: ``"device"``.
 BATCHING_CHOICES = ("auto", "device", "loader")
-#: GraphCL's augmentations (see :mod:`hngraph.augment`).
+#: GraphCL's augmentations (see :mod:`hngraph.data.augment`).
 AUGMENTATION_NAMES = ("node_drop", "edge_perturb", "feature_mask", "subgraph")
 #: Training objectives: InfoGraph's local-global estimator, or two views.
 OBJECTIVES = ("jsd", "infonce")
@@ -33,7 +33,7 @@ OBJECTIVES = ("jsd", "infonce")
 #: ``"fixed"``: one shuffle per run, the same batches every epoch (the
 #: published HCL graph code).
 BATCH_ORDERS = ("shuffle", "fixed")
-#: Weight initialisation (see :meth:`hngraph.models.GraphModel.reset_parameters`):
+#: Weight initialisation (see :meth:`hngraph.nn.models.GraphModel.reset_parameters`):
 #: ``"xavier"``, as the published InfoGraph and GraphCL codes; ``"default"``,
 #: each layer's own (PyTorch's and PyG's defaults).
 INIT_CHOICES = ("xavier", "default")

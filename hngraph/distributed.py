@@ -1,5 +1,7 @@
-r"""Multi-process training with ``torch.distributed``: DDP, negatives gathered
-across processes, synchronised batch norm, and a ``torchrun`` launcher.
+r"""Devices and processes: the device a run asks for
+(:func:`resolve_device`), and multi-process training with
+``torch.distributed``: DDP, negatives gathered across processes,
+synchronised batch norm, and a ``torchrun`` launcher.
 
 Every process holds ``G_r`` graphs of the global batch of
 :math:`G = \sum_r G_r`. The losses (``distributed=True``) gather the graph
@@ -26,6 +28,22 @@ from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from .errors import InvalidValueError
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``"auto"`` picks CUDA when available, else the CPU."""
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(device)
+    except RuntimeError as err:
+        raise InvalidValueError(f"device {device!r} is not a torch device; use "
+                                "'auto', 'cpu' or 'cuda'.") from err
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise InvalidValueError("device 'cuda' was asked for, but torch sees no CUDA "
+                                "GPU here. Use device='cpu' or 'auto'.")
+    return device
+
 
 
 def is_distributed() -> bool:
@@ -248,5 +266,5 @@ def unwrap(model: nn.Module) -> nn.Module:
 
 
 #: The public names (the API reference lists these).
-__all__ = ["wrap", "unwrap", "DDPLoss", "AllReduceBatchNorm", "gather_graphs",
+__all__ = ["resolve_device", "wrap", "unwrap", "DDPLoss", "AllReduceBatchNorm", "gather_graphs",
            "is_distributed", "rank", "world_size"]

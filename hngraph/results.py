@@ -113,7 +113,7 @@ class RunFiles(NamedTuple):
     def trained(self) -> Path:
         """The train stage's output, all the score stage needs: the graph
         embeddings, their labels and the training record
-        (:class:`hngraph.experiment.Trained`)."""
+        (:class:`hngraph.runs.experiment.Trained`)."""
         return self._named(".emb.npz")
 
     @property

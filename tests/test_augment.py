@@ -1,4 +1,4 @@
-"""The four GraphCL views against their definitions (hngraph.augment): on
+"""The four GraphCL views against their definitions (hngraph.data.augment): on
 hand-made batches, in distribution against the one-graph transforms, and
 their seeding."""
 import math
@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch_geometric.data import Batch
 
-from hngraph.augment import (
+from hngraph.data.augment import (
     EdgePerturb,
     FeatureMask,
     NodeDrop,
@@ -16,7 +16,7 @@ from hngraph.augment import (
     augment_batch,
     make_augmentation,
 )
-from hngraph.batching import DeviceGraphs, DeviceLoader
+from hngraph.data.batching import DeviceGraphs, DeviceLoader
 
 NAMES = ("node_drop", "subgraph", "edge_perturb", "feature_mask")
 
@@ -174,7 +174,7 @@ def test_batch_and_transform_agree_in_distribution(name, data_root):
     MUTAG's device batches against the one-graph transform. Tolerance: the
     means within 4 standard errors of their difference plus 0.05, and the
     standard deviations within 25% (plus 0.05)."""
-    from hngraph.data import load_tudataset
+    from hngraph.data.tudataset import load_tudataset
 
     dataset = load_tudataset("MUTAG", root=str(data_root))
     graphs = [dataset[i] for i in range(12)]
@@ -247,8 +247,8 @@ def test_bad_augmentation_arguments(nx_data):
 def test_one_registry_by_name():
     """Each augmentation is found by its own name, in the order of the
     names the configs accept; the batch path dispatches through it."""
-    from hngraph.augment import AUGMENTATIONS
     from hngraph.constraints import AUGMENTATION_NAMES
+    from hngraph.data.augment import AUGMENTATIONS
     assert tuple(AUGMENTATIONS) == AUGMENTATION_NAMES
     for name, cls in AUGMENTATIONS.items():
         assert cls.name == name

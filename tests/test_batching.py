@@ -8,8 +8,8 @@ from torch_geometric.data import Batch, Data
 from torch_geometric.loader import DataLoader
 
 from hngraph import InfoGraph, fit, load_tudataset, seed_everything
-from hngraph.batching import DeviceGraphs, DeviceLoader
-from hngraph.training import train_loader
+from hngraph.data.batching import DeviceGraphs, DeviceLoader
+from hngraph.train.loop import train_loader
 
 KEYS = ("x", "edge_index", "batch", "ptr", "y")
 

@@ -1,11 +1,11 @@
 """Paired comparisons, equivalence and random-effects pooling
-(hngraph.comparison), each against a small example worked by hand."""
+(hngraph.runs.comparison), each against a small example worked by hand."""
 import math
 
 import pytest
 from scipy import stats
 
-from hngraph.comparison import (
+from hngraph.runs.comparison import (
     datasets_needed,
     holm,
     paired,

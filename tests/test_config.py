@@ -9,17 +9,17 @@ import torch
 from torch_geometric.data import Batch, Data
 
 from hngraph import GraphCL, InfoGraph, augment_batch, fit
-from hngraph.augment import AUGMENT_PARAMS
 from hngraph.cli import main
 from hngraph.config import TrainConfig, check_setting
 from hngraph.constraints import OfType, Options
-from hngraph.losses import (
+from hngraph.data.augment import AUGMENT_PARAMS
+from hngraph.nn.losses import (
     HardInfoNCELoss,
     JSDLocalGlobalLoss,
     hard_infonce,
     jsd_local_global,
 )
-from hngraph.training import FIT_PARAMS
+from hngraph.train.loop import FIT_PARAMS
 
 SETTINGS = [f for f in dataclasses.fields(TrainConfig)]
 
@@ -203,7 +203,7 @@ def test_no_module_below_the_cli_checks_against_a_config_field():
 
     import hngraph
     callers = []
-    for path in Path(hngraph.__file__).parent.glob("*.py"):
+    for path in Path(hngraph.__file__).parent.rglob("*.py"):
         if path.name in ("config.py", "cli.py"):
             continue
         for node in ast.walk(ast.parse(path.read_text())):
@@ -251,9 +251,9 @@ def _graph():
 def test_every_declared_constraint_rejects_its_own_invalid_value():
     """``invalid()`` drives the rejection tests: a value it returns that
     the constraint accepts would make them test nothing."""
-    from hngraph.evaluation import SVM_PARAMS
-    from hngraph.losses import INFONCE_PARAMS, JSD_PARAMS, WEIGHT_PARAMS
-    from hngraph.models import GRAPHCL_PARAMS, INFOGRAPH_PARAMS
+    from hngraph.eval.scoring import SVM_PARAMS
+    from hngraph.nn.losses import INFONCE_PARAMS, JSD_PARAMS, WEIGHT_PARAMS
+    from hngraph.nn.models import GRAPHCL_PARAMS, INFOGRAPH_PARAMS
     declared = [FIT_PARAMS, AUGMENT_PARAMS, SVM_PARAMS, INFONCE_PARAMS,
                 JSD_PARAMS, WEIGHT_PARAMS, GRAPHCL_PARAMS, INFOGRAPH_PARAMS,
                 {f.name: f.metadata["constraint"] for f in SETTINGS}]

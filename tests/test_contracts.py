@@ -19,11 +19,11 @@ from hngraph import (
     load_model,
     svm_accuracy,
 )
-from hngraph.batching import DeviceGraphs, DeviceLoader
-from hngraph.data import load_tudataset
+from hngraph.data.batching import DeviceGraphs, DeviceLoader
+from hngraph.data.tudataset import load_tudataset
 from hngraph.errors import InvalidValueError, PathError, RawFileError
-from hngraph.evaluation import select_embeddings, select_results
-from hngraph.losses import negative_weights
+from hngraph.eval.scoring import select_embeddings, select_results
+from hngraph.nn.losses import negative_weights
 from hngraph.results import atomic_write_json, atomic_write_text
 
 N, G, D = torch.randn(5, 3), torch.randn(2, 3), torch.tensor([0, 0, 1, 1, 1])
@@ -147,7 +147,7 @@ def test_every_clause_of_the_function_contracts(call, error, message):
 
 def test_file_system_errors_are_translated_where_the_call_is_made(tmp_path):
     from hngraph.config import read_yaml
-    from hngraph.grid import GridConfig, run_grid
+    from hngraph.runs.grid import GridConfig, run_grid
 
     blocker = tmp_path / "a_file"
     blocker.write_text("x")

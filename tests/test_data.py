@@ -12,9 +12,9 @@ import pytest
 import torch
 from torch_geometric.data import Data
 
-from hngraph.data import check_graphs, load_tudataset
+from hngraph.data.features import apply_feature_recipe, fit_feature_recipe
+from hngraph.data.tudataset import check_graphs, load_tudataset
 from hngraph.errors import CacheError, DatasetNotFoundError, RawFileError
-from hngraph.features import apply_feature_recipe, fit_feature_recipe
 
 
 def test_mutag_from_shared_data(data_root, tmp_path):
@@ -107,7 +107,7 @@ def test_failed_download_leaves_no_empty_folder(tmp_path, monkeypatch):
 def test_recipes_are_pyg_transforms_that_round_trip():
     import torch_geometric.transforms as T
 
-    from hngraph.features import FeatureTransform, feature_transform
+    from hngraph.data.features import FeatureTransform, feature_transform
     g = Data(edge_index=torch.tensor([[0, 0, 1, 2], [1, 2, 0, 0]]),
              num_nodes=3)
     for features in ("degree", "constant"):
@@ -177,7 +177,7 @@ def test_empty_and_edgeless_graphs():
 
 
 def test_unreadable_raw_file_is_named(data_root, tmp_path, monkeypatch):
-    from hngraph import tu_files
+    from hngraph.data import tu_files
     raw = tmp_path / "data" / "MUTAG" / "raw"
     shutil.copytree(data_root / "MUTAG" / "raw", raw)
 
@@ -214,7 +214,7 @@ def test_concurrent_first_loads_build_once(data_root, tmp_path):
 
 @pytest.mark.slow
 def test_killed_build_leaves_a_cache_that_works(data_root, tmp_path):
-    code = ("import sys; from hngraph.data import load_tudataset; "
+    code = ("import sys; from hngraph.data.tudataset import load_tudataset; "
             "load_tudataset('NCI1', cache=sys.argv[1])")
     proc = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)])
     time.sleep(3.0)  # mid-import or mid-processing: either must be safe
@@ -306,7 +306,7 @@ def test_a_root_without_the_files_never_falls_back(data_root, tmp_path):
 def test_feature_transforms_one_registry_with_typed_constructors():
     """A recipe's JSON form builds its kind's transform, which gives the
     same recipe back; a recipe with a key its kind does not take is named."""
-    from hngraph.features import FEATURE_TRANSFORMS, feature_transform
+    from hngraph.data.features import FEATURE_TRANSFORMS, feature_transform
     recipes = [{"kind": "labels", "dim": 3},
                {"kind": "labels", "dim": 3, "vocab": [1, 2, 3]},
                {"kind": "constant", "dim": 1},

@@ -7,7 +7,7 @@ import torch
 from torch_geometric.data import Data
 
 from hngraph import InfoGraph, embed, seed_everything
-from hngraph.features import fit_feature_recipe
+from hngraph.data.features import fit_feature_recipe
 
 
 def trained_degree_model(tmp_path):
@@ -23,9 +23,9 @@ def trained_degree_model(tmp_path):
 
 
 def test_api_edges_name_their_argument(tmp_path):
-    from hngraph.embedding import read_graphs
-    from hngraph.losses import hard_infonce, jsd_local_global
-    from hngraph.models import load_model
+    from hngraph.eval.embedding import read_graphs
+    from hngraph.nn.losses import hard_infonce, jsd_local_global
+    from hngraph.nn.models import load_model
     with pytest.raises(TypeError, match="node_emb must be a floating-point "
                        "tensor, got ndarray"):
         jsd_local_global(np.ones((3, 2)), torch.ones(2, 2),
@@ -49,7 +49,7 @@ def test_api_edges_name_their_argument(tmp_path):
 def test_networkx_attributes_that_are_not_numbers():
     import networkx as nx
 
-    from hngraph.embedding import as_data_list
+    from hngraph.eval.embedding import as_data_list
     recipe = {"kind": "labels", "dim": 2}
     g = nx.path_graph(3)
     for v in g.nodes:

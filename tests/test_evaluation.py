@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from hngraph import svm_accuracy
-from hngraph.evaluation import C_GRID, select_embeddings, select_results
+from hngraph.eval.scoring import C_GRID, select_embeddings, select_results
 
 
 def test_separable_embeddings_near_one():
@@ -260,7 +260,7 @@ def test_an_interrupt_cancels_the_folds_not_started_and_waits_for_the_running():
     start."""
     import time
 
-    from hngraph.evaluation import _in_threads
+    from hngraph.eval.scoring import _in_threads
     started, finished = [], []
 
     def fold(i, _):

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hngraph.executors import TEST_CLUSTER, SlurmExecutor, SlurmSettings
-from hngraph.grid import GridConfig
 from hngraph.results import comparable_results
+from hngraph.runs.executors import TEST_CLUSTER, SlurmExecutor, SlurmSettings
+from hngraph.runs.grid import GridConfig
 
 # A tiny grid: 2 datasets, 3 cells including a selection, 2 seeds, 1 epoch,
 # and a cell that fails on every dataset (200 folds).
@@ -176,16 +176,16 @@ def test_slurm_settings_from_the_config_and_the_flags(tmp_path):
 
 
 def _worker_gpu(pause: float):
-    import hngraph.executors
+    import hngraph.runs.executors
     time.sleep(pause)
-    return os.getpid(), hngraph.executors.WORKER_GPU
+    return os.getpid(), hngraph.runs.executors.WORKER_GPU
 
 
 @pytest.mark.slow
 def test_local_workers_take_the_visible_gpus_in_turn():
     """3 workers over 2 GPUs hold the slots 0, 1 and 0, each its own for all
     its runs (the slot a worker hands to CUDA runs)."""
-    from hngraph.executors import LocalExecutor
+    from hngraph.runs.executors import LocalExecutor
     ex = LocalExecutor(jobs=3, gpus=2)
     try:
         got = [get() for _, get in ex.results(

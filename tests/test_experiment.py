@@ -1,10 +1,10 @@
-"""One run of the main job (hngraph.experiment): its key, its name, its
+"""One run of the main job (hngraph.runs.experiment): its key, its name, its
 model and its result record."""
 import pytest
 
 from hngraph import GraphCL, InfoGraph
 from hngraph.config import TrainConfig
-from hngraph.experiment import (
+from hngraph.runs.experiment import (
     build_model,
     run_experiment,
     run_stem,

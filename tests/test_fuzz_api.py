@@ -28,9 +28,9 @@ from hngraph import (
     jsd_local_global,
     svm_accuracy,
 )
+from hngraph.data.features import fit_feature_recipe
 from hngraph.errors import HngraphError
-from hngraph.features import fit_feature_recipe
-from hngraph.losses import negative_weights
+from hngraph.nn.losses import negative_weights
 
 EXAMPLES = int(os.environ.get("HNGRAPH_FUZZ_EXAMPLES", "40"))
 

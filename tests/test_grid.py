@@ -1,4 +1,4 @@
-"""The grid runner (hngraph.grid): its config contract clause by clause, the
+"""The grid runner (hngraph.runs.grid): its config contract clause by clause, the
 plan, resuming a killed grid, failures, and one runner per out folder."""
 import hashlib
 import json
@@ -13,7 +13,8 @@ import pytest
 import yaml
 
 from hngraph.errors import DirtySourceError
-from hngraph.grid import (
+from hngraph.results import Source, read_result
+from hngraph.runs.grid import (
     GridConfig,
     ResultFiles,
     Run,
@@ -25,7 +26,6 @@ from hngraph.grid import (
     run_task,
     selected,
 )
-from hngraph.results import Source, read_result
 
 BASE = {"out": "OUT", "epochs": 2, "batch_size": 64, "hidden": 8,
         "layers": 2, "seeds": [0, 1], "datasets": ["MUTAG"],
@@ -174,10 +174,10 @@ def test_a_result_of_other_settings_is_not_finished(tmp_path):
 
 
 def test_one_runner_per_out_folder(tmp_path):
-    from hngraph.grid import _OutLock
+    from hngraph.runs.grid import _OutLock
     grid = GridConfig.from_yaml(write(tmp_path))
     with _OutLock(grid.out_path):
-        code = ("import sys; from hngraph.grid import GridConfig, plan, "
+        code = ("import sys; from hngraph.runs.grid import GridConfig, plan, "
                 "run_grid; g = GridConfig.from_yaml(sys.argv[1]); "
                 "run_grid(g, plan(g), dry_run=True)")
         other = subprocess.run([sys.executable, "-c", code,
@@ -297,7 +297,7 @@ def test_a_dirty_source_is_refused_unless_allowed(tmp_path, run_cli,
         check_source(False, DIRTY)
     check_source(True, DIRTY)
     check_source(False, Source("a" * 40))
-    monkeypatch.setattr("hngraph.grid.SOURCE", DIRTY)
+    monkeypatch.setattr("hngraph.runs.grid.SOURCE", DIRTY)
     cfg = write(tmp_path)
     refused = run_cli("grid", "run", cfg)
     assert refused.returncode == 2
@@ -397,7 +397,7 @@ def test_an_out_folder_is_its_grids_unless_another_says_it_shares_it(
     other.write_text(first.read_text())
     assert run_cli("grid", "run", first, "--dry-run").returncode == 0
     assert not (tmp_path / "out" / ".grid.json").exists()  # a dry run
-    from hngraph.grid import claim_out
+    from hngraph.runs.grid import claim_out
     claim_out(GridConfig.from_yaml(first))
     assert json.loads((tmp_path / "out" / ".grid.json").read_text()) == {
         "grids": {"grid": str(first)}}

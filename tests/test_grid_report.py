@@ -1,4 +1,4 @@
-"""The paired report of a grid (hngraph.grid_report): intervals, tests,
+"""The paired report of a grid (hngraph.runs.report): intervals, tests,
 verdicts and the variance decomposition against hand values, and the
 contract of the result files it reads."""
 import csv
@@ -9,9 +9,9 @@ import re
 import pytest
 import yaml
 
-from hngraph.comparison import seeds_needed
-from hngraph.grid import GridConfig
-from hngraph.grid_report import (
+from hngraph.runs.comparison import seeds_needed
+from hngraph.runs.grid import GridConfig
+from hngraph.runs.report import (
     add_pools,
     decomposition,
     plan_repeats,
@@ -282,7 +282,7 @@ def test_runs_csv_latex_table_and_ranks(tmp_path):
 def test_average_ranks_and_the_critical_difference_by_hand(tmp_path):
     import pandas as pd
 
-    from hngraph.grid_report import average_ranks, write_ranks
+    from hngraph.runs.report import average_ranks, write_ranks
     table = pd.DataFrame([[80, 70, 70], [60, 65, 50], [1, 2, 3]],
                          columns=["a", "b", "c"])
     # ranks per row: (1, 2.5, 2.5), (2, 1, 3), (3, 2, 1)

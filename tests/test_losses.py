@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from reference import infograph_jsd, infonce_by_hand, jsd_by_hand, nt_xent, sp
 
-from hngraph.losses import (
+from hngraph.nn.losses import (
     HardInfoNCELoss,
     JSDLocalGlobalLoss,
     hard_infonce,

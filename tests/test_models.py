@@ -6,7 +6,7 @@ import torch
 from torch_geometric.loader import DataLoader
 
 from hngraph import GraphCL, InfoGraph, fit, load_tudataset, seed_everything
-from hngraph.training import make_optimizer, train_step
+from hngraph.train.loop import make_optimizer, train_step
 
 
 def test_wrong_feature_size_for_checkpoint(tmp_path):
@@ -159,7 +159,7 @@ def test_a_pooled_encoder_saves_and_loads_and_an_unknown_class_is_refused(
         tmp_path):
     from torch_geometric.nn.models import GCN
 
-    from hngraph.models import CHECKPOINT_FORMAT, Pooled, load_model
+    from hngraph.nn.models import CHECKPOINT_FORMAT, Pooled, load_model
     torch.manual_seed(0)
     x, edges = torch.randn(5, 3), torch.tensor([[0, 1, 2, 3], [1, 2, 3, 4]])
     pooled = Pooled(GCN(3, 8, num_layers=2)).eval()

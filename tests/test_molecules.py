@@ -1,10 +1,10 @@
-"""B3DB molecules in OGB's ogbg-molbbbp layout (hngraph.molecules)."""
+"""B3DB molecules in OGB's ogbg-molbbbp layout (hngraph.data.molecules)."""
 import pytest
 import torch
 
 from hngraph import InfoGraph, seed_everything
-from hngraph.evaluation import linear_probe
-from hngraph.ogb_graphs import load_ogb
+from hngraph.data.ogb_graphs import load_ogb
+from hngraph.eval.scoring import linear_probe
 
 
 def test_real_molecules_end_to_end(tmp_path):
@@ -13,7 +13,7 @@ def test_real_molecules_end_to_end(tmp_path):
     pytest.importorskip("B3DB")
     from rdkit.Chem.Scaffolds.MurckoScaffold import MurckoScaffoldSmiles
 
-    from hngraph.molecules import OGB_NAME, b3db_molecules, write_b3db
+    from hngraph.data.molecules import OGB_NAME, b3db_molecules, write_b3db
     smiles, labels = b3db_molecules(limit=300)
     ds = load_ogb(OGB_NAME, root=write_b3db(tmp_path, limit=300))
     assert len(ds) == 300 and 0 < labels.mean() < 1

@@ -3,9 +3,9 @@ import pytest
 import torch
 
 from hngraph import InfoGraph, seed_everything
-from hngraph.data import DatasetNotFoundError
-from hngraph.evaluation import linear_probe
-from hngraph.ogb_graphs import load_ogb
+from hngraph.data.ogb_graphs import load_ogb
+from hngraph.data.tudataset import DatasetNotFoundError
+from hngraph.eval.scoring import linear_probe
 
 
 def test_load_and_probe_tiny_molhiv(tmp_path, tiny_molhiv):

@@ -11,7 +11,7 @@ import pytest
 
 from hngraph import InfoGraph, fit, load_tudataset, seed_everything
 from hngraph.config import TrainConfig
-from hngraph.experiment import run_experiment
+from hngraph.runs.experiment import run_experiment
 
 SOURCE = Path(__file__).resolve().parents[1] / "hngraph"
 
@@ -160,8 +160,8 @@ def test_the_one_reader_names_the_file_and_the_broken_clause(tmp_path, text,
 
 
 def test_one_function_names_every_file_of_a_run(tmp_path):
-    from hngraph.grid import Run
     from hngraph.results import run_files
+    from hngraph.runs.grid import Run
     files = run_files(tmp_path, "MUTAG_x_beta0.5_seed0")
     assert [p.name for p in (files.result, files.model, files.trained,
                              files.training_state, files.failure)] == [
@@ -176,13 +176,13 @@ def test_the_train_stage_output_is_all_the_score_stage_needs(data_root,
                                                              tmp_path):
     """Saved and loaded, the train stage's output scores and records as the
     whole run does; its training state goes where its files say."""
-    from hngraph.experiment import (
+    from hngraph.results import run_files
+    from hngraph.runs.experiment import (
         Trained,
         record_stage,
         score_stage,
         train_stage,
     )
-    from hngraph.results import run_files
     config = TrainConfig(dataset="MUTAG", epochs=1, hidden=8, layers=2,
                          checkpoint_every=1, out=str(tmp_path), device="cpu")
     files = run_files(tmp_path / "MUTAG", "cell_seed0")

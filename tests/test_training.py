@@ -86,7 +86,7 @@ def test_fixed_batch_order_repeats_one_shuffle():
     import torch
     from torch_geometric.data import Data
 
-    from hngraph.training import train_loader
+    from hngraph.train.loop import train_loader
     graphs = [Data(x=torch.full((2, 1), float(i)),
                    edge_index=torch.tensor([[0, 1], [1, 0]]))
               for i in range(10)]
@@ -118,7 +118,7 @@ def test_an_evaluation_epoch_training_never_reaches_is_an_error(data_root):
 def test_callbacks_default_shorthands_bit_for_bit(data_root, tmp_path):
     # fit's arguments are shorthands for its default callbacks: the same
     # run, bit for bit, either way.
-    from hngraph.training import Checkpoint, EvaluateAt
+    from hngraph.train.loop import Checkpoint, EvaluateAt
 
     ds = load_tudataset("MUTAG")
     runs = []
@@ -163,7 +163,7 @@ class _Scripted(torch.nn.Module):
 ])
 def test_early_stopping_on_a_loss_plateau(data_root, script, patience,
                                           min_delta, stopped):
-    from hngraph.training import EarlyStopping
+    from hngraph.train.loop import EarlyStopping
 
     ds = load_tudataset("MUTAG")
     graphs = [ds[i] for i in range(4)]
@@ -180,7 +180,7 @@ def test_csv_and_tensorboard_logs_and_a_hook_of_ones_own(data_root,
         EventAccumulator,
     )
 
-    from hngraph.training import (
+    from hngraph.train.loop import (
         Callback,
         CSVLogger,
         EvaluateAt,
@@ -219,7 +219,7 @@ def test_csv_and_tensorboard_logs_and_a_hook_of_ones_own(data_root,
 def test_a_resumed_csv_log_replaces_the_rows_after_its_checkpoint(tmp_path):
     """Killed after epoch 3 with a checkpoint at epoch 2, then resumed to 5:
     the log has each epoch once, with the losses of an uninterrupted run."""
-    from hngraph.training import Callback, Checkpoint, CSVLogger
+    from hngraph.train.loop import Callback, Checkpoint, CSVLogger
 
     class KillAfter3(Callback):
         def on_epoch_end(self, state):
@@ -256,7 +256,7 @@ def test_a_killed_run_keeps_the_tensorboard_scalars_of_its_epochs(tmp_path):
     )
     from torch_geometric.data import Data
 
-    from hngraph.training import Callback, TensorBoardLogger
+    from hngraph.train.loop import Callback, TensorBoardLogger
 
     class KillAfter2(Callback):
         def on_epoch_end(self, state):

@@ -18,9 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from reference import pyg_tu_graphs
 
-from hngraph.data import load_tudataset
+from hngraph.data.tu_files import KINDS, raw_path, read_tu
+from hngraph.data.tudataset import load_tudataset
 from hngraph.errors import RawFileError
-from hngraph.tu_files import KINDS, raw_path, read_tu
 
 EXAMPLES = int(os.environ.get("HNGRAPH_FUZZ_EXAMPLES", "40"))
 FAMILIES = {  # name: (source dataset, kinds kept)

@@ -5,7 +5,7 @@ import json
 import pytest
 from infograph_selection import accuracies, epoch_diagnostic, selection
 
-from hngraph.grid import GridConfig
+from hngraph.runs.grid import GridConfig
 
 
 def _result(path, dataset, layers, lr, seed, epochs, final, history):

@@ -48,7 +48,7 @@ def test_the_sklearnex_backend_gives_a_whole_svm_result(monkeypatch):
     from sklearn.svm import SVC
     from speed import _sklearnex_svm
 
-    from hngraph.evaluation import svm_accuracy
+    from hngraph.eval.scoring import svm_accuracy
     fake = types.ModuleType("sklearnex.svm")
     fake.SVC = SVC
     monkeypatch.setitem(sys.modules, "sklearnex", types.ModuleType(
@@ -72,8 +72,8 @@ def test_infonce_runs_names_the_model_file_train_writes(tmp_path):
     import re
 
     from hngraph.config import TrainConfig
-    from hngraph.experiment import run_stem
     from hngraph.results import run_files
+    from hngraph.runs.experiment import run_stem
     script = (ROOT / "benchmarks" / "infonce_runs.sh").read_text()
     pattern = re.search(r'--model "\$\(ls "\$out"/(\S+) \|', script).group(1)
     config = TrainConfig(dataset="IMDB-BINARY", epochs=20, seed=0,

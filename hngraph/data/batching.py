@@ -28,7 +28,7 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Batch, Data
 
-from .errors import InvalidTypeError, InvalidValueError
+from ..errors import InvalidTypeError, InvalidValueError
 
 
 class DeviceGraphs:
@@ -113,7 +113,7 @@ def check_data(dataset) -> list[Data]:
             raise InvalidValueError(f"dataset: graph {i} needs float node features x "
                                     "[num_nodes, F]; build them with "
                                     "hngraph.load_tudataset or a feature recipe "
-                                    "(hngraph.features).")
+                                    "(hngraph.data.features).")
         width = x.size(1) if width is None else width
         if x.size(1) != width:
             raise InvalidValueError(f"dataset: graph {i} has {x.size(1)} node features, "

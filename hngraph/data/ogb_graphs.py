@@ -1,7 +1,7 @@
 """OGB graph property prediction datasets.
 
 ``load_ogb`` loads through :class:`ogb.graphproppred.PygGraphPropPredDataset`
-with the official split; :func:`hngraph.evaluation.linear_probe` scores
+with the official split; :func:`hngraph.eval.scoring.linear_probe` scores
 embeddings of them.
 """
 from __future__ import annotations
@@ -13,14 +13,14 @@ import torch
 from torch_geometric.data.data import Data, DataEdgeAttr, DataTensorAttr
 from torch_geometric.data.storage import GlobalStorage
 
-from .data import (
+from .features import apply_feature_recipe, fit_feature_recipe
+from .tudataset import (
     DatasetNotFoundError,
     GraphDataset,
     cache_dir,
     check_graphs,
     remove_failed_download,
 )
-from .features import apply_feature_recipe, fit_feature_recipe
 
 _PYG_DATA_CLASSES = [Data, DataEdgeAttr, DataTensorAttr, GlobalStorage]
 
@@ -43,10 +43,10 @@ def load_ogb(name: str, root: str | os.PathLike | None = None,
 
     Node features: molecules (``ogbg-mol*``) get their categorical atom
     features one-hot encoded (OGB's ``get_atom_feature_dims``); other
-    datasets follow ``features`` as in :func:`~hngraph.data.load_tudataset`.
+    datasets follow ``features`` as in :func:`~hngraph.data.tudataset.load_tudataset`.
 
     Returns:
-        A :class:`~hngraph.data.GraphDataset` with ``split_idx`` (``train``,
+        A :class:`~hngraph.data.tudataset.GraphDataset` with ``split_idx`` (``train``,
             ``valid``, ``test`` index tensors) and ``ogb_name`` attributes.
     """
     from ogb.graphproppred import PygGraphPropPredDataset

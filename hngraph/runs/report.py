@@ -35,6 +35,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..errors import RunFailedError
+from ..results import ResultFileError, atomic_write_text, read_result
 from .comparison import (
     MARGINS,
     TARGET_HALF_WIDTH,
@@ -46,9 +48,7 @@ from .comparison import (
     seeds_needed,
     verdict,
 )
-from .errors import RunFailedError
 from .grid import GridConfig, Run, current, origin
-from .results import ResultFileError, atomic_write_text, read_result
 
 
 def load_runs(grid: GridConfig) -> tuple[pd.DataFrame, list[str]]:
@@ -325,7 +325,7 @@ def _pairs(grid: GridConfig, runs: dict, datasets: list[str],
 
 def pooled(grid: GridConfig, found: dict, finished: dict) -> dict:
     """``{cell: pooled comparison}`` over the finished datasets that compare
-    it (:func:`hngraph.comparison.pool`, at least 2); each also records
+    it (:func:`hngraph.runs.comparison.pool`, at least 2); each also records
     its ``datasets``, ``against`` and the per-dataset ``sds``."""
     out = {}
     for n in _names(grid):

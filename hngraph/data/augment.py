@@ -24,7 +24,7 @@ Every graph keeps at least one node, since :math:`\lfloor r n \rfloor < n`.
 :func:`augment_batch` draws a view of every graph of a mini-batch at once,
 with index and mask operations over the whole batch (no loop over graphs),
 on the batch's device; it serves the mini-batches of
-:class:`~hngraph.batching.DeviceLoader` and of PyG's ``DataLoader`` alike.
+:class:`~hngraph.data.batching.DeviceLoader` and of PyG's ``DataLoader`` alike.
 The transforms :class:`NodeDrop`, :class:`RandomWalkSubgraph`,
 :class:`EdgePerturb` and :class:`FeatureMask` (``aug(data) -> new Data``,
 the input left unchanged) apply the same functions to one ``Data``, for
@@ -38,9 +38,9 @@ from torch import Tensor
 from torch_geometric.data import Batch, Data
 from torch_geometric.transforms import BaseTransform
 
+from ..constraints import AUGMENTATION, RATIO, check_params
+from ..errors import InvalidTypeError, InvalidValueError
 from .batching import _ptr
-from .constraints import AUGMENTATION, RATIO, check_params
-from .errors import InvalidTypeError, InvalidValueError
 
 
 def _rand(size: int, like: Tensor, generator) -> Tensor:

@@ -23,7 +23,7 @@ from torch_geometric.data import Data, InMemoryDataset
 from torch_geometric.datasets import TUDataset
 from torch_geometric.io import fs
 
-from .errors import CacheError, DatasetNotFoundError, InvalidValueError
+from ..errors import CacheError, DatasetNotFoundError, InvalidValueError
 from .features import apply_feature_recipe, fit_feature_recipe
 from .tu_files import REQUIRED, content_hash, raw_path, read_table, read_tu
 
@@ -51,7 +51,7 @@ def _available(base: Path) -> list[str]:
 
 def validate_raw(raw_dir: str | os.PathLike, name: str) -> None:
     """Check a dataset's raw TU files, each on its own and against each
-    other (see :func:`hngraph.tu_files.read_tu`).
+    other (see :func:`hngraph.data.tu_files.read_tu`).
 
     Raises:
         RawFileError: naming the file, the line where there is one, what was
@@ -85,7 +85,7 @@ class _CachedTUDataset(TUDataset):
         return self._raw_source or super().raw_dir
 
     def process(self) -> None:
-        """The graphs of :func:`hngraph.tu_files.read_tu`, every graph kept
+        """The graphs of :func:`hngraph.data.tu_files.read_tu`, every graph kept
         (PyG's own reader counts graphs from the edge slices, so it loses
         trailing graphs without edges)."""
         graphs, sizes = read_tu(self.raw_dir, self.name)

@@ -12,18 +12,18 @@ from torch_geometric.data import Data
 from torch_geometric.loader import DataLoader
 from torch_geometric.utils import from_networkx
 
-from .constraints import DEVICE, Interval, check
-from .data import check_graphs
-from .errors import (
+from ..constraints import DEVICE, Interval, check
+from ..data.features import apply_feature_recipe
+from ..data.tudataset import check_graphs
+from ..distributed import resolve_device
+from ..errors import (
     HngraphError,
     InvalidTypeError,
     InvalidValueError,
     MissingFileError,
     PathError,
 )
-from .features import apply_feature_recipe
-from .models import GraphModel, Pooled, load_model
-from .training import resolve_device
+from ..nn.models import GraphModel, Pooled, load_model
 
 #: Readers for the files of an input folder, by suffix.
 READERS = {".graphml": nx.read_graphml, ".gml": nx.read_gml,
@@ -85,7 +85,7 @@ def as_data_list(graphs, recipe: dict, node_attrs: list[str] | None = None
         raise InvalidTypeError(f"graphs must be a list of PyG Data or networkx "
                                f"graphs, or a PyG dataset, got "
                                f"{type(graphs).__name__} (read files with "
-                               "hngraph.embedding.read_graphs).")
+                               "hngraph.eval.embedding.read_graphs).")
     out = []
     for i, g in enumerate(graphs):
         if recipe is None and not (isinstance(g, Data) and g.x is not None):
@@ -122,7 +122,7 @@ def embed(model, graphs, batch_size: int = 256,
     Args:
         model: a trained hngraph model, the path of a model file written by
             ``model.save`` / ``hngraph train``, or a bare encoder (any
-            module of :mod:`hngraph.models`' encoder form; the graphs then
+            module of :mod:`hngraph.nn.models`' encoder form; the graphs then
             bring their own features ``x``).
         graphs: a PyG dataset, a list of PyG ``Data`` or a list of networkx
             graphs. Node features follow the model's feature recipe (node

@@ -15,20 +15,21 @@ import numpy as np
 import torch.distributed as dist
 from torch_geometric.loader import DataLoader
 
-from . import distributed as dist_utils
-from .config import TrainConfig
-from .data import load_tudataset
-from .errors import InvalidValueError
-from .evaluation import SVMResult, check_labels, svm_accuracy
-from .models import GraphCL, GraphModel, InfoGraph
-from .results import (
+from .. import distributed as dist_utils
+from ..config import TrainConfig
+from ..data.tudataset import load_tudataset
+from ..distributed import resolve_device
+from ..errors import InvalidValueError
+from ..eval.scoring import SVMResult, check_labels, svm_accuracy
+from ..nn.models import GraphCL, GraphModel, InfoGraph
+from ..results import (
     RunFiles,
     atomic_write_npz,
     git_commit,
     provenance,
     run_files,
 )
-from .training import fit, resolve_device, seed_everything
+from ..train.loop import fit, seed_everything
 
 #: Config keys that never change a run's result: where it writes, on what
 #: hardware, and how often it saves its state.
@@ -77,7 +78,7 @@ class Trained(NamedTuple):
     #: The graph labels [num_graphs].
     labels: np.ndarray
     #: The training record: ``config`` (the run's settings), ``dataset``
-    #: (:func:`describe`), ``history`` (:func:`~hngraph.training.fit`'s),
+    #: (:func:`describe`), ``history`` (:func:`~hngraph.train.loop.fit`'s),
     #: ``train_wall_s`` (loading, training and embedding) and ``origin``
     #: (:func:`~hngraph.results.provenance` of the machine that trained).
     record: dict
@@ -141,7 +142,7 @@ def train_stage(config: TrainConfig, progress: bool = True, device="cpu",
 
 def score_stage(trained: Trained) -> tuple[SVMResult, float]:
     """The score stage: the SVM protocol of the run's config on its
-    embeddings (:func:`~hngraph.evaluation.svm_accuracy`). Returns the
+    embeddings (:func:`~hngraph.eval.scoring.svm_accuracy`). Returns the
     scores and the seconds it took."""
     config = trained.config
     start = time.perf_counter()
@@ -241,7 +242,7 @@ def record(config: TrainConfig, dataset: dict, history: dict, scores,
            svm_time: float, wall_time: float, origin: dict) -> dict:
     """A run's result (JSON-serialisable): its config, tag, seed, processes,
     dataset (:func:`describe`), the scores (an
-    :class:`~hngraph.evaluation.SVMResult`), the loss and evaluation
+    :class:`~hngraph.eval.scoring.SVMResult`), the loss and evaluation
     history, the training, SVM and wall seconds, the resumes, and where it
     was trained (``origin``, :func:`hngraph.results.provenance`)."""
     return {

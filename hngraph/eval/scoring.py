@@ -43,8 +43,7 @@ from sklearn.preprocessing import LabelEncoder, StandardScaler
 from sklearn.svm import SVC
 from torch_geometric.loader import DataLoader
 
-from .batching import DeviceGraphs, DeviceLoader
-from .constraints import (
+from ..constraints import (
     FOLDS,
     REPEATS,
     SEED,
@@ -55,7 +54,8 @@ from .constraints import (
     check,
     check_params,
 )
-from .errors import InvalidTypeError, InvalidValueError
+from ..data.batching import DeviceGraphs, DeviceLoader
+from ..errors import InvalidTypeError, InvalidValueError
 
 C_GRID = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1000.0)
 METHODS = ("fast", "sklearn")
@@ -497,7 +497,7 @@ def evaluate(model, dataset, seed: int = 0, folds: int = 10,
              batch_size: int = 512, repeats: int = 1) -> SVMResult:
     """Embed every graph (eval mode) and score it with :func:`svm_accuracy`.
 
-    ``dataset`` is a PyG dataset or a :class:`~hngraph.batching.DeviceGraphs`.
+    ``dataset`` is a PyG dataset or a :class:`~hngraph.data.batching.DeviceGraphs`.
     """
     if isinstance(dataset, DeviceGraphs):
         loader = DeviceLoader(dataset, batch_size, shuffle=False)
@@ -511,7 +511,7 @@ def evaluate(model, dataset, seed: int = 0, folds: int = 10,
 def linear_probe(model, dataset, batch_size: int = 256,
                  device: str | torch.device = "cpu", seed: int = 0) -> dict:
     """Logistic regression on frozen embeddings of an OGB dataset (loaded by
-    :func:`hngraph.ogb_graphs.load_ogb`), scored by OGB's Evaluator (ROC-AUC
+    :func:`hngraph.data.ogb_graphs.load_ogb`), scored by OGB's Evaluator (ROC-AUC
     for ``ogbg-molhiv``).
 
     One standardised logistic regression per task is fitted on the training

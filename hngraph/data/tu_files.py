@@ -26,7 +26,7 @@ import torch
 from torch_geometric.data import Data
 from torch_geometric.utils import coalesce, one_hot, remove_self_loops
 
-from .errors import RawFileError
+from ..errors import RawFileError
 
 _INT = r"[ \t]*[+-]?[0-9]+[ \t]*"
 _REAL = r"[ \t]*[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?[ \t]*"

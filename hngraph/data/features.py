@@ -16,8 +16,8 @@ from torch_geometric.data import Data
 from torch_geometric.transforms import BaseTransform
 from torch_geometric.utils import degree
 
-from .constraints import FEATURES, check
-from .errors import InvalidTypeError, InvalidValueError
+from ..constraints import FEATURES, check
+from ..errors import InvalidTypeError, InvalidValueError
 
 #: From this maximum degree on, the degree is standardised instead of
 #: one-hot encoded (the HCL reference setting).

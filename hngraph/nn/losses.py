@@ -26,8 +26,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
-from .config import default
-from .constraints import (
+from ..config import default
+from ..constraints import (
     BETA,
     CHUNK_SIZE,
     REWEIGHT,
@@ -35,8 +35,8 @@ from .constraints import (
     TEMPERATURE,
     check_params,
 )
-from .distributed import gather_graphs, global_max
-from .errors import InvalidTypeError, InvalidValueError
+from ..distributed import gather_graphs, global_max
+from ..errors import InvalidTypeError, InvalidValueError
 
 LOG2 = math.log(2.0)
 

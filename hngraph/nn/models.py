@@ -9,9 +9,9 @@ A graph's embedding is the sum pool of its nodes'. Given a node feature
 width instead, a model builds the default encoder, a
 :class:`GINEncoder` of ``hidden`` x ``layers``.
 
-The protocol that :func:`~hngraph.training.fit`,
-:func:`~hngraph.evaluation.svm_accuracy`'s callers and
-:func:`~hngraph.embedding.embed` rely on is :class:`GraphModel`'s:
+The protocol that :func:`~hngraph.train.loop.fit`,
+:func:`~hngraph.eval.scoring.svm_accuracy`'s callers and
+:func:`~hngraph.eval.embedding.embed` rely on is :class:`GraphModel`'s:
 ``loss(batch)``, a scalar to minimise for one PyG mini-batch, and
 ``embed(loader)``, the graph embeddings and labels of a loader.
 """
@@ -26,9 +26,8 @@ from torch import Tensor, nn
 from torch_geometric.data import Batch
 from torch_geometric.nn import global_add_pool
 
-from .augment import augment_batch
-from .config import default, user_path
-from .constraints import (
+from ..config import default, user_path
+from ..constraints import (
     AUGMENTATION,
     BETA,
     CHUNK_SIZE,
@@ -45,15 +44,16 @@ from .constraints import (
     check,
     check_params,
 )
-from .encoders import GINEncoder
-from .errors import (
+from ..data.augment import augment_batch
+from ..errors import (
     InvalidTypeError,
     InvalidValueError,
     MissingFileError,
     NotAFileError,
 )
+from ..results import atomic_torch_save
+from .encoders import GINEncoder
 from .losses import HardInfoNCELoss, JSDLocalGlobalLoss
-from .results import atomic_torch_save
 
 CHECKPOINT_FORMAT = "hngraph-model-1"
 
@@ -272,7 +272,7 @@ class InfoGraph(GraphModel):
     with the negatives of Robinson et al. (ICLR 2021,
     <https://arxiv.org/abs/2010.04592>).
 
-    ``loss(batch)`` is :func:`~hngraph.losses.jsd_local_global` on the
+    ``loss(batch)`` is :func:`~hngraph.nn.losses.jsd_local_global` on the
     projected node and graph embeddings, plus, with ``prior=True``,
     InfoGraph's prior term
     :math:`-\gamma\,[\log D(u) + \log(1 - D(H))]` with :math:`u \sim U[0,1)`.
@@ -284,7 +284,7 @@ class InfoGraph(GraphModel):
         hidden, layers: the default GIN's width ``d`` and number of layers
             ``L`` (only with a node feature width).
         beta, tau_plus, reweight, chunk_size: the loss's settings (see
-            :class:`~hngraph.losses.JSDLocalGlobalLoss`).
+            :class:`~hngraph.nn.losses.JSDLocalGlobalLoss`).
         prior: add InfoGraph's prior matching term.
         gamma: weight of the prior term.
         init: weight initialisation, ``"xavier"`` or ``"default"`` (see
@@ -337,9 +337,9 @@ class GraphCL(GraphModel):
     with the negatives of Robinson et al. (ICLR 2021).
 
     Each graph of a batch is augmented twice (``aug1``, ``aug2``, see
-    :mod:`hngraph.augment`), on the batch's device; both views are encoded, projected by a
+    :mod:`hngraph.data.augment`), on the batch's device; both views are encoded, projected by a
     Linear-ReLU-Linear head and contrasted with
-    :func:`~hngraph.losses.hard_infonce`, the other graphs' views being the
+    :func:`~hngraph.nn.losses.hard_infonce`, the other graphs' views being the
     negatives. ``beta=0, tau_plus=0`` is GraphCL's NT-Xent.
 
     Args:
@@ -348,7 +348,7 @@ class GraphCL(GraphModel):
         hidden, layers: the default GIN's width ``d`` and number of layers
             ``L`` (only with a node feature width).
         beta, tau_plus, temperature, reweight: the loss's settings (see
-            :class:`~hngraph.losses.HardInfoNCELoss`).
+            :class:`~hngraph.nn.losses.HardInfoNCELoss`).
         aug1, aug2: augmentation names (``node_drop``, ``edge_perturb``,
             ``feature_mask``, ``subgraph``).
         aug_ratio: the augmentations' ratio.
@@ -382,7 +382,7 @@ class GraphCL(GraphModel):
     def views(self, data) -> tuple[Batch, Batch]:
         """Two augmented views of every graph of a mini-batch, drawn on its
         device from torch's default generator
-        (:func:`~hngraph.augment.augment_batch`)."""
+        (:func:`~hngraph.data.augment.augment_batch`)."""
         return tuple(augment_batch(aug, data, self.aug_ratio)
                      for aug in self.augs)
 

@@ -10,7 +10,7 @@ stopped at any time and resumed by running it again; a file written with
 other settings (another epoch count, other repeats) is run again and
 replaced. A grid's ``selections`` (``name: [cells]``) choose among their
 cells per outer fold by the inner cross-validation score
-(:func:`hngraph.evaluation.select_results`), as soon as those cells'
+(:func:`hngraph.eval.scoring.select_results`), as soon as those cells'
 runs of the same dataset and seed have finished. One runner at a time may
 write into an ``out`` folder: a second one stops at once.
 
@@ -35,14 +35,14 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import NamedTuple
 
-from .config import (
+from ..config import (
     TrainConfig,
     check_declared,
     declared,
     read_yaml,
     setting,
 )
-from .constraints import (
+from ..constraints import (
     SEED_END,
     Either,
     Interval,
@@ -51,7 +51,7 @@ from .constraints import (
     OfType,
     Pattern,
 )
-from .errors import (
+from ..errors import (
     ConfigKeyError,
     DirtySourceError,
     InvalidValueError,
@@ -60,8 +60,7 @@ from .errors import (
     PathError,
     RunFailedError,
 )
-from .executors import STAGES, SlurmSettings
-from .results import (
+from ..results import (
     SOURCE,
     ResultFileError,
     RunFiles,
@@ -71,6 +70,7 @@ from .results import (
     read_result,
     run_files,
 )
+from .executors import STAGES, SlurmSettings
 
 _NAME = Pattern(r"[A-Za-z0-9_.+\-]+", "a name of letters, digits and "
                 "_.+-", "../x")
@@ -320,7 +320,7 @@ def trained_file(grid: GridConfig, run: Run) -> bool:
     """Whether a cell's run has a train stage output (``--stage train``)
     under the settings the grid asks for now, ready to be scored. Its result
     records the commit that trained it, and ``scored_on`` the one that
-    scored it where they differ (:func:`~hngraph.experiment.record_stage`)."""
+    scored it where they differ (:func:`~hngraph.runs.experiment.record_stage`)."""
     from .experiment import Trained
 
     try:
@@ -351,9 +351,9 @@ def run_task(grid: GridConfig, run: Run, stage: str, device: str | None,
     worker that imported other code refuses to run."""
     import torch
 
+    from ..distributed import resolve_device
     from . import executors
     from .experiment import record_stage, score_stage, train_stage
-    from .training import resolve_device
 
     if SOURCE != source:
         raise RunFailedError(
@@ -378,8 +378,8 @@ def run_task(grid: GridConfig, run: Run, stage: str, device: str | None,
 
 def select_run(grid: GridConfig, run: Run) -> dict:
     """Nested selection among a selection's cells, from their result files
-    (:func:`hngraph.evaluation.select_results`); returns its result."""
-    from .evaluation import select_results
+    (:func:`hngraph.eval.scoring.select_results`); returns its result."""
+    from ..eval.scoring import select_results
 
     start = time.perf_counter()
     members = grid.selections[run.cell]
@@ -528,7 +528,7 @@ def run_grid(grid: GridConfig, runs: list[Run], jobs: int = 1,
              ) -> list[dict]:
     """Run what is not finished of ``runs`` (see :func:`plan`): the stages
     ``stage`` names (:data:`STAGES`), each run in a process of ``threads``
-    torch threads, on ``executor`` (an :class:`~hngraph.executors.Executor`;
+    torch threads, on ``executor`` (an :class:`~hngraph.runs.executors.Executor`;
     by default ``jobs`` processes here). The selections run here, as soon
     as their cells have finished. Returns the failures (each also written
     beside its missing result file). A result file counts as finished as

@@ -1,6 +1,6 @@
 """Training loop: seeded, with a device choice and a loss history, and
 callbacks for the rest: a progress bar, checkpoints, logs, early stopping,
-and SVM evaluation (:mod:`hngraph.evaluation`) at chosen epochs."""
+and SVM evaluation (:mod:`hngraph.eval.scoring`) at chosen epochs."""
 from __future__ import annotations
 
 import math
@@ -19,10 +19,9 @@ from torch_geometric import seed_everything as seed_everything  # re-export
 from torch_geometric.loader import DataLoader
 from tqdm.auto import tqdm
 
-from . import distributed as dist_utils
-from .batching import DeviceGraphs, DeviceLoader, check_data
-from .config import check_eval_epochs, default, user_path
-from .constraints import (
+from .. import distributed as dist_utils
+from ..config import check_eval_epochs, default, user_path
+from ..constraints import (
     BATCH_ORDER,
     BATCH_SIZE,
     BATCHING,
@@ -37,32 +36,18 @@ from .constraints import (
     check,
     check_params,
 )
-from .errors import (
+from ..data.batching import DeviceGraphs, DeviceLoader, check_data
+from ..errors import (
     DivergedError,
     InvalidTypeError,
     InvalidValueError,
     MissingExtraError,
     PathError,
 )
-from .evaluation import evaluate
-from .results import atomic_torch_save, atomic_write_text
+from ..eval.scoring import evaluate
+from ..results import atomic_torch_save, atomic_write_text
 
 TRAINING_FORMAT = "hngraph-training-1"
-
-
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``"auto"`` picks CUDA when available, else the CPU."""
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(device)
-    except RuntimeError as err:
-        raise InvalidValueError(f"device {device!r} is not a torch device; use "
-                                "'auto', 'cpu' or 'cuda'.") from err
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise InvalidValueError("device 'cuda' was asked for, but torch sees no CUDA "
-                                "GPU here. Use device='cpu' or 'auto'.")
-    return device
 
 
 def train_loader(dataset, batch_size: int, seed: int,
@@ -70,9 +55,9 @@ def train_loader(dataset, batch_size: int, seed: int,
                  batch_order: str = "shuffle"):
     """A shuffling loader whose order depends on ``seed`` only.
 
-    With ``device`` it is a :class:`~hngraph.batching.DeviceLoader` that
+    With ``device`` it is a :class:`~hngraph.data.batching.DeviceLoader` that
     builds the batches on that device (``dataset`` may then already be a
-    :class:`~hngraph.batching.DeviceGraphs`); without, PyG's ``DataLoader``.
+    :class:`~hngraph.data.batching.DeviceGraphs`); without, PyG's ``DataLoader``.
     Both give the same batches in the same order. ``batch_order="fixed"``
     shuffles once, with ``seed``, and gives the same batches every epoch
     (the published HCL graph code's loader).
@@ -193,7 +178,7 @@ class FitState:
         optimizer: its optimizer.
         loader: the training loader (its generator is the batch order's).
         graphs: the training graphs, as the model embeds them (a
-            :class:`~hngraph.batching.DeviceGraphs` with device batching).
+            :class:`~hngraph.data.batching.DeviceGraphs` with device batching).
         seed: the run's seed.
         epochs: the last epoch asked for.
         epoch: the epoch under way, or just finished (before the first:
@@ -413,9 +398,9 @@ class EarlyStopping(Callback):
 
 
 class EvaluateAt(Callback):
-    """The SVM evaluation (:func:`~hngraph.evaluation.evaluate`) after each
+    """The SVM evaluation (:func:`~hngraph.eval.scoring.evaluate`) after each
     of ``epochs`` (on the lead process), into ``history["eval"][epoch]``
-    (the result's :meth:`~hngraph.evaluation.SVMResult.to_dict`), with the
+    (the result's :meth:`~hngraph.eval.scoring.SVMResult.to_dict`), with the
     run's seed. The results are reported, never used to pick an epoch.
 
     Args:
@@ -455,12 +440,12 @@ def fit(model, dataset, epochs: int = default("epochs"),
         batch_order: str = default("batch_order"),
         callbacks: Iterable[Callback] = ()) -> dict:
     """Train ``model`` with Adam: anything with ``loss(batch)`` (and, for the
-    evaluation, ``embed(loader)``; see :mod:`hngraph.models`).
+    evaluation, ``embed(loader)``; see :mod:`hngraph.nn.models`).
 
     Args:
-        model: for example :class:`~hngraph.models.InfoGraph`.
+        model: for example :class:`~hngraph.nn.models.InfoGraph`.
         dataset: PyG dataset (or list of ``Data``) with node features, or a
-            :class:`~hngraph.batching.DeviceGraphs` on ``device``.
+            :class:`~hngraph.data.batching.DeviceGraphs` on ``device``.
         epochs, batch_size, lr: optimisation settings.
         seed: seeds the batch order and torch's global generator (used by
             the prior term). Call :func:`seed_everything` before building the
@@ -474,12 +459,12 @@ def fit(model, dataset, epochs: int = default("epochs"),
         checkpoint, checkpoint_every, restart: shorthand for
             :class:`Checkpoint` ``(checkpoint, checkpoint_every, restart)``.
         batching: ``"device"`` builds the mini-batches on ``device`` by index
-            operations (:mod:`hngraph.batching`): the dataset is moved there
+            operations (:mod:`hngraph.data.batching`): the dataset is moved there
             once, and a step never waits for the device. ``"loader"`` uses
             PyG's ``DataLoader`` (datasets larger than device memory).
             ``"auto"`` (the default) is ``"device"``. Both give the same
-            batches, and :class:`~hngraph.models.GraphCL` draws its views on
-            either (:func:`~hngraph.augment.augment_batch`).
+            batches, and :class:`~hngraph.nn.models.GraphCL` draws its views on
+            either (:func:`~hngraph.data.augment.augment_batch`).
         batch_order: ``"shuffle"`` (a new order every epoch) or ``"fixed"``
             (one shuffle per run, the same batches every epoch, as the
             published HCL graph code); see :func:`train_loader`.
@@ -501,7 +486,7 @@ def fit(model, dataset, epochs: int = default("epochs"),
             getattr(model, "loss", None)):
         raise InvalidTypeError(
             f"fit: model must be a torch module with loss(batch) (see "
-            f"hngraph.models), got {type(model).__name__}.")
+            f"hngraph.nn.models), got {type(model).__name__}.")
     device = str(device) if isinstance(device, torch.device) else device
     (epochs, batch_size, lr, seed, device, folds, progress, checkpoint_every,
      batching, restart, batch_order) = check_params(FIT_PARAMS, dict(
@@ -513,7 +498,7 @@ def fit(model, dataset, epochs: int = default("epochs"),
     callbacks = list(callbacks)
     if not all(isinstance(c, Callback) for c in callbacks):
         raise InvalidTypeError(
-            "fit: callbacks must be hngraph.training.Callback objects, got "
+            "fit: callbacks must be hngraph.train.loop.Callback objects, got "
             f"{[type(c).__name__ for c in callbacks]}.")
     shorthands = [ProgressBar()] if progress else []
     if eval_epochs:
@@ -568,7 +553,7 @@ class _Run:
 def _setup(model, dataset, batch_size, lr, seed, device, batching,
            batch_order) -> _Run:
     """Seed, place the model, and build the loader, step and optimizer."""
-    device = resolve_device(device)
+    device = dist_utils.resolve_device(device)
     distributed = dist_utils.is_distributed()
     if distributed and device.type == "cuda":
         device = torch.device("cuda", torch.cuda.current_device())
@@ -653,4 +638,4 @@ def _train_epoch(model, step, loader, optimizer, device, history: dict,
 __all__ = ["fit", "FitState", "Callback", "ProgressBar", "Checkpoint",
            "CSVLogger", "TensorBoardLogger", "EarlyStopping", "EvaluateAt",
            "seed_everything", "train_step", "make_optimizer",
-           "resolve_device", "save_training_state", "load_training_state"]
+           "save_training_state", "load_training_state"]

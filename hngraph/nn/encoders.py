@@ -7,7 +7,7 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.nn import GINConv
 
-from .errors import InvalidValueError
+from ..errors import InvalidValueError
 
 
 class GINEncoder(nn.Module):

@@ -30,7 +30,7 @@ import warnings
 import numpy as np
 from scipy import stats
 
-from .errors import InvalidValueError
+from ..errors import InvalidValueError
 
 #: The half-width that the intervals should reach, in points.
 TARGET_HALF_WIDTH = 0.5

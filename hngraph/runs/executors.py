@@ -4,7 +4,7 @@ cluster, or a SLURM job array through submitit (``docs/grids.md``).
 An executor runs one task function over many tasks and hands back each
 task's outcome as it finishes, as ``(key, get)``: ``get()`` returns the
 task's value or raises its error. Tasks write nothing; the driver
-(:func:`hngraph.grid.run_grid`) writes every file, so the executors share
+(:func:`hngraph.runs.grid.run_grid`) writes every file, so the executors share
 the grid's semantics (skip what is finished, isolate a failure, resume after
 a kill, one driver per ``out`` folder) and Ray needs no shared file
 system. :meth:`~Executor.cancel` stops what is queued and in flight.
@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from .config import check_declared, setting
-from .constraints import Interval, Nullable, OfType
-from .errors import HngraphError
+from ..config import check_declared, setting
+from ..constraints import Interval, Nullable, OfType
+from ..errors import HngraphError
 
 #: The executors ``hngraph grid run --executor`` accepts.
 EXECUTORS = ("local", "ray", "slurm")
@@ -115,8 +115,8 @@ def _start_worker(slots) -> None:
     and imports all the code it runs at once (the code
     :data:`~hngraph.results.SOURCE` names)."""
     global WORKER_GPU
+    from ..distributed import die_with_parent
     from . import experiment  # noqa: F401
-    from .distributed import die_with_parent
 
     WORKER_GPU = slots.get()
     die_with_parent()

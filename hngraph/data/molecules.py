@@ -1,5 +1,5 @@
 """A real molecular dataset, offline: B3DB's blood-brain-barrier classes in
-OGB's on-disk format, for :func:`hngraph.ogb_graphs.load_ogb`.
+OGB's on-disk format, for :func:`hngraph.data.ogb_graphs.load_ogb`.
 
 B3DB (Meng et al., "A curated diverse molecular database of blood-brain
 barrier permeability with chemical descriptors", Scientific Data 2021,
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import MissingExtraError
+from ..errors import MissingExtraError
 
 #: The OGB dataset whose task and format B3DB is written in.
 OGB_NAME = "ogbg-molbbbp"
