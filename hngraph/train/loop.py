@@ -400,7 +400,7 @@ class EarlyStopping(Callback):
 class EvaluateAt(Callback):
     """The SVM evaluation (:func:`~hngraph.eval.scoring.evaluate`) after each
     of ``epochs`` (on the lead process), into ``history["eval"][epoch]``
-    (the result's :meth:`~hngraph.eval.scoring.SVMResult.to_dict`), with the
+    (the :class:`~hngraph.eval.scoring.SVMResult` as a dict), with the
     run's seed. The results are reported, never used to pick an epoch.
 
     Args:
