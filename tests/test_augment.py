@@ -178,7 +178,7 @@ def test_batch_and_transform_agree_in_distribution(name, data_root):
 
     dataset = load_tudataset("MUTAG", root=str(data_root))
     graphs = [dataset[i] for i in range(12)]
-    draws = 300
+    draws = 150
     device_graphs = DeviceGraphs(graphs)
     gen = torch.Generator().manual_seed(0)
     batch_counts = []
