@@ -17,16 +17,16 @@ from hngraph.results import comparable_results
 from hngraph.runs.executors import TEST_CLUSTER, SlurmExecutor, SlurmSettings
 from hngraph.runs.grid import GridConfig
 
-# A tiny grid: 2 datasets, 3 cells including a selection, 2 seeds, 1 epoch,
-# and a cell that fails on every dataset (200 folds).
+# A tiny grid: 1 dataset, 3 cells including a selection, 2 seeds, 1 epoch,
+# and a cell that fails on every seed (200 folds).
 TINY = {"epochs": 1, "batch_size": 64, "hidden": 8, "layers": 2,
-        "seeds": [0, 1], "datasets": ["MUTAG", "PTC_MR"],
+        "seeds": [0, 1], "datasets": ["MUTAG"],
         "cells": {"infograph": {"beta": 0, "tau_plus": 0},
                   "paper-b1": {"beta": 1, "tau_plus": 0.5},
                   "broken": {"beta": 0, "tau_plus": 0, "folds": 200}},
         "selections": {"pick": ["infograph", "paper-b1"]},
-        "slurm": {"chunk": 3}}
-GOOD = 12  # result files: 2 datasets x 2 seeds x (2 cells + 1 selection)
+        "slurm": {"chunk": 2}}
+GOOD = 6  # result files: 2 seeds x (2 cells + 1 selection)
 
 def tiny_grid(tmp_path: Path, name: str) -> Path:
     path = tmp_path / f"{name}.yaml"
@@ -62,27 +62,26 @@ def local(data_root, tmp_path_factory):
 def check_failures(out: Path, printed: str) -> None:
     """The broken cell failed alone, recorded beside its missing results."""
     failed = sorted(p.name for p in out.rglob("*.failed"))
-    assert failed == ["broken_seed0.failed"] * 2 + ["broken_seed1.failed"] * 2, \
-        printed
+    assert failed == ["broken_seed0.failed", "broken_seed1.failed"], printed
     error = json.loads(next(out.rglob("*.failed")).read_text())["error"]
     assert error.startswith("InvalidValueError: ") and "folds" in error
-    assert "4 run(s) failed" in printed
+    assert "2 run(s) failed" in printed
 
 
 def killed_then_resumed(tmp_path, name, *flags, env=None) -> str:
-    """Kill the driver once 3 result files exist; rerun it to the end;
+    """Kill the driver once a result file exists; rerun it to the end;
     check no finished file was written again. Returns the last output."""
     config = tiny_grid(tmp_path, name)
     out = tmp_path / name
     proc = driver(config, *flags, env=env)
     deadline = time.time() + 900  # a loaded machine is slow, not wrong
     while time.time() < deadline and proc.poll() is None and len(
-            list(out.rglob("*_seed*.json"))) < 3:
+            list(out.rglob("*_seed*.json"))) < 1:
         time.sleep(0.1)
     os.killpg(proc.pid, signal.SIGKILL)
     printed = proc.communicate()[0]
     before = {p: p.stat().st_mtime_ns for p in out.rglob("*_seed*.json")}
-    assert 3 <= len(before) < GOOD, printed[-3000:]
+    assert 1 <= len(before) < GOOD, printed[-3000:]
     proc = driver(config, *flags, env=env)
     printed = proc.communicate(timeout=900)[0]
     assert proc.returncode == 1, printed[-3000:]
@@ -107,9 +106,11 @@ def test_slurm_executor_writes_the_local_files_and_resumes(local, tmp_path):
                                   env={TEST_CLUSTER: "local"})
     check_failures(tmp_path / "slurm", printed)
     assert comparable_results(tmp_path / "slurm") == local
-    # chunks of 3 runs per array task
-    assert len(list((tmp_path / "slurm" / ".submitit").glob(
-        "*_submitted.pkl"))) >= 6
+    # chunks of 2 runs per array task: 3 tasks for the 6 trained runs, then
+    # the resumed and the selections' tasks (one run a task would be >= 7)
+    tasks = len(list((tmp_path / "slurm" / ".submitit").glob(
+        "*_submitted.pkl")))
+    assert 3 <= tasks <= 6, tasks
 
 
 @pytest.mark.slow
@@ -120,11 +121,11 @@ def test_train_stage_then_score_stage_is_a_whole_run(local, tmp_path):
     printed = train.communicate(timeout=900)[0]
     assert train.returncode == 1, printed  # the broken cell
     assert not list(out.rglob("*_seed*.json")), printed
-    assert len(list(out.rglob("*.emb.npz"))) == 8
-    assert len(list(out.rglob("*_seed?.pt"))) == 8
+    assert len(list(out.rglob("*.emb.npz"))) == 4
+    assert len(list(out.rglob("*_seed?.pt"))) == 4
     score = driver(config, "--stage", "score", "--jobs", "2")
     printed = score.communicate(timeout=900)[0]
-    assert "4 run(s) not trained yet" in printed
+    assert "2 run(s) not trained yet" in printed
     assert comparable_results(out) == local
 
 
@@ -159,7 +160,7 @@ def test_slurm_settings_from_the_config_and_the_flags(tmp_path):
     grid = GridConfig.from_yaml(tiny_grid(tmp_path, "x"))
     settings = grid.slurm_settings(partition="gpu", time_min=None)
     assert (settings.chunk, settings.partition, settings.time_min) == \
-        (3, "gpu", 120)
+        (2, "gpu", 120)
     with pytest.raises(ValueError, match=r"slurm: unknown key\(s\) "
                        r"\['nodes'\]"):
         grid.slurm_settings(nodes=2)
