@@ -303,17 +303,21 @@ class CSVLogger(Callback):
     def __init__(self, path: str | os.PathLike):
         self.path = user_path(path, "CSVLogger: path")
 
+    def on_fit_start(self, state: FitState) -> None:
+        self.lines = None  # read back once, at the first epoch's end
+
     def on_epoch_end(self, state: FitState) -> None:
         if not state.lead:
             return
         result = state.history["eval"].get(state.epoch, {})
         row = (state.epoch, state.history["loss"][-1],
                state.history["train_time"], result.get("accuracy_mean", ""))
-        lines = [",".join(self.COLUMNS)]
-        if state.epoch > 1 and self.path.exists():
-            lines = self._earlier_rows(state.epoch)
-        lines.append(",".join(map(str, row)))
-        atomic_write_text(self.path, "\n".join(lines) + "\n")
+        if self.lines is None:
+            self.lines = self._earlier_rows(state.epoch) if (
+                state.epoch > 1 and self.path.exists()) else [
+                ",".join(self.COLUMNS)]
+        self.lines.append(",".join(map(str, row)))
+        atomic_write_text(self.path, "\n".join(self.lines) + "\n")
 
     def _earlier_rows(self, epoch: int) -> list[str]:
         """The header and the rows of the epochs before ``epoch`` in the
