@@ -23,7 +23,7 @@ from pathlib import Path
 
 from .config import TrainConfig, check_setting
 from .constraints import Interval, ListOf, Nullable, OfType, Options, check
-from .errors import HngraphError
+from .errors import BUG_REPORT, HngraphError, describe
 from .runs.executors import (
     EXECUTORS,
     STAGES,
@@ -34,8 +34,6 @@ from .runs.executors import (
 
 class UsageError(HngraphError, ValueError):
     """A command line that cannot run as given (exit status 2)."""
-
-
 
 
 def _train_parser(sub) -> None:
@@ -165,18 +163,20 @@ def _train(args) -> int:
     return 0
 
 
-def _check_output_folder(out: Path) -> None:
-    """Fail before any training when the results could not be written."""
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out} is a file, not a folder. Give a "
-                         "folder for the results (it is created if needed).")
+def _check_output_folder(out: Path, name: str = "--out") -> None:
+    """Fail before any training when the results could not be written;
+    ``name`` is the flag or key that gave ``out``."""
     try:
+        if out.exists() and not out.is_dir():
+            raise UsageError(f"{name} {out} is a file, not a folder. Give a "
+                             "folder for the results (it is created if "
+                             "needed).")
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise UsageError(f"--out {out} cannot be created ({err.strerror}). "
+        raise UsageError(f"{name} {out} cannot be created ({err.strerror}). "
                          "Give a folder you can write to.") from err
     if not os.access(out, os.W_OK | os.X_OK):
-        raise UsageError(f"--out {out} is not writable. Give a folder you "
+        raise UsageError(f"{name} {out} is not writable. Give a folder you "
                          "can write to, or change its permissions.")
 
 
@@ -343,6 +343,8 @@ def _grid(args) -> int:
         if args.device is not None:
             check_setting("device", args.device, "--device")
         runs = plan(grid, args.datasets, args.cells, args.seeds)
+        _check_output_folder(grid.out_path, "--out" if args.out else
+                             f"the out key of {args.config}")
         executor = None if args.dry_run else _executor(args, grid)
     except (ValueError, ExecutorUnavailable) as err:
         raise UsageError(err) from err
@@ -359,6 +361,9 @@ def _grid(args) -> int:
         for f in failures:
             print(f"  {f['dataset']} {f['cell']} seed {f['seed']}: "
                   f"{f['error']}")
+        if any(f["error"].startswith("internal error") for f in failures):
+            print(BUG_REPORT.replace("--debug", "--jobs 1 --debug")
+                  + " The .failed files hold the tracebacks.")
         return 1
     return 0
 
@@ -418,12 +423,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             raise
         if not isinstance(err, HngraphError):  # a bug: say so, and how to look
-            print(f"hngraph: internal error: {type(err).__name__}: {err}\n"
-                  "hngraph: this is a bug in hngraph; please report it with "
-                  "the command you ran and the output of the same command "
-                  "with --debug (its traceback).", file=sys.stderr)
+            print(f"hngraph: {describe(err)}\nhngraph: {BUG_REPORT}",
+                  file=sys.stderr)
             return 1
-        print(f"hngraph: error: {err}", file=sys.stderr)
+        print(f"hngraph: error: {describe(err)}", file=sys.stderr)
         return 2 if isinstance(err, UsageError) else 1
 
 

@@ -1,6 +1,21 @@
 """hngraph's exceptions, importable without torch. Each is an
 :class:`HngraphError`: the command line prints its message as it is, one
-line, while any other exception is reported as an internal error."""
+line, while any other exception is reported as an internal error
+(:func:`describe`)."""
+
+BUG_REPORT = ("this is a bug in hngraph; please report it with the command "
+              "you ran and the output of the same command with --debug (its "
+              "traceback).")
+
+
+def describe(err: BaseException) -> str:
+    """How an error is told to a user, the one place an exception's text
+    is passed on: hngraph's own errors by their message, which says what
+    went wrong, where and the fix; anything else as an internal error (a
+    bug in hngraph), named by its type."""
+    if isinstance(err, HngraphError):
+        return str(err)
+    return f"internal error: {type(err).__name__}: {err}"
 
 
 class HngraphError(Exception):

@@ -300,6 +300,20 @@ def test_the_error_boundary_tells_a_bug_from_a_users_error(
     assert isinstance(OutLockedError("x"), RuntimeError)  # hngraph's own
 
 
+def test_a_grid_run_that_fails_is_told_as_the_boundary_tells_it(tmp_path):
+    from hngraph.runs.grid import Run, record_failure
+
+    run = Run("MUTAG", "cell", 3)
+    told = {type(err): record_failure(tmp_path, run, err)["error"]
+            for err in (InvalidValueError("folds must be <= 4, got 10."),
+                        IndexError("index 7 is out of bounds"))}
+    assert told == {InvalidValueError: "folds must be <= 4, got 10.",
+                    IndexError: "internal error: IndexError: index 7 is out "
+                    "of bounds"}
+    saved = json.loads(run.files(tmp_path).failure.read_text())
+    assert saved["seed"] == 3 and "IndexError" in saved["traceback"]
+
+
 @pytest.mark.parametrize("device,says", [
     ("banana", "hngraph: error: --device must be auto, cpu, cuda (or "
      "cuda:N), mps or xpu, got 'banana'."),

@@ -248,6 +248,22 @@ def test_cli_refuses_a_bad_grid_at_once(tmp_path, run_cli):
                    ).returncode == 2
 
 
+def test_an_out_folder_that_cannot_be_made_is_a_usage_error(tmp_path,
+                                                            capsys):
+    from hngraph.cli import main
+    (tmp_path / "file").write_text("x")
+    long = str(tmp_path / ("x" * 300))  # longer than a file name may be
+    for flags, says in ((["--out", long], "--out"),
+                        (["--out", str(tmp_path / "file")], "--out"),
+                        ([], "the out key of")):
+        config = write(tmp_path, out=long) if not flags else write(tmp_path)
+        assert main(["grid", "run", str(config), "--dry-run", "--allow-dirty",
+                     *flags]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"hngraph: error: {says}") and \
+            len(err.splitlines()) == 1, err
+
+
 def _children(pid: int) -> list[int]:
     """The processes whose parent is ``pid`` (from /proc)."""
     out = []

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from ..config import check_declared, setting
 from ..constraints import Interval, Nullable, OfType
-from ..errors import HngraphError
+from ..errors import HngraphError, describe
 
 #: The executors ``hngraph grid run --executor`` accepts.
 EXECUTORS = ("local", "ray", "slurm")
@@ -154,7 +154,7 @@ class RayExecutor(Executor):
         except self.ray.exceptions.RayTaskError as err:
             cause = err.cause
             raise cause if isinstance(cause, BaseException) else TaskError(
-                str(err)) from None
+                describe(err)) from None
 
     def cancel(self):
         for ref in self.refs:
@@ -233,7 +233,7 @@ class SlurmExecutor(Executor):
                 try:
                     outcomes = job.result()
                 except Exception as err:  # the array task itself failed
-                    outcomes = [(False, f"{type(err).__name__}: {err}", "")
+                    outcomes = [(False, describe(err), "")
                                 ] * len(chunk)
                 for (key, _), outcome in zip(chunk, outcomes, strict=True):
                     yield key, partial(_unpack, outcome)
@@ -252,7 +252,7 @@ def _run_chunk(fn, chunk: list[tuple]) -> list[tuple]:
         try:
             outcomes.append((True, fn(*args)))
         except Exception as err:
-            outcomes.append((False, f"{type(err).__name__}: {err}",
+            outcomes.append((False, describe(err),
                              "".join(traceback.format_exception(err))))
     return outcomes
 

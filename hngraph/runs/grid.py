@@ -59,6 +59,7 @@ from ..errors import (
     OutTakenError,
     PathError,
     RunFailedError,
+    describe,
 )
 from ..results import (
     SOURCE,
@@ -410,7 +411,7 @@ def record_failure(out: Path, run: Run, err: BaseException) -> dict:
 
     failure = {"dataset": run.dataset, "cell": run.cell, "seed": run.seed,
                "error": str(err) if isinstance(err, TaskError)
-               else f"{type(err).__name__}: {err}",
+               else describe(err),
                "traceback": err.trace if isinstance(err, TaskError)
                else "".join(traceback.format_exception(err))}
     atomic_write_json(run.files(out).failure, failure)
