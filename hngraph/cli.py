@@ -21,7 +21,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from .config import TrainConfig, check_setting
+from .config import TrainConfig, check_setting, user_path
 from .constraints import Interval, ListOf, Nullable, OfType, Options, check
 from .errors import BUG_REPORT, HngraphError, describe
 from .runs.executors import (
@@ -231,19 +231,21 @@ def _embed(args) -> int:
         device = resolve_device(device)
     except ValueError as err:
         raise UsageError(f"--device {args.device}: {err}") from err
-    out = Path(args.out).expanduser()
-    if out.is_dir():
-        raise UsageError(f"--out {out} is a folder; give the .npy file to "
-                         f"write, for example {out / 'embeddings.npy'}.")
+    try:
+        out = user_path(args.out, "--out", "file")
+        user_path(args.input, "--input")
+    except HngraphError as err:
+        raise UsageError(err) from err
     out = out if out.suffix == ".npy" else out.with_name(out.name + ".npy")
     graphs = read_graphs(args.input)
     emb = embed(args.model, graphs, args.batch_size, device,
                 args.node_attrs)
     atomic_write_npy(out, emb)
     rows = ""
-    if Path(args.input).expanduser().is_dir():  # a row name per file
+    if user_path(args.input, "--input").is_dir():  # a row name per file
         names = atomic_write_text(out.with_name(out.stem + ".rows.txt"), "".join(
-            f"{p.name}\n" for p in graph_files(Path(args.input).expanduser())))
+            f"{p.name}\n" for p in graph_files(user_path(args.input,
+                                                          "--input"))))
         rows = f", row names -> {names}"
     print(f"embedded {emb.shape[0]} graphs (dim {emb.shape[1]}) in "
           f"{time.perf_counter() - start:.2f} s -> {out}{rows}")
@@ -320,9 +322,12 @@ def _grid(args) -> int:
     from .errors import DirtySourceError, OutTakenError
     from .runs.grid import GridConfig, plan, run_grid
 
+    out_flag = getattr(args, "out", None) is not None
     try:
+        if out_flag:  # named as the flag, before the grid takes it as its out
+            user_path(args.out, "--out", "folder")
         grid = GridConfig.from_yaml(args.config)
-        if getattr(args, "out", None) is not None:
+        if out_flag:
             grid = dataclasses.replace(grid, out=args.out)
     except HngraphError as err:
         raise UsageError(str(err)) from err
@@ -339,12 +344,12 @@ def _grid(args) -> int:
                 check(Interval(int, 1, 2 ** 16), value, f"--{flag}")
             except HngraphError as err:
                 raise UsageError(str(err)) from err
+    _check_output_folder(grid.out_path, "--out" if out_flag else
+                         f"{args.config}: out")
     try:
         if args.device is not None:
             check_setting("device", args.device, "--device")
         runs = plan(grid, args.datasets, args.cells, args.seeds)
-        _check_output_folder(grid.out_path, "--out" if args.out else
-                             f"the out key of {args.config}")
         executor = None if args.dry_run else _executor(args, grid)
     except (ValueError, ExecutorUnavailable) as err:
         raise UsageError(err) from err

@@ -17,6 +17,7 @@ from .constraints import (
     BETA,
     CHECKPOINT_EVERY,
     CHUNK_SIZE,
+    DATASET,
     DEVICE,
     EPOCHS,
     FEATURES,
@@ -48,6 +49,7 @@ from .errors import (
     InvalidTypeError,
     InvalidValueError,
     MissingFileError,
+    NotAFileError,
     PathError,
 )
 
@@ -78,8 +80,7 @@ class TrainConfig:
     """
 
     dataset: str = setting(
-        "MUTAG", Pattern(r"[A-Za-z0-9_.\-]+", "a TU dataset name such as "
-                         "MUTAG", "../MUTAG"),
+        "MUTAG", DATASET,
         "TU dataset name, e.g. MUTAG; needed unless the --config file names "
         "one")
     objective: str = setting(
@@ -182,9 +183,10 @@ class TrainConfig:
                     f"objective: {_other(self.objective)}.")
         check_eval_epochs(self.eval_epochs, self.epochs,
                           "config key 'eval_epochs'")
-        self.out = str(Path(self.out).expanduser())
+        self.out = str(user_path(self.out, "config key 'out'", "folder"))
         if self.root is not None:
-            self.root = str(Path(self.root).expanduser())
+            self.root = str(user_path(self.root, "config key 'root'",
+                                      "folder"))
 
     @property
     def tag(self) -> str:
@@ -266,13 +268,35 @@ def check_eval_epochs(eval_epochs, epochs: int, label: str) -> set[int]:
     return wanted
 
 
-def user_path(path: str | os.PathLike, what: str) -> Path:
-    """A path argument as its user means it: ``~`` is the home folder, and
-    an empty string (which ``Path`` would read as the current folder) is an
-    error that names the argument (``what``)."""
-    if not str(os.fspath(path)).strip():
-        raise InvalidValueError(f"{what} is an empty path; give a file path.")
-    return Path(os.fspath(path)).expanduser()
+def user_path(path: str | os.PathLike, what: str,
+              kind: str | None = None) -> Path:
+    """A path argument as its user means it, the one reading of every path
+    hngraph is given (arguments, flags, config keys): ``~`` is the home
+    folder; an empty string (which ``Path`` would read as the current
+    folder) is an error; and when ``kind`` is ``"file"`` or ``"folder"``,
+    an existing path of the other kind is one too. Errors name the argument
+    (``what``)."""
+    try:
+        text = os.fspath(path)
+    except TypeError:
+        raise InvalidTypeError(f"{what} must be a path (str or "
+                               f"os.PathLike), got {type(path).__name__}."
+                               ) from None
+    if not str(text).strip():
+        raise InvalidValueError(f"{what} is an empty path; give a "
+                                f"{kind or 'file'} path.")
+    path = Path(text).expanduser()
+    try:
+        folder, exists = path.is_dir(), path.exists()
+    except OSError as err:  # a name too long for the file system, say
+        raise PathError(f"{what} {path} cannot be used ({err.strerror}); "
+                        "give another path.") from err
+    if kind == "file" and folder:
+        raise NotAFileError(f"{what} {path} is a folder; give a file (a "
+                            "path in it, to write one).")
+    if kind == "folder" and exists and not folder:
+        raise InvalidValueError(f"{what} {path} is a file; give a folder.")
+    return path
 
 
 def read_yaml(path: str | Path) -> dict:

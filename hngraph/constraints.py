@@ -307,6 +307,10 @@ BATCHING = Options(BATCHING_CHOICES)
 FOLDS = Interval(int, 2, 10 ** 6)
 REPEATS = Interval(int, 1, 1000)
 CHECKPOINT_EVERY = Interval(int, 0)
+#: A dataset's name: a folder name that stays inside its parent folder.
+DATASET = Pattern(r"[A-Za-z0-9][A-Za-z0-9_.\-]*", "a TU dataset name such "
+                  "as MUTAG (letters, digits and _.-, starting with a letter "
+                  "or digit)", "../MUTAG")
 DEVICE = Pattern(r"auto|cpu|mps|(cuda|xpu)(:\d+)?",
                  "auto, cpu, cuda (or cuda:N), mps or xpu", "gpu")
 
@@ -318,6 +322,6 @@ __all__ = ["Constraint", "Interval", "Options", "Pattern", "OfType",
            "TAU_PLUS", "REWEIGHT", "PRIOR", "GAMMA", "CHUNK_SIZE",
            "TEMPERATURE", "AUGMENTATION", "RATIO", "FEATURES", "EPOCHS",
            "BATCH_SIZE", "BATCH_ORDER", "LR", "SEED", "BATCHING", "FOLDS",
-           "REPEATS", "CHECKPOINT_EVERY", "DEVICE", "FEATURE_CHOICES", "REWEIGHT_MODES",
+           "REPEATS", "CHECKPOINT_EVERY", "DATASET", "DEVICE", "FEATURE_CHOICES", "REWEIGHT_MODES",
            "BATCHING_CHOICES", "AUGMENTATION_NAMES", "OBJECTIVES",
            "BATCH_ORDERS", "INIT_CHOICES"]

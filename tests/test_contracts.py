@@ -82,6 +82,9 @@ CLAUSES = [
     # the SVM stage
     (lambda: svm_accuracy(X, np.random.default_rng(0).random(40)),
      ValueError, "got continuous values"),
+    (lambda: svm_accuracy(X, np.array([0, "a"] * 20, dtype=object)),
+     TypeError, "labels must be all numbers or all strings, got a mix of "
+     "int, str"),
     (lambda: svm_accuracy(X, np.zeros((40, 2))), ValueError,
      r"one class label per graph \(\[n\]\)"),
     (lambda: svm_accuracy(X, Y, c_grid=()), ValueError,
@@ -136,6 +139,10 @@ CLAUSES = [
     (lambda: embed(InfoGraph(2), [1, 2]), TypeError, "graph 0 is a int"),
     (lambda: embed(3, [graph()]), TypeError,
      "model must be an hngraph model, the path of its model file or an encoder"),
+    # datasets: a name is a folder inside the data folder, never outside it
+    (lambda: load_tudataset(".."), ValueError, "name must be a TU dataset "
+     "name such as MUTAG"),
+    (lambda: load_tudataset(""), ValueError, "name must be a TU dataset"),
 ]
 
 
@@ -171,11 +178,12 @@ def test_file_system_errors_are_translated_where_the_call_is_made(tmp_path):
 
 def test_model_files_and_folders(tmp_path):
     model = GraphCL(2)
-    with pytest.raises(IsADirectoryError, match="is a folder; give the "
-                       "model file"):
+    with pytest.raises(IsADirectoryError, match="the model file .* is a "
+                       "folder; give a file"):
         model.save(tmp_path)
     model.save(tmp_path / "g.pt")
-    with pytest.raises(IsADirectoryError, match="is a folder; give a model"):
+    with pytest.raises(IsADirectoryError, match="the model file .* is a "
+                       "folder; give a file"):
         load_model(tmp_path)
     with pytest.raises(ValueError, match="holds a GraphCL model, not a "
                        "InfoGraph"):

@@ -57,7 +57,9 @@ CLAUSES = [
      "integer in [0, 4294967296)"),
     ({"datasets": []}, "datasets must be a non-empty list"),
     ({"datasets": ["../MUTAG"]}, "datasets must be a non-empty list of "
-     "items each a name"),
+     "items each a TU dataset name"),
+    ({"datasets": [".."]}, "datasets must be a non-empty list of items "
+     "each a TU dataset name"),  # it would write beside out, not in it
     ({"datasets": ["MUTAG", "MUTAG"]}, "datasets lists ['MUTAG'] more"),
     ({"cells": {}}, "cells must be a non-empty mapping"),
     ({"cells": [1, 2]}, "cells must be a non-empty mapping"),
@@ -90,6 +92,8 @@ CLAUSES = [
     ({"cells": {"a/b": {"beta": 0, "tau_plus": 0}}},
      "cell and selection names must be a name"),
     ({"selections": {"../x": ["infograph"]}},
+     "cell and selection names must be a name"),
+    ({"cells": {"..": {"beta": 0, "tau_plus": 0}}},
      "cell and selection names must be a name"),
     ({"repeats": {"mutag": 3}}, "repeats names ['mutag'], not datasets"),
 ]
@@ -253,10 +257,13 @@ def test_an_out_folder_that_cannot_be_made_is_a_usage_error(tmp_path,
     from hngraph.cli import main
     (tmp_path / "file").write_text("x")
     long = str(tmp_path / ("x" * 300))  # longer than a file name may be
-    for flags, says in ((["--out", long], "--out"),
-                        (["--out", str(tmp_path / "file")], "--out"),
-                        ([], "the out key of")):
-        config = write(tmp_path, out=long) if not flags else write(tmp_path)
+    for flags, out, says in (
+            (["--out", long], None, "--out"),
+            (["--out", str(tmp_path / "file")], None, "--out"),
+            ([], long, f"{tmp_path / 'grid.yaml'}: out"),
+            ([], str(tmp_path / "file" / "sub"),
+             f"{tmp_path / 'grid.yaml'}: out")):
+        config = write(tmp_path, **({"out": out} if out else {}))
         assert main(["grid", "run", str(config), "--dry-run", "--allow-dirty",
                      *flags]) == 2
         err = capsys.readouterr().err

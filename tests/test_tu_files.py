@@ -92,7 +92,7 @@ def time_limit(seconds: int):
         signal.signal(signal.SIGALRM, previous)
 
 
-TOKENS = ["1", "2", "-1", "0", "3000", "1.5", "2.0", "1e0", "x", "", " ",
+TOKENS = ["1", "2", "-1", "0", "3000", "100000000", "1.5", "2.0", "1e0", "x", "", " ",
           ",", ", ", ";", "\t", "\u00e9", "\u0663", "99999999999999999999",
           "nan", "inf", "+4", "1_0", "\x00"]
 CONTENT = ["insert", "delete", "duplicate", "edit", "separator",
@@ -222,3 +222,19 @@ def test_edited_raw_file_gets_a_new_cache(data_root, tmp_path):
     swapped = before.clone()
     swapped[[i, j]] = before[[j, i]]
     assert torch.equal(after, swapped) and not torch.equal(after, before)
+
+
+def test_labels_too_wide_to_one_hot_are_refused(data_root, tmp_path):
+    # 12 graphs of MUTAG, about 200 nodes: a node label of 10^6 would one-hot
+    # encode into 200 x 10^6 entries, past MAX_ONE_HOT (it was a MemoryError
+    # of terabytes); the file, its range and the fix are named instead.
+    from hngraph.data.tu_files import MAX_ONE_HOT
+    raw = subset(data_root, "labelled", tmp_path / "data")
+    path = raw_path(raw, "MUTAG", "node_labels")
+    lines = path.read_text().splitlines()
+    assert len(lines) * 10 ** 6 > MAX_ONE_HOT
+    lines[3] = str(10 ** 6)
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(RawFileError, match=r"MUTAG_node_labels.txt holds "
+                       r"labels from \[0\] to \[1000000\].*Renumber"):
+        load_tudataset("MUTAG", root=tmp_path / "data", cache=tmp_path / "c")

@@ -13,6 +13,7 @@ import torch
 from torch_geometric.data.data import Data, DataEdgeAttr, DataTensorAttr
 from torch_geometric.data.storage import GlobalStorage
 
+from ..config import user_path
 from .features import apply_feature_recipe, fit_feature_recipe
 from .tudataset import (
     DatasetNotFoundError,
@@ -27,7 +28,7 @@ _PYG_DATA_CLASSES = [Data, DataEdgeAttr, DataTensorAttr, GlobalStorage]
 
 def _ogb_root(root) -> Path:
     if root is not None:
-        return Path(root)
+        return user_path(root, "root", "folder")
     if os.environ.get("HNGRAPH_OGB_DATA"):
         return Path(os.environ["HNGRAPH_OGB_DATA"])
     return cache_dir() / "ogb"

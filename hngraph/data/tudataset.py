@@ -23,6 +23,8 @@ from torch_geometric.data import Data, InMemoryDataset
 from torch_geometric.datasets import TUDataset
 from torch_geometric.io import fs
 
+from ..config import user_path
+from ..constraints import DATASET, check
 from ..errors import CacheError, DatasetNotFoundError, InvalidValueError
 from .features import apply_feature_recipe, fit_feature_recipe
 from .tu_files import REQUIRED, content_hash, raw_path, read_table, read_tu
@@ -34,9 +36,10 @@ _READER_VERSION = 1
 def cache_dir(path: str | os.PathLike | None = None) -> Path:
     """The writable cache: ``path``, else ``$HNGRAPH_CACHE``, else
     ``~/.cache/hngraph``."""
-    path = path or os.environ.get("HNGRAPH_CACHE") or \
-        osp.join(osp.expanduser("~"), ".cache", "hngraph")
-    return Path(path)
+    if path is not None:
+        return user_path(path, "cache", "folder")
+    return Path(os.environ.get("HNGRAPH_CACHE") or
+                osp.join(osp.expanduser("~"), ".cache", "hngraph"))
 
 
 def _has_raw(folder: Path, name: str) -> bool:
@@ -207,7 +210,7 @@ def _find_raw(name: str, root) -> tuple[str | None, list[str]]:
     ``root`` when it is given, else under ``$HNGRAPH_DATA``."""
     looked = []
     if root is not None:  # a root named is the only place to look
-        bases = [("root", Path(root).expanduser())]
+        bases = [("root", user_path(root, "root", "folder"))]
     elif os.environ.get("HNGRAPH_DATA"):
         bases = [("$HNGRAPH_DATA", Path(os.environ["HNGRAPH_DATA"]))]
     else:
@@ -245,6 +248,7 @@ def load_tudataset(name: str, root: str | os.PathLike | None = None,
         DatasetNotFoundError: the raw files were found nowhere and could not
             be downloaded; the message lists where it looked and what exists.
     """
+    check(DATASET, name, "name")
     raw, looked = _find_raw(name, root)
     if raw is None and root is not None:
         raise _not_found(name, root, looked, "a root was given, so nothing "

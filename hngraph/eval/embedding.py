@@ -12,6 +12,7 @@ from torch_geometric.data import Data
 from torch_geometric.loader import DataLoader
 from torch_geometric.utils import from_networkx
 
+from ..config import user_path
 from ..constraints import DEVICE, Interval, check
 from ..data.features import apply_feature_recipe
 from ..data.tudataset import check_graphs
@@ -178,7 +179,8 @@ def _read_graph_file(path: Path):
 def graph_files(folder: str | os.PathLike) -> list[Path]:
     """The graph files of a folder that :func:`read_graphs` reads, in its
     order (sorted by name): the rows of their embeddings."""
-    files = sorted(p for p in Path(folder).iterdir() if p.suffix in READERS)
+    files = sorted(p for p in user_path(folder, "folder", "folder").iterdir()
+                   if p.suffix in READERS)
     if not files:
         raise MissingFileError(
             f"{folder} holds no graph files ({', '.join(READERS)}).")
@@ -189,7 +191,7 @@ def read_graphs(path: str | os.PathLike) -> list:
     """Graphs from a pickle file (a list of networkx graphs or PyG ``Data``;
     load only pickles you trust) or from a folder of ``.graphml``, ``.gml``,
     ``.edgelist`` or ``.adjlist`` files (:func:`graph_files`' order)."""
-    path = Path(path)
+    path = user_path(path, "path")
     if path.is_dir():
         return [_read_graph_file(p) for p in graph_files(path)]
     if not path.is_file():

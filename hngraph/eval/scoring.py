@@ -192,7 +192,13 @@ def check_labels(labels, folds: int) -> np.ndarray:
         raise InvalidValueError("labels must be class labels (integers or strings), "
                                 "got continuous values; an SVM classifier needs "
                                 "classes.")
-    y = LabelEncoder().fit_transform(values)
+    try:
+        y = LabelEncoder().fit_transform(values)
+    except TypeError as err:  # labels that cannot be sorted into classes
+        kinds = sorted({type(v).__name__ for v in values.ravel().tolist()})
+        raise InvalidTypeError(f"labels must be all numbers or all strings, "
+                               f"got a mix of {', '.join(kinds)}; give one "
+                               "kind of class label.") from err
     counts = np.bincount(y)
     if counts.size < 2:
         raise InvalidValueError("labels hold a single class; accuracy is "

@@ -18,7 +18,6 @@ The protocol that :func:`~hngraph.train.loop.fit`,
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -49,7 +48,6 @@ from ..errors import (
     InvalidTypeError,
     InvalidValueError,
     MissingFileError,
-    NotAFileError,
 )
 from ..results import atomic_torch_save
 from .encoders import GINEncoder
@@ -213,11 +211,7 @@ class GraphModel(nn.Module):
     def save(self, path: str | os.PathLike) -> None:
         """Save weights, config and feature recipe (atomically) to the
         model file ``path`` (a file, not a folder)."""
-        path = user_path(path, "the model file")
-        if path.is_dir():
-            raise NotAFileError(f"{path} is a folder; give the model "
-                                "file to write, for example "
-                                f"{Path(path) / 'model.pt'}.")
+        path = user_path(path, "the model file", "file")
         atomic_torch_save({"format": CHECKPOINT_FORMAT,
                            "class": type(self).__name__,
                            "config": self.config,
@@ -421,11 +415,7 @@ def load_model(path: str | os.PathLike, map_location="cpu",
 
 
 def _read_model_file(path, map_location) -> dict:
-    path = user_path(path, "the model file")
-    if os.path.isdir(path):
-        raise NotAFileError(f"{path} is a folder; give a model file "
-                            "(.pt) that `hngraph train` or model.save "
-                            "wrote.")
+    path = user_path(path, "the model file", "file")
     if not os.path.isfile(path):
         raise MissingFileError(f"model file {path} does not exist.")
     try:

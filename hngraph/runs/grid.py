@@ -41,8 +41,10 @@ from ..config import (
     declared,
     read_yaml,
     setting,
+    user_path,
 )
 from ..constraints import (
+    DATASET,
     SEED_END,
     Either,
     Interval,
@@ -73,8 +75,8 @@ from ..results import (
 )
 from .executors import STAGES, SlurmSettings
 
-_NAME = Pattern(r"[A-Za-z0-9_.+\-]+", "a name of letters, digits and "
-                "_.+-", "../x")
+_NAME = Pattern(r"[A-Za-z0-9][A-Za-z0-9_.+\-]*", "a name of letters, "
+                "digits and _.+-, starting with a letter or digit", "../x")
 #: The settings the grid gives every run, and the key they come from.
 GRID_OWNED = {"dataset": "datasets:", "seed": "seeds:", "out": "out:",
               "repeats": "repeats:"}
@@ -94,7 +96,7 @@ class GridConfig:
                        "folder of the grid's result files")
     seeds: list = setting([], ListOf(Interval(int, 0, SEED_END), 1),
                           "training seeds (each also seeds the folds)")
-    datasets: list = setting([], ListOf(_NAME, 1), "TU dataset names, run in "
+    datasets: list = setting([], ListOf(DATASET, 1), "TU dataset names, run in "
                              "this order")
     cells: dict = setting({}, MappingOf(OfType(dict), 1),
                           "cell name -> its training settings", "Each cell "
@@ -217,7 +219,8 @@ class GridConfig:
 
     @property
     def out_path(self) -> Path:
-        return Path(self.out).expanduser().absolute()
+        return user_path(self.out, f"{self.source}: out", "folder"
+                         ).absolute()
 
     def repeats_of(self, dataset: str) -> int:
         """The outer splits of ``dataset``."""
