@@ -27,7 +27,6 @@ from .errors import BUG_REPORT, HngraphError, describe
 from .runs.executors import (
     EXECUTORS,
     STAGES,
-    ExecutorUnavailable,
     SlurmSettings,
 )
 
@@ -225,11 +224,11 @@ def _embed(args) -> int:
     start = time.perf_counter()
     try:  # a device that is not there is the flag's error, not the file's
         device = check_setting("device", args.device, "--device")
-    except (TypeError, ValueError) as err:
+    except HngraphError as err:
         raise UsageError(err) from err
     try:
         device = resolve_device(device)
-    except ValueError as err:
+    except HngraphError as err:
         raise UsageError(f"--device {args.device}: {err}") from err
     try:
         out = user_path(args.out, "--out", "file")
@@ -351,7 +350,7 @@ def _grid(args) -> int:
             check_setting("device", args.device, "--device")
         runs = plan(grid, args.datasets, args.cells, args.seeds)
         executor = None if args.dry_run else _executor(args, grid)
-    except (ValueError, ExecutorUnavailable) as err:
+    except HngraphError as err:  # an ExecutorUnavailable too
         raise UsageError(err) from err
     try:
         failures = run_grid(grid, runs, args.jobs, args.threads, args.device,

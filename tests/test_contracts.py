@@ -2,17 +2,21 @@
 clause: each must stop with an error that names the argument and what was
 expected (the config, grid and report contracts are in test_config.py,
 test_grid.py and test_grid_report.py, the raw files' in test_data.py)."""
+import ast
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from torch_geometric.data import Data
 
+import hngraph
 from hngraph import (
     GraphCL,
     InfoGraph,
     embed,
+    errors,
     fit,
     hard_infonce,
     jsd_local_global,
@@ -280,3 +284,43 @@ def test_cli_embed_out(data_root, run_cli, tmp_path):
     plain = run_cli(*args, tmp_path / "emb", cwd=tmp_path)
     assert plain.returncode == 0 and str(tmp_path / "emb.npy") in plain.stdout
     assert np.load(tmp_path / "emb.npy").shape[0] == 2
+
+
+def _passes_text_on(node: ast.AST, name: str) -> bool:
+    """Whether ``node`` puts the text of the exception bound to ``name`` in
+    a message: ``f"...{err}"``, ``str(err)``, ``repr(err)`` or
+    ``SomeError(err)``."""
+    if isinstance(node, ast.FormattedValue):
+        return isinstance(node.value, ast.Name) and node.value.id == name
+    if isinstance(node, ast.Call) and node.args:
+        first = node.args[0]
+        called = ast.unparse(node.func)
+        return isinstance(first, ast.Name) and first.id == name and (
+            called in ("str", "repr") or called.endswith("Error"))
+    return False
+
+
+def test_only_the_boundary_passes_an_exceptions_text_on():
+    # Read from the source: an except clause may put the caught error's text
+    # in a message only when it catches hngraph's own errors, whose text is
+    # written for users; other errors' text reaches users only through
+    # hngraph.errors.describe, the boundary.
+    own = {name for name, value in vars(errors).items()
+           if isinstance(value, type) and issubclass(value,
+                                                     errors.HngraphError)}
+    own |= {"UsageError", "ExecutorUnavailable", "ResultFileError"}
+    found = []
+    for path in Path(hngraph.__file__).parent.rglob("*.py"):
+        for handler in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(handler, ast.ExceptHandler) or not handler.name:
+                continue
+            caught = handler.type.elts if isinstance(handler.type, ast.Tuple) \
+                else [handler.type]
+            if {ast.unparse(t).split(".")[-1] for t in caught} <= own:
+                continue
+            found += [f"{path.name}:{node.lineno}" for node in ast.walk(handler)
+                      if _passes_text_on(node, handler.name)]
+    assert found == []
+    # and the rule sees what it looks for
+    bad = ast.parse("try:\n    f()\nexcept OSError as e:\n    g(f'{e}')\n")
+    assert any(_passes_text_on(n, "e") for n in ast.walk(bad))

@@ -56,6 +56,7 @@ from ..constraints import (
 from ..errors import (
     ConfigKeyError,
     DirtySourceError,
+    HngraphError,
     InvalidValueError,
     OutLockedError,
     OutTakenError,
@@ -231,13 +232,13 @@ class GridConfig:
     def train_config(self, dataset: str, cell: str, seed: int,
                      **overrides) -> TrainConfig:
         """The :class:`TrainConfig` of one run of the grid."""
-        where = f"{self.source}: cell {cell!r}"
+        where, out = f"{self.source}: cell {cell!r}", str(self.out_path)
         try:
             return TrainConfig.from_dict({
                 "repeats": self.repeats_of(dataset), **self.shared,
                 **self.cells[cell], "dataset": dataset, "seed": seed,
-                "out": str(self.out_path), **overrides}, source=where)
-        except (TypeError, ValueError) as err:
+                "out": out, **overrides}, source=where)
+        except HngraphError as err:
             raise type(err)(f"{where}: {err}") from err
 
 
