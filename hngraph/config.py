@@ -285,6 +285,10 @@ def user_path(path: str | os.PathLike, what: str,
     if not str(text).strip():
         raise InvalidValueError(f"{what} is an empty path; give a "
                                 f"{kind or 'file'} path.")
+    if "\x00" in str(text):
+        raise InvalidValueError(f"{what} {str(text)!r} holds a NUL "
+                                "character, which no path can hold; give "
+                                "the path without it.")
     path = Path(text).expanduser()
     try:
         folder, exists = path.is_dir(), path.exists()

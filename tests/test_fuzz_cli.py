@@ -26,7 +26,7 @@ BASE = {"epochs": 1, "batch_size": 64, "hidden": 8, "layers": 1,
 VALUES = st.sampled_from([
     None, "", " ", "x", "é/../x", "a b", "MUTAG", -1, 0, 1.5, 2 ** 70,
     -(2 ** 70), math.nan, math.inf, True, [], [0, 0], ["MUTAG", "MUTAG"],
-    [None], {}, {"a": 1}, {"MUTAG": "5"}, "\u202e", "x" * 300]) | \
+    [None], {}, {"a": 1}, {"MUTAG": "5"}, "\u202e", "x" * 300, "a\x00b"]) | \
     st.text(max_size=12)
 KEYS = ["epochs", "batch_size", "hidden", "layers", "seeds", "datasets",
         "cells", "selections", "baseline", "repeats", "pairs", "pools",
