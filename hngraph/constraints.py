@@ -139,10 +139,11 @@ class Pattern(Constraint):
 
 
 class OfType(Constraint):
-    """Any value of type ``kind`` (``bool``, ``str``)."""
+    """Any value of type ``kind`` (``bool``, ``str``), described in words by
+    ``text`` (by default its type's name)."""
 
-    def __init__(self, kind: type):
-        self.kind = kind
+    def __init__(self, kind: type, text: str = ""):
+        self.kind, self.text = kind, text
 
     def accepts(self, value) -> bool:
         return isinstance(value, self.kind)
@@ -151,8 +152,9 @@ class OfType(Constraint):
         return 3 if self.kind is not int else "three"
 
     def __str__(self) -> str:
-        return {bool: "true or false", str: "a string",
-                dict: "a mapping"}[self.kind]
+        return self.text or {bool: "true or false", str: "a string",
+                             dict: "a mapping"}.get(self.kind,
+                                                    f"a {self.kind.__name__}")
 
 
 class Nullable(Constraint):
@@ -286,6 +288,7 @@ def check_params(constraints: dict[str, Constraint], values: dict,
 #: :class:`~hngraph.config.TrainConfig` of the same name use them too).
 #: Sizes are bounded where a larger one could only exhaust memory or time.
 HIDDEN = Interval(int, 1, 2 ** 16)
+WIDTH = Interval(int, 1, 2 ** 20)  # a node feature or embedding width
 LAYERS = Interval(int, 1, 2 ** 10)
 INIT = Options(INIT_CHOICES)
 BETA = Interval(float, 0)
@@ -318,7 +321,7 @@ DEVICE = Pattern(r"auto|cpu|mps|(cuda|xpu)(:\d+)?",
 #: The public names (the API reference lists these).
 __all__ = ["Constraint", "Interval", "Options", "Pattern", "OfType",
            "Nullable", "ListOf", "MappingOf", "Either", "check",
-           "check_params", "SEED_END", "HIDDEN", "LAYERS", "INIT", "BETA",
+           "check_params", "SEED_END", "HIDDEN", "WIDTH", "LAYERS", "INIT", "BETA",
            "TAU_PLUS", "REWEIGHT", "PRIOR", "GAMMA", "CHUNK_SIZE",
            "TEMPERATURE", "AUGMENTATION", "RATIO", "FEATURES", "EPOCHS",
            "BATCH_SIZE", "BATCH_ORDER", "LR", "SEED", "BATCHING", "FOLDS",

@@ -16,16 +16,27 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from torch_geometric.data import Batch, Data
 
+import hngraph
 from hngraph import (
+    GINEncoder,
     GraphCL,
+    GraphDataset,
+    GridConfig,
     HardInfoNCELoss,
     InfoGraph,
     JSDLocalGlobalLoss,
+    ProjectionHead,
+    TrainConfig,
     augment_batch,
     embed,
     fit,
     hard_infonce,
     jsd_local_global,
+    load_model,
+    load_tudataset,
+    seed_everything,
+    select_embeddings,
+    select_results,
     svm_accuracy,
 )
 from hngraph.data.features import fit_feature_recipe
@@ -57,6 +68,26 @@ def _model():
 
 def _mask(n=3):
     return ~torch.eye(n, dtype=torch.bool)
+
+
+#: Files the calls read: a model file and the raw MUTAG files
+#: (set by the ``files`` fixture).
+FILES = {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def files(tmp_path_factory, data_root):
+    folder = tmp_path_factory.mktemp("fuzz")
+    _model().save(folder / "model.pt")
+    FILES.update(model=folder / "model.pt", root=data_root,
+                 cache=folder / "cache")
+    load_tudataset("MUTAG", root=data_root, cache=FILES["cache"])
+
+
+def _scored(seed):
+    emb = np.random.default_rng(seed).normal(size=(12, 3))
+    return svm_accuracy(emb, np.array([0, 1] * 6), folds=2, inner_folds=2,
+                        c_grid=(1.0,), n_jobs=1)
 
 
 #: Each public function: (the call, its valid arguments).
@@ -98,7 +129,36 @@ CALLS = {
         model=_model(), graphs=_graphs(), batch_size=4, device="cpu")),
     "fit_feature_recipe": (fit_feature_recipe, lambda: dict(
         graphs=_graphs(), features="auto")),
+    "GINEncoder": (GINEncoder, lambda: dict(in_dim=3, hidden=4, layers=1)),
+    "ProjectionHead": (ProjectionHead, lambda: dict(dim=4)),
+    "seed_everything": (seed_everything, lambda: dict(seed=0)),
+    "select_embeddings": (select_embeddings, lambda: dict(
+        candidates={"a": np.random.default_rng(0).normal(size=(12, 3)),
+                    "b": np.random.default_rng(1).normal(size=(12, 3))},
+        labels=np.array([0, 1] * 6), folds=2, seed=0, inner_folds=2,
+        c_grid=(1.0, 10.0), n_jobs=1, repeats=1)),
+    "select_results": (select_results, lambda: dict(
+        candidates={"a": _scored(0), "b": _scored(1)})),
+    "load_model": (load_model, lambda: dict(
+        path=FILES["model"], map_location="cpu", encoder=None)),
+    "load_tudataset": (load_tudataset, lambda: dict(
+        name="MUTAG", root=FILES["root"], features="auto",
+        use_node_attr=False, cache=FILES["cache"], download=False)),
+    "GraphDataset": (GraphDataset, lambda: dict(
+        data_list=_graphs(), name="toy", feature_recipe={"kind": "labels", "dim": 3},
+        raw_dir=None)),
+    "TrainConfig": (TrainConfig, lambda: dict(
+        dataset="MUTAG", hidden=8, epochs=1, batch_size=16, lr=0.01, seed=0,
+        folds=2, out="results")),
+    "GridConfig": (GridConfig, lambda: dict(
+        out="out", seeds=[0], datasets=["MUTAG"],
+        cells={"a": {"beta": 0, "tau_plus": 0}}, repeats=1)),
 }
+
+
+def test_every_public_name_is_fuzzed():
+    assert sorted(CALLS) == sorted({*hngraph.__all__, "negative_weights",
+                                    "fit_feature_recipe"})
 
 #: Wrong values of every kind, and NumPy scalars that stand for numbers.
 WRONG = st.sampled_from([
@@ -144,7 +204,9 @@ def test_public_functions_name_a_wrong_argument_or_return_finite(name):
             out = call(**args)
         except Exception as err:  # the package's error, naming the argument
             assert isinstance(err, HngraphError), repr(err)
-            assert param in str(err), (param, str(err))
+            # or quoting the value, as "TU dataset 'x' not found" does
+            assert param in str(err) or repr(args[param]) in str(err), \
+                (param, str(err))
             outcomes["refused, naming the argument"] += 1
             return
         assert isinstance(out, torch.nn.Module) or _finite(out), \

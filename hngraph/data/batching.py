@@ -89,42 +89,42 @@ class DeviceGraphs:
         return batch
 
 
-def check_data(dataset) -> list[Data]:
+def check_data(dataset, name: str = "dataset") -> list[Data]:
     """The graphs of ``dataset`` (a PyG dataset or a sequence of ``Data``),
     each checked against the contract training and batching rely on: a
     ``Data`` with float node features ``x`` ``[n, F]``, the same ``F`` for
     all, and an integer ``edge_index`` ``[2, E]`` of node ids in
-    ``[0, n)``."""
+    ``[0, n)``. Errors name the argument ``name``."""
     if not hasattr(dataset, "__len__") or not hasattr(dataset, "__getitem__"):
-        raise InvalidTypeError(f"dataset must be a PyG dataset or a list of "
+        raise InvalidTypeError(f"{name} must be a PyG dataset or a list of "
                                f"Data, got {type(dataset).__name__}.")
     graphs = [dataset[i] for i in range(len(dataset))]
     if not graphs:
-        raise InvalidValueError("dataset holds no graph.")
+        raise InvalidValueError(f"{name} holds no graph.")
     width = None
     for i, g in enumerate(graphs):
         if not isinstance(g, Data):
-            raise InvalidTypeError(f"dataset: graph {i} must be a torch_geometric Data, got "
+            raise InvalidTypeError(f"{name}: graph {i} must be a torch_geometric Data, got "
                                    f"{type(g).__name__}; convert networkx graphs "
                                    "with torch_geometric.utils.from_networkx.")
         x, edges = getattr(g, "x", None), getattr(g, "edge_index", None)
         if not isinstance(x, Tensor) or x.dim() != 2 or \
                 not x.is_floating_point():
-            raise InvalidValueError(f"dataset: graph {i} needs float node features x "
+            raise InvalidValueError(f"{name}: graph {i} needs float node features x "
                                     "[num_nodes, F]; build them with "
                                     "hngraph.load_tudataset or a feature recipe "
                                     "(hngraph.data.features).")
         width = x.size(1) if width is None else width
         if x.size(1) != width:
-            raise InvalidValueError(f"dataset: graph {i} has {x.size(1)} node features, "
+            raise InvalidValueError(f"{name}: graph {i} has {x.size(1)} node features, "
                                     f"graph 0 has {width}; every graph needs the "
                                     "same feature width.")
         if not isinstance(edges, Tensor) or edges.dim() != 2 or \
                 edges.size(0) != 2 or edges.is_floating_point():
-            raise InvalidValueError(f"dataset: graph {i} needs an integer edge_index "
+            raise InvalidValueError(f"{name}: graph {i} needs an integer edge_index "
                                     "[2, num_edges].")
         if edges.numel() and (edges.min() < 0 or edges.max() >= x.size(0)):
-            raise InvalidValueError(f"dataset: graph {i} has edges to node ids outside "
+            raise InvalidValueError(f"{name}: graph {i} has edges to node ids outside "
                                     f"[0, {x.size(0)}).")
     return graphs
 

@@ -24,9 +24,26 @@ from torch_geometric.datasets import TUDataset
 from torch_geometric.io import fs
 
 from ..config import user_path
-from ..constraints import DATASET, check
-from ..errors import CacheError, DatasetNotFoundError, InvalidValueError
-from .features import apply_feature_recipe, fit_feature_recipe
+from ..constraints import (
+    DATASET,
+    FEATURES,
+    Either,
+    Nullable,
+    OfType,
+    check_params,
+)
+from ..errors import (
+    CacheError,
+    DatasetNotFoundError,
+    HngraphError,
+    InvalidValueError,
+)
+from .batching import check_data
+from .features import (
+    apply_feature_recipe,
+    feature_transform,
+    fit_feature_recipe,
+)
 from .tu_files import REQUIRED, content_hash, raw_path, read_table, read_tu
 
 #: Bumped whenever the graphs built from the same raw files change.
@@ -159,6 +176,13 @@ def _open_locked(cache_root, name, raw, use_node_attr, folder: Path):
     return dataset
 
 
+#: The parameters of :class:`GraphDataset` (beside ``data_list``, which
+#: :func:`~hngraph.data.batching.check_data` checks).
+GRAPH_DATASET_PARAMS = {"name": OfType(str), "feature_recipe": OfType(dict),
+                        "raw_dir": Nullable(Either(
+                            OfType(str), OfType(os.PathLike, "a path")))}
+
+
 class GraphDataset(InMemoryDataset):
     """An in-memory graph dataset with its feature recipe.
 
@@ -172,6 +196,13 @@ class GraphDataset(InMemoryDataset):
 
     def __init__(self, data_list: list[Data], name: str,
                  feature_recipe: dict, raw_dir: str | None = None):
+        check_params(GRAPH_DATASET_PARAMS, dict(
+            name=name, feature_recipe=feature_recipe, raw_dir=raw_dir))
+        try:
+            feature_transform(feature_recipe)
+        except HngraphError as err:
+            raise InvalidValueError(f"feature_recipe: {err}") from err
+        data_list = check_data(data_list, "data_list")
         super().__init__()
         self.name, self.feature_recipe, self.raw_dir_used = \
             name, feature_recipe, raw_dir
@@ -223,6 +254,13 @@ def _find_raw(name: str, root) -> tuple[str | None, list[str]]:
     return None, looked
 
 
+#: The parameters of :func:`load_tudataset` (beside the paths ``root`` and
+#: ``cache``).
+LOAD_TUDATASET_PARAMS = {"name": DATASET, "features": FEATURES,
+                         "use_node_attr": OfType(bool),
+                         "download": OfType(bool)}
+
+
 def load_tudataset(name: str, root: str | os.PathLike | None = None,
                    features: str = "auto", use_node_attr: bool = False,
                    cache: str | os.PathLike | None = None,
@@ -248,7 +286,9 @@ def load_tudataset(name: str, root: str | os.PathLike | None = None,
         DatasetNotFoundError: the raw files were found nowhere and could not
             be downloaded; the message lists where it looked and what exists.
     """
-    check(DATASET, name, "name")
+    check_params(LOAD_TUDATASET_PARAMS, dict(
+        name=name, features=features, use_node_attr=use_node_attr,
+        download=download))
     raw, looked = _find_raw(name, root)
     if raw is None and root is not None:
         raise _not_found(name, root, looked, "a root was given, so nothing "

@@ -7,7 +7,11 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.nn import GINConv
 
+from ..constraints import HIDDEN, LAYERS, WIDTH, check_params
 from ..errors import InvalidValueError
+
+#: The parameters of :class:`GINEncoder`.
+GIN_PARAMS = {"in_dim": WIDTH, "hidden": HIDDEN, "layers": LAYERS}
 
 
 class GINEncoder(nn.Module):
@@ -38,9 +42,8 @@ class GINEncoder(nn.Module):
 
     def __init__(self, in_dim: int, hidden: int = 32, layers: int = 3):
         super().__init__()
-        if in_dim < 1 or hidden < 1 or layers < 1:
-            raise InvalidValueError(f"in_dim, hidden and layers must be >= 1, got "
-                                    f"{in_dim}, {hidden}, {layers}.")
+        in_dim, hidden, layers = check_params(GIN_PARAMS, dict(
+            in_dim=in_dim, hidden=hidden, layers=layers)).values()
         self.in_dim, self.hidden, self.layers = in_dim, hidden, layers
         self.convs = nn.ModuleList()
         self.norms = nn.ModuleList()

@@ -30,6 +30,7 @@ from ..constraints import (
     AUGMENTATION,
     BETA,
     CHUNK_SIZE,
+    DEVICE,
     GAMMA,
     HIDDEN,
     INIT,
@@ -39,12 +40,17 @@ from ..constraints import (
     REWEIGHT,
     TAU_PLUS,
     TEMPERATURE,
-    Interval,
+    WIDTH,
+    Either,
+    Nullable,
+    OfType,
     check,
     check_params,
 )
 from ..data.augment import augment_batch
+from ..distributed import resolve_device
 from ..errors import (
+    HngraphError,
     InvalidTypeError,
     InvalidValueError,
     MissingFileError,
@@ -67,6 +73,7 @@ class ProjectionHead(nn.Module):
 
     def __init__(self, dim: int):
         super().__init__()
+        dim = check_params(PROJECTION_PARAMS, {"dim": dim})["dim"]
         self.block = nn.Sequential(
             nn.Linear(dim, dim), nn.ReLU(),
             nn.Linear(dim, dim), nn.ReLU(),
@@ -75,6 +82,10 @@ class ProjectionHead(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.block(x) + self.shortcut(x)
+
+
+#: The parameters of :class:`ProjectionHead`.
+PROJECTION_PARAMS = {"dim": WIDTH}
 
 
 class PriorDiscriminator(nn.Module):
@@ -98,7 +109,7 @@ def encoder_width(encoder: nn.Module) -> int:
     (:class:`GINEncoder`) or ``out_channels`` (PyG's models)."""
     width = getattr(encoder, "out_dim", None) or getattr(
         encoder, "out_channels", None)
-    if not IN_DIM.accepts(width):
+    if not WIDTH.accepts(width):
         raise InvalidValueError(
             f"encoder {type(encoder).__name__} names no embedding width: "
             "give it an out_channels (or out_dim) attribute, the width of "
@@ -139,7 +150,7 @@ class GraphModel(nn.Module):
             self.config = {"encoder": type(encoder).__name__, **settings}
             return encoder_width(encoder)
         self.config = {"in_dim": check(
-            IN_DIM, encoder, "encoder", "Give an encoder module, or the "
+            WIDTH, encoder, "encoder", "Give an encoder module, or the "
             "node feature width for the default GIN."), **shape, **settings}
         self.encoder = GINEncoder(self.config["in_dim"], **shape)
         self.own_encoder = True
@@ -224,6 +235,8 @@ class GraphModel(nn.Module):
         """A model saved by :meth:`save`, in eval mode. A model built on an
         encoder module is restored into ``encoder``, a new module of the
         same architecture (only its code can build one)."""
+        check_params(LOAD_PARAMS, {"map_location": map_location,
+                                   "encoder": encoder})
         ckpt = _read_model_file(path, map_location)
         if cls is not GraphModel and ckpt["class"] != cls.__name__:
             raise InvalidValueError(f"{path} holds a {ckpt['class']} model, not a "
@@ -242,10 +255,6 @@ class GraphModel(nn.Module):
         model.load_state_dict(ckpt["state_dict"])
         model.feature_recipe = ckpt["feature_recipe"]
         return model.eval()
-
-
-#: The constraint of a model's node feature width.
-IN_DIM = Interval(int, 1, 2 ** 20)
 
 
 #: The parameters of :class:`InfoGraph` (beside ``encoder``).
@@ -407,6 +416,15 @@ class Pooled(GraphModel):
 MODELS = {"InfoGraph": InfoGraph, "GraphCL": GraphCL, "Pooled": Pooled}
 
 
+#: The parameters of :func:`load_model` and :meth:`GraphModel.load`
+#: (beside ``path``): a device (a name such as ``"cpu"``, or a
+#: ``torch.device``) or a mapping of devices, and an encoder module or None.
+LOAD_PARAMS = {"map_location": Either(DEVICE, OfType(torch.device,
+                                                     "a torch.device"),
+                                      OfType(dict)),
+               "encoder": Nullable(OfType(nn.Module, "an encoder module"))}
+
+
 def load_model(path: str | os.PathLike, map_location="cpu",
                encoder: nn.Module | None = None) -> GraphModel:
     """Any hngraph model saved with ``model.save(path)`` (see
@@ -415,6 +433,11 @@ def load_model(path: str | os.PathLike, map_location="cpu",
 
 
 def _read_model_file(path, map_location) -> dict:
+    if isinstance(map_location, str):  # a device that is not here is named
+        try:
+            map_location = resolve_device(map_location)
+        except HngraphError as err:
+            raise InvalidValueError(f"map_location: {err}") from err
     path = user_path(path, "the model file", "file")
     if not os.path.isfile(path):
         raise MissingFileError(f"model file {path} does not exist.")

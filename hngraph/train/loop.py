@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch_geometric
 from torch import Tensor
 from torch.utils.data import DistributedSampler
-from torch_geometric import seed_everything as seed_everything  # re-export
 from torch_geometric.loader import DataLoader
 from tqdm.auto import tqdm
 
@@ -424,6 +424,13 @@ class EvaluateAt(Callback):
         if state.lead and state.epoch in self.epochs:
             state.history["eval"][state.epoch] = evaluate(
                 state.model, state.graphs, state.seed, self.folds).to_dict()
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's, NumPy's and torch's generators (on every device) with
+    ``seed``, an integer in ``[0, 2^32)`` (as
+    ``torch_geometric.seed_everything``, with the seed checked)."""
+    torch_geometric.seed_everything(check(SEED, seed, "seed"))
 
 
 #: The parameters of :func:`fit`.
