@@ -110,8 +110,10 @@ def _train_config(args) -> TrainConfig:
     try:
         for name, value in overrides.items():
             if value is not None:
-                overrides[name] = check_setting(
-                    name, value, "--" + name.replace("_", "-"))
+                flag = "--" + name.replace("_", "-")
+                overrides[name] = check_setting(name, value, flag)
+                if name in ("out", "root"):  # paths, named as the flag
+                    user_path(value, flag, "folder")
         if args.config is not None:
             config = TrainConfig.from_yaml(args.config, **overrides)
             named = TrainConfig.names_dataset(args.config)
@@ -120,9 +122,8 @@ def _train_config(args) -> TrainConfig:
                 {k: v for k, v in overrides.items() if v is not None},
                 "flags")
             named = False
-    except (ValueError, KeyError, TypeError, FileNotFoundError) as err:
-        msg = err.args[0] if isinstance(err, KeyError) and err.args else err
-        raise UsageError(str(msg)) from err
+    except HngraphError as err:
+        raise UsageError(str(err)) from err
     if args.dataset is None and not named:
         raise UsageError("no dataset given: pass --dataset NAME (for example "
                          "--dataset MUTAG), or a --config file with a "
@@ -219,22 +220,21 @@ def _embed(args) -> int:
     import time
 
     from .distributed import resolve_device
-    from .eval.embedding import embed, graph_files, read_graphs
+    from .eval.embedding import EMBED_PARAMS, embed, graph_files, read_graphs
     from .results import atomic_write_npy, atomic_write_text
     start = time.perf_counter()
-    try:  # a device that is not there is the flag's error, not the file's
+    try:  # every flag first: a device that is not here is not the file's
         device = check_setting("device", args.device, "--device")
+        check(EMBED_PARAMS["batch_size"], args.batch_size, "--batch-size")
+        out = user_path(args.out, "--out", "file")
+        user_path(args.input, "--input")
+        user_path(args.model, "--model", "file")
     except HngraphError as err:
         raise UsageError(err) from err
     try:
         device = resolve_device(device)
     except HngraphError as err:
         raise UsageError(f"--device {args.device}: {err}") from err
-    try:
-        out = user_path(args.out, "--out", "file")
-        user_path(args.input, "--input")
-    except HngraphError as err:
-        raise UsageError(err) from err
     out = out if out.suffix == ".npy" else out.with_name(out.name + ".npy")
     graphs = read_graphs(args.input)
     emb = embed(args.model, graphs, args.batch_size, device,

@@ -8,6 +8,7 @@ written outside ``out``. ``HNGRAPH_FUZZ_EXAMPLES`` sets the examples
 import math
 import os
 from collections import Counter
+from pathlib import Path
 
 import pytest
 import yaml
@@ -110,3 +111,90 @@ def test_yaml_documents_that_are_not_grids(tmp_path, capsys, text, named):
     path.write_text(text)
     assert main(["grid", "run", str(path), "--dry-run"]) == 2
     assert named in capsys.readouterr().err
+
+
+def _flags(command: str) -> list[str]:
+    """The long flags of ``hngraph COMMAND``, read from its parser."""
+    from hngraph.cli import build_parser
+    sub = next(a for a in build_parser()._actions
+               if a.dest == "command").choices[command]
+    return sorted(o for a in sub._actions for o in a.option_strings
+                  if o.startswith("--") and o != "--help")
+
+
+def _one_flag_fuzz(tmp_path, capsys, command: str, base: list[str],
+                   flags: list[str], stopped: str) -> Counter:
+    """``hngraph COMMAND BASE FLAG VALUE`` for generated flags and values:
+    each exits 0, stops at ``stopped`` (exit 1: a valid command line that
+    meets the missing dataset or file it was given), or exits 2 with one
+    line naming the flag; never an internal error, and nothing is written
+    outside ``tmp_path``."""
+    outcomes = Counter()
+
+    @settings(max_examples=EXAMPLES, deadline=None, database=None,
+              print_blob=True,
+              suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(flag=st.sampled_from(flags), value=VALUES)
+    def check(flag, value):
+        before = set(os.listdir("."))
+        out = str(value) if flag == "--out" else base[base.index("--out") + 1]
+        capsys.readouterr()
+        try:
+            code = main([command, *base, flag, str(value)])
+        except SystemExit as done:  # argparse: a flag of the wrong type
+            code = done.code
+        err = capsys.readouterr().err
+        assert "internal error" not in err, err
+        new = set(os.listdir(".")) - before  # only out, or out's file
+        tops = {p.relative_to(tmp_path).parts[0] for p in (
+            Path(out).expanduser().absolute(),
+            Path(os.path.normpath(Path(out).expanduser().absolute())))
+            if p.is_relative_to(tmp_path) and p != tmp_path}
+        assert all(n.startswith(tuple(tops)) for n in new), (out, new)
+        if code == 0:
+            outcomes["valid: ran"] += 1
+        elif code == 1 and stopped in err:
+            outcomes[f"valid: stopped at {stopped}"] += 1
+        else:
+            assert code == 2, (flag, value, code, err)
+            if not err.startswith("usage:"):
+                assert len(err.strip().splitlines()) == 1, err
+                assert _named(err, flag), (flag, err)
+            outcomes["refused, exit 2, naming it"] += 1
+
+    check()
+    return outcomes
+
+
+def test_fuzzed_train_flags(tmp_path, capsys, monkeypatch):
+    # A dataset that is nowhere under an empty root: a valid command line
+    # stops there, before any training or download.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "root").mkdir()
+    flags = [f for f in _flags("train") if f not in ("--dataset", "--root")]
+    outcomes = _one_flag_fuzz(
+        tmp_path, capsys, "train",
+        ["--dataset", "NO_SUCH", "--root", str(tmp_path / "root"), "--out",
+         str(tmp_path / "out"), "--quiet"], flags, "'NO_SUCH' not found")
+    print(f"\ntrain flags: {sum(outcomes.values())} examples, "
+          f"{dict(outcomes)}")
+
+
+def test_fuzzed_embed_flags(tmp_path, capsys, monkeypatch):
+    import pickle
+
+    import networkx as nx
+
+    from hngraph import InfoGraph
+    monkeypatch.chdir(tmp_path)
+    model = InfoGraph(1, hidden=4, layers=1)
+    model.feature_recipe = {"kind": "constant", "dim": 1}
+    model.save(tmp_path / "m.pt")
+    (tmp_path / "g.pkl").write_bytes(pickle.dumps([nx.cycle_graph(4)] * 3))
+    outcomes = _one_flag_fuzz(
+        tmp_path, capsys, "embed",
+        ["--model", str(tmp_path / "m.pt"), "--input", str(tmp_path /
+                                                           "g.pkl"),
+         "--out", str(tmp_path / "e.npy")], _flags("embed"), "does not exist")
+    print(f"\nembed flags: {sum(outcomes.values())} examples, "
+          f"{dict(outcomes)}")

@@ -115,6 +115,11 @@ def as_data_list(graphs, recipe: dict, node_attrs: list[str] | None = None
     return featured
 
 
+#: The parameters of :func:`embed` (beside ``model``, ``graphs`` and
+#: ``node_attrs``, which it checks as it reads them).
+EMBED_PARAMS = {"batch_size": Interval(int, 1, 2 ** 31), "device": DEVICE}
+
+
 def embed(model, graphs, batch_size: int = 256,
           device: str | torch.device = "cpu",
           node_attrs: list[str] | None = None) -> np.ndarray:
@@ -141,9 +146,10 @@ def embed(model, graphs, batch_size: int = 256,
         raise InvalidTypeError(f"model must be an hngraph model, the path of "
                                f"its model file or an encoder, got "
                                f"{type(model).__name__}.")
-    batch_size = check(Interval(int, 1, 2 ** 31), batch_size, "batch_size")
-    device = resolve_device(check(DEVICE, str(device) if isinstance(
-        device, torch.device) else device, "device"))
+    batch_size = check(EMBED_PARAMS["batch_size"], batch_size, "batch_size")
+    device = resolve_device(check(EMBED_PARAMS["device"], str(device)
+                                  if isinstance(device, torch.device)
+                                  else device, "device"))
     if isinstance(model, (str, os.PathLike)):
         model = load_model(model, map_location=device)
     elif not isinstance(model, GraphModel):
