@@ -227,8 +227,8 @@ def _embed(args) -> int:
         device = check_setting("device", args.device, "--device")
         check(EMBED_PARAMS["batch_size"], args.batch_size, "--batch-size")
         out = user_path(args.out, "--out", "file")
-        user_path(args.input, "--input")
-        user_path(args.model, "--model", "file")
+        source = user_path(args.input, "--input")
+        model = user_path(args.model, "--model", "file")
     except HngraphError as err:
         raise UsageError(err) from err
     try:
@@ -236,15 +236,13 @@ def _embed(args) -> int:
     except HngraphError as err:
         raise UsageError(f"--device {args.device}: {err}") from err
     out = out if out.suffix == ".npy" else out.with_name(out.name + ".npy")
-    graphs = read_graphs(args.input)
-    emb = embed(args.model, graphs, args.batch_size, device,
-                args.node_attrs)
+    graphs = read_graphs(source)
+    emb = embed(model, graphs, args.batch_size, device, args.node_attrs)
     atomic_write_npy(out, emb)
     rows = ""
-    if user_path(args.input, "--input").is_dir():  # a row name per file
+    if source.is_dir():  # a row name per file
         names = atomic_write_text(out.with_name(out.stem + ".rows.txt"), "".join(
-            f"{p.name}\n" for p in graph_files(user_path(args.input,
-                                                          "--input"))))
+            f"{p.name}\n" for p in graph_files(source)))
         rows = f", row names -> {names}"
     print(f"embedded {emb.shape[0]} graphs (dim {emb.shape[1]}) in "
           f"{time.perf_counter() - start:.2f} s -> {out}{rows}")
