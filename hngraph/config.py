@@ -273,7 +273,8 @@ def user_path(path: str | os.PathLike, what: str,
     """A path argument as its user means it, the one reading of every path
     hngraph is given (arguments, flags, config keys): ``~`` is the home
     folder; an empty string (which ``Path`` would read as the current
-    folder) is an error; and when ``kind`` is ``"file"`` or ``"folder"``,
+    folder) is an error, and so is a character that does not print (a
+    NUL cannot be in a path, a line break would split its messages); and when ``kind`` is ``"file"`` or ``"folder"``,
     an existing path of the other kind is one too. Errors name the argument
     (``what``)."""
     try:
@@ -285,11 +286,16 @@ def user_path(path: str | os.PathLike, what: str,
     if not str(text).strip():
         raise InvalidValueError(f"{what} is an empty path; give a "
                                 f"{kind or 'file'} path.")
-    if "\x00" in str(text):
-        raise InvalidValueError(f"{what} {str(text)!r} holds a NUL "
-                                "character, which no path can hold; give "
-                                "the path without it.")
-    path = Path(text).expanduser()
+    if not str(text).isprintable():
+        raise InvalidValueError(f"{what} {str(text)!r} holds a character "
+                                "that does not print (a NUL, a line break, "
+                                "a tab, ...); give the path without it.")
+    try:
+        path = Path(text).expanduser()
+    except RuntimeError:  # ~name of a user without a home folder
+        raise InvalidValueError(f"{what} {str(text)!r} starts with ~ and a "
+                                "user name that has no home folder here; "
+                                "give the folder itself.") from None
     try:
         folder, exists = path.is_dir(), path.exists()
     except OSError as err:  # a name too long for the file system, say

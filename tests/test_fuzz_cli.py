@@ -27,7 +27,7 @@ BASE = {"epochs": 1, "batch_size": 64, "hidden": 8, "layers": 1,
 VALUES = st.sampled_from([
     None, "", " ", "x", "é/../x", "a b", "MUTAG", -1, 0, 1.5, 2 ** 70,
     -(2 ** 70), math.nan, math.inf, True, [], [0, 0], ["MUTAG", "MUTAG"],
-    [None], {}, {"a": 1}, {"MUTAG": "5"}, "\u202e", "x" * 300, "a\x00b"]) | \
+    [None], {}, {"a": 1}, {"MUTAG": "5"}, "\u202e", "x" * 300, "a\x00b", "a\rb", "~nobody_here/x", "~"]) | \
     st.text(max_size=12)
 KEYS = ["epochs", "batch_size", "hidden", "layers", "seeds", "datasets",
         "cells", "selections", "baseline", "repeats", "pairs", "pools",
@@ -123,10 +123,12 @@ def _flags(command: str) -> list[str]:
 
 
 def _one_flag_fuzz(tmp_path, capsys, command: str, base: list[str],
-                   flags: list[str], stopped: str) -> Counter:
+                   flags: list[str], stopped: str,
+                   inputs: tuple[str, ...] = ()) -> Counter:
     """``hngraph COMMAND BASE FLAG VALUE`` for generated flags and values:
     each exits 0, stops at ``stopped`` (exit 1: a valid command line that
-    meets the missing dataset or file it was given), or exits 2 with one
+    meets the missing dataset or file it was given), fails on what one of
+    the ``inputs`` flags names (exit 1, one line), or exits 2 with one
     line naming the flag; never an internal error, and nothing is written
     outside ``tmp_path``."""
     outcomes = Counter()
@@ -146,15 +148,19 @@ def _one_flag_fuzz(tmp_path, capsys, command: str, base: list[str],
         err = capsys.readouterr().err
         assert "internal error" not in err, err
         new = set(os.listdir(".")) - before  # only out, or out's file
+        where = Path(os.path.expanduser(out)).absolute()  # ~user: as is
         tops = {p.relative_to(tmp_path).parts[0] for p in (
-            Path(out).expanduser().absolute(),
-            Path(os.path.normpath(Path(out).expanduser().absolute())))
+            where, Path(os.path.normpath(where)))
             if p.is_relative_to(tmp_path) and p != tmp_path}
         assert all(n.startswith(tuple(tops)) for n in new), (out, new)
         if code == 0:
             outcomes["valid: ran"] += 1
         elif code == 1 and stopped in err:
             outcomes[f"valid: stopped at {stopped}"] += 1
+        elif code == 1 and flag in inputs:
+            assert err.startswith("hngraph: error:") and \
+                len(err.strip().splitlines()) == 1, err
+            outcomes["valid: its input refused, exit 1"] += 1
         else:
             assert code == 2, (flag, value, code, err)
             if not err.startswith("usage:"):
@@ -195,6 +201,7 @@ def test_fuzzed_embed_flags(tmp_path, capsys, monkeypatch):
         tmp_path, capsys, "embed",
         ["--model", str(tmp_path / "m.pt"), "--input", str(tmp_path /
                                                            "g.pkl"),
-         "--out", str(tmp_path / "e.npy")], _flags("embed"), "does not exist")
+         "--out", str(tmp_path / "e.npy")], _flags("embed"), "does not exist",
+        inputs=("--model", "--input"))
     print(f"\nembed flags: {sum(outcomes.values())} examples, "
           f"{dict(outcomes)}")

@@ -263,7 +263,7 @@ def test_an_out_folder_that_cannot_be_made_is_a_usage_error(tmp_path,
             ([], long, f"{tmp_path / 'grid.yaml'}: out"),
             ([], str(tmp_path / "file" / "sub"),
              f"{tmp_path / 'grid.yaml'}: out"),
-            (["--out", "a\x00b"], None, "--out 'a\\x00b' holds a NUL")):
+            (["--out", "a\x00b"], None, "--out 'a\\x00b' holds a character")):
         config = write(tmp_path, **({"out": out} if out else {}))
         assert main(["grid", "run", str(config), "--dry-run", "--allow-dirty",
                      *flags]) == 2
