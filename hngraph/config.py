@@ -273,10 +273,10 @@ def user_path(path: str | os.PathLike, what: str,
     """A path argument as its user means it, the one reading of every path
     hngraph is given (arguments, flags, config keys): ``~`` is the home
     folder; an empty string (which ``Path`` would read as the current
-    folder) is an error, and so is a character that does not print (a
-    NUL cannot be in a path, a line break would split its messages); and when ``kind`` is ``"file"`` or ``"folder"``,
-    an existing path of the other kind is one too. Errors name the argument
-    (``what``)."""
+    folder) is an error, and so is a character that does not print (a NUL
+    cannot be in a path, a line break would split its messages); and when
+    ``kind`` is ``"file"`` or ``"folder"``, an existing path of the other
+    kind is one too. Errors name the argument (``what``)."""
     try:
         text = os.fspath(path)
     except TypeError:

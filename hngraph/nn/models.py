@@ -62,6 +62,10 @@ from .losses import HardInfoNCELoss, JSDLocalGlobalLoss
 CHECKPOINT_FORMAT = "hngraph-model-1"
 
 
+#: The parameters of :class:`ProjectionHead`.
+PROJECTION_PARAMS = {"dim": WIDTH}
+
+
 class ProjectionHead(nn.Module):
     r"""InfoGraph's projection: a 3-layer ReLU MLP plus a linear shortcut.
 
@@ -82,10 +86,6 @@ class ProjectionHead(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.block(x) + self.shortcut(x)
-
-
-#: The parameters of :class:`ProjectionHead`.
-PROJECTION_PARAMS = {"dim": WIDTH}
 
 
 class PriorDiscriminator(nn.Module):
