@@ -235,6 +235,12 @@ def _embed(args) -> int:
         device = resolve_device(device)
     except HngraphError as err:
         raise UsageError(f"--device {args.device}: {err}") from err
+    for flag, path, give in (
+            ("--model", model, "the .pt file that `hngraph train` or "
+             "model.save wrote"),
+            ("--input", source, "a .pkl file or a folder of graph files")):
+        if not path.exists():
+            raise UsageError(f"{flag} {path} does not exist; give {give}.")
     out = out if out.suffix == ".npy" else out.with_name(out.name + ".npy")
     graphs = read_graphs(source)
     emb = embed(model, graphs, args.batch_size, device, args.node_attrs)

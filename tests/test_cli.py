@@ -333,6 +333,21 @@ def test_embed_names_a_device_that_is_not_there(tmp_path, run_cli, device,
     assert done.stderr.startswith(says)
 
 
+def test_embed_names_a_file_that_is_not_there(tmp_path, capsys):
+    from hngraph.cli import main
+    (tmp_path / "m.pt").write_text("x")
+    for flag in ("--model", "--input"):
+        files = {"--model": tmp_path / "m.pt", "--input": tmp_path}
+        files[flag] = tmp_path / "absent"
+        assert main(["embed", "--model", str(files["--model"]), "--input",
+                     str(files["--input"]), "--out",
+                     str(tmp_path / "e.npy")]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"hngraph: error: {flag} {tmp_path}/absent "
+                              "does not exist; give ")
+    assert not (tmp_path / "e.npy").exists()
+
+
 def test_a_seed_beyond_the_generators_is_a_usage_error(tmp_path, run_cli):
     """NumPy's and PyTorch's generators take seeds below 2**32: a larger
     one is the flag's error (exit 2), before any data is read."""
