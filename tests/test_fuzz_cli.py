@@ -130,7 +130,7 @@ def _one_flag_fuzz(tmp_path, capsys, command: str, base: list[str],
     meets the missing dataset it was given), fails on what one of
     the ``inputs`` flags names (exit 1, one line), or exits 2 with one
     line naming the flag; never an internal error, and nothing is written
-    outside ``tmp_path``."""
+    in the working folder (``tmp_path``) but what ``--out`` names."""
     outcomes = Counter()
 
     @settings(max_examples=EXAMPLES, deadline=None, database=None,
