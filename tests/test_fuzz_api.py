@@ -71,7 +71,8 @@ def _mask(n=3):
 
 
 #: Files the calls read: a model file and the raw MUTAG files
-#: (set by the ``files`` fixture).
+#: (set by the ``files`` fixture, which also runs the calls in a temporary
+#: working folder).
 FILES = {}
 
 
@@ -82,6 +83,11 @@ def files(tmp_path_factory, data_root):
     FILES.update(model=folder / "model.pt", root=data_root,
                  cache=folder / "cache")
     load_tudataset("MUTAG", root=data_root, cache=FILES["cache"])
+    # A drawn relative path (``cache="x"``) is written under the temporary
+    # folder, never into the working folder.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(folder)
+        yield
 
 
 def _scored(seed):
