@@ -135,6 +135,10 @@ def test_report_from_run_files(tmp_path):
                                        "pooled.csv"}
     assert all(p.stat().st_size > 0 for p in paths)
     assert paths[2].read_text().count("\n") == 3
+    # the same files give the same report, byte for byte, figures included
+    written = {p: p.read_bytes() for p in paths}
+    assert write_report(grid, "cmd") == paths
+    assert all(p.read_bytes() == data for p, data in written.items())
 
 
 def test_only_finished_datasets_get_a_verdict(tmp_path):

@@ -713,12 +713,21 @@ def report(grid: GridConfig, runs: dict, skipped: list[str], command: str
 FIGURE_FORMATS = ("png", "svg", "pdf")
 
 
+#: Per format, the metadata that would make the same figure differ from one
+#: report to the next: left out, so an unchanged report rewrites the same
+#: bytes (and a results commit changes only the figures whose data changed).
+_NO_DATE = {"png": None, "svg": {"Date": None}, "pdf": {"CreationDate": None}}
+
+
 def _save(fig, path: Path) -> list[Path]:
-    """Write ``fig`` as ``path`` with each of :data:`FIGURE_FORMATS`."""
+    """Write ``fig`` as ``path`` with each of :data:`FIGURE_FORMATS`, the
+    same bytes for the same figure."""
+    import matplotlib
     paths = [path.with_suffix(f".{ext}") for ext in FIGURE_FORMATS]
-    for p in paths:
-        fig.savefig(p, dpi=110, metadata={"Date": None} if p.suffix in (
-            ".svg", ".pdf") else None)
+    # a fixed salt for the ids an SVG's clip paths are named by
+    with matplotlib.rc_context({"svg.hashsalt": "hngraph"}):
+        for p in paths:
+            fig.savefig(p, dpi=110, metadata=_NO_DATE[p.suffix[1:]])
     return paths
 
 
