@@ -37,14 +37,20 @@ def seed_means(runs: dict, cell: str, seeds: list[int]) -> np.ndarray:
     return np.array([runs[cell][s]["accuracy_mean"] for s in seeds]) * 100
 
 
+def finished(grid: GridConfig) -> tuple[dict, list[str]]:
+    """The grid's runs (selections included) and its finished datasets, in
+    the grid's order: the datasets a cross-check covers."""
+    runs = nested(load_runs(grid)[0])
+    unfinished = status(grid, runs)
+    return runs, [d for d in grid.datasets if unfinished.get(d, "") is None]
+
+
 def crosscheck(grid: GridConfig, rope: float, seed: int = 0) -> list[dict]:
     """The hierarchical test of every selection against the baseline over
     the finished datasets (at least 2)."""
     from baycomp import two_on_multiple
 
-    runs = nested(load_runs(grid)[0])
-    finished = status(grid, runs)
-    done = [d for d in grid.datasets if finished.get(d, "") is None]
+    runs, done = finished(grid)
     out = []
     for cell in grid.selections:
         other = grid.pairs.get(cell, grid.baseline)
