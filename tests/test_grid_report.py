@@ -283,6 +283,19 @@ def test_runs_csv_latex_table_and_ranks(tmp_path):
     assert {"ranks.png", "ranks.svg", "ranks.pdf"} <= set(paths)
 
 
+def test_one_seed_has_a_mean_and_no_spread(tmp_path):
+    grid = _small_grid(tmp_path)
+    _write_runs(tmp_path, {"base": 0.0, "hard": 0.02, "pick": -0.03},
+                seeds=1)
+    paths = {p.name: p for p in write_report(grid, "cmd")}
+    assert "| D | 70.00 (n=1) | 72.00 (n=1) | 67.00 (n=1) |" in paths[
+        "RESULTS.md"].read_text()
+    assert ["D", "base", "1", "70.000", ""] in list(
+        csv.reader(paths["results.csv"].open()))
+    assert "D & 70.00 (1) & \\textbf{72.00} (1) & 67.00 (1) \\\\" in \
+        paths["table.tex"].read_text()
+
+
 def test_average_ranks_and_the_critical_difference_by_hand(tmp_path):
     import pandas as pd
 

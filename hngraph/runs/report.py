@@ -188,9 +188,18 @@ def plan_repeats(training_sd: float, split_sd: float, train_s: float,
 
 
 def cell_summary(runs: dict, key: str = "accuracy_mean") -> dict:
+    """The seeds' ``n``, mean and std (``None`` for one seed) of ``key``,
+    in %."""
     accs = np.array([r[key] for r in runs.values()]) * 100
     return {"n": len(accs), "mean": float(accs.mean()),
-            "std": float(accs.std(ddof=1)) if len(accs) > 1 else 0.0}
+            "std": float(accs.std(ddof=1)) if len(accs) > 1 else None}
+
+
+def fmt_mean_std(c: dict, pm: str = "±") -> str:
+    """A :func:`cell_summary` as ``mean ± std``; the mean alone for one
+    seed, whose spread is unknown."""
+    return f"{c['mean']:.2f}" + (
+        "" if c["std"] is None else f" {pm} {c['std']:.2f}")
 
 
 def best_by_mean(row: dict, names: list[str]) -> str | None:
@@ -235,9 +244,10 @@ def _table(grid: GridConfig, runs: dict, datasets: list[str], key: str,
                 cells.append("")
                 continue
             c = cell_summary(found, key)
-            cells.append(f"{c['mean']:.2f} ± {c['std']:.2f}" + (
+            cells.append(fmt_mean_std(c) + (
                 "" if c["n"] == len(grid.seeds) else f" (n={c['n']})"))
-            rows.append([d, n, c["n"], f"{c['mean']:.3f}", f"{c['std']:.3f}"])
+            rows.append([d, n, c["n"], f"{c['mean']:.3f}",
+                         "" if c["std"] is None else f"{c['std']:.3f}"])
         cells += [f"{v[d]:.2f}" if d in v else "" for v in pub.values()]
         lines.append(f"| {d} | " + " | ".join(cells) + " |")
     return lines, rows
@@ -576,7 +586,7 @@ def latex_table(grid: GridConfig, runs: dict, datasets: list[str]) -> str:
                 cells.append("--")
                 continue
             c = cell_summary(runs[d][n])
-            text = f"{c['mean']:.2f} $\\pm$ {c['std']:.2f}"
+            text = fmt_mean_std(c, r"$\pm$")
             if c["mean"] == best:
                 text = rf"\textbf{{{text}}}"
             if c["n"] < len(grid.seeds):
