@@ -280,7 +280,9 @@ def _grid_parser(sub) -> None:
     run.add_argument("--device", help="auto, cpu or cuda (default: the "
                      "config's, else auto)")
     run.add_argument("--dry-run", action="store_true",
-                     help="list the runs to do and exit")
+                     help="list the runs to do and the hours they would "
+                     "take (from the result files' wall times), write "
+                     "nothing, and exit; works while a runner runs")
     run.add_argument("--allow-dirty", action="store_true",
                      help="run from a source tree with uncommitted changes "
                      "(refused otherwise; every result file records it)")

@@ -20,6 +20,7 @@ from hngraph.runs.grid import (
     Run,
     check_source,
     counted,
+    estimate,
     finished,
     plan,
     run_grid,
@@ -180,16 +181,54 @@ def test_a_result_of_other_settings_is_not_finished(tmp_path):
 def test_one_runner_per_out_folder(tmp_path):
     from hngraph.runs.grid import _OutLock
     grid = GridConfig.from_yaml(write(tmp_path))
+    code = ("import sys; from hngraph.runs.grid import GridConfig, plan, "
+            "run_grid; g = GridConfig.from_yaml(sys.argv[1]); "
+            "run_grid(g, plan(g), allow_dirty=True, dry_run=sys.argv[2] == "
+            "'dry')")
     with _OutLock(grid.out_path):
-        code = ("import sys; from hngraph.runs.grid import GridConfig, plan, "
-                "run_grid; g = GridConfig.from_yaml(sys.argv[1]); "
-                "run_grid(g, plan(g), dry_run=True)")
-        other = subprocess.run([sys.executable, "-c", code,
-                                str(tmp_path / "grid.yaml")],
-                               capture_output=True, text=True, timeout=300)
+        other, dry = (subprocess.run(
+            [sys.executable, "-c", code, str(tmp_path / "grid.yaml"), mode],
+            capture_output=True, text=True, timeout=300)
+            for mode in ("run", "dry"))
     assert other.returncode != 0
     assert "another grid runner (pid " in other.stderr
-    run_grid(grid, plan(grid), dry_run=True, echo=lambda *_: None)
+    assert not list(grid.out_path.rglob("*.json"))
+    # a dry run writes nothing: it reads while the runner works
+    assert dry.returncode == 0, dry.stderr
+    assert "4 runs in the grid: 0 finished (skipped), 4 to do" in dry.stdout
+
+
+def test_a_dry_run_estimates_the_time_left_from_the_result_files(tmp_path):
+    grid = GridConfig.from_yaml(write(
+        tmp_path, seeds=[0, 1, 2], cells={
+            "untrained": {"beta": 0, "tau_plus": 0, "epochs": 0},
+            "infograph": {"beta": 0, "tau_plus": 0},
+            "paper-b1": {"beta": 1, "tau_plus": 0.5}},
+        selections={"pick": ["infograph", "paper-b1"]}))
+    walls = {("infograph", 0): 100.0, ("infograph", 1): 300.0,
+             ("untrained", 0): 10.0}
+    results = ResultFiles(grid)
+    for (cell, seed), wall in walls.items():
+        results[Run("MUTAG", cell, seed)] = {"wall_time_s": wall}
+    left = [r for r in plan(grid) if (r.cell, r.seed) not in walls]
+    # infograph seed 2: its cell's median, 200; untrained seeds 1 and 2: 10
+    # each; paper-b1, seeds 0 to 2: the median of the 2-epoch runs, 200;
+    # the 3 selections: nothing to go by
+    assert estimate(grid, left, {Run("MUTAG", c, s) for c, s in walls},
+                    results) == (200 + 2 * 10 + 3 * 200, 3)
+    # from the result files of another commit: the same, plus those runs
+    # again (820 + 410 s = 0.34 h)
+    for (cell, seed), wall in walls.items():
+        run = Run("MUTAG", cell, seed)
+        _result(grid, run, "b" * 40)
+        path = run.files(grid.out_path).result
+        path.write_text(json.dumps({**json.loads(path.read_text()),
+                                    "wall_time_s": wall}))
+    said = []
+    run_grid(grid, plan(grid), dry_run=True, echo=said.append, jobs=2)
+    assert said[-1].startswith("About 0.3 h of one process, 0.2 h with "
+                               "--jobs 2 (") and "; 3 run(s) with no " \
+        "result file to go by." in said[-1]
 
 
 def snapshot(out: Path) -> dict:

@@ -25,10 +25,13 @@ own commit and runs the others again.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import fcntl
 import json
+import math
 import os
+import statistics
 import time
 import traceback
 from dataclasses import dataclass, fields
@@ -526,6 +529,34 @@ def check_source(allow_dirty: bool, source: Source | None = None) -> None:
             "every result file then records).")
 
 
+def estimate(grid: GridConfig, runs: list[Run], done: set[Run],
+             results: ResultFiles) -> tuple[float, int]:
+    """The seconds ``runs`` would take one after another, each run's the
+    median wall time of the runs with result files (``done``, of any commit)
+    most like it: those of its dataset and cell, or else those of its
+    dataset and kind (its epochs, or a selection); and how many runs have
+    no such run to go by."""
+    def kind(r: Run):
+        return "selection" if r.cell in grid.selections else \
+            grid.train_config(r.dataset, r.cell, r.seed).epochs
+
+    times: dict[tuple, list[float]] = {}
+    for r in done:
+        wall = (results[r] or {}).get("wall_time_s")
+        if isinstance(wall, (int, float)) and math.isfinite(wall):
+            for key in ((r.dataset, r.cell), (r.dataset, kind(r))):
+                times.setdefault(key, []).append(wall)
+    seconds, unknown = 0.0, 0
+    for r in runs:
+        found = times.get((r.dataset, r.cell)) or times.get(
+            (r.dataset, kind(r)))
+        if found:
+            seconds += statistics.median(found)
+        else:
+            unknown += 1
+    return seconds, unknown
+
+
 def run_grid(grid: GridConfig, runs: list[Run], jobs: int = 1,
              threads: int | None = None, device: str | None = None,
              dry_run: bool = False, echo=print, allow_dirty: bool = False,
@@ -538,7 +569,10 @@ def run_grid(grid: GridConfig, runs: list[Run], jobs: int = 1,
     as their cells have finished. Returns the failures (each also written
     beside its missing result file). A result file counts as finished as
     :func:`counted` says; the source must be clean unless ``allow_dirty``
-    (:func:`check_source`), and ``out`` this grid's (:func:`claim_out`)."""
+    (:func:`check_source`), and ``out`` this grid's (:func:`claim_out`).
+    A dry run prints what would run and how long it would take
+    (:func:`estimate`), and writes nothing: it reads while a runner
+    works."""
     from tqdm.auto import tqdm
 
     from .executors import LocalExecutor
@@ -548,7 +582,7 @@ def run_grid(grid: GridConfig, runs: list[Run], jobs: int = 1,
     if not dry_run:
         check_source(allow_dirty)
     out = grid.out_path
-    with _OutLock(out):
+    with contextlib.nullcontext() if dry_run else _OutLock(out):
         claim_out(grid, share_out, dry_run)
         removed = [] if dry_run else [p.unlink()
                                       for p in out.rglob(".*.tmp")]
@@ -556,9 +590,9 @@ def run_grid(grid: GridConfig, runs: list[Run], jobs: int = 1,
         results = ResultFiles(grid)
         trained = {r for r in every if r.cell in grid.cells
                    and finished(grid, r, results)}
-        done = counted(grid, trained | {
-            r for r in every if r.cell in grid.selections
-            and selected(grid, r, trained, results)}, results)
+        written = trained | {r for r in every if r.cell in grid.selections
+                             and selected(grid, r, trained, results)}
+        done = counted(grid, written, results)
         replaced = len([r for r in runs if r in trained and r not in done])
         trained &= done
         todo = [r for r in runs if r.cell in grid.cells and r not in done]
@@ -590,6 +624,15 @@ def run_grid(grid: GridConfig, runs: list[Run], jobs: int = 1,
         if dry_run:
             for r in todo + waiting:
                 echo(f"  {r.dataset} {r.cell} seed {r.seed}")
+            seconds, unknown = estimate(grid, todo + waiting, written,
+                                        results)
+            echo(f"About {seconds / 3600:.1f} h of one process"
+                 + (f", {seconds / 3600 / jobs:.1f} h with --jobs {jobs}"
+                    if jobs > 1 and executor is None else "")
+                 + " (each run: the median wall time of the result files "
+                 "of its dataset and cell, or else of its dataset and "
+                 "epochs)" + (f"; {unknown} run(s) with no result file to "
+                              "go by" if unknown else "") + ".")
             return []
         threads = threads or max(1, (os.cpu_count() or 1) // jobs)
         executor = executor or LocalExecutor(jobs, _gpus(device))
