@@ -3,6 +3,7 @@ plan, resuming a killed grid, failures, and one runner per out folder."""
 import hashlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -264,6 +265,9 @@ def test_kill_mid_grid_and_restart(data_root, tmp_path):
     assert "Processing" not in done.stdout + done.stderr
     assert f"{len(before)} finished (skipped), {9 - len(before)} to do" \
         in done.stdout
+    # the hours left, from the wall times of the files written before
+    assert re.search(r"^About \d+\.\d h of one process \(", done.stdout,
+                     re.MULTILINE), done.stdout
     after = snapshot(out)
     assert len(after) == 9
     for name, stamp in before.items():  # finished runs were not redone
@@ -273,6 +277,7 @@ def test_kill_mid_grid_and_restart(data_root, tmp_path):
     assert pick["repeats"] == 2 and len(pick["chosen"]) == 20
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert "9 finished (skipped), 0 to do" in again.stdout
+    assert "About" not in again.stdout  # nothing left to estimate
     # a selection alone, on the finished grid: nothing to do, nothing failed
     pick = subprocess.run([*cmd, "--cells", "pick"], capture_output=True,
                           text=True, timeout=300)

@@ -570,8 +570,8 @@ def run_grid(grid: GridConfig, runs: list[Run], jobs: int = 1,
     beside its missing result file). A result file counts as finished as
     :func:`counted` says; the source must be clean unless ``allow_dirty``
     (:func:`check_source`), and ``out`` this grid's (:func:`claim_out`).
-    A dry run prints what would run and how long it would take
-    (:func:`estimate`), and writes nothing: it reads while a runner
+    It says first how long the runs left would take (:func:`estimate`). A
+    dry run lists them too, and writes nothing: it reads while a runner
     works."""
     from tqdm.auto import tqdm
 
@@ -624,6 +624,7 @@ def run_grid(grid: GridConfig, runs: list[Run], jobs: int = 1,
         if dry_run:
             for r in todo + waiting:
                 echo(f"  {r.dataset} {r.cell} seed {r.seed}")
+        if todo or waiting:
             seconds, unknown = estimate(grid, todo + waiting, written,
                                         results)
             echo(f"About {seconds / 3600:.1f} h of one process"
@@ -633,6 +634,7 @@ def run_grid(grid: GridConfig, runs: list[Run], jobs: int = 1,
                  "of its dataset and cell, or else of its dataset and "
                  "epochs)" + (f"; {unknown} run(s) with no result file to "
                               "go by" if unknown else "") + ".")
+        if dry_run:
             return []
         threads = threads or max(1, (os.cpu_count() or 1) // jobs)
         executor = executor or LocalExecutor(jobs, _gpus(device))
