@@ -29,7 +29,12 @@ import numpy as np
 
 from hngraph.results import atomic_write_json, provenance
 from hngraph.runs.grid import GridConfig
-from hngraph.runs.report import load_runs, nested, status
+from hngraph.runs.report import (
+    finished_datasets,
+    load_runs,
+    nested,
+    status,
+)
 
 
 def seed_means(runs: dict, cell: str, seeds: list[int]) -> np.ndarray:
@@ -41,8 +46,7 @@ def finished(grid: GridConfig) -> tuple[dict, list[str]]:
     """The grid's runs (selections included) and its finished datasets, in
     the grid's order: the datasets a cross-check covers."""
     runs = nested(load_runs(grid)[0])
-    unfinished = status(grid, runs)
-    return runs, [d for d in grid.datasets if unfinished.get(d, "") is None]
+    return runs, finished_datasets(grid, status(grid, runs))
 
 
 def crosscheck(grid: GridConfig, rope: float, seed: int = 0) -> list[dict]:

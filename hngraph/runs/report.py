@@ -290,6 +290,12 @@ def status(grid: GridConfig, runs: dict) -> dict:
     return out
 
 
+def finished_datasets(grid: GridConfig, finished: dict) -> list[str]:
+    """The datasets a :func:`status` says are finished, in the grid's
+    order."""
+    return [d for d in grid.datasets if finished.get(d, "") is None]
+
+
 def _pairs(grid: GridConfig, runs: dict, datasets: list[str],
            finished: dict):
     """Every cell's paired comparison: table lines, CSV rows, and
@@ -384,7 +390,7 @@ def _pooled_lines(grid: GridConfig, pools: dict) -> tuple[list[str], list]:
 def _answer(grid: GridConfig, pools: dict, finished: dict) -> list[str]:
     """The report's opening paragraph, from the pooled primary comparisons
     and the state of every dataset."""
-    done = [d for d in grid.datasets if finished.get(d, "") is None]
+    done = finished_datasets(grid, finished)
     open_ = [f"{d} ({finished[d]})" if d in finished else f"{d} (not run)"
              for d in grid.datasets if d not in done]
     text = []
@@ -519,7 +525,7 @@ RANK_MIN_DATASETS = 5
 def _ranks(grid: GridConfig, runs: dict, finished: dict
            ) -> tuple[list[str], pd.DataFrame]:
     """The average ranks over the finished datasets, and their table."""
-    done = [d for d in grid.datasets if finished.get(d, "") is None]
+    done = finished_datasets(grid, finished)
     table = mean_table(grid, runs, done).dropna(axis=1)
     if table.empty:
         return [], table
