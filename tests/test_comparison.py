@@ -7,6 +7,7 @@ from scipy import stats
 
 from hngraph.runs.comparison import (
     datasets_needed,
+    format_bound,
     holm,
     paired,
     pool,
@@ -65,6 +66,17 @@ def test_verdict_words():
     assert verdict(0.1, 1.0, 0.9, significant=False) == "equivalent within ±1"
     assert verdict(-0.5, 1.5, 1.4) == "equivalent within ±2"
     assert verdict(-2.5, 1.5, 2.2) == "inconclusive"
+
+
+def test_the_printed_bound_stays_on_its_side_of_each_margin():
+    assert format_bound(0.444) == "0.44"
+    assert format_bound(0.9991) == "0.999"  # not "1.00": it is below 1
+    assert format_bound(1.996) == "1.996"  # not "2.00": it is below 2
+    assert format_bound(1.004) == "1.00"  # at or above 1 reads as such
+    assert format_bound(0.99999) == "0.99999"
+    for b in (0.444, 0.9991, 1.004, 1.996, 0.99999, 2.0):
+        for m in (1.0, 2.0):
+            assert (float(format_bound(b)) < m) == (b < m), (b, m)
 
 
 def test_holm_by_hand():

@@ -92,6 +92,18 @@ def verdict(low: float, high: float, bound: float,
     return "inconclusive"
 
 
+def format_bound(bound: float) -> str:
+    """The equivalence ``bound`` as text: 2 decimals, or as many more (up
+    to 6) as keep it on its own side of every margin of :data:`MARGINS`, so
+    that the printed figure agrees with :func:`verdict` (0.9991 prints as
+    ``0.999``, never as ``1.00`` beside "equivalent within ±1")."""
+    for digits in range(2, 7):
+        text = f"{bound:.{digits}f}"
+        if all((float(text) < m) == (bound < m) for m in MARGINS):
+            break
+    return text
+
+
 def holm(p_values: list[float]) -> list[float]:
     """Holm's step-down adjustment of ``p_values`` (statsmodels'
     ``multipletests``), in their order."""

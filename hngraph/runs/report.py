@@ -41,6 +41,7 @@ from .comparison import (
     MARGINS,
     TARGET_HALF_WIDTH,
     datasets_needed,
+    format_bound,
     holm,
     paired,
     pool,
@@ -328,7 +329,7 @@ def _pairs(grid: GridConfig, runs: dict, datasets: list[str],
             holm_p = (" (primary)" if c["primary"] else
                       f" ({c['p_holm']:.3f})" if "p_holm" in c else "")
             lines.append(f"| {d} | {n} | {c['against']} | {fmt_pair(c)} | "
-                         f"{c['bound']:.2f} | {c['p_t']:.3f}{holm_p} | "
+                         f"{format_bound(c['bound'])} | {c['p_t']:.3f}{holm_p} | "
                          f"{fmt_wilcoxon(c)} | {c['verdict']} | "
                          f"{c['seeds_needed']} |")
             rows.append([d, n, c["against"], c["n"], f"{c['mean']:.3f}",
@@ -376,7 +377,7 @@ def _pooled_lines(grid: GridConfig, pools: dict) -> tuple[list[str], list]:
         lines.append(f"| {n} | {p['against']} | {p['k']} | "
                      f"{p['estimate']:+.2f} [{p['low']:+.2f}, "
                      f"{p['high']:+.2f}] | {p['tau2']:.2f} | "
-                     f"{100 * p['i2']:.0f}% | {pi} | {p['bound']:.2f} | "
+                     f"{100 * p['i2']:.0f}% | {pi} | {format_bound(p['bound'])} | "
                      f"{p.get('verdict', 'secondary')} |")
         rows.append([n, p["against"], " ".join(p["datasets"]),
                      f"{p['estimate']:.3f}", f"{p['low']:.3f}",
@@ -406,7 +407,7 @@ def _answer(grid: GridConfig, pools: dict, finished: dict) -> list[str]:
             f"{p['k']} datasets ({', '.join(p['datasets'])}): "
             f"{p['estimate']:+.2f} points [{p['low']:+.2f}, "
             f"{p['high']:+.2f}], {p['verdict']}** (equivalence bound "
-            f"{p['bound']:.2f}; tau {tau:.2f}, I² {100 * p['i2']:.0f}%).")
+            f"{format_bound(p['bound'])}; tau {tau:.2f}, I² {100 * p['i2']:.0f}%).")
         if p["half"] > TARGET_HALF_WIDTH:
             seeds = seeds_for_pooled(p["tau2"], p["sds"])
             more = datasets_needed(p["tau2"], float(np.mean(
