@@ -2,15 +2,19 @@
 (hngraph.runs.comparison), each against a small example worked by hand."""
 import math
 
+import numpy as np
 import pytest
 from scipy import stats
 
+from hngraph.errors import InvalidValueError
 from hngraph.runs.comparison import (
     datasets_needed,
     format_bound,
     holm,
+    meta_regression,
     paired,
     pool,
+    pooled_verdict,
     seeds_for_pooled,
     seeds_needed,
     verdict,
@@ -138,3 +142,85 @@ def test_seeds_needed_by_hand_and_at_once():
     assert 153_000 < seeds_needed(100.0) < 154_500
     with pytest.raises(ValueError, match="finite"):
         seeds_needed(float("nan"))
+
+
+def test_pool_modified_interval_never_narrower_than_fixed_by_hand():
+    # y = 0, 0.5, 1 with variances 1: Q = 0.5 < k - 1, so tau^2 = 0 and
+    # q = 0.5 / 2 = 0.25. Plain Hartung-Knapp would scale se = 1 / sqrt(3)
+    # by sqrt(0.25), half of it; the modified interval keeps it whole.
+    p = pool([0.0, 0.5, 1.0], [1.0, 1.0, 1.0])
+    se = 1 / math.sqrt(3)
+    assert p["tau2"] == 0 and p["q"] == pytest.approx(0.25)
+    assert p["half"] == pytest.approx(4.302653 * se, abs=1e-5)
+    assert p["high90"] - p["estimate"] == pytest.approx(2.919986 * se,
+                                                        abs=1e-5)
+    # never narrower than the fixed effect's normal interval
+    fixed = pool([0.0, 0.5, 1.0], [1.0, 1.0, 1.0], method="fixed")
+    assert fixed["half"] == pytest.approx(1.959964 * se, abs=1e-5)
+    assert p["half"] > fixed["half"]
+
+
+def test_pool_variants_by_hand():
+    # y = 0, 4 with variances 1: DerSimonian-Laird's tau^2 is
+    # (Q - (k - 1)) / (sum w - sum w^2 / sum w) = (8 - 1) / (2 - 1) = 7;
+    # a fixed effect ignores it: mu = 2, se = 1 / sqrt(2), z interval.
+    dl = pool([0.0, 4.0], [1.0, 1.0], method="dl")
+    assert dl["tau2"] == pytest.approx(7.0)
+    fixed = pool([0.0, 4.0], [1.0, 1.0], method="fixed")
+    assert fixed["tau2"] == 0 and fixed["estimate"] == pytest.approx(2.0)
+    assert fixed["half"] == pytest.approx(1.959964 / math.sqrt(2), abs=1e-5)
+    assert math.isnan(fixed["pi_low"])
+    with pytest.raises(InvalidValueError, match="method must be one of"):
+        pool([0.0, 4.0], [1.0, 1.0], method="reml")
+
+
+def test_pooled_verdict_needs_five_datasets():
+    few = pool([0.0, 0.1, 0.2, 0.1], [0.01] * 4)
+    assert few["bound"] < 1  # it would be "equivalent within ±1" ...
+    assert pooled_verdict(few) == "too few datasets for a pooled verdict"
+    five = pool([0.0, 0.1, 0.2, 0.1, 0.0], [0.01] * 5)
+    assert pooled_verdict(five) == "equivalent within ±1"
+
+
+#: metafor's BCG vaccine trials (dat.bcg; Colditz et al., JAMA 1994):
+#: vaccinated TB cases, vaccinated without TB, control cases, controls
+#: without TB, and the absolute latitude of the trial.
+BCG = [(4, 119, 11, 128, 44), (6, 300, 29, 274, 55), (3, 228, 11, 209, 42),
+       (62, 13536, 248, 12619, 52), (33, 5036, 47, 5761, 13),
+       (180, 1361, 372, 1079, 44), (8, 2537, 10, 619, 19),
+       (505, 87886, 499, 87892, 13), (29, 7470, 45, 7232, 27),
+       (17, 1699, 65, 1600, 42), (186, 50448, 141, 27197, 18),
+       (5, 2493, 3, 2338, 33), (27, 16886, 29, 17825, 33)]
+
+
+def test_meta_regression_reproduces_metafor_bcg_example():
+    # metafor's documented fit, rma(yi, vi, mods = ~ ablat, data = dat,
+    # test = "knha") on the log risk ratios: tau^2 = 0.0764 (REML), the
+    # slope -0.0291 with se 0.0082, t = -3.5485 (df 11), p = 0.0046, 95%
+    # interval [-0.0472, -0.0111]; R^2 = 75.63% against the intercept-only
+    # model's tau^2 of 0.3132. Its q is 1.30 > 1, so the floor is inactive.
+    a, b, c, d, lat = (np.array(col, float) for col in zip(*BCG, strict=True))
+    y = np.log(a / (a + b)) - np.log(c / (c + d))
+    v = 1 / a - 1 / (a + b) + 1 / c - 1 / (c + d)
+    m = meta_regression(y, v, lat)
+    assert m["k"] == 13
+    assert m["tau2"] == pytest.approx(0.0764, abs=1e-4)
+    assert m["tau2_null"] == pytest.approx(0.3132, abs=1e-4)
+    assert m["intercept"] == pytest.approx(0.2515, abs=1e-4)
+    assert m["slope"] == pytest.approx(-0.0291, abs=1e-4)
+    assert m["se"] == pytest.approx(0.0082, abs=1e-4)
+    assert (m["low"], m["high"]) == pytest.approx((-0.0472, -0.0111),
+                                                  abs=1e-4)
+    assert m["p"] == pytest.approx(0.0046, abs=1e-4)
+    assert m["r2"] == pytest.approx(0.7563, abs=1e-3)
+
+
+def test_meta_regression_floor_and_degenerate_input():
+    # points on the line y = x with variances 1: tau^2 = 0, residuals 0,
+    # so q = 0 and the floor keeps the se of the weights alone: with
+    # x = -1, 0, 1 that is sqrt(1 / sum x^2) = sqrt(1/2).
+    m = meta_regression([-1.0, 0.0, 1.0], [1.0, 1.0, 1.0], [-1.0, 0.0, 1.0])
+    assert m["slope"] == pytest.approx(1.0) and m["q"] == pytest.approx(0)
+    assert m["se"] == pytest.approx(math.sqrt(0.5))
+    assert meta_regression([1.0, 2.0], [1.0, 1.0], [1.0, 2.0]) is None
+    assert meta_regression([1.0, 2.0, 3.0], [1.0] * 3, [5.0] * 3) is None

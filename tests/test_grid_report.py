@@ -18,6 +18,14 @@ from hngraph.runs.report import (
     write_report,
 )
 
+#: The sizes of the made-up datasets of these tests, in graphs.
+SIZES = {"D": 100, "E": 200, "F": 400, "G": 800, "H": 1600}
+
+
+@pytest.fixture(autouse=True)
+def _sizes(monkeypatch):
+    monkeypatch.setattr("hngraph.runs.robustness.dataset_size", SIZES.get)
+
 
 def _runs(accs):
     return {s: {"accuracy_mean": a} for s, a in enumerate(accs)}
@@ -122,7 +130,7 @@ def test_report_from_run_files(tmp_path):
     assert "| D | hard | base | +2.00 [+2.00, +2.00], n=3 | 2.00 | 0.000 " \
         "(0.000) | too few seeds | better |" in text
     assert "| D | pick | base | -3.00 [-3.00, -3.00], n=3 | 3.00 | 0.000 " \
-        "(primary) | too few seeds | worse |" in text
+        "(0.000, primary) | too few seeds | worse |" in text
     assert "The first split alone" in text and "| D | 70.10 ± 0.10" in text
     assert "| D | hard | 3 | 2 | 0.00 | 0.00 | 0.00 | 5 | 0.5 |" in text
     assert "- not readable JSON (JSONDecodeError): 1 file(s), " \
@@ -166,38 +174,67 @@ def test_only_finished_datasets_get_a_verdict(tmp_path):
     assert (tmp_path / "grid" / "pooled.csv").read_text().count("\n") == 1
 
 
-def test_pooled_answer_and_csv_by_hand(tmp_path):
-    """Three finished datasets whose mean differences are 0, 1 and 2 points
-    with squared standard errors 1 (differences m - sqrt 3, m + sqrt 3, m):
-    the pooled example of tests/test_comparison.py, mu = 1 with the
-    Hartung-Knapp interval 1 ± t(0.975, 2) / sqrt 3."""
-    grid = _small_grid(tmp_path, ("D", "E", "F"))
+def _five_datasets(tmp_path, means=(0.0, 1.0, 2.0, 1.0, 1.0)):
+    """Finished datasets D to H whose mean differences are ``means``
+    (points), each with a squared standard error of 1 (differences
+    m - sqrt 3, m + sqrt 3, m over 3 seeds)."""
+    names = "DEFGH"[:len(means)]
+    grid = _small_grid(tmp_path, tuple(names))
     r = math.sqrt(3)
-    for d, m in (("D", 0.0), ("E", 1.0), ("F", 2.0)):
+    for d, m in zip(names, means, strict=True):
         shifts = [(m - r) / 100, (m + r) / 100, m / 100]
         _write_runs(tmp_path, {"base": 0.0, "hard": shifts, "pick": shifts},
                     d)
+    return grid
+
+
+def test_pooled_answer_and_csv_by_hand(tmp_path):
+    """y = 0, 1, 2, 1, 1 with variances 1: Q = 2 < k - 1, so tau^2 = 0,
+    mu = 1, se = 1 / sqrt 5 and q = 2 / 4; the modified Knapp-Hartung
+    interval keeps se whole: 1 ± t(0.975, 4) / sqrt 5 (95%) and
+    1 ± t(0.95, 4) / sqrt 5 (90%: bound 1.953, equivalent within ±2)."""
+    grid = _five_datasets(tmp_path)
     text = write_report(grid, "cmd")[0].read_text()
-    half = 4.302653 / r
+    half, half90 = 2.776445 / math.sqrt(5), 2.131847 / math.sqrt(5)
     answer = text.splitlines()[2]
-    assert answer.startswith(f"**`pick` against `base`, pooled over 3 "
-                             f"datasets (D, E, F): +1.00 points "
-                             f"[{1 - half:+.2f}, {1 + half:+.2f}], "
-                             "inconclusive** (equivalence bound 2.69; tau "
-                             "0.00, I² 0%).")
-    # half-width 2.48 > 0.5. Seeds n: 4.302653 / sqrt(3 n / 3) <= 0.5 from
-    # n = 75 (74: 0.5002). Datasets k at 3 seeds (variance 1 each):
+    assert answer.startswith(
+        "**`pick` against `base`, pooled over 5 datasets (D, E, F, G, H): "
+        f"+1.00 points, 95% [{1 - half:+.2f}, {1 + half:+.2f}], 90% "
+        f"[{1 - half90:+.2f}, {1 + half90:+.2f}]: equivalent within ±2")
+    # Fragility. Without D (0): y = 1, 2, 1, 1, mu = 1.25, q < 1, 90%
+    # half-width t(0.95, 3) / 2 = 1.177: bound 2.43, inconclusive; the same
+    # without E, G or H (mu = 1, bound 2.18); without F, bound 1.93. A fixed
+    # effect: 1 ± 1.96 / sqrt 5 = [+0.12, +1.88], better.
+    assert ", but inconclusive when any one of D, E, G and H is left out, " \
+        "and better under a fixed effect** (" in answer
+    # half-width 1.24 > 0.5. Seeds n: 2.776445 / sqrt(5 n / 3) <= 0.5 from
+    # n = 19 (18: 0.507). Datasets k at 3 seeds (variance 1 each):
     # t(0.975, k - 1) / sqrt(k) is 0.514 at k = 17, 0.497 at k = 18.
-    assert "75 seeds per dataset on these datasets or 18 datasets at 3 " \
+    assert "19 seeds per dataset on these datasets or 18 datasets at 3 " \
         "seeds would reach it" in answer
     rows = list(csv.reader((tmp_path / "grid" / "pooled.csv").open()))
     assert rows[0] == ["cell", "against", "datasets", "estimate", "ci_low",
-                       "ci_high", "tau2", "i2", "pi_low", "pi_high",
-                       "equivalence_bound"]
+                       "ci_high", "ci90_low", "ci90_high", "tau2", "i2",
+                       "pi_low", "pi_high", "equivalence_bound", "verdict"]
     pick = next(row for row in rows if row[0] == "pick")
-    assert [float(v) for v in pick[3:6]] == pytest.approx(
-        [1.0, 1 - half, 1 + half], abs=1e-3)
-    assert pick[1:3] == ["base", "D E F"]
+    assert [float(v) for v in pick[3:8]] == pytest.approx(
+        [1.0, 1 - half, 1 + half, 1 - half90, 1 + half90], abs=1e-3)
+    assert pick[1:3] == ["base", "D E F G H"]
+    assert pick[-1] == "equivalent within ±2"
+    sens = list(csv.DictReader((tmp_path / "grid" / "sensitivity.csv")
+                               .open()))
+    assert [r["variant"] for r in sens] == [
+        "as reported", *(f"without {d}" for d in "DEFGH"),
+        "DerSimonian-Laird", "fixed effect", "first split"]
+    assert float(next(r for r in sens if r["variant"] == "without D")[
+        "equivalence_bound"]) == pytest.approx(1.25 + 2.353363 / 2, abs=1e-3)
+
+
+def test_too_few_datasets_for_a_pooled_verdict(tmp_path):
+    grid = _five_datasets(tmp_path, (0.0, 1.0, 2.0))
+    answer = write_report(grid, "cmd")[0].read_text().splitlines()[2]
+    assert ": too few datasets for a pooled verdict** (" in answer
+    assert "would reach it" not in answer and ", but" not in answer
 
 
 @pytest.mark.parametrize("field,value,message", [
@@ -337,3 +374,118 @@ def test_the_report_leaves_out_what_the_grid_would_not_keep(tmp_path):
         "(`hngraph grid run` runs it again): 1 file(s), hard_seed1.json " \
         "(D)" in text
     assert "99.00" not in text and "| D | hard | base | +2.00 [" in text
+
+
+def test_optimism_of_choosing_on_the_test_folds_by_hand(tmp_path):
+    # Gains over the baseline per seed, points: b1 (+1, +3, +2), mean 2;
+    # b2 (+3, +3, +3), mean 3, so the test folds choose b2; the nested
+    # choice gained (+1, +2, +1). Optimism per seed: 2, 1, 2: mean 5/3,
+    # sd sqrt(1/3), 95% half-width t(0.975, 2) sqrt(1/3) / sqrt 3.
+    grid = _grid(tmp_path, cells={"base": {"beta": 0, "tau_plus": 0},
+                                  "b1": {"beta": 1, "tau_plus": 0},
+                                  "b2": {"beta": 2, "tau_plus": 0}},
+                 selections={"pick": ["b1", "b2"]},
+                 modes={"hard": ["b2", "b1"]})
+    _write_runs(tmp_path, {"base": 0.0, "b1": [0.01, 0.03, 0.02],
+                           "b2": [0.03, 0.03, 0.03],
+                           "pick": [0.01, 0.02, 0.01]})
+    paths = {p.name: p for p in write_report(grid, "cmd")}
+    rows = list(csv.DictReader(paths["optimism.csv"].open()))
+    assert len(rows) == 1  # one dataset: nothing to pool
+    row = rows[0]
+    assert (row["dataset"], row["mode"], row["selection"],
+            row["chosen_on_test_folds"]) == ("D", "hard", "pick", "b2")
+    half = 4.302653 * math.sqrt(1 / 3) / math.sqrt(3)
+    assert [float(row[k]) for k in ("chosen_gain", "nested_gain", "optimism",
+                                    "optimism_low", "optimism_high")] == \
+        pytest.approx([3.0, 4 / 3, 5 / 3, 5 / 3 - half, 5 / 3 + half],
+                      abs=1e-3)
+    assert "## Chosen on the test folds (optimistic)" in paths[
+        "RESULTS.md"].read_text()
+
+
+def _git(folder, *args, when="2026-01-01T00:00:00+00:00"):
+    import os
+    import subprocess
+    env = {**os.environ, "GIT_COMMITTER_DATE": when, "GIT_AUTHOR_DATE": when,
+           "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+    subprocess.run(["git", *args], cwd=folder, env=env, check=True,
+                   capture_output=True)
+
+
+@pytest.mark.parametrize("finished,words", [
+    ("2026-01-02T00:00:00+00:00", ", before the first of the 9 result "
+     "files of D finished (2026-01-02T00:00:00+00:00)."),
+    ("2025-12-31T00:00:00+00:00", ", **after** the first of the 9 result "
+     "files of D finished (2025-12-31T00:00:00+00:00): these results are "
+     "not a preregistered test."),
+])
+def test_preregistration_is_checked_against_the_data(tmp_path, finished,
+                                                     words):
+    from hngraph.runs.robustness import preregistration_check
+    (tmp_path / "PREREG.md").write_text("H1\n")
+    _git(tmp_path, "init", "-q")
+    _git(tmp_path, "add", "PREREG.md")
+    _git(tmp_path, "commit", "-q", "-m", "prereg")
+    grid = _small_grid(tmp_path)
+    grid.preregistration = str(tmp_path / "PREREG.md")
+    grid.hypotheses = {"H1": {"cell": "pick", "dataset": "D",
+                              "expect": "better"}}
+    runs = {"D": {c: {s: {"finished": finished} for s in range(3)}
+                  for c in ("base", "hard", "pick")}}
+    assert preregistration_check(grid, runs) == (
+        f"`{grid.preregistration}` was committed at "
+        "2026-01-01T00:00:00+00:00" + words)
+    (tmp_path / "OTHER.md").write_text("not committed\n")
+    grid.preregistration = str(tmp_path / "OTHER.md")
+    assert "is not in a git history here" in preregistration_check(grid,
+                                                                   runs)
+
+
+def test_hypotheses_are_decided_by_their_rules(tmp_path):
+    # The differences grow by 2 points per doubling of size (D: 100 graphs
+    # to H: 1600): slope 2 / ln 2 = 2.885 per ln-unit, residuals 0 and
+    # tau^2 0, so q = 0 and the floor keeps the weights' se,
+    # 1 / (ln 2 sqrt 10) (variances 1); t(0.975, 3) = 3.182446.
+    grid = _five_datasets(tmp_path, (0.0, 2.0, 4.0, 6.0, 8.0))
+    grid.preregistration = "PREREG.md"
+    grid.hypotheses = {
+        "H1": {"cell": "pick", "dataset": "H", "expect": "better"},
+        "H2": {"cell": "pick", "dataset": "H", "expect": "worse"},
+        "H3": {"cell": "pick", "dataset": "D", "expect": "better"},
+        "H4": {"cell": "pick", "datasets": list("DEFGH"), "expect": "upward"}}
+    text = write_report(grid, "cmd")[0].read_text()
+    assert "- **H1**, `pick` is better than its baseline on H: **confirmed**" \
+        in text
+    assert "- **H2**, `pick` is worse than its baseline on H: **refuted**" \
+        in text
+    assert "- **H3**, `pick` is better than its baseline on D: **not " \
+        "confirmed**" in text
+    slope, half = 2 / math.log(2), 3.182446 / (math.log(2) * math.sqrt(10))
+    assert f"- **H4**, `pick`'s difference moves upward with ln(graphs) over " \
+        f"5 datasets: **confirmed**: slope {slope:+.2f} [{slope - half:+.2f}, " \
+        f"{slope + half:+.2f}]" in text
+    rows = list(csv.DictReader((tmp_path / "grid" / "moderator.csv").open()))
+    assert [r["analysis"] for r in rows] == ["all finished", "H4",
+                                             "H4, without D, H"]
+    assert float(rows[1]["slope"]) == pytest.approx(slope, abs=1e-3)
+
+
+@pytest.mark.parametrize("entry,message", [
+    ({"cell": "pick", "dataset": "D"}, "must be {cell, dataset, expect}"),
+    ({"cell": "pick", "dataset": "X", "expect": "better"}, "names ['X']"),
+    ({"cell": "nope", "dataset": "D", "expect": "better"},
+     "cell 'nope' is not a cell or selection"),
+    ({"cell": "pick", "dataset": "D", "expect": "upward"},
+     "expect must be one of ('better', 'worse') with dataset"),
+    ({"cell": "pick", "datasets": ["D"], "expect": "upward"},
+     "datasets must list 3 or more datasets"),
+])
+def test_a_bad_hypothesis_is_named(tmp_path, entry, message):
+    from hngraph.errors import InvalidValueError
+    with pytest.raises(InvalidValueError, match=re.escape(message)):
+        _grid(tmp_path, cells={"base": {"beta": 0, "tau_plus": 0},
+                               "hard": {"beta": 1, "tau_plus": 0}},
+              selections={"pick": ["hard"]}, preregistration="P.md",
+              hypotheses={"H": entry})

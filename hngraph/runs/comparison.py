@@ -13,14 +13,19 @@ interval: :math:`b = \max(|\ell_{90}|, |u_{90}|)`. Two one-sided tests
 Over :math:`k` datasets, the per-dataset means :math:`y_i = \bar d_i`, with
 variances :math:`v_i = s_{d,i}^2 / n_i`, are pooled by a random-effects model
 :math:`y_i \sim N(\mu, v_i + \tau^2)`: :math:`\tau^2` by Paule and Mandel's
-estimator (truncated at 0), :math:`\hat\mu = \sum w_i y_i / \sum w_i` with
-:math:`w_i = 1/(v_i + \hat\tau^2)`, and the Hartung-Knapp interval
-:math:`\hat\mu \pm t_{1-\alpha/2,\,k-1}\sqrt{q}` with
-:math:`q = \sum w_i (y_i - \hat\mu)^2 / \big((k-1) \sum w_i\big)`
-(statsmodels' ``combine_effects``). Also :math:`I^2 = \max(0, (Q-k+1)/Q)`
-with Cochran's :math:`Q`, and the prediction interval for a new dataset
+estimator (truncated at 0; statsmodels' ``combine_effects``),
+:math:`\hat\mu = \sum w_i y_i / \sum w_i` with :math:`w_i = 1/(v_i +
+\hat\tau^2)`, and the modified Knapp-Hartung interval
+:math:`\hat\mu \pm t_{1-\alpha/2,\,k-1}\sqrt{\max(1, q)/\sum w_i}` with
+:math:`q = \sum w_i (y_i - \hat\mu)^2 / (k-1)`, which is never narrower than
+the interval that treats the datasets' own variances as the whole story
+(IntHout et al., 2014). A pooled verdict needs
+:data:`MIN_POOLED_DATASETS` datasets. Also :math:`I^2 = \max(0, (Q-k+1)/Q)`
+with Cochran's :math:`Q`, the prediction interval for a new dataset
 (Higgins, Thompson and Spiegelhalter, 2009),
-:math:`\hat\mu \pm t_{0.975,\,k-2}\sqrt{\hat\tau^2 + 1/\sum w_i}`.
+:math:`\hat\mu \pm t_{0.975,\,k-2}\sqrt{\hat\tau^2 + 1/\sum w_i}`, and the
+meta-regression of the differences on one moderator
+(:func:`meta_regression`).
 """
 from __future__ import annotations
 
@@ -38,9 +43,11 @@ TARGET_HALF_WIDTH = 0.5
 MARGINS = (1.0, 2.0)
 
 
-def paired(cell: dict, base: dict) -> dict | None:
-    """The paired difference ``cell - base`` (points) over the seeds both
-    have (``{seed: result}`` each); ``None`` with fewer than 2 seeds.
+def paired(cell: dict, base: dict, key: str = "accuracy_mean"
+           ) -> dict | None:
+    """The paired difference ``cell - base`` (points) of the results' ``key``
+    over the seeds both have (``{seed: result}`` each); ``None`` with fewer
+    than 2 seeds.
 
     Returns ``n``, ``mean``, ``sd``, the 95% interval (``low``, ``high``,
     ``half``), the 90% interval (``low90``, ``high90``), the equivalence
@@ -53,8 +60,8 @@ def paired(cell: dict, base: dict) -> dict | None:
     seeds = sorted(set(cell) & set(base))
     if len(seeds) < 2:
         return None
-    x = np.array([cell[s]["accuracy_mean"] for s in seeds]) * 100
-    y = np.array([base[s]["accuracy_mean"] for s in seeds]) * 100
+    x = np.array([cell[s][key] for s in seeds]) * 100
+    y = np.array([base[s][key] for s in seeds]) * 100
     diff = x - y
     n, mean, sd = len(diff), float(diff.mean()), float(diff.std(ddof=1))
     se = sd / math.sqrt(n)
@@ -129,19 +136,41 @@ def seeds_needed(sd: float) -> int:
     return n
 
 
-def pool(means, variances) -> dict | None:
-    """The random-effects pooled difference of ``k >= 2`` datasets' mean
-    differences ``means`` (points) with ``variances`` (their squared
-    standard errors); ``None`` for fewer than 2.
+#: The fewest finished datasets for a pooled verdict: with fewer, the
+#: between-dataset variance is too poorly known for the pooled interval to
+#: carry one, and the pooled row is shown without it.
+MIN_POOLED_DATASETS = 5
 
-    Returns ``k``, ``estimate``, the Hartung-Knapp 95% interval (``low``,
-    ``high``, ``half``) and 90% interval (``low90``, ``high90``), ``tau2``,
+#: The ways :func:`pool` can weigh datasets: random effects with Paule and
+#: Mandel's or DerSimonian and Laird's tau², or a fixed effect (tau² = 0,
+#: normal interval).
+POOL_METHODS = ("pm", "dl", "fixed")
+
+
+def pool(means, variances, *, method: str = "pm") -> dict | None:
+    r"""The pooled difference of ``k >= 2`` datasets' mean differences
+    ``means`` (points) with ``variances`` (their squared standard errors);
+    ``None`` for fewer than 2.
+
+    ``method`` (one of :data:`POOL_METHODS`) sets :math:`\hat\tau^2`. The
+    random-effects interval is the modified Knapp-Hartung one (IntHout,
+    Ioannidis and Borm, BMC Med. Res. Methodol. 2014; Röver, Knapp and
+    Friede, 2015): :math:`\hat\mu \pm t_{1-\alpha/2,\,k-1}\,
+    \sqrt{\max(1, q)/\sum w_i}`, never narrower than the interval that
+    ignores the scatter of the datasets. The fixed effect's is
+    :math:`\hat\mu \pm z_{1-\alpha/2}/\sqrt{\sum_i 1/v_i}`.
+
+    Returns ``k``, ``estimate``, the 95% interval (``low``, ``high``,
+    ``half``) and 90% interval (``low90``, ``high90``), ``tau2``, ``q``,
     ``i2`` (a fraction), the prediction interval (``pi_low``, ``pi_high``;
-    NaN for ``k < 3``), the equivalence ``bound`` and ``se_re``, the
-    standard error :math:`1/\\sqrt{\\sum w_i}`.
+    NaN for ``k < 3`` or a fixed effect), the equivalence ``bound`` and
+    ``se_re``, the standard error :math:`1/\sqrt{\sum w_i}`.
     """
     from statsmodels.stats.meta_analysis import combine_effects
 
+    if method not in POOL_METHODS:
+        raise InvalidValueError(f"method must be one of {POOL_METHODS}, got "
+                                f"{method!r}.")
     y, v = np.asarray(means, float), np.asarray(variances, float)
     k = len(y)
     if k < 2:
@@ -150,23 +179,98 @@ def pool(means, variances) -> dict | None:
         v = np.maximum(v, 1e-12)
     with warnings.catch_warnings():  # per-dataset intervals, unused here
         warnings.simplefilter("ignore")
-        res = combine_effects(y, v, method_re="pm", use_t=True)
-        low, high, low90, high90 = (
-            float(res.summary_frame(alpha=a, use_t=True)
-                  .loc["random effect wls", side])
-            for a in (0.05, 0.10) for side in ("ci_low", "ci_upp"))
-    estimate, tau2 = float(res.mean_effect_re), float(res.tau2)
-    se_re = float(res.sd_eff_w_re)
-    if k >= 3:
+        res = combine_effects(y, v, method_re="dl" if method == "dl"
+                              else "pm")
+    tau2 = 0.0 if method == "fixed" else max(0.0, float(res.tau2))
+    w = 1 / (v + tau2)
+    estimate = float(np.sum(w * y) / np.sum(w))
+    se_re = float(1 / math.sqrt(np.sum(w)))
+    q = float(np.sum(w * (y - estimate) ** 2) / (k - 1))
+    if method == "fixed":
+        def half(a):
+            return float(stats.norm.ppf(1 - a / 2) * se_re)
+    else:
+        def half(a):
+            return float(stats.t.ppf(1 - a / 2, k - 1) * se_re
+                         * math.sqrt(max(1.0, q)))
+    h95, h90 = half(0.05), half(0.10)
+    if k >= 3 and method != "fixed":
         spread = stats.t.ppf(0.975, k - 2) * math.sqrt(tau2 + se_re ** 2)
         pi = (estimate - spread, estimate + spread)
     else:
         pi = (math.nan, math.nan)
-    return {"k": k, "estimate": estimate, "low": low, "high": high,
-            "half": (high - low) / 2, "low90": low90, "high90": high90,
-            "tau2": tau2, "i2": max(0.0, float(res.i2)), "pi_low": pi[0],
-            "pi_high": pi[1], "bound": max(abs(low90), abs(high90)),
+    return {"k": k, "estimate": estimate, "low": estimate - h95,
+            "high": estimate + h95, "half": h95, "low90": estimate - h90,
+            "high90": estimate + h90, "tau2": tau2, "q": q,
+            "i2": max(0.0, float(res.i2)), "pi_low": pi[0],
+            "pi_high": pi[1], "bound": max(abs(estimate - h90),
+                                           abs(estimate + h90)),
             "se_re": se_re}
+
+
+def pooled_verdict(p: dict) -> str:
+    """The words for a pooled comparison ``p`` (:func:`pool`): those of
+    :func:`verdict`, or "too few datasets for a pooled verdict" below
+    :data:`MIN_POOLED_DATASETS`."""
+    if p["k"] < MIN_POOLED_DATASETS:
+        return "too few datasets for a pooled verdict"
+    return verdict(p["low"], p["high"], p["bound"])
+
+
+def meta_regression(means, variances, moderator) -> dict | None:
+    r"""A random-effects meta-regression of ``k >= 3`` datasets' mean
+    differences ``means`` (variances ``variances``) on one ``moderator``:
+    :math:`y_i \sim N(b_0 + b_1 x_i,\ v_i + \tau^2)`; ``None`` for fewer
+    than 3 datasets or a constant moderator.
+
+    :math:`\tau^2` by restricted maximum likelihood (PyMARE's
+    ``VarianceBasedLikelihoodEstimator``), the coefficients by weighted
+    least squares with :math:`w_i = 1/(v_i + \hat\tau^2)`, and the slope's
+    interval by the modified Knapp-Hartung method,
+    :math:`b_1 \pm t_{1-\alpha/2,\,k-2}\sqrt{\max(1, q)}\,
+    \mathrm{se}(b_1)` with :math:`q = \sum w_i e_i^2/(k-2)` (Knapp and
+    Hartung, Stat. Med. 2003; the floor as in :func:`pool`).
+
+    Returns ``k``, ``intercept``, ``slope``, its ``se`` (adjusted), 95%
+    interval (``low``, ``high``), ``p``, ``q``, the residual ``tau2``, the
+    ``tau2_null`` of the model without the moderator (same estimator), and
+    ``r2``, the share of it the moderator explains,
+    :math:`\max(0, 1 - \hat\tau^2/\hat\tau^2_0)` (1 when both are 0),
+    and ``cov``, the coefficients' covariance with the same adjustment (for
+    the fitted line's band).
+    """
+    from pymare import Dataset
+    from pymare.estimators import VarianceBasedLikelihoodEstimator
+
+    y, v = np.asarray(means, float), np.asarray(variances, float)
+    x = np.asarray(moderator, float)
+    k = len(y)
+    if k < 3 or np.ptp(x) == 0:
+        return None
+    v = np.maximum(v, 1e-12)
+
+    def reml_tau2(X):
+        data = Dataset(y=y, v=v, X=X, add_intercept=False)
+        est = VarianceBasedLikelihoodEstimator(method="REML")
+        return max(0.0, float(np.ravel(est.fit_dataset(data)
+                                       .summary().tau2)[0]))
+
+    design = np.column_stack([np.ones(k), x])
+    tau2 = reml_tau2(design)
+    tau2_null = reml_tau2(np.ones((k, 1)))
+    w = 1 / (v + tau2)
+    cov = np.linalg.inv(design.T @ (w[:, None] * design))
+    b = cov @ design.T @ (w * y)
+    q = float(np.sum(w * (y - design @ b) ** 2) / (k - 2))
+    se = float(math.sqrt(cov[1, 1] * max(1.0, q)))
+    crit = float(stats.t.ppf(0.975, k - 2))
+    slope = float(b[1])
+    return {"k": k, "intercept": float(b[0]), "slope": slope, "se": se,
+            "low": slope - crit * se, "high": slope + crit * se,
+            "p": float(2 * stats.t.sf(abs(slope) / se, k - 2)), "q": q,
+            "tau2": tau2, "tau2_null": tau2_null,
+            "r2": 1.0 if tau2_null == 0 else max(0.0, 1 - tau2 / tau2_null),
+            "cov": (cov * max(1.0, q)).tolist()}
 
 
 def datasets_needed(tau2: float, variance: float,
@@ -210,6 +314,7 @@ def seeds_for_pooled(tau2: float, sds) -> int | None:
 
 
 #: The public names (the API reference lists these).
-__all__ = ["paired", "verdict", "holm", "pool", "seeds_needed",
-           "seeds_for_pooled", "datasets_needed", "TARGET_HALF_WIDTH",
-           "MARGINS"]
+__all__ = ["paired", "verdict", "holm", "pool", "pooled_verdict",
+           "meta_regression", "seeds_needed", "seeds_for_pooled",
+           "datasets_needed", "TARGET_HALF_WIDTH", "MARGINS",
+           "MIN_POOLED_DATASETS", "POOL_METHODS"]

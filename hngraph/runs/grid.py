@@ -122,6 +122,9 @@ class GridConfig:
                           "criterion (a choice on test folds)")
     published: dict = setting({}, MappingOf(MappingOf(Interval(float, 0))),
                               "label -> {dataset: published accuracy, %}")
+    baseline_published: str = setting(
+        "", OfType(str), "the label of published whose figures are the "
+        "baseline's own (the report sets them side by side)")
     title: str = setting("", OfType(str), "the report's title")
     columns: str = setting("", OfType(str), "the report's column legend")
     report: str = setting("RESULTS", _NAME, "the report's file stem")
@@ -130,6 +133,15 @@ class GridConfig:
     shares_out: list = setting([], ListOf(_NAME), "the grids whose out "
                                "folder this one shares on purpose (the "
                                "cells of the same name are the same runs)")
+    preregistration: str = setting(
+        "", OfType(str), "the file stating the grid's preregistered "
+        "hypotheses (relative paths as for out); the report checks that its "
+        "first commit is older than the data it tests")
+    hypotheses: dict = setting(
+        {}, MappingOf(OfType(dict)), "name -> a preregistered test the "
+        "report decides: {cell, dataset, expect: better | worse} (the "
+        "paired 95% interval) or {cell, datasets, expect: upward | "
+        "downward} (the slope on log(graphs) over those datasets)")
     shared: dict = dataclasses.field(default_factory=dict)
     source: str = "grid config"
 
@@ -177,6 +189,13 @@ class GridConfig:
                                             f"{unknown}, not cells of this grid; "
                                             f"its cells are {sorted(known)}.")
         every = known | set(self.selections) | set(self.pools)
+        self._check_hypotheses(every)
+        if self.baseline_published and \
+                self.baseline_published not in self.published:
+            raise InvalidValueError(
+                f"{self.source}: baseline_published is "
+                f"{self.baseline_published!r}, not a label of published "
+                f"({sorted(self.published)}).")
         for cell, other in [(self.baseline, self.baseline), *self.pairs
                             .items()]:
             if other and (other not in every or cell not in every):
@@ -184,6 +203,42 @@ class GridConfig:
                     f"{self.source}: {'baseline' if cell == self.baseline else 'pairs'}"
                     f" has the report pair {cell!r} with {other!r}; both must "
                     f"be cells, selections or pools ({sorted(every)}).")
+
+    def _check_hypotheses(self, every: set):
+        """Each hypothesis names a cell of the grid and either one of its
+        datasets with better/worse, or several with upward/downward."""
+        if self.hypotheses and not self.preregistration:
+            raise InvalidValueError(f"{self.source}: hypotheses need "
+                                    "preregistration: the file that states "
+                                    "them.")
+        shapes = {"dataset": ("better", "worse"),
+                  "datasets": ("upward", "downward")}
+        for name, h in self.hypotheses.items():
+            where = f"{self.source}: hypotheses[{name}]"
+            shape = [k for k in shapes if k in h]
+            if len(shape) != 1 or set(h) != {"cell", "expect", *shape}:
+                raise InvalidValueError(
+                    f"{where} must be {{cell, dataset, expect}} or {{cell, "
+                    f"datasets, expect}}, got keys {sorted(h)}.")
+            kind = shape[0]
+            named = h[kind] if kind == "datasets" else [h[kind]]
+            if not isinstance(named, list) or len(named) < (
+                    3 if kind == "datasets" else 1):
+                raise InvalidValueError(f"{where}: datasets must list 3 or "
+                                        f"more datasets, got {named!r}.")
+            unknown = sorted(set(map(str, named)) - set(self.datasets))
+            if unknown:
+                raise InvalidValueError(f"{where} names {unknown}, not "
+                                        "datasets of this grid; its datasets "
+                                        f"are {self.datasets}.")
+            if h["cell"] not in every:
+                raise InvalidValueError(f"{where}: cell {h['cell']!r} is not "
+                                        f"a cell or selection of this grid "
+                                        f"({sorted(every)}).")
+            if h["expect"] not in shapes[kind]:
+                raise InvalidValueError(f"{where}: expect must be one of "
+                                        f"{shapes[kind]} with {kind}, got "
+                                        f"{h['expect']!r}.")
 
     @classmethod
     def from_yaml(cls, path: str | os.PathLike) -> GridConfig:

@@ -5,9 +5,12 @@ its ``pairs`` names): the runs of one seed share the initial weights, the
 batches and the outer splits, so the per-seed difference of their mean
 accuracies removes what the two runs share. Over the seeds both have, the
 mean difference :math:`\bar d` (points) gets Student's t interval
-:math:`\bar d \pm t_{0.975, n-1}\, s_d / \sqrt n` and the Wilcoxon
-signed-rank test. A cell is *better* when the interval lies above 0,
-*worse* when below, and otherwise shows *no detectable difference*.
+:math:`\bar d \pm t_{0.975, n-1}\, s_d / \sqrt n`, the paired t test
+(Holm-adjusted within its family) and, from 6 seeds, the Wilcoxon
+signed-rank test. The words (better, worse, equivalent within ±m,
+inconclusive) and the pooled estimate over the finished datasets are those
+of :mod:`hngraph.runs.comparison`; how far they hold is
+:mod:`hngraph.runs.robustness`.
 
 With repeated cross-validation (``repeats`` K > 1) the variance of a seed's
 difference splits into a training part and a split part:
@@ -16,12 +19,12 @@ difference splits into a training part and a split part:
 across the K splits, and :math:`\sigma_t^2` the rest of the variance of the
 seed means (see ``docs/method.md``).
 
-Writes ``<report>.md``, ``<report>.csv`` (one row per cell),
-``<report>_paired.csv`` (``results.csv`` and ``paired.csv`` for the default
-``RESULTS``) and ``<report>.png`` into the grid's ``out`` folder. Result
-files that cannot be read, or that are not a grid's, are skipped and named
-in the report; a result file with an impossible value stops the report
-with the file's name.
+Writes ``<report>.md``, the CSV files of :data:`CSV_HEADERS`, ``table.tex``
+and the figures into the grid's ``out`` folder (``docs/grids.md``, "The
+report", lists each; a report stem other than ``RESULTS`` prefixes them).
+Result files that cannot be read, or that are not a grid's, are skipped and
+named in the report; a result file with an impossible value stops the
+report with the file's name.
 """
 from __future__ import annotations
 
@@ -30,26 +33,39 @@ import csv
 import io
 import math
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from ..errors import RunFailedError
 from ..results import ResultFileError, atomic_write_text, read_result
 from .comparison import (
     MARGINS,
+    MIN_POOLED_DATASETS,
     TARGET_HALF_WIDTH,
     datasets_needed,
     format_bound,
     holm,
     paired,
     pool,
+    pooled_verdict,
     seeds_for_pooled,
     seeds_needed,
     verdict,
 )
 from .grid import GridConfig, Run, current, origin
+from .robustness import (
+    OUTCOMES,
+    decide,
+    fragility,
+    moderator,
+    optimism,
+    preregistration_check,
+    sensitivity,
+)
 
 
 def load_runs(grid: GridConfig) -> tuple[pd.DataFrame, list[str]]:
@@ -203,14 +219,6 @@ def fmt_mean_std(c: dict, pm: str = "±") -> str:
         "" if c["std"] is None else f" {pm} {c['std']:.2f}")
 
 
-def best_by_mean(row: dict, names: list[str]) -> str | None:
-    """The paper's criterion: the cell with the best mean accuracy (a choice
-    made on the test folds)."""
-    found = [n for n in names if n in row]
-    return max(found, key=lambda n: cell_summary(row[n])["mean"]) \
-        if found else None
-
-
 #: The fewest seeds at which a Wilcoxon p-value is printed: below 6, even
 #: differences all of one sign cannot reach p < 0.05 (2 / 2^5 = 0.0625).
 WILCOXON_MIN_N = 6
@@ -300,34 +308,37 @@ def finished_datasets(grid: GridConfig, finished: dict) -> list[str]:
 def _pairs(grid: GridConfig, runs: dict, datasets: list[str],
            finished: dict):
     """Every cell's paired comparison: table lines, CSV rows, and
-    ``{dataset: {cell: comparison}}``. Each comparison's ``verdict``: the
-    selections' (primary) from their intervals; the other cells'
-    (secondary) with Holm's correction of their t tests across the cells and
-    finished datasets; none for an unfinished dataset."""
+    ``{dataset: {cell: comparison}}``. Each comparison's ``verdict`` comes
+    from its interval and its t test's p with Holm's correction within its
+    family: the selections' (primary) across the finished datasets, the
+    other cells' (secondary) across the cells and finished datasets; none
+    for an unfinished dataset."""
     found = defaultdict(dict)
     for d, n, other in _comparisons(grid, runs, datasets, _names(grid)):
         c = paired(runs[d][n], runs[d][other])
         if c is not None:
             found[d][n] = {**c, "against": other,
                            "primary": n in grid.selections}
-    secondary = [c for d in found for c in found[d].values()
-                 if not c["primary"] and finished[d] is None]
-    for c, p in zip(secondary, holm([c["p_t"] for c in secondary]),
-                    strict=True):
-        c["p_holm"] = p
+    for primary in (True, False):
+        family = [c for d in found for c in found[d].values()
+                  if c["primary"] == primary and finished[d] is None]
+        for c, p in zip(family, holm([c["p_t"] for c in family]),
+                        strict=True):
+            c["p_holm"] = p
     for d in found:
         for c in found[d].values():
             c["verdict"] = (f"unfinished ({finished[d]})" if finished[d]
                             else verdict(c["low"], c["high"], c["bound"],
-                                         c.get("p_holm", 0.0) < 0.05))
+                                         c["p_holm"] < 0.05))
     lines = ["| dataset | cell | against | difference [95% CI] | "
              "equivalence bound | t-test p (Holm) | Wilcoxon p | verdict | "
              f"seeds for ±{TARGET_HALF_WIDTH} |", "|---" * 9 + "|"]
     rows = []
     for d in found:
         for n, c in found[d].items():
-            holm_p = (" (primary)" if c["primary"] else
-                      f" ({c['p_holm']:.3f})" if "p_holm" in c else "")
+            holm_p = (f" ({c['p_holm']:.3f}"
+                      + (", primary)" if c["primary"] else ")")
+                      if "p_holm" in c else "")
             lines.append(f"| {d} | {n} | {c['against']} | {fmt_pair(c)} | "
                          f"{format_bound(c['bound'])} | {c['p_t']:.3f}{holm_p} | "
                          f"{fmt_wilcoxon(c)} | {c['verdict']} | "
@@ -336,7 +347,10 @@ def _pairs(grid: GridConfig, runs: dict, datasets: list[str],
                          f"{c['low']:.3f}", f"{c['high']:.3f}",
                          f"{c['bound']:.3f}", f"{c['p_t']:.4f}",
                          f"{c['p_holm']:.4f}" if "p_holm" in c else "",
-                         f"{c['p']:.4f}", c["verdict"], c["seeds_needed"]])
+                         ("primary" if c["primary"] else "secondary")
+                         if "p_holm" in c else "",
+                         f"{c['p']:.4f}" if c["n"] >= WILCOXON_MIN_N
+                         else "", c["verdict"], c["seeds_needed"]])
     return lines, rows, found
 
 
@@ -354,43 +368,50 @@ def pooled(grid: GridConfig, found: dict, finished: dict) -> dict:
             out[n] = {**p, "datasets": list(cs), "sds": [
                 c["sd"] for c in cs.values()], "against": next(
                 iter(cs.values()))["against"], "primary": n in grid.selections}
-            if p["k"] >= 2 and out[n]["primary"]:
-                out[n]["verdict"] = verdict(p["low"], p["high"], p["bound"])
+            if out[n]["primary"]:
+                out[n]["verdict"] = pooled_verdict(p)
     return out
 
 
 def _pooled_lines(grid: GridConfig, pools: dict) -> tuple[list[str], list]:
     lines = ["", "## Pooled over the finished datasets", "",
-             "Random effects (Paule-Mandel tau², Hartung-Knapp 95% interval; "
-             "docs/method.md, \"Stating the verdict\"), points. The "
-             "prediction interval is where a new dataset's difference would "
-             "fall; the equivalence bound is the largest difference left in "
-             "the 90% interval. Verdicts are given for the primary "
-             "comparisons (the selections) only.", "",
-             "| cell | against | datasets | estimate [95% CI] | tau² | I² | "
-             "prediction interval | equivalence bound | verdict |",
-             "|---" * 9 + "|"]
+             "Random effects (Paule-Mandel tau², the modified Knapp-Hartung "
+             "95% and 90% intervals, never narrower than the fixed-effect "
+             "interval; docs/method.md, \"Stating the verdict\"), points. "
+             "The prediction interval is where a new dataset's difference "
+             "would fall; the equivalence bound is the largest difference "
+             "left in the 90% interval. Verdicts are given for the primary "
+             f"comparisons (the selections) only, from {MIN_POOLED_DATASETS} "
+             "finished datasets on.", "",
+             "| cell | against | datasets | estimate [95% CI] | 90% CI | "
+             "tau² | I² | prediction interval | equivalence bound | verdict |",
+             "|---" * 10 + "|"]
     rows = []
     for n, p in pools.items():
         pi = ("" if math.isnan(p["pi_low"]) else
               f"[{p['pi_low']:+.2f}, {p['pi_high']:+.2f}]")
         lines.append(f"| {n} | {p['against']} | {p['k']} | "
                      f"{p['estimate']:+.2f} [{p['low']:+.2f}, "
-                     f"{p['high']:+.2f}] | {p['tau2']:.2f} | "
+                     f"{p['high']:+.2f}] | [{p['low90']:+.2f}, "
+                     f"{p['high90']:+.2f}] | {p['tau2']:.2f} | "
                      f"{100 * p['i2']:.0f}% | {pi} | {format_bound(p['bound'])} | "
                      f"{p.get('verdict', 'secondary')} |")
         rows.append([n, p["against"], " ".join(p["datasets"]),
                      f"{p['estimate']:.3f}", f"{p['low']:.3f}",
-                     f"{p['high']:.3f}", f"{p['tau2']:.4f}",
+                     f"{p['high']:.3f}", f"{p['low90']:.3f}",
+                     f"{p['high90']:.3f}", f"{p['tau2']:.4f}",
                      f"{100 * p['i2']:.1f}", *("" if math.isnan(v) else
                                                f"{v:.3f}" for v in (
-                         p["pi_low"], p["pi_high"])), f"{p['bound']:.3f}"])
+                         p["pi_low"], p["pi_high"])), f"{p['bound']:.3f}",
+                     p.get("verdict", "secondary")])
     return lines, rows
 
 
-def _answer(grid: GridConfig, pools: dict, finished: dict) -> list[str]:
-    """The report's opening paragraph, from the pooled primary comparisons
-    and the state of every dataset."""
+def _answer(grid: GridConfig, pools: dict, finished: dict,
+            sens: list[dict]) -> list[str]:
+    """The report's opening paragraph, from the pooled primary comparisons,
+    their sensitivity (:func:`~hngraph.runs.robustness.sensitivity`) and
+    the state of every dataset."""
     done = finished_datasets(grid, finished)
     open_ = [f"{d} ({finished[d]})" if d in finished else f"{d} (not run)"
              for d in grid.datasets if d not in done]
@@ -402,13 +423,18 @@ def _answer(grid: GridConfig, pools: dict, finished: dict) -> list[str]:
                     f"{len(grid.seeds)} seeds from one clean commit.")
     for n, p in primary.items():
         tau = math.sqrt(p["tau2"])
+        enough = p["k"] >= MIN_POOLED_DATASETS
         text.append(
             f"**`{n}` against `{p['against']}`, pooled over "
             f"{p['k']} datasets ({', '.join(p['datasets'])}): "
-            f"{p['estimate']:+.2f} points [{p['low']:+.2f}, "
-            f"{p['high']:+.2f}], {p['verdict']}** (equivalence bound "
-            f"{format_bound(p['bound'])}; tau {tau:.2f}, I² {100 * p['i2']:.0f}%).")
-        if p["half"] > TARGET_HALF_WIDTH:
+            f"{p['estimate']:+.2f} points, 95% [{p['low']:+.2f}, "
+            f"{p['high']:+.2f}], 90% [{p['low90']:+.2f}, "
+            f"{p['high90']:+.2f}]: {p['verdict']}"
+            + (fragility(sens, n) if enough else "") + "** (the call "
+            "reads the 95% interval for better or worse and the 90% one for "
+            f"equivalence; equivalence bound {format_bound(p['bound'])}; "
+            f"tau {tau:.2f}, I² {100 * p['i2']:.0f}%).")
+        if enough and p["half"] > TARGET_HALF_WIDTH:
             seeds = seeds_for_pooled(p["tau2"], p["sds"])
             more = datasets_needed(p["tau2"], float(np.mean(
                 np.square(p["sds"]) / len(grid.seeds))))
@@ -435,7 +461,8 @@ def answer(grid: GridConfig) -> str:
     finished = status(grid, runs)
     datasets = [d for d in grid.datasets if grid.baseline in runs.get(d, {})]
     found = _pairs(grid, runs, datasets, finished)[2]
-    return _answer(grid, pooled(grid, found, finished), finished)[0]
+    pools = pooled(grid, found, finished)
+    return _answer(grid, pools, finished, sensitivity(runs, found, pools))[0]
 
 
 def _floors(grid: GridConfig, runs: dict, datasets: list[str],
@@ -459,23 +486,28 @@ def _floors(grid: GridConfig, runs: dict, datasets: list[str],
                   f"codes), `{a}` from each layer's own (PyTorch's and "
                   "PyG's defaults). Mean accuracy over all splits, and the "
                   "first split alone (the figure of published tables), %; "
-                  "the difference in points.", "",
+                  "the difference in points; the t test's p with Holm's "
+                  "correction across the finished datasets, which the "
+                  "verdict uses beside the interval.", "",
                   f"| dataset | `{b}` | `{a}` | `{b}` first split | `{a}` "
-                  "first split | difference [95% CI] | verdict |",
-                  "|---" * 7 + "|"]
-        for d in datasets:
-            if a not in runs[d] or b not in runs[d]:
-                continue
-            c = paired(runs[d][a], runs[d][b])
-            if c is None:
-                continue
+                  "first split | difference [95% CI] | t-test p (Holm) | "
+                  "verdict |", "|---" * 8 + "|"]
+        found = {d: c for d in datasets if a in runs[d] and b in runs[d]
+                 and (c := paired(runs[d][a], runs[d][b])) is not None}
+        family = [d for d in found if finished[d] is None]
+        adjusted = dict(zip(family, holm([found[d]["p_t"] for d in family]),
+                            strict=True))
+        for d, c in found.items():
             words = (f"unfinished ({finished[d]})" if finished[d] else
-                     verdict(c["low"], c["high"], c["bound"]))
+                     verdict(c["low"], c["high"], c["bound"],
+                             adjusted[d] < 0.05))
             means = [cell_summary(runs[d][n], key)["mean"]
                      for key in ("accuracy_mean", "first_split_mean")
                      for n in (b, a)]
+            p = f"{c['p_t']:.3f}" + (f" ({adjusted[d]:.3f})"
+                                     if d in adjusted else "")
             lines.append(f"| {d} | " + " | ".join(f"{m:.2f}" for m in means)
-                         + f" | {fmt_pair(c)} | {words} |")
+                         + f" | {fmt_pair(c)} | {p} | {words} |")
     return lines
 
 
@@ -603,23 +635,165 @@ def latex_table(grid: GridConfig, runs: dict, datasets: list[str]) -> str:
     return "\n".join([*lines, r"\bottomrule", r"\end{tabular}", ""])
 
 
-def _paper_criterion(grid: GridConfig, runs: dict, datasets: list[str],
-                     found: dict) -> list[str]:
-    """The paper's own criterion, labelled as a choice on test folds."""
-    if not grid.modes:
+def _mid(c: dict) -> float:
+    """The centre of a paired (``mean``) or pooled (``estimate``)
+    comparison."""
+    return c["mean"] if "mean" in c else c["estimate"]
+
+
+def _ci(c: dict) -> str:
+    return f"{_mid(c):+.2f} [{c['low']:+.2f}, {c['high']:+.2f}]"
+
+
+def _sensitivity_lines(sens: list[dict]) -> tuple[list[str], list]:
+    """The sensitivity section and ``sensitivity.csv``'s rows."""
+    if not sens:
+        return [], []
+    lines = ["", "## How far the answer holds", "",
+             "Each pooled primary comparison again, with each finished "
+             "dataset left out, with DerSimonian-Laird's tau² instead of "
+             "Paule-Mandel's, as a fixed effect (tau² = 0, normal interval), "
+             "and on the first outer split alone (`sensitivity.csv`); the "
+             "opening paragraph names every variant that changes the words.",
+             "", "| cell | variant | datasets | estimate [95% CI] | 90% CI | "
+             "equivalence bound | verdict |", "|---" * 7 + "|"]
+    rows = []
+    for r in sens:
+        lines.append(f"| {r['cell']} | {r['variant']} | {r['k']} | {_ci(r)}"
+                     f" | [{r['low90']:+.2f}, {r['high90']:+.2f}] | "
+                     f"{format_bound(r['bound'])} | {r['verdict']} |")
+        rows.append([r["cell"], r["against"], r["variant"], r["k"],
+                     *(f"{r[k]:.3f}" for k in ("estimate", "low", "high",
+                                               "low90", "high90", "bound")),
+                     r["verdict"]])
+    return lines, rows
+
+
+def _optimism_lines(opt: list[dict]) -> tuple[list[str], list]:
+    """The section on choosing beta on the test folds and
+    ``optimism.csv``'s rows."""
+    if not opt:
+        return [], []
+    lines = ["", "## Chosen on the test folds (optimistic)", "",
+             "The published protocol keeps the fixed beta with the best mean "
+             "test accuracy. Per finished dataset: that beta (**chosen on "
+             "the test folds**), its paired gain over the baseline, the gain "
+             "of the nested choice on the same runs (chosen without the test "
+             "folds), and the optimism, their paired difference (seed by "
+             "seed); then each pooled (`optimism.csv`). Points, 95% "
+             "intervals.", "",
+             "| dataset | mode | chosen on the test folds | its gain | nested "
+             "gain | optimism |", "|---" * 6 + "|"]
+    rows = []
+    for r in opt:
+        lines.append(f"| {r['dataset']} | {r['mode']} | "
+                     f"{r['chosen'] or '(per dataset)'} | "
+                     f"{_ci(r['chosen_gain'])} | {_ci(r['nested_gain'])} | "
+                     f"{_ci(r['optimism'])} |")
+        rows.append([r["dataset"], r["mode"], r["selection"], r["chosen"],
+                     *(f"{v:.3f}" for key in ("chosen_gain", "nested_gain",
+                                               "optimism")
+                       for v in (_mid(r[key]), r[key]["low"],
+                                 r[key]["high"]))])
+    return lines, rows
+
+
+def _moderator_lines(fits: list[dict], stem: str) -> tuple[list[str], list]:
+    """The section on dataset size and ``moderator.csv``'s rows."""
+    if not fits:
+        return [], []
+    lines = ["", "## Dataset size as the moderator", "",
+             "A random-effects meta-regression of each primary comparison's "
+             "per-dataset difference on ln(number of graphs), the one "
+             "moderator fixed in advance (REML tau², modified Knapp-Hartung "
+             "95% interval of the slope; `moderator.csv`). The slope is in "
+             "points per unit of ln(graphs), a factor of e in size; the "
+             "share of tau² explained compares the residual tau² with the "
+             "model's without the moderator. With one moderator and few "
+             "datasets, size cannot be told apart from whatever else sets "
+             "the largest datasets apart.", "",
+             f"![difference against dataset size]({stem}.png)", "",
+             "| cell | analysis | datasets | slope [95% CI] | p | residual "
+             "tau² | tau² without it | share explained | largest |",
+             "|---" * 9 + "|"]
+    rows = []
+    for r in fits:
+        f = r["fit"]
+        big = sorted(zip(r["graphs"], r["datasets"], strict=True))[-2:]
+        lines.append(f"| {r['cell']} | {r['analysis']} | {f['k']} | "
+                     f"{f['slope']:+.2f} [{f['low']:+.2f}, {f['high']:+.2f}]"
+                     f" | {f['p']:.3f} | {f['tau2']:.2f} | "
+                     f"{f['tau2_null']:.2f} | {100 * f['r2']:.0f}% | "
+                     + ", ".join(f"{d} ({g})" for g, d in big) + " |")
+        rows.append([r["cell"], r["against"], r["analysis"],
+                     " ".join(r["datasets"]), f["k"],
+                     *(f"{f[k]:.4f}" for k in ("intercept", "slope", "se",
+                                               "low", "high", "p", "tau2",
+                                               "tau2_null", "r2"))])
+    return lines, rows
+
+
+def _hypotheses_lines(grid: GridConfig, runs: dict,
+                      decisions: list[dict]) -> list[str]:
+    """The preregistered tests, each with its outcome and figures."""
+    if not decisions:
         return []
-    lines = ["", "## The paper's criterion, a choice on the test folds", "",
-             "Each mode's beta with the best mean accuracy, **chosen on the "
-             "test folds**, then compared on the same folds (optimistic by "
-             "construction; for comparison with published tables only):",
-             ""]
-    for d in datasets:
-        parts = [f"{mode}: `{best}` {fmt_pair(found[d][best])}"
-                 for mode, cands in grid.modes.items()
-                 if (best := best_by_mean(runs[d], cands))
-                 and best in found[d]]
-        if parts:
-            lines.append(f"- {d}: " + "; ".join(parts))
+    lines = ["", "## The preregistered tests", "",
+             f"Stated in `{grid.preregistration}` before their data, and "
+             f"decided by its rules ({', '.join(OUTCOMES)}). "
+             + preregistration_check(grid, runs), ""]
+    for r in decisions:
+        h, res = r["hypothesis"], r["result"]
+        if "dataset" in h:
+            claim = (f"`{h['cell']}` is {h['expect']} than its baseline on "
+                     f"{h['dataset']}")
+            figures = (f"{_ci(res)} points (paired 95% interval, n="
+                       f"{res['n']})" if res else "")
+        else:
+            claim = (f"`{h['cell']}`'s difference moves {h['expect']} with "
+                     f"ln(graphs) over {len(h['datasets'])} datasets")
+            figures = (f"slope {res['slope']:+.2f} [{res['low']:+.2f}, "
+                       f"{res['high']:+.2f}] points per ln-unit" if res
+                       else "")
+        outcome = (f"**{r['outcome']}**: {figures}" if r["outcome"]
+                   else f"not decided yet ({r['why']})")
+        lines.append(f"- **{r['name']}**, {claim}: {outcome}.")
+    return lines
+
+
+def _published_lines(grid: GridConfig, runs: dict, found: dict,
+                     done: list[str]) -> list[str]:
+    """Why the baseline differs from its published figures, and where an
+    untrained floor (a cell of 0 epochs) matches or beats it."""
+    lines = []
+    pub = grid.published.get(grid.baseline_published, {})
+    gaps = [(d, cell_summary(runs[d][grid.baseline])["mean"],
+             cell_summary(runs[d][grid.baseline], "first_split_mean")["mean"],
+             pub[d]) for d in done if d in pub]
+    if gaps:
+        lines += ["", f"## `{grid.baseline}` against its published figures",
+                  "", f"{grid.baseline_published}'s published figures are "
+                  "each the best epoch and configuration chosen on the test "
+                  "folds (docs/method.md, \"How far the verdict holds\"); "
+                  "ours are the last epoch of fixed settings, scored "
+                  "without looking "
+                  "at the test folds. Difference, ours minus published, in "
+                  "points:", "",
+                  "| dataset | ours, all splits | ours, first split | "
+                  "published | difference (first split) |", "|---" * 5 + "|",
+                  *(f"| {d} | {m:.2f} | {f:.2f} | {p:.2f} | {f - p:+.2f} |"
+                    for d, m, f, p in gaps)]
+    floors = [n for n, cell in grid.cells.items() if cell.get("epochs") == 0]
+    for n in floors:
+        level = [(d, found[d][n]) for d in done if n in found.get(d, {})
+                 and not found[d][n]["verdict"].startswith(
+                     ("worse", "inconclusive"))]
+        lines += ["", f"The untrained floor `{n}` against "
+                  f"`{grid.baseline}`, where it is not worse: "
+                  + ("; ".join(f"{c['verdict']} on {d} ({_ci(c)})"
+                               for d, c in level) if level else
+                     "worse on every finished dataset")
+                  + " (the paired table above; Holm-adjusted verdicts)."]
     return lines
 
 
@@ -665,23 +839,79 @@ def _machine(result: dict) -> str:
     return f"{m['device']} on {m['host']} ({m['cpu_count']} cores)"
 
 
+@dataclass
+class Report:
+    """A grid report's parts: the Markdown ``text``, the rows of each CSV
+    file (by stem), the comparisons (``found``: ``{dataset: {cell:
+    comparison}}``), the pooled ones (``pools``), the meta-regressions
+    (``fits``) and the finished datasets' mean accuracies (``ranks``)."""
+
+    text: str
+    csv: dict
+    found: dict
+    pools: dict
+    fits: list
+    ranks: pd.DataFrame
+
+
+#: Each CSV file of a report: its stem and header.
+CSV_HEADERS = {
+    "results": ["dataset", "cell", "seeds", "mean_acc_pct", "std_acc_pct"],
+    "paired": ["dataset", "cell", "against", "seeds", "mean_diff_pts",
+               "ci_low", "ci_high", "equivalence_bound", "t_p", "holm_p",
+               "holm_family", "wilcoxon_p", "verdict", "seeds_for_target"],
+    "pooled": ["cell", "against", "datasets", "estimate", "ci_low", "ci_high",
+               "ci90_low", "ci90_high", "tau2", "i2", "pi_low", "pi_high",
+               "equivalence_bound", "verdict"],
+    "sensitivity": ["cell", "against", "variant", "datasets", "estimate",
+                    "ci_low", "ci_high", "ci90_low", "ci90_high",
+                    "equivalence_bound", "verdict"],
+    "optimism": ["dataset", "mode", "selection", "chosen_on_test_folds",
+                 "chosen_gain", "chosen_low", "chosen_high", "nested_gain",
+                 "nested_low", "nested_high", "optimism", "optimism_low",
+                 "optimism_high"],
+    "moderator": ["cell", "against", "analysis", "datasets", "k",
+                  "intercept", "slope", "slope_se", "ci_low", "ci_high", "p",
+                  "tau2_residual", "tau2_without_moderator", "r2"],
+    "runs": ["dataset", "cell", "seed", "split", "fold", "accuracy", "C"],
+}
+
+
+def _stems(grid: GridConfig) -> dict:
+    """The file stem of each output of a report: its own name for the
+    default ``RESULTS``, else prefixed by the report's name."""
+    files = {**{n: n for n in CSV_HEADERS}, "forest": "forest",
+             "table": "table", "ranks": "ranks",
+             "moderator_plot": "moderator"}
+    return {k: v if grid.report == "RESULTS" else f"{grid.report}_{v}"
+            for k, v in files.items()}
+
+
 def report(grid: GridConfig, runs: dict, skipped: list[str], command: str
-           ) -> tuple[str, list, list, dict, dict, list, pd.DataFrame]:
-    """The report's Markdown, the cells' and the pairs' CSV rows, the
-    comparisons to plot, the pooled comparisons and their CSV rows, and
-    the finished datasets' mean accuracies (for the ranks)."""
+           ) -> Report:
+    """The report of ``runs`` (:func:`nested`), with the ``skipped`` files
+    named and ``command`` as the way to make it again."""
     datasets = [d for d in grid.datasets if grid.baseline in runs.get(d, {})]
     finished = status(grid, runs)
+    done = finished_datasets(grid, finished)
     table, rows = _table(grid, runs, datasets, "accuracy_mean", True)
     first, _ = _table(grid, runs, datasets, "first_split_mean", True)
     pair_lines, pair_rows, found = _pairs(grid, runs, datasets, finished)
     pools = pooled(grid, found, finished)
     pool_lines, pool_rows = _pooled_lines(grid, pools)
+    sens = sensitivity(runs, found, pools)
+    sens_lines, sens_rows = _sensitivity_lines(sens)
+    opt_lines, opt_rows = _optimism_lines(optimism(grid, runs, found, done))
+    fits = moderator(grid, found, done)
+    stems = _stems(grid)
+    mod_lines, mod_rows = _moderator_lines(fits, stems["moderator_plot"])
     rank_lines, rank_table = _ranks(grid, runs, finished)
-    stem = "forest" if grid.report == "RESULTS" else f"{grid.report}_forest"
     lines = [
-        f"# {grid.title}", "", *_answer(grid, pools, finished), "",
-        f"![forest plot]({stem}.png)", "", f"Generated by `{command}` from "
+        f"# {grid.title}", "", *_answer(grid, pools, finished, sens), "",
+        f"![forest plot]({stems['forest']}.png)", "",
+        *([f"![difference against dataset size]"
+           f"({stems['moderator_plot']}.png)", ""] if fits else []),
+        f"Generated by `{command}` from "
         "the run files in this folder (`hngraph grid run` writes them, "
         "skipping finished runs). Protocol of docs/method.md: the embeddings "
         "after the last epoch (no epoch chosen), RBF SVM, stratified 10-fold "
@@ -692,38 +922,43 @@ def report(grid: GridConfig, runs: dict, skipped: list[str], command: str
         f"cell has its {len(grid.seeds)} seeds, all from one clean commit; "
         "only finished datasets get a verdict or enter the pooled "
         "estimate. `table.tex` is this table in LaTeX (booktabs), "
-        "`runs.csv` every fold of every run.", "", grid.columns, "", *table,
+        "`runs.csv` every fold of every run; docs/grids.md lists every "
+        "file of a report.", "", grid.columns, "", *table,
         *(["", "### The first split alone", "", "The same runs scored on "
            "their first outer split only (a single 10-fold cross-validation, "
            "the figure comparable with published tables):", "", *first]
           if any(r.get("repeats", 1) > 1 for d in datasets
                  for cell in runs[d].values() for r in cell.values())
-          else []), "",
-        f"## Paired differences against `{grid.baseline}`"
+          else []),
+        *_published_lines(grid, runs, found, done),
+        *_hypotheses_lines(grid, runs, decide(grid, found, finished, fits)),
+        "", f"## Paired differences against `{grid.baseline}`"
         + (", or the cell named in the table" if grid.pairs else ""), "",
         "Points of accuracy, cell minus baseline, over the seeds both have: "
         "mean [95% CI]; the equivalence bound (the largest difference left "
         "in the 90% interval: TOST at level 0.05 declares equivalence "
         "within ±m exactly when it is below m); the paired t test's p, "
-        "Holm-adjusted across the secondary cells and finished datasets "
-        "(the selections are the primary comparisons, fixed before the "
-        "data); the Wilcoxon signed-rank p from "
+        "Holm-adjusted within its family (`holm_family` in `paired.csv`): "
+        "the primary comparisons (the selections, fixed before the data) "
+        "across the finished datasets, the secondary cells across cells and "
+        "finished datasets; the Wilcoxon signed-rank p from "
         f"{WILCOXON_MIN_N} seeds on. Verdicts: better or worse when the "
-        "95% interval excludes 0 (and, for a secondary cell, the Holm p is "
-        "below 0.05), else equivalent within ±"
-        + " or ±".join(f"{m:g}" for m in MARGINS) + ", else inconclusive. "
+        "95% interval excludes 0 and the Holm p is below 0.05, else "
+        "equivalent within ±" + " or ±".join(f"{m:g}" for m in MARGINS)
+        + ", else inconclusive. "
         f"`seeds for ±{TARGET_HALF_WIDTH}`: the seeds a ±"
         f"{TARGET_HALF_WIDTH} interval would need at the observed spread.",
-        "", *pair_lines, *pool_lines, *rank_lines,
-        *_floors(grid, runs, datasets, finished),
-        *_paper_criterion(grid, runs, datasets, found),
+        "", *pair_lines, *pool_lines, *sens_lines, *mod_lines, *opt_lines,
+        *rank_lines, *_floors(grid, runs, datasets, finished),
         *_decomposition(grid, runs, datasets),
         *_provenance(grid, runs, datasets)]
     if skipped:
         lines += ["", "## Files left out", "", *_left_out_lines(skipped)]
     lines += ["", f"![paired differences]({grid.report}.png)", ""]
-    return ("\n".join(lines), rows, pair_rows, found, pools, pool_rows,
-            rank_table)
+    return Report("\n".join(lines), {
+        "results": rows, "paired": pair_rows, "pooled": pool_rows,
+        "sensitivity": sens_rows, "optimism": opt_rows,
+        "moderator": mod_rows}, found, pools, fits, rank_table)
 
 
 #: The formats every figure is written in.
@@ -786,22 +1021,25 @@ def write_plot(path: Path, found: dict, order: list[str]) -> list[Path]:
 def write_forest(path: Path, grid: GridConfig, found: dict, pools: dict,
                  finished: dict) -> list[Path]:
     """A forest plot per primary comparison (the selections): each
-    dataset's 95% interval (grey when unfinished), the pooled estimate as a
-    diamond with its prediction interval, and the equivalence margins."""
+    dataset's 90% interval (thick) inside its 95% interval (thin; grey when
+    unfinished), the pooled estimate as a diamond over its 95% interval
+    with its 90% interval as a bar beside it and its prediction interval,
+    and the equivalence margins."""
     plt = _pyplot()
     cells = list(grid.selections) or [n for n in _names(grid) if any(
         n in row for row in found.values())][:1]
     fig, axes = plt.subplots(1, len(cells), squeeze=False, sharex=True,
                              figsize=(6.5 * len(cells),
-                                      1.2 + 0.4 * (len(grid.datasets) + 2)))
+                                      1.8 + 0.4 * (len(grid.datasets) + 3)))
     for ax, n in zip(axes[0], cells, strict=True):
         rows = [d for d in grid.datasets if n in found.get(d, {})]
         for i, d in enumerate(rows):
             c = found[d][n]
-            ax.errorbar(c["mean"], i, xerr=[[c["mean"] - c["low"]],
-                                            [c["high"] - c["mean"]]],
-                        fmt="s", capsize=3, color="k" if finished[d] is None
-                        else "0.65")
+            colour = "k" if finished[d] is None else "0.65"
+            ax.plot([c["low"], c["high"]], [i, i], color=colour, lw=1)
+            ax.plot([c["low90"], c["high90"]], [i, i], color=colour, lw=4,
+                    solid_capstyle="butt")
+            ax.plot(c["mean"], i, "s", color="w", mec=colour, ms=5)
         labels = [d if finished[d] is None else f"{d} (unfinished)"
                   for d in rows]
         p = pools.get(n)
@@ -809,11 +1047,14 @@ def write_forest(path: Path, grid: GridConfig, found: dict, pools: dict,
             y = len(rows) + 0.5
             ax.fill([p["low"], p["estimate"], p["high"], p["estimate"]],
                     [y, y - 0.3, y, y + 0.3], color="tab:blue")
+            ax.plot([p["low90"], p["high90"]], [y + 0.7] * 2,
+                    color="tab:blue", lw=4, solid_capstyle="butt")
             if not math.isnan(p["pi_low"]):
                 ax.plot([p["pi_low"], p["pi_high"]], [y, y], color="tab:blue",
                         lw=1, ls=":")
-            labels.append(f"pooled ({p['k']} datasets)")
-        ticks = list(range(len(rows))) + ([len(rows) + 0.5] if p else [])
+            labels += [f"pooled ({p['k']} datasets), 95%", "pooled, 90%"]
+        ticks = list(range(len(rows))) + ([len(rows) + 0.5, len(rows) + 1.2]
+                                          if p else [])
         for m, shade in zip(sorted(MARGINS, reverse=True), ("0.93", "0.82"),
                             strict=True):  # the narrower margin on top
             ax.axvspan(-m, m, color=shade, zorder=0)
@@ -822,9 +1063,53 @@ def write_forest(path: Path, grid: GridConfig, found: dict, pools: dict,
         ax.set_ylim(max(ticks, default=0) + 0.8, -0.8)
         ax.set_title(f"{n} against {grid.pairs.get(n, grid.baseline)}",
                      fontsize=10)
-        ax.set_xlabel("difference, accuracy points (95% CI)\nshaded: ±"
+        ax.set_xlabel("difference, accuracy points\nthick: 90% interval "
+                      "(equivalence); thin: 95% (better or worse)\nshaded: ±"
                       + " and ±".join(f"{m:g}" for m in MARGINS)
                       + "; dotted: prediction interval")
+    fig.tight_layout()
+    paths = _save(fig, path)
+    plt.close(fig)
+    return paths
+
+
+def write_moderator(path: Path, fits: list[dict]) -> list[Path]:
+    """Per primary comparison, each finished dataset's difference against
+    ln(graphs), a bubble whose area follows its random-effects weight, with
+    its 95% interval; the fitted line over all finished datasets with its
+    95% band (the slope's modified Knapp-Hartung adjustment)."""
+    plt = _pyplot()
+    fits = [f for f in fits if f["analysis"] == "all finished"]
+    fig, axes = plt.subplots(1, len(fits), squeeze=False, sharey=True,
+                             figsize=(5.5 * len(fits), 4.2))
+    for ax, r in zip(axes[0], fits, strict=True):
+        f, x = r["fit"], np.log(r["graphs"])
+        ys = np.array([r["found"][d]["mean"] for d in r["datasets"]])
+        lows = np.array([r["found"][d]["low"] for d in r["datasets"]])
+        highs = np.array([r["found"][d]["high"] for d in r["datasets"]])
+        w = 1 / (np.array([r["found"][d]["sd"] ** 2 / r["found"][d]["n"]
+                           for d in r["datasets"]]) + f["tau2"])
+        ax.vlines(x, lows, highs, color="0.6", lw=1)
+        ax.scatter(x, ys, s=400 * w / w.max(), color="tab:blue", alpha=0.6,
+                   edgecolor="k", zorder=3)
+        for xi, yi, d in zip(x, ys, r["datasets"], strict=True):
+            ax.annotate(d, (xi, yi), xytext=(4, 4),
+                        textcoords="offset points", fontsize=7)
+        grid_x = np.linspace(x.min() - 0.2, x.max() + 0.2, 50)
+        design = np.column_stack([np.ones_like(grid_x), grid_x])
+        line = f["intercept"] + f["slope"] * grid_x
+        se = np.sqrt(np.einsum("ij,jk,ik->i", design, np.array(f["cov"]),
+                               design))
+        crit = float(stats.t.ppf(0.975, f["k"] - 2))
+        ax.plot(grid_x, line, color="tab:red")
+        ax.fill_between(grid_x, line - crit * se, line + crit * se,
+                        color="tab:red", alpha=0.15)
+        ax.axhline(0, color="k", lw=0.8)
+        ax.set_title(f"{r['cell']} against {r['against']}: slope "
+                     f"{f['slope']:+.2f} [{f['low']:+.2f}, {f['high']:+.2f}]",
+                     fontsize=9)
+        ax.set_xlabel("ln(number of graphs)")
+    axes[0, 0].set_ylabel("paired difference, accuracy points (95% CI)")
     fig.tight_layout()
     paths = _save(fig, path)
     plt.close(fig)
@@ -840,44 +1125,35 @@ def write_report(grid: GridConfig, command: str) -> list[Path]:
         raise RunFailedError(f"no finished {grid.baseline!r} runs under "
                              f"{grid.out_path}; run `hngraph grid run` "
                              "first.")
-    text, rows, pair_rows, found, pools, pool_rows, rank_table = report(
-        grid, runs, skipped, command)
-    out, stem = grid.out_path, grid.report
-    names = ("results", "paired", "pooled", "forest", "runs", "table",
-             "ranks")
-    stems = dict(zip(names, names if stem == "RESULTS" else (
-        f"{stem}_{n}" for n in names), strict=True))
-    paths = [out / f"{stem}.md", *(out / f"{stems[n]}.csv" for n in (
-        "results", "paired", "pooled", "runs")), out / f"{stems['table']}.tex"]
-    atomic_write_text(paths[0], text)
-    for path, header, body in (
-            (paths[1], ["dataset", "cell", "seeds", "mean_acc_pct",
-                        "std_acc_pct"], rows),
-            (paths[2], ["dataset", "cell", "against", "seeds",
-                        "mean_diff_pts", "ci_low", "ci_high",
-                        "equivalence_bound", "t_p", "holm_p", "wilcoxon_p",
-                        "verdict", "seeds_for_target"], pair_rows),
-            (paths[3], ["cell", "against", "datasets", "estimate", "ci_low",
-                        "ci_high", "tau2", "i2", "pi_low", "pi_high",
-                        "equivalence_bound"], pool_rows),
-            (paths[4], ["dataset", "cell", "seed", "split", "fold",
-                        "accuracy", "C"], fold_rows(frame))):
+    rep = report(grid, runs, skipped, command)
+    out, stems = grid.out_path, _stems(grid)
+    paths = [out / f"{grid.report}.md"]
+    atomic_write_text(paths[0], rep.text)
+    for name, header in CSV_HEADERS.items():
+        body = fold_rows(frame) if name == "runs" else rep.csv[name]
         table = io.StringIO(newline="")
         csv.writer(table).writerows([header, *body])
-        atomic_write_text(path, table.getvalue())
+        paths.append(out / f"{stems[name]}.csv")
+        atomic_write_text(paths[-1], table.getvalue())
     datasets = [d for d in grid.datasets if grid.baseline in runs.get(d, {})]
-    atomic_write_text(paths[5], latex_table(grid, runs, datasets))
-    order = [n for n in _names(grid) if any(n in row for row in found.values())]
+    paths.append(out / f"{stems['table']}.tex")
+    atomic_write_text(paths[-1], latex_table(grid, runs, datasets))
+    order = [n for n in _names(grid) if any(n in row for row in
+                                            rep.found.values())]
     if not order:  # no cell has a partner with runs: nothing to plot
         return paths
-    paths += write_plot(out / f"{stem}.png", found, order)
-    paths += write_forest(out / f"{stems['forest']}.png", grid, found, pools,
-                          status(grid, runs))
-    paths += write_ranks(out / f"{stems['ranks']}.png", rank_table)
+    paths += write_plot(out / f"{grid.report}.png", rep.found, order)
+    paths += write_forest(out / f"{stems['forest']}.png", grid, rep.found,
+                          rep.pools, status(grid, runs))
+    if rep.fits:
+        paths += write_moderator(out / f"{stems['moderator_plot']}.png",
+                                 rep.fits)
+    paths += write_ranks(out / f"{stems['ranks']}.png", rep.ranks)
     return paths
 
 
 #: The public names (the API reference lists these).
 __all__ = ["write_report", "load_runs", "nested", "answer", "status", "pooled",
            "fold_rows", "mean_table", "average_ranks", "latex_table",
-           "write_forest", "write_ranks", "write_plot"]
+           "write_forest", "write_ranks", "write_plot", "write_moderator",
+           "report", "Report", "CSV_HEADERS"]
