@@ -9,7 +9,7 @@ The figure says whether our baseline can reach the published one under that
 selection; it never replaces the main protocol (``configs/verdict.yaml``).
 
     hngraph grid run configs/infograph_selection.yaml   # the runs
-    python benchmarks/infograph_selection.py            # SELECTION.md
+    python benchmarks/infograph_selection.py            # SELECTION.md, selection.csv
 
 (from the repository's root, as its paths are relative to it).
 
@@ -24,6 +24,7 @@ at intermediate epochs.
 from __future__ import annotations
 
 import argparse
+import csv
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -79,11 +80,11 @@ def selection(runs: list[dict]) -> dict:
     return out
 
 
-def epoch_diagnostic(folder: Path, published: dict) -> list[str]:
-    """Markdown lines on InfoGraph scored after intermediate epochs: the
-    runs of ``hngraph train --eval-epochs ...`` in ``folder``. Per dataset,
-    mean ± std over seeds (ddof 1) at every epoch all runs logged, and the
-    mean of each seed's best epoch, a choice on the test folds."""
+def epoch_runs(folder: Path) -> dict:
+    """``{dataset: (epochs, table)}`` of InfoGraph (beta 0, tau+ 0) scored
+    after intermediate epochs: the runs of ``hngraph train --eval-epochs
+    ...`` in ``folder``, one row of accuracies (%) per seed at the epochs
+    every run logged."""
     runs = defaultdict(list)
     for path in sorted(folder.glob("*_seed*.json")):
         r = read_result(path)
@@ -93,10 +94,19 @@ def epoch_diagnostic(folder: Path, published: dict) -> list[str]:
                 for e, h in r["eval_history"].items()}
         accs[r["epoch_evaluated"]] = 100 * r["accuracy_mean"]
         runs[r["config"]["dataset"]].append(accs)
-    lines = []
+    out = {}
     for d, accs in runs.items():
         epochs = sorted(set.intersection(*(set(a) for a in accs)))
-        table = np.array([[a[e] for e in epochs] for a in accs])
+        out[d] = epochs, np.array([[a[e] for e in epochs] for a in accs])
+    return out
+
+
+def epoch_diagnostic(folder: Path, published: dict) -> list[str]:
+    """Markdown lines on :func:`epoch_runs`: per dataset, mean ± std over
+    seeds (ddof 1) at every epoch, and the mean of each seed's best epoch,
+    a choice on the test folds."""
+    lines = []
+    for d, (epochs, table) in epoch_runs(folder).items():
         best = table.max(axis=1)
         pub = published.get(d)
         lines.append(
@@ -116,6 +126,35 @@ def epoch_diagnostic(folder: Path, published: dict) -> list[str]:
             "best epoch is a choice made on the test folds.", ""] + lines
 
 
+def best(configs: dict) -> tuple:
+    """The best configuration of one dataset's ``configs`` (of
+    :func:`accuracies`), by its mean best logged epoch:
+    ``((layers, lr, budget), (mean, std, n))`` and every configuration's."""
+    rows = {(layers, lr, budget): s for (layers, lr), runs in
+            sorted(configs.items()) for budget, s in selection(runs).items()}
+    return max(rows.items(), key=lambda kv: kv[1][0]), rows
+
+
+def best_rows(grid: GridConfig, epochs_dir: Path) -> list[list]:
+    """``selection.csv``'s rows, one per dataset: the best configuration's
+    mean, std and runs, and how it was chosen; for a dataset without
+    configurations, each seed's best epoch of :func:`epoch_runs`. The grid
+    report shows them beside the published figures."""
+    out = {}
+    for d, (epochs, table) in epoch_runs(epochs_dir).items():
+        best_epoch = table.max(axis=1)
+        out[d] = [d, f"{best_epoch.mean():.2f}",
+                  f"{best_epoch.std(ddof=1):.2f}", len(table),
+                  f"each seed's best of epochs {epochs[0]} to {epochs[-1]} "
+                  "on the test folds, default configuration"]
+    for d, configs in accuracies(grid).items():
+        ((layers, lr, budget), (mean, std, n)), _ = best(configs)
+        out[d] = [d, f"{mean:.2f}", f"{std:.2f}", n,
+                  "best logged epoch and configuration on the test folds "
+                  f"({layers} layers, lr {lr:g}, {budget} epochs)"]
+    return list(out.values())
+
+
 def report(grid: GridConfig, config: str, epochs_dir: Path) -> str:
     published = grid.published.get("InfoGraph", {})
     lines = ["# Diagnostic: InfoGraph's own selection", "",
@@ -129,11 +168,7 @@ def report(grid: GridConfig, config: str, epochs_dir: Path) -> str:
              "the published figure, not a result: the main protocol's "
              "figures are in `benchmarks/results/verdict/RESULTS.md`.", ""]
     for d, configs in accuracies(grid).items():
-        rows = {(layers, lr, budget): s for (layers, lr), runs in
-                sorted(configs.items()) for budget, s in
-                selection(runs).items()}
-        (layers, lr, budget), (mean, std, n) = max(
-            rows.items(), key=lambda kv: kv[1][0])
+        ((layers, lr, budget), (mean, std, n)), rows = best(configs)
         pub = published.get(d)
         gap = (f"{mean - pub:+.2f} points against the published {pub:.2f}"
                if pub is not None else "no published figure")
@@ -165,7 +200,11 @@ def main(argv=None) -> int:
     grid = GridConfig.from_yaml(args.config)
     out = grid.out_path / "SELECTION.md"
     out.write_text(report(grid, args.config, args.epochs_dir))
-    print(f"wrote {out}")
+    table = grid.out_path / "selection.csv"
+    with table.open("w", newline="") as f:
+        csv.writer(f).writerows([["dataset", "accuracy", "std", "n", "how"],
+                                 *best_rows(grid, args.epochs_dir)])
+    print(f"wrote {out} and {table}")
     return 0
 
 

@@ -489,3 +489,22 @@ def test_a_bad_hypothesis_is_named(tmp_path, entry, message):
                                "hard": {"beta": 1, "tau_plus": 0}},
               selections={"pick": ["hard"]}, preregistration="P.md",
               hypotheses={"H": entry})
+
+
+def test_the_baseline_beside_its_published_and_test_selected_figures(
+        tmp_path):
+    grid = _small_grid(tmp_path)
+    grid.published = {"Paper": {"D": 69.0}}
+    grid.baseline_published = "Paper"
+    grid.test_selected = str(tmp_path / "selection.csv")
+    _write_runs(tmp_path, {"base": 0.0, "hard": 0.02, "pick": 0.01})
+    from hngraph.errors import RunFailedError
+    with pytest.raises(RunFailedError, match="test_selected .* is not a "
+                       "readable CSV file with the columns dataset"):
+        write_report(grid, "cmd")
+    (tmp_path / "selection.csv").write_text(
+        "dataset,accuracy,std,n,how\nD,71.5,0.5,3,best epoch on test folds\n")
+    text = write_report(grid, "cmd")[0].read_text()
+    # base: 70.0, 70.1, 70.2 (all splits and first split), mean 70.10
+    assert "| D | 70.10 | 70.10 | 69.00 | +1.10 | 71.50 ± 0.50 (n=3; best " \
+        "epoch on test folds) |" in text

@@ -125,6 +125,10 @@ class GridConfig:
     baseline_published: str = setting(
         "", OfType(str), "the label of published whose figures are the "
         "baseline's own (the report sets them side by side)")
+    test_selected: str = setting(
+        "", OfType(str), "a CSV file (dataset, accuracy, std, n, how) of the "
+        "baseline chosen as its published figures were, on the test folds "
+        "(relative paths as for out); the report shows it beside them")
     title: str = setting("", OfType(str), "the report's title")
     columns: str = setting("", OfType(str), "the report's column legend")
     report: str = setting("RESULTS", _NAME, "the report's file stem")

@@ -761,6 +761,26 @@ def _hypotheses_lines(grid: GridConfig, runs: dict,
     return lines
 
 
+def _test_selected(grid: GridConfig) -> dict:
+    """``{dataset: text}`` of the grid's ``test_selected`` file: the
+    accuracy, its std and runs, and how it was chosen; empty without one."""
+    if not grid.test_selected:
+        return {}
+    path = Path(grid.test_selected).expanduser()
+    try:
+        rows = list(csv.DictReader(path.open(newline="")))
+        return {r["dataset"]: f"{float(r['accuracy']):.2f} ± "
+                f"{float(r['std']):.2f} (n={r['n']}; {r['how']})"
+                for r in rows}
+    except (OSError, KeyError, ValueError) as err:
+        raise RunFailedError(
+            f"{grid.source}: test_selected {str(path)!r} is not a readable "
+            "CSV file with the columns dataset, accuracy, std, n and how "
+            f"({type(err).__name__}: {err}); run the script that writes it "
+            "(python benchmarks/infograph_selection.py) or remove the key."
+        ) from err
+
+
 def _published_lines(grid: GridConfig, runs: dict, found: dict,
                      done: list[str]) -> list[str]:
     """Why the baseline differs from its published figures, and where an
@@ -770,19 +790,25 @@ def _published_lines(grid: GridConfig, runs: dict, found: dict,
     gaps = [(d, cell_summary(runs[d][grid.baseline])["mean"],
              cell_summary(runs[d][grid.baseline], "first_split_mean")["mean"],
              pub[d]) for d in done if d in pub]
+    chosen = _test_selected(grid)
     if gaps:
         lines += ["", f"## `{grid.baseline}` against its published figures",
                   "", f"{grid.baseline_published}'s published figures are "
                   "each the best epoch and configuration chosen on the test "
                   "folds (docs/method.md, \"How far the verdict holds\"); "
                   "ours are the last epoch of fixed settings, scored "
-                  "without looking "
-                  "at the test folds. Difference, ours minus published, in "
-                  "points:", "",
+                  "without looking at the test folds. Difference, ours "
+                  "minus published, in points"
+                  + (f"; and ours chosen the published way, on the test "
+                     f"folds (`{grid.test_selected}`)" if chosen else "")
+                  + ":", "",
                   "| dataset | ours, all splits | ours, first split | "
-                  "published | difference (first split) |", "|---" * 5 + "|",
+                  "published | difference (first split) |"
+                  + (" ours, chosen on the test folds |" if chosen else ""),
+                  "|---" * (6 if chosen else 5) + "|",
                   *(f"| {d} | {m:.2f} | {f:.2f} | {p:.2f} | {f - p:+.2f} |"
-                    for d, m, f, p in gaps)]
+                    + (f" {chosen[d]} |" if d in chosen else " |" if chosen
+                       else "") for d, m, f, p in gaps)]
     floors = [n for n, cell in grid.cells.items() if cell.get("epochs") == 0]
     for n in floors:
         level = [(d, found[d][n]) for d in done if n in found.get(d, {})

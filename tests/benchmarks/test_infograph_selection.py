@@ -3,7 +3,12 @@ worked out by hand for two seeds."""
 import json
 
 import pytest
-from infograph_selection import accuracies, epoch_diagnostic, selection
+from infograph_selection import (
+    accuracies,
+    best_rows,
+    epoch_diagnostic,
+    selection,
+)
 
 from hngraph.runs.grid import GridConfig
 
@@ -51,3 +56,28 @@ def test_the_epoch_diagnostic_by_hand(tmp_path):
                    "21.21; each seed's best epoch 80.00 ± 14.14 (-9.01 against"
                    " the published 89.01)")
     assert epoch_diagnostic(tmp_path / "none", {}) == []
+
+
+def test_selection_rows_prefer_the_configuration_study(tmp_path):
+    """selection.csv: a dataset of the configuration grid gets its best
+    configuration; one only in the epoch runs gets each seed's best epoch."""
+    (tmp_path / "grid.yaml").write_text(
+        f"out: {tmp_path / 'grid'}\nepochs: 100\nseeds: [0, 1]\n"
+        "datasets: [MUTAG]\ncells:\n  L3: {beta: 0, tau_plus: 0, layers: 3}\n")
+    grid = GridConfig.from_yaml(tmp_path / "grid.yaml")
+    for seed, history in [(0, {20: 0.8, 100: 0.9}), (1, {20: 0.7, 100: 0.6})]:
+        _result(tmp_path / "grid" / "MUTAG" / f"L3_seed{seed}.json", "MUTAG",
+                3, 0.01, seed, 100, 0.6, history)
+    epochs = tmp_path / "epochs"
+    for d in ("MUTAG", "PTC_MR"):
+        for seed, (a10, a200) in enumerate([(0.50, 0.60), (0.70, 0.40)]):
+            _result(epochs / f"{d}_seed{seed}.json", d, 3, 0.001, seed, 200,
+                    a200, {10: a10})
+    rows = {r[0]: r for r in best_rows(grid, epochs)}
+    # MUTAG: budget 100 gives best epochs 90 and 70 (mean 80, sd 14.14),
+    # budget 20 gives 80 and 70 (75): 100 epochs wins.
+    assert rows["MUTAG"][1:4] == ["80.00", "14.14", 2]
+    assert "(3 layers, lr 0.01, 100 epochs)" in rows["MUTAG"][4]
+    # PTC_MR: best epochs 60 and 70, mean 65, sd 7.07
+    assert rows["PTC_MR"][1:4] == ["65.00", "7.07", 2]
+    assert rows["PTC_MR"][4].startswith("each seed's best of epochs 10 to 200")
