@@ -180,3 +180,29 @@ def test_integer_node_labels_are_encoded_by_the_saved_vocabulary(data_root):
     graphs[1].nodes[0]["label"] = 1.5
     with pytest.raises(ValueError, match="some are not integers"):
         embed(model, graphs)
+
+
+def test_embed_after_fit_uses_the_recipe_fit_gave_the_model(data_root):
+    """fit hands the dataset's feature recipe to a model without one, so
+    embed(model, graphs) works as the guide says; the graphs' features
+    built again from their node labels give the embeddings of the dataset's
+    own features (an invariance)."""
+    from hngraph import fit, load_tudataset
+    ds = load_tudataset("MUTAG")
+    seed_everything(0)
+    model = InfoGraph(ds.num_features, hidden=8, layers=2)
+    assert model.feature_recipe is None
+    fit(model, ds[:32], epochs=1, batch_size=16, progress=False)
+    assert model.feature_recipe == ds.feature_recipe
+    bare = [Data(edge_index=g.edge_index, num_nodes=g.num_nodes,
+                 node_labels=g.x.argmax(1)) for g in ds[:8]]
+    graphs = []
+    for g, data in zip(ds[:8], bare, strict=True):
+        nxg = nx.Graph()
+        nxg.add_nodes_from((i, {"label": ds.feature_recipe["vocab"][int(k)]})
+                           for i, k in enumerate(data.node_labels))
+        nxg.add_edges_from(g.edge_index.t().tolist())
+        graphs.append(nxg)
+    got = embed(model, graphs)
+    expected = embed(model.encoder, list(ds[:8]))
+    assert np.allclose(got, expected, atol=1e-5)

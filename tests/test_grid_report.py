@@ -333,7 +333,8 @@ def test_one_seed_has_a_mean_and_no_spread(tmp_path):
         paths["table.tex"].read_text()
 
 
-def test_average_ranks_and_the_critical_difference_by_hand(tmp_path):
+def test_average_ranks_and_the_critical_difference_by_hand(tmp_path,
+                                                          capsys):
     import pandas as pd
 
     from hngraph.runs.report import average_ranks, write_ranks
@@ -346,6 +347,7 @@ def test_average_ranks_and_the_critical_difference_by_hand(tmp_path):
                          for i in range(5)], columns=["a", "b", "c"])
     paths = write_ranks(tmp_path / "ranks.png", five)
     assert [p.suffix for p in paths] == [".png", ".svg", ".pdf"]
+    assert capsys.readouterr().out == ""  # autorank's own prints held back
     from autorank import autorank
     # Nemenyi: q(0.05, 3 cells) = 2.343, CD = q sqrt(k (k + 1) / (6 N))
     cd = autorank(five, force_mode="nonparametric", verbose=False).cd

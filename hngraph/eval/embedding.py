@@ -160,12 +160,13 @@ def embed(model, graphs, batch_size: int = 256,
         raise InvalidTypeError(f"node_attrs must be a non-empty list of attribute "
                                f"names, got {node_attrs!r}.")
     bare = isinstance(model, Pooled)
-    data = as_data_list(graphs, None if bare else model.feature_recipe or {},
-                        node_attrs)
     if model.feature_recipe is None and not bare:
-        raise InvalidValueError("the model has no feature recipe; set "
+        raise InvalidValueError("the model has no feature recipe (fit sets it "
+                                "from an hngraph dataset); set "
                                 "model.feature_recipe = dataset.feature_recipe "
                                 "(the dataset it was trained on) first.")
+    data = as_data_list(graphs, None if bare else model.feature_recipe,
+                        node_attrs)
     if not data:
         raise InvalidValueError("no graphs to embed.")
     model = model.to(device)

@@ -588,6 +588,26 @@ def check_source(allow_dirty: bool, source: Source | None = None) -> None:
             "every result file then records).")
 
 
+def estimate_words(seconds: float, unknown: int, total: int,
+                   jobs: int = 1) -> str:
+    """The hours :func:`estimate` found for ``total`` runs, of which
+    ``unknown`` had nothing to go by: never a total that leaves them out
+    without saying so."""
+    how = ("each run: the median wall time of the result files of its "
+           "dataset and cell, or else of its dataset and epochs")
+    if unknown == total:
+        return (f"No estimate of the time: none of the {total} run(s) has a "
+                f"result file of its dataset to go by ({how}).")
+    hours = (f"{seconds / 3600:.1f} h of one process"
+             + (f", {seconds / 3600 / jobs:.1f} h with --jobs {jobs}"
+                if jobs > 1 else ""))
+    if unknown:
+        return (f"At least {hours}: that is for the {total - unknown} "
+                f"run(s) with result files to go by, and {unknown} more "
+                f"have none ({how}).")
+    return f"About {hours} ({how})."
+
+
 def estimate(grid: GridConfig, runs: list[Run], done: set[Run],
              results: ResultFiles) -> tuple[float, int]:
     """The seconds ``runs`` would take one after another, each run's the
@@ -686,13 +706,8 @@ def run_grid(grid: GridConfig, runs: list[Run], jobs: int = 1,
         if todo or waiting:
             seconds, unknown = estimate(grid, todo + waiting, written,
                                         results)
-            echo(f"About {seconds / 3600:.1f} h of one process"
-                 + (f", {seconds / 3600 / jobs:.1f} h with --jobs {jobs}"
-                    if jobs > 1 and executor is None else "")
-                 + " (each run: the median wall time of the result files "
-                 "of its dataset and cell, or else of its dataset and "
-                 "epochs)" + (f"; {unknown} run(s) with no result file to "
-                              "go by" if unknown else "") + ".")
+            echo(estimate_words(seconds, unknown, len(todo + waiting),
+                                jobs if executor is None else 1))
         if dry_run:
             return []
         threads = threads or max(1, (os.cpu_count() or 1) // jobs)

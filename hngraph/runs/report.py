@@ -28,6 +28,7 @@ report with the file's name.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import csv
 import io
@@ -586,9 +587,10 @@ def write_ranks(path: Path, table: pd.DataFrame) -> list[Path]:
     if len(table) >= RANK_MIN_DATASETS:
         from autorank import autorank, plot_stats
 
-        result = autorank(table, alpha=0.05, verbose=False,
-                          force_mode="nonparametric")
-        fig = plot_stats(result, allow_insignificant=True).figure
+        with contextlib.redirect_stdout(io.StringIO()):  # autorank prints
+            result = autorank(table, alpha=0.05, verbose=False,
+                              force_mode="nonparametric")
+            fig = plot_stats(result, allow_insignificant=True).figure
     else:
         ranks = average_ranks(table)
         fig, ax = plt.subplots(figsize=(6, 0.35 * len(ranks) + 1.5))

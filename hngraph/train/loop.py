@@ -456,7 +456,10 @@ def fit(model, dataset, epochs: int = default("epochs"),
     Args:
         model: for example :class:`~hngraph.nn.models.InfoGraph`.
         dataset: PyG dataset (or list of ``Data``) with node features, or a
-            :class:`~hngraph.data.batching.DeviceGraphs` on ``device``.
+            :class:`~hngraph.data.batching.DeviceGraphs` on ``device``. An
+            hngraph dataset's ``feature_recipe`` is given to a model that
+            has none, so that :func:`~hngraph.eval.embedding.embed` builds
+            new graphs' features the same way.
         epochs, batch_size, lr: optimisation settings.
         seed: seeds the batch order and torch's global generator (used by
             the prior term). Call :func:`seed_everything` before building the
@@ -517,6 +520,9 @@ def fit(model, dataset, epochs: int = default("epochs"),
     if checkpoint is not None:
         shorthands.append(Checkpoint(checkpoint, checkpoint_every, restart))
     callbacks = shorthands + callbacks
+    recipe = getattr(dataset, "feature_recipe", None)
+    if recipe is not None and getattr(model, "feature_recipe", None) is None:
+        model.feature_recipe = recipe  # how embed builds new graphs' features
     run = _setup(model, dataset, batch_size, lr, seed, device, batching,
                  batch_order)
     state = FitState(model, run.optimizer, run.loader,
