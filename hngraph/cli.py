@@ -242,12 +242,19 @@ def _embed(args) -> int:
         if not path.exists():
             raise UsageError(f"{flag} {path} does not exist; give {give}.")
     out = out if out.suffix == ".npy" else out.with_name(out.name + ".npy")
+    rows_file = out.with_name(out.stem + ".rows.txt")
+    for written in (out, rows_file) if source.is_dir() else (out,):
+        for flag, path in (("--model", model), ("--input", source)):
+            if written.resolve() == path.resolve():
+                raise UsageError(
+                    f"--out {args.out} would write {written}, which is "
+                    f"{flag}: the input would be lost. Give another --out.")
     graphs = read_graphs(source)
     emb = embed(model, graphs, args.batch_size, device, args.node_attrs)
     atomic_write_npy(out, emb)
     rows = ""
     if source.is_dir():  # a row name per file
-        names = atomic_write_text(out.with_name(out.stem + ".rows.txt"), "".join(
+        names = atomic_write_text(rows_file, "".join(
             f"{p.name}\n" for p in graph_files(source)))
         rows = f", row names -> {names}"
     print(f"embedded {emb.shape[0]} graphs (dim {emb.shape[1]}) in "
@@ -321,6 +328,9 @@ def _grid_parser(sub) -> None:
                                 "report (Markdown, CSV, plot) into its out "
                                 "folder.")
     report.add_argument("config", help="grid config file (see configs/)")
+    report.add_argument("--out", help="the folder of the result files, "
+                        "where the report is written too (default: the "
+                        "config's out)")
 
 
 def _grid(args) -> int:

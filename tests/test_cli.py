@@ -348,6 +348,21 @@ def test_embed_names_a_file_that_is_not_there(tmp_path, capsys):
     assert not (tmp_path / "e.npy").exists()
 
 
+def test_embed_never_writes_over_its_model(tmp_path, run_cli):
+    """--out names the .npy file written (.npy added when missing): a model
+    file of that name is refused, not replaced."""
+    model = tmp_path / "m.npy"
+    model.write_bytes(b"model")
+    (tmp_path / "graphs").mkdir()
+    for out in (model, tmp_path / "m"):
+        done = run_cli("embed", "--model", model, "--input",
+                       tmp_path / "graphs", "--out", out)
+        assert done.returncode == 2
+        assert f"would write {model}, which is --model: the input would " \
+            "be lost" in done.stderr
+    assert model.read_bytes() == b"model"
+
+
 def test_a_seed_beyond_the_generators_is_a_usage_error(tmp_path, run_cli):
     """NumPy's and PyTorch's generators take seeds below 2**32: a larger
     one is the flag's error (exit 2), before any data is read."""

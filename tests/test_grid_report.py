@@ -510,3 +510,15 @@ def test_the_baseline_beside_its_published_and_test_selected_figures(
     # base: 70.0, 70.1, 70.2 (all splits and first split), mean 70.10
     assert "| D | 70.10 | 70.10 | 69.00 | +1.10 | 71.50 ± 0.50 (n=3; best " \
         "epoch on test folds) |" in text
+
+
+def test_grid_report_reads_and_writes_another_out_folder(tmp_path, run_cli):
+    _small_grid(tmp_path)
+    _write_runs(tmp_path, {"base": 0.0, "hard": 0.02, "pick": 0.01})
+    moved = tmp_path / "elsewhere"
+    (tmp_path / "grid").rename(moved)
+    done = run_cli("grid", "report", tmp_path / "grid.yaml", "--out", moved)
+    assert done.returncode == 0, done.stderr
+    assert (moved / "RESULTS.md").exists()
+    assert "| D | hard | base | +2.00 [" in (moved / "RESULTS.md").read_text()
+    assert not (tmp_path / "grid").exists()
