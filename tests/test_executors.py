@@ -144,6 +144,26 @@ def test_slurm_without_sbatch_refuses_and_names_the_fix(tmp_path, run_cli,
     assert not (tmp_path / "x" / "MUTAG").exists()  # nothing ran
 
 
+def test_slurm_whose_sbatch_fails_stops_and_runs_nothing(tmp_path, run_cli,
+                                                         monkeypatch):
+    """An sbatch on PATH but no cluster behind it: submitit's own guess
+    would run the grid here; the executor stops instead."""
+    pytest.importorskip("submitit")
+    monkeypatch.delenv(TEST_CLUSTER, raising=False)
+    sbatch = tmp_path / "bin" / "sbatch"
+    sbatch.parent.mkdir()
+    sbatch.write_text("#!/bin/sh\necho 'sbatch: error: Batch job submission "
+                      "failed: Unable to contact slurm controller' >&2\n"
+                      "exit 1\n")
+    sbatch.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{sbatch.parent}:{os.environ['PATH']}")
+    done = run_cli("grid", "run", tiny_grid(tmp_path, "x"), "--executor",
+                   "slurm", "--allow-dirty")
+    assert done.returncode != 0
+    assert "--executor slurm could not submit the job array" in done.stderr
+    assert not list((tmp_path / "x").rglob("*_seed*.json"))  # nothing ran
+
+
 @pytest.mark.parametrize("executor,module", [("ray", "ray"),
                                              ("slurm", "submitit")])
 def test_a_missing_extra_is_one_line_naming_pip(tmp_path, run_cli,

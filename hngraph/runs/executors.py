@@ -193,9 +193,9 @@ class SlurmSettings:
 class SlurmExecutor(Executor):
     """The tasks as one SLURM job array through submitit, ``chunk`` tasks
     per array task; submitit's own files go to ``folder``, which must be on
-    the cluster's shared file system. Where ``sbatch`` is missing it
-    refuses (:class:`ExecutorUnavailable`); it never falls back to another
-    executor. The environment variable ``HNGRAPH_SUBMITIT_CLUSTER`` is a
+    the cluster's shared file system. Where ``sbatch`` is missing, or
+    refuses the job array, it stops (:class:`ExecutorUnavailable`); it never
+    falls back to another executor. The environment variable ``HNGRAPH_SUBMITIT_CLUSTER`` is a
     switch for tests only: it names the submitit cluster to use instead of
     SLURM (``local`` starts real processes on this machine)."""
 
@@ -215,17 +215,27 @@ class SlurmExecutor(Executor):
         self.jobs: dict = {}
 
     def results(self, fn, tasks):
-        executor = self.submitit.AutoExecutor(folder=self.folder,
-                                              cluster=self.cluster)
         s = self.settings
-        executor.update_parameters(
-            name="hngraph-grid", timeout_min=s.time_min,
-            cpus_per_task=self.cpus, gpus_per_node=self.gpus,
-            slurm_array_parallelism=s.parallelism,
-            **({"slurm_partition": s.partition} if s.partition else {}))
         chunks = [tasks[i:i + s.chunk] for i in range(0, len(tasks), s.chunk)]
-        jobs = executor.map_array(_run_chunk, [fn] * len(chunks),
-                                  [[args for _, args in c] for c in chunks])
+        try:
+            # "slurm" named, never guessed: submitit's guess falls back to
+            # running the tasks on this machine when SLURM does not answer
+            executor = self.submitit.AutoExecutor(
+                folder=self.folder, cluster=self.cluster or "slurm")
+            executor.update_parameters(
+                name="hngraph-grid", timeout_min=s.time_min,
+                cpus_per_task=self.cpus, gpus_per_node=self.gpus,
+                slurm_array_parallelism=s.parallelism,
+                **({"slurm_partition": s.partition} if s.partition else {}))
+            jobs = executor.map_array(_run_chunk, [fn] * len(chunks),
+                                      [[args for _, args in c]
+                                       for c in chunks])
+        except Exception as err:  # no working cluster behind sbatch
+            raise ExecutorUnavailable(
+                "--executor slurm could not submit the job array: "
+                f"{describe(err)}. Check the cluster (sinfo, squeue) and "
+                "the slurm settings, or use --executor local or ray; "
+                "nothing ran.") from err
         self.jobs = dict(zip(jobs, chunks, strict=True))
         while self.jobs:
             for job in [j for j in self.jobs if j.done()]:
