@@ -34,3 +34,69 @@ def test_every_exported_name_is_documented_where_it_lives():
         if home.startswith("torch_geometric"):  # re-exported seed_everything
             home = "hngraph.train.loop"
         assert name in importlib.import_module(home).__all__, (name, home)
+
+
+ROOT = Path(__file__).resolve().parents[1]
+LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
+
+
+def _relative_links(text: str) -> list[str]:
+    """The link and image targets of Markdown ``text`` that are relative
+    paths (no scheme, no bare anchor), without their anchors."""
+    text = re.sub(r"```.*?```", "", text, flags=re.DOTALL)  # code blocks
+    return [t.split("#")[0] for t in LINK.findall(text)
+            if not re.match(r"[a-z]+:|#", t)]
+
+
+def test_every_relative_link_resolves_on_github():
+    """Links are read relative to the file that holds them, as GitHub
+    reads them: from docs/ into the repository they go through ../."""
+    pages = [ROOT / "README.md", ROOT / "benchmarks" / "README.md",
+             *(ROOT / "docs").glob("*.md"),
+             *(ROOT / "benchmarks" / "results").rglob("*.md")]
+    broken = [(page.relative_to(ROOT), target) for page in pages
+              for target in _relative_links(page.read_text())
+              if not (page.parent / target).exists()]
+    assert not broken
+
+
+def _hooks():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("hooks", ROOT / "docs" /
+                                                  "hooks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_relative_link_resolves_on_the_site():
+    """What the site's hook makes of each page links only to pages of the
+    site, their headings, and the report images the site publishes."""
+    from types import SimpleNamespace
+
+    from markdown.extensions.toc import slugify
+    hooks = _hooks()
+    config = {"config_file_path": str(ROOT / "mkdocs.yml")}
+    published = {hooks._published(p.relative_to(ROOT))
+                 for report in hooks.SHOWN
+                 for p in (ROOT / report).parent.glob("*.png")}
+    for page in (ROOT / "docs").glob("*.md"):
+        uri = page.name
+        meta = SimpleNamespace(file=SimpleNamespace(src_uri=uri))
+        text = hooks.on_page_markdown(page.read_text(), meta, config)
+        for target in _relative_links(text):
+            if target.startswith("reports/") and target.endswith(".png"):
+                assert target in published, (uri, target)
+            else:
+                assert target.endswith(".md") and (
+                    ROOT / "docs" / target).exists(), (uri, target)
+    for report, where in hooks.SHOWN.items():
+        page, _, anchor = where.partition("#")
+        text = hooks.on_page_markdown((ROOT / "docs" / page).read_text(),
+                                      SimpleNamespace(file=SimpleNamespace(
+                                          src_uri=page)), config)
+        assert f"<!-- include {report} -->" in (ROOT / "docs" / page) \
+            .read_text(), report
+        slugs = {slugify(h, "-") for h in re.findall(r"^#+ (.+)$", text,
+                                                     re.MULTILINE)}
+        assert not anchor or anchor in slugs, (report, anchor)
