@@ -75,20 +75,32 @@ def networkx_to_data(graph: nx.Graph, recipe: dict,
     return data
 
 
-def as_data_list(graphs, recipe: dict, node_attrs: list[str] | None = None
-                 ) -> list[Data]:
-    """``graphs`` (PyG dataset, list of ``Data`` or of networkx graphs) with
-    the recipe's node features (``node_attrs``: see
-    :func:`networkx_to_data`); with no recipe (``None``), ``Data`` with their
-    own features ``x``."""
+def check_kinds(graphs) -> list:
+    """``graphs`` as a list, checked to be a list (or PyG dataset) of PyG
+    ``Data`` or networkx graphs."""
     if isinstance(graphs, (str, bytes, os.PathLike, nx.Graph, Data)) or \
             not hasattr(graphs, "__iter__"):
         raise InvalidTypeError(f"graphs must be a list of PyG Data or networkx "
                                f"graphs, or a PyG dataset, got "
                                f"{type(graphs).__name__} (read files with "
                                "hngraph.eval.embedding.read_graphs).")
-    out = []
+    graphs = list(graphs)
     for i, g in enumerate(graphs):
+        if not isinstance(g, (Data, nx.Graph)):
+            raise InvalidTypeError(f"graph {i} is a {type(g).__name__}; give "
+                                   "PyG Data objects, networkx graphs or a "
+                                   "PyG dataset.")
+    return graphs
+
+
+def as_data_list(graphs, recipe: dict, node_attrs: list[str] | None = None
+                 ) -> list[Data]:
+    """``graphs`` (PyG dataset, list of ``Data`` or of networkx graphs) with
+    the recipe's node features (``node_attrs``: see
+    :func:`networkx_to_data`); with no recipe (``None``), ``Data`` with their
+    own features ``x``."""
+    out = []
+    for i, g in enumerate(check_kinds(graphs)):
         if recipe is None and not (isinstance(g, Data) and g.x is not None):
             raise InvalidTypeError(
                 f"graph {i} is a {type(g).__name__} without node features "
@@ -99,9 +111,6 @@ def as_data_list(graphs, recipe: dict, node_attrs: list[str] | None = None
                 g = networkx_to_data(g, recipe, node_attrs)
             except HngraphError as err:
                 raise InvalidValueError(f"graph {i}: {err}") from err
-        elif not isinstance(g, Data):
-            raise InvalidTypeError(f"graph {i} is a {type(g).__name__}; give PyG "
-                                   "Data objects, networkx graphs or a PyG dataset.")
         out.append(g)
     check_graphs(out)
     if recipe is None:
@@ -161,6 +170,7 @@ def embed(model, graphs, batch_size: int = 256,
                                f"names, got {node_attrs!r}.")
     bare = isinstance(model, Pooled)
     if model.feature_recipe is None and not bare:
+        check_kinds(graphs)
         raise InvalidValueError("the model has no feature recipe (fit sets it "
                                 "from an hngraph dataset); set "
                                 "model.feature_recipe = dataset.feature_recipe "

@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..errors import RunFailedError
+from ..errors import RunFailedError, describe
 from ..results import ResultFileError, atomic_write_text, read_result
 from .comparison import (
     MARGINS,
@@ -778,7 +778,7 @@ def _test_selected(grid: GridConfig) -> dict:
         raise RunFailedError(
             f"{grid.source}: test_selected {str(path)!r} is not a readable "
             "CSV file with the columns dataset, accuracy, std, n and how "
-            f"({type(err).__name__}: {err}); run the script that writes it "
+            f"({describe(err)}); run the script that writes it "
             "(python benchmarks/infograph_selection.py) or remove the key."
         ) from err
 
