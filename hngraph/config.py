@@ -217,11 +217,7 @@ class TrainConfig:
         if not isinstance(values, dict):
             raise InvalidTypeError(f"{source} must be a mapping of keys to values, "
                                    f"got {type(values).__name__}.")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ConfigKeyError(f"{source}: unknown key(s) {unknown}. Known keys: "
-                                 f"{sorted(known)}.")
+        unknown_keys(values, {f.name for f in fields(cls)}, source)
         return cls(**values)
 
     @classmethod
@@ -238,6 +234,22 @@ class TrainConfig:
     def names_dataset(path: str | Path) -> bool:
         """Whether the YAML config file sets ``dataset``."""
         return "dataset" in read_yaml(path)
+
+
+def unknown_keys(values: dict, known: set, where: str) -> None:
+    """Refuse the keys of ``values`` outside ``known`` (:class:`ConfigKeyError`
+    at ``where``), each with the nearest known key when one is close, and
+    the keys this place accepts."""
+    import difflib
+
+    unknown = sorted(set(values) - known)
+    if not unknown:
+        return
+    hints = [f"{key!r} (did you mean {close[0]!r}?)" if (
+        close := difflib.get_close_matches(key, sorted(known), n=1))
+        else repr(key) for key in unknown]
+    raise ConfigKeyError(f"{where}: unknown key(s) {', '.join(hints)}. It "
+                         f"takes: {', '.join(sorted(known))}.")
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):

@@ -51,7 +51,10 @@ def test_bad_config_rejected(tmp_path, run_cli):
     cfg.write_text("dataset: MUTAG\nbeta_value: 2\n")
     out = run_cli("train", "--config", str(cfg), cwd=tmp_path)
     assert out.returncode == 2
-    assert "unknown key(s) ['beta_value']" in out.stderr
+    assert out.stderr.count("c.yaml") == 1  # the file named once
+    assert "unknown key(s) 'beta_value' (did you mean 'beta_value'" \
+        not in out.stderr  # a suggestion is another key
+    assert "unknown key(s) 'beta_value'" in out.stderr
     cfg.write_text("epochs: ten\n")
     out = run_cli("train", "--config", str(cfg), cwd=tmp_path)
     assert out.returncode == 2

@@ -2,6 +2,7 @@
 the same invalid values with the same message."""
 import dataclasses
 import inspect
+import re
 
 import numpy as np
 import pytest
@@ -115,7 +116,9 @@ def test_renamed_reweight_still_works_with_a_warning():
 
 def test_config_rejections():
     from hngraph import TrainConfig
-    with pytest.raises(KeyError, match="unknown key"):
+    with pytest.raises(KeyError, match=re.escape(
+            "config: unknown key(s) 'epoch' (did you mean 'epochs'?). It "
+            "takes: aug1, aug2,")):
         TrainConfig.from_dict({"epoch": 3})
     with pytest.raises(TypeError, match="'beta' must be a finite number"):
         TrainConfig.from_dict({"beta": "high"})

@@ -71,7 +71,9 @@ CLAUSES = [
     ({"cells": {"a": {"beta": -1, "tau_plus": 0}}}, "'beta' must be a finite "
      "number >= 0"),
     ({"cells": {"a": {"beta": 0, "tau_plus": 0, "colour": 1}}},
-     "unknown key(s) ['colour']"),
+     "cell 'a': unknown key(s) 'colour'. It takes: aug1,"),
+    ({"cells": {"a": {"beta": 0, "tau_plus": 0, "epoch": 1}}},
+     "cell 'a': unknown key(s) 'epoch' (did you mean 'epochs'?)"),
     ({"repeats": 0}, "repeats must be an integer >= 1 or a mapping"),
     ({"repeats": {"MUTAG": "5"}}, "repeats must be an integer >= 1 or"),
     ({"selections": {"pick": ["nope"]}}, "selections[pick] names ['nope']"),
@@ -85,7 +87,7 @@ CLAUSES = [
     ({"published": {"X": {"MUTAG": "89"}}}, "published must be a mapping"),
     ({"report": "a/b"}, "report must be a name"),
     ({"title": 3}, "title must be a string"),
-    ({"colour": 1}, "unknown key(s) ['colour']"),
+    ({"colour": 1}, "unknown key(s) 'colour'. It takes: aug1,"),
     ({"epochs": -1}, "'epochs' must be an integer in [0, 1000000)"),
     ({"cells": {"a": {"beta": 0, "tau_plus": 0, "seed": 3}}},
      "cell 'a' sets ['seed'], which the grid sets for every run (seed from "

@@ -44,6 +44,7 @@ from ..config import (
     declared,
     read_yaml,
     setting,
+    unknown_keys,
     user_path,
 )
 from ..constraints import (
@@ -177,6 +178,8 @@ class GridConfig:
                     "grid sets for every run (" + ", ".join(
                         f"{k} from {v}" for k, v in GRID_OWNED.items()
                         if k in owned) + "); remove it from the cell.")
+            unknown_keys(settings, set(_SHARED), f"{self.source}: cell "
+                         f"{name!r}")
             missing = [k for k in ("beta", "tau_plus") if k not in settings]
             if missing:
                 raise InvalidValueError(f"{self.source}: cell {name!r} must set "
@@ -249,11 +252,7 @@ class GridConfig:
         """Read and check a grid config file."""
         values = read_yaml(path)
         keys = {f.name for f in declared(cls)}
-        unknown = sorted(set(values) - keys - set(_SHARED))
-        if unknown:
-            raise ConfigKeyError(f"{path}: unknown key(s) {unknown}; a grid takes "
-                                 f"{sorted(keys)} and the shared training "
-                                 f"settings {_SHARED}.")
+        unknown_keys(values, keys | set(_SHARED), str(path))
         for key in ("out", "seeds", "datasets", "cells"):
             if key not in values:
                 raise ConfigKeyError(f"{path}: the grid needs {key!r} "
@@ -300,8 +299,10 @@ class GridConfig:
                 "repeats": self.repeats_of(dataset), **self.shared,
                 **self.cells[cell], "dataset": dataset, "seed": seed,
                 "out": out, **overrides}, source=where)
-        except HngraphError as err:
-            raise type(err)(f"{where}: {err}") from err
+        except HngraphError as err:  # the place named once
+            text = str(err)
+            raise type(err)(text if text.startswith(where)
+                            else f"{where}: {text}") from err
 
 
 def _help(name: str) -> str:
