@@ -317,3 +317,10 @@ def test_feature_transforms_one_registry_with_typed_constructors():
                        r"'onehot_degree' takes \['max_degree', 'dim'\], got "
                        r"\['dim', 'kind', 'max_deg'\]"):
         feature_transform({"kind": "onehot_degree", "max_deg": 4, "dim": 5})
+
+
+def test_count_graphs_is_the_loaded_length(data_root):
+    from hngraph.data.tudataset import count_graphs
+    for name in ("MUTAG", "PTC_MR"):
+        assert count_graphs(name) == len(load_tudataset(name))
+    assert count_graphs("NCI109") == 4127  # the TU collection's figure

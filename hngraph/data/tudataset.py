@@ -254,6 +254,18 @@ def _find_raw(name: str, root) -> tuple[str | None, list[str]]:
     return None, looked
 
 
+def count_graphs(name: str, root: str | os.PathLike | None = None) -> int:
+    """The number of graphs of TU dataset ``name``: the lines of its raw
+    ``NAME_graph_labels.txt`` (found as :func:`load_tudataset` finds it),
+    the length :func:`load_tudataset` gives, without building the graphs;
+    where no raw files are found, that length."""
+    raw, _ = _find_raw(name, root)
+    if raw is None:
+        return len(load_tudataset(name, root))
+    return len(read_table(raw_path(raw, name, "graph_labels"),
+                          "graph_labels").values)
+
+
 #: The parameters of :func:`load_tudataset` (beside the paths ``root`` and
 #: ``cache``).
 LOAD_TUDATASET_PARAMS = {"name": DATASET, "features": FEATURES,
@@ -354,4 +366,5 @@ def _not_found(name, root, looked, why) -> DatasetNotFoundError:
 
 
 #: The public names (the API reference lists these).
-__all__ = ["GraphDataset", "load_tudataset", "validate_raw", "cache_dir"]
+__all__ = ["GraphDataset", "load_tudataset", "count_graphs", "validate_raw",
+           "cache_dir"]

@@ -154,10 +154,11 @@ def optimism(grid: GridConfig, runs: dict, found: dict, done: list[str]
 
 @functools.cache
 def dataset_size(name: str) -> int:
-    """The number of graphs of TU dataset ``name``, as hngraph loads it."""
-    from ..data.tudataset import load_tudataset
+    """The number of graphs of TU dataset ``name``, as hngraph loads it
+    (:func:`~hngraph.data.tudataset.count_graphs`)."""
+    from ..data.tudataset import count_graphs
 
-    return len(load_tudataset(name))
+    return count_graphs(name)
 
 
 def moderator(grid: GridConfig, found: dict, done: list[str]) -> list[dict]:

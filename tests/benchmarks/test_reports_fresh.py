@@ -1,0 +1,49 @@
+"""The committed grid reports are what the committed result files give:
+each grid's RESULTS.md and CSV files, regenerated in memory and compared
+byte for byte (``hngraph grid report CONFIG`` rewrites them)."""
+import csv
+import io
+from pathlib import Path
+
+import pytest
+
+from hngraph.runs.grid import GridConfig
+from hngraph.runs.report import (
+    CSV_HEADERS,
+    add_pools,
+    load_runs,
+    nested,
+    report,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("config", ["configs/verdict.yaml",
+                                    "configs/graphcl_table.yaml"])
+def test_the_committed_report_is_the_result_files_report(config, data_root,
+                                                         monkeypatch):
+    monkeypatch.chdir(ROOT)  # the config's paths are the repository's
+    grid = GridConfig.from_yaml(config)
+    frame, skipped = load_runs(grid)
+    runs = nested(frame)
+    grid = add_pools(grid, runs)
+    made = report(grid, runs, skipped, f"hngraph grid report {config}")
+    stale = f"stale: run hngraph grid report {config}"
+    assert (grid.out_path / "RESULTS.md").read_text() == made.text, stale
+    for name, rows in made.csv.items():
+        table = io.StringIO(newline="")
+        csv.writer(table).writerows([CSV_HEADERS[name], *rows])
+        with open(grid.out_path / f"{name}.csv", newline="") as f:
+            assert f.read() == table.getvalue(), (name, stale)
+
+
+def test_benchmarks_readme_lists_every_script():
+    """Each script of benchmarks/ has its row in benchmarks/README.md, and
+    each row names a script that is there."""
+    import re
+    text = (ROOT / "benchmarks" / "README.md").read_text()
+    listed = set(re.findall(r"^\| `([\w.]+\.(?:py|sh))`", text, re.MULTILINE))
+    scripts = {p.name for p in (ROOT / "benchmarks").iterdir()
+               if p.suffix in (".py", ".sh")}
+    assert listed == scripts
