@@ -170,3 +170,15 @@ def test_a_pooled_encoder_saves_and_loads_and_an_unknown_class_is_refused(
                tmp_path / "f.pt")
     with pytest.raises(ValueError, match="class 'Future', which this version"):
         load_model(tmp_path / "f.pt")
+
+
+def test_a_model_file_with_nan_weights_is_refused(tmp_path):
+    from hngraph.errors import InvalidValueError
+    from hngraph.nn.models import load_model
+    model = InfoGraph(3, hidden=4, layers=1)
+    with torch.no_grad():
+        next(model.parameters()).fill_(float("nan"))
+    model.save(tmp_path / "m.pt")
+    with pytest.raises(InvalidValueError, match=r"m\.pt holds weights that "
+                       r"are not finite \(NaN or inf\) in \['encoder\."):
+        load_model(tmp_path / "m.pt")

@@ -234,10 +234,20 @@ class GraphModel(nn.Module):
              encoder: nn.Module | None = None):
         """A model saved by :meth:`save`, in eval mode. A model built on an
         encoder module is restored into ``encoder``, a new module of the
-        same architecture (only its code can build one)."""
+        same architecture (only its code can build one). Weights that are
+        not finite are refused, naming the file."""
         check_params(LOAD_PARAMS, {"map_location": map_location,
                                    "encoder": encoder})
         ckpt = _read_model_file(path, map_location)
+        broken = [k for k, v in ckpt["state_dict"].items()
+                  if torch.is_tensor(v) and v.is_floating_point()
+                  and not torch.isfinite(v).all()]
+        if broken:
+            raise InvalidValueError(
+                f"{path} holds weights that are not finite (NaN or inf) in "
+                f"{broken[:3]}{' and more' if len(broken) > 3 else ''}: the "
+                "training that wrote it diverged. Train again (a smaller lr "
+                "or beta), or load an earlier model file.")
         if cls is not GraphModel and ckpt["class"] != cls.__name__:
             raise InvalidValueError(f"{path} holds a {ckpt['class']} model, not a "
                                     f"{cls.__name__}; load it with "
