@@ -47,3 +47,8 @@ def test_benchmarks_readme_lists_every_script():
     scripts = {p.name for p in (ROOT / "benchmarks").iterdir()
                if p.suffix in (".py", ".sh")}
     assert listed == scripts
+
+
+def test_every_results_folder_has_its_manifest():
+    from manifests import main
+    assert main(["--check"]) == 0, "run python benchmarks/manifests.py"

@@ -1,0 +1,137 @@
+"""A manifest for every folder of ``benchmarks/results/``: the command that
+makes it, the commits its result files record, when they were made, and
+whether they are what that command would write now.
+
+    python benchmarks/manifests.py            # writes each MANIFEST.md
+    python benchmarks/manifests.py --check    # exit 1 when one is stale
+
+The commits and dates come from the result files (their ``commit`` and
+``finished`` fields, else the date git last committed them); the command and
+the state come from :data:`FOLDERS`, the one place they are written.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+
+#: The state of a folder whose script has not been run again since.
+NOT_RERUN = ("as its script wrote it at the commits below; not rerun "
+             "since, so not checked against the script as it is now")
+#: Each folder: the command that makes it, and its state against that
+#: command today ("current": the grid runner skips exactly these files).
+FOLDERS = {
+    "core": ("bash benchmarks/train_runs.sh core", "stale: written before "
+             "run file names carried their settings; the command would "
+             "write new names beside these"),
+    "ddp": ("bash benchmarks/train_runs.sh ddp", "stale: written before "
+            "run file names carried their settings; it needs two processes "
+            "of DDP on one machine"),
+    "epochs": ("bash benchmarks/train_runs.sh epochs", "stale: written "
+               "before run file names carried their settings"),
+    "executors": ("python benchmarks/executors.py", NOT_RERUN),
+    "features": ("bash benchmarks/train_runs.sh features", "stale: written "
+                 "before run file names carried their settings"),
+    "graphcl": ("hngraph grid run configs/graphcl_table.yaml, then hngraph "
+                "grid report configs/graphcl_table.yaml", "current"),
+    "infograph_selection": (
+        "hngraph grid run configs/infograph_selection.yaml, then python "
+        "benchmarks/infograph_selection.py", "current for the 6 runs it "
+        "holds, of its config's 60 (SELECTION.md reports those 6)"),
+    "infonce": ("bash benchmarks/infonce_runs.sh", "stale: written before "
+                "run file names carried their settings, from a tree with "
+                "uncommitted changes"),
+    "molecules": ("python benchmarks/molecules.py", NOT_RERUN),
+    "paper": ("hngraph grid run configs/paper_table.yaml, then hngraph grid "
+              "report configs/paper_table.yaml", "superseded by the verdict "
+              "grid, and kept as it was reported"),
+    "scaling": ("python benchmarks/scaling.py", NOT_RERUN),
+    "soak": ("python benchmarks/soak.py", NOT_RERUN),
+    "speed": ("python benchmarks/speed.py", NOT_RERUN),
+    "verdict": ("hngraph grid run configs/verdict.yaml, then hngraph grid "
+                "report configs/verdict.yaml; the cells hcl-code-b*-fixed: "
+                "hngraph grid run configs/batch_order.yaml", "current"),
+}
+
+
+def _results(folder: Path) -> list[dict]:
+    """The JSON objects of a folder's result files (hidden files aside)."""
+    found = []
+    for path in sorted(folder.rglob("*.json")):
+        if any(part.startswith(".") for part in path.relative_to(folder)
+               .parts):
+            continue
+        try:
+            value = json.loads(path.read_text())
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            found.append(value)
+    return found
+
+
+def _committed(folder: Path) -> str:
+    """The date git last committed a result file of ``folder``."""
+    out = subprocess.run(["git", "log", "-1", "--format=%cs", "--", "*.json"],
+                         cwd=folder, capture_output=True, text=True)
+    return out.stdout.strip() or "not committed"
+
+
+def manifest(name: str) -> str:
+    """The Markdown manifest of ``benchmarks/results/<name>``."""
+    command, state = FOLDERS[name]
+    results = _results(RESULTS / name)
+    commits = Counter(
+        r["commit"][:10] + (" (uncommitted changes)" if r.get("source_diff")
+                            or r.get("allow_dirty") else "")
+        for r in results if isinstance(r.get("commit"), str))
+    finished = sorted(r["finished"][:10] for r in results
+                      if isinstance(r.get("finished"), str))
+    made = (f"finished from {finished[0]} to {finished[-1]}" if finished
+            else f"committed on {_committed(RESULTS / name)} (they record "
+            "no finished time)")
+    return "\n".join([
+        f"# benchmarks/results/{name}", "",
+        f"- Made by: `{command}` (from the repository's root).",
+        f"- Result files: {len(results)}, {made}.",
+        "- Commits: " + (", ".join(f"`{c}` ({n})" for c, n in
+                                   sorted(commits.items()))
+                         or "none recorded") + ".",
+        f"- State: {state}.", "",
+        "Generated by `python benchmarks/manifests.py`.", ""])
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true",
+                        help="only compare; exit 1 when a manifest is stale")
+    args = parser.parse_args(argv)
+    folders = sorted(p.name for p in RESULTS.iterdir() if p.is_dir())
+    missing = sorted(set(folders) - set(FOLDERS))
+    if missing:
+        print(f"no command known for {missing}: add them to FOLDERS")
+        return 1
+    stale = []
+    for name in folders:
+        path = RESULTS / name / "MANIFEST.md"
+        text = manifest(name)
+        if args.check:
+            if not path.exists() or path.read_text() != text:
+                stale.append(name)
+        else:
+            path.write_text(text)
+    if stale:
+        print(f"stale manifests: {stale}; run python benchmarks/manifests.py")
+        return 1
+    print("checked" if args.check else "wrote", len(folders), "manifests")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
