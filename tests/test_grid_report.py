@@ -366,7 +366,8 @@ def test_the_report_leaves_out_what_the_grid_would_not_keep(tmp_path):
                                                         "cell": "gone"}))
     other = {**result["config"], "epochs": 300}
     (folder / "hard_seed1.json").write_text(json.dumps({
-        **result, "seed": 1, "config": other, "accuracy_mean": 0.99}))
+        **result, "seed": 1, "config": other, "accuracy_mean": 0.99,
+        "fold_accuracies": [0.99] * len(result["fold_accuracies"])}))
     text = write_report(grid, "cmd")[0].read_text()
     assert "- seed 7 is not one of the grid's seeds: 1 file(s), " \
         "hard_seed7.json (D)" in text
@@ -522,3 +523,21 @@ def test_grid_report_reads_and_writes_another_out_folder(tmp_path, run_cli):
     assert (moved / "RESULTS.md").exists()
     assert "| D | hard | base | +2.00 [" in (moved / "RESULTS.md").read_text()
     assert not (tmp_path / "grid").exists()
+
+
+def test_a_result_file_that_contradicts_itself_is_left_out(tmp_path):
+    grid = _small_grid(tmp_path)
+    _write_runs(tmp_path, {"base": 0.0, "hard": 0.02, "pick": 0.01})
+    folder = tmp_path / "grid" / "D"
+    # a copy of hard's seed 0 under pick's name, and a mean that is not its
+    # folds' mean
+    (folder / "pick_seed0.json").write_text(
+        (folder / "hard_seed0.json").read_text())
+    result = json.loads((folder / "hard_seed1.json").read_text())
+    (folder / "hard_seed1.json").write_text(json.dumps(
+        {**result, "accuracy_mean": result["accuracy_mean"] + 0.05}))
+    text = write_report(grid, "cmd")[0].read_text()
+    assert "- its cell and seed ('hard', 0) are not its file name's: 1 " \
+        "file(s), pick_seed0.json (D)" in text
+    assert "- accuracy_mean 0.771000 is not the mean of its fold accuracies " \
+        "(0.721000): 1 file(s), hard_seed1.json (D)" in text

@@ -86,7 +86,7 @@ def load_runs(grid: GridConfig) -> tuple[pd.DataFrame, list[str]]:
             if "cell" not in result:
                 skipped.append(f"{path.name} ({d}): not a grid result file")
                 continue
-            why = _left_out(grid, d, result)
+            why = _inconsistent(path, result) or _left_out(grid, d, result)
             if why:
                 skipped.append(f"{path.name} ({d}): {why}")
                 continue
@@ -96,6 +96,21 @@ def load_runs(grid: GridConfig) -> tuple[pd.DataFrame, list[str]]:
                          "first_split_mean": result.get("first_split_mean"),
                          "commit": result.get("commit"), "result": result})
     return pd.DataFrame(rows, columns=list(_FRAME)), skipped
+
+
+def _inconsistent(path: Path, result: dict) -> str | None:
+    """Why a grid result file contradicts itself, if it does: a cell or
+    seed other than its file name's (a file copied under another name), or
+    an ``accuracy_mean`` that is not the mean of its ``fold_accuracies``."""
+    if path.name != f"{result['cell']}_seed{result['seed']}.json":
+        return (f"its cell and seed ({result['cell']!r}, {result['seed']}) "
+                "are not its file name's")
+    folds = result.get("fold_accuracies")
+    if folds and not math.isclose(float(np.mean(folds)),
+                                  result["accuracy_mean"], abs_tol=1e-9):
+        return (f"accuracy_mean {result['accuracy_mean']:.6f} is not the "
+                f"mean of its fold accuracies ({float(np.mean(folds)):.6f})")
+    return None
 
 
 def _left_out(grid: GridConfig, dataset: str, result: dict) -> str | None:
