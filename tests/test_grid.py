@@ -219,7 +219,7 @@ def test_a_dry_run_estimates_the_time_left_from_the_result_files(tmp_path):
     # each; paper-b1, seeds 0 to 2: the median of the 2-epoch runs, 200;
     # the 3 selections: nothing to go by
     assert estimate(grid, left, {Run("MUTAG", c, s) for c, s in walls},
-                    results) == (200 + 2 * 10 + 3 * 200, 3)
+                    results) == (200 + 2 * 10 + 3 * 200, 3, 0)
     # from the result files of another commit: the same, plus those runs
     # again (820 + 410 s = 0.34 h)
     for (cell, seed), wall in walls.items():
@@ -236,11 +236,33 @@ def test_a_dry_run_estimates_the_time_left_from_the_result_files(tmp_path):
     # nothing to go by at all: no figure, never "0.0 h"
     assert estimate_words(0.0, 12, 12) == (
         "No estimate of the time: none of the 12 run(s) has a result file "
-        "of its dataset to go by (each run: the median wall time of the "
-        "result files of its dataset and cell, or else of its dataset and "
-        "epochs).")
+        "to go by (each run: the median wall time of the result files of "
+        "its dataset and cell, or else of its dataset and epochs, or else "
+        "the median seconds per node of its cell on the grid's other "
+        "result files times its dataset's nodes).")
     assert estimate_words(7200.0, 0, 4).startswith("About 2.0 h of one "
                                                    "process (")
+
+
+def test_a_dataset_without_result_files_is_scaled_by_its_nodes(tmp_path,
+                                                               data_root):
+    # MUTAG's infograph runs took 100 and 300 s over its 3,371 nodes; a
+    # PTC_MR run (4,915 nodes) of the same cell: median(100, 300) / 3371 *
+    # 4915 s, labelled a rough estimate.
+    from hngraph.data.tudataset import count_nodes
+    assert (count_nodes("MUTAG"), count_nodes("PTC_MR")) == (3371, 4915)
+    grid = GridConfig.from_yaml(write(tmp_path, seeds=[0, 1],
+                                      datasets=["MUTAG", "PTC_MR"]))
+    results = ResultFiles(grid)
+    done = {Run("MUTAG", "infograph", 0), Run("MUTAG", "infograph", 1)}
+    for run, wall in zip(sorted(done), (100.0, 300.0), strict=True):
+        results[run] = {"wall_time_s": wall}
+    seconds, unknown, scaled = estimate(
+        grid, [Run("PTC_MR", "infograph", 0)], done, results)
+    assert (unknown, scaled) == (0, 1)
+    assert seconds == pytest.approx(200 / 3371 * 4915)
+    assert "1 of the runs are scaled from other datasets by their nodes, a " \
+        "rough estimate" in estimate_words(seconds, 0, 1, 1, 1)
 
 
 def snapshot(out: Path) -> dict:

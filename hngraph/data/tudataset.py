@@ -254,6 +254,18 @@ def _find_raw(name: str, root) -> tuple[str | None, list[str]]:
     return None, looked
 
 
+def count_nodes(name: str, root: str | os.PathLike | None = None
+                ) -> int | None:
+    """The number of nodes of TU dataset ``name``, for estimates: the lines
+    of its raw ``NAME_graph_indicator.txt`` (one per node; counted, not
+    parsed), or ``None`` where no raw files are found."""
+    raw, _ = _find_raw(name, root)
+    if raw is None:
+        return None
+    data = raw_path(raw, name, "graph_indicator").read_bytes()
+    return data.count(b"\n") + (not data.endswith(b"\n") and bool(data))
+
+
 def count_graphs(name: str, root: str | os.PathLike | None = None) -> int:
     """The number of graphs of TU dataset ``name``: the lines of its raw
     ``NAME_graph_labels.txt`` (found as :func:`load_tudataset` finds it),
@@ -366,5 +378,5 @@ def _not_found(name, root, looked, why) -> DatasetNotFoundError:
 
 
 #: The public names (the API reference lists these).
-__all__ = ["GraphDataset", "load_tudataset", "count_graphs", "validate_raw",
-           "cache_dir"]
+__all__ = ["GraphDataset", "load_tudataset", "count_graphs", "count_nodes",
+           "validate_raw", "cache_dir"]

@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import fcntl
+import functools
 import json
 import math
 import os
@@ -590,51 +591,81 @@ def check_source(allow_dirty: bool, source: Source | None = None) -> None:
 
 
 def estimate_words(seconds: float, unknown: int, total: int,
-                   jobs: int = 1) -> str:
+                   jobs: int = 1, scaled: int = 0) -> str:
     """The hours :func:`estimate` found for ``total`` runs, of which
-    ``unknown`` had nothing to go by: never a total that leaves them out
-    without saying so."""
+    ``unknown`` had nothing to go by and ``scaled`` were scaled from other
+    datasets: never a total that leaves runs out without saying so."""
     how = ("each run: the median wall time of the result files of its "
-           "dataset and cell, or else of its dataset and epochs")
+           "dataset and cell, or else of its dataset and epochs, or else "
+           "the median seconds per node of its cell on the grid's other "
+           "result files times its dataset's nodes")
     if unknown == total:
         return (f"No estimate of the time: none of the {total} run(s) has a "
-                f"result file of its dataset to go by ({how}).")
+                f"result file to go by ({how}).")
     hours = (f"{seconds / 3600:.1f} h of one process"
              + (f", {seconds / 3600 / jobs:.1f} h with --jobs {jobs}"
                 if jobs > 1 else ""))
+    rough = (f"; {scaled} of the runs are scaled from other datasets by "
+             "their nodes, a rough estimate" if scaled else "")
     if unknown:
         return (f"At least {hours}: that is for the {total - unknown} "
                 f"run(s) with result files to go by, and {unknown} more "
-                f"have none ({how}).")
-    return f"About {hours} ({how})."
+                f"have none ({how}{rough}).")
+    return f"About {hours} ({how}{rough})."
 
 
 def estimate(grid: GridConfig, runs: list[Run], done: set[Run],
-             results: ResultFiles) -> tuple[float, int]:
+             results: ResultFiles) -> tuple[float, int, int]:
     """The seconds ``runs`` would take one after another, each run's the
     median wall time of the runs with result files (``done``, of any commit)
     most like it: those of its dataset and cell, or else those of its
-    dataset and kind (its epochs, or a selection); and how many runs have
-    no such run to go by."""
+    dataset and kind (its epochs, or a selection); or else, for a dataset
+    without result files, the median seconds per node of its cell (or kind)
+    over the grid's result files of every dataset, times its dataset's nodes
+    (:func:`~hngraph.data.tudataset.count_nodes`). Also how many runs have
+    nothing to go by, and how many were scaled so."""
+    from ..data.tudataset import count_nodes
+
     def kind(r: Run):
         return "selection" if r.cell in grid.selections else \
             grid.train_config(r.dataset, r.cell, r.seed).epochs
 
+    @functools.cache
+    def nodes(dataset: str) -> int | None:
+        try:
+            return count_nodes(dataset)
+        except (OSError, HngraphError):
+            return None
+
     times: dict[tuple, list[float]] = {}
+    per_node: dict[tuple, list[float]] = {}
     for r in done:
         wall = (results[r] or {}).get("wall_time_s")
         if isinstance(wall, (int, float)) and math.isfinite(wall):
             for key in ((r.dataset, r.cell), (r.dataset, kind(r))):
                 times.setdefault(key, []).append(wall)
-    seconds, unknown = 0.0, 0
+    seconds, unknown, scaled = 0.0, 0, 0
     for r in runs:
         found = times.get((r.dataset, r.cell)) or times.get(
             (r.dataset, kind(r)))
         if found:
             seconds += statistics.median(found)
+            continue
+        if not per_node and nodes(r.dataset):
+            for o in plan(grid):  # every dataset's result files, any commit
+                wall = (results[o] or {}).get("wall_time_s")
+                if isinstance(wall, (int, float)) and math.isfinite(wall) \
+                        and nodes(o.dataset):
+                    for key in (o.cell, kind(o)):
+                        per_node.setdefault(key, []).append(
+                            wall / nodes(o.dataset))
+        rate = per_node.get(r.cell) or per_node.get(kind(r))
+        if rate and nodes(r.dataset):
+            seconds += statistics.median(rate) * nodes(r.dataset)
+            scaled += 1
         else:
             unknown += 1
-    return seconds, unknown
+    return seconds, unknown, scaled
 
 
 def run_grid(grid: GridConfig, runs: list[Run], jobs: int = 1,
@@ -705,10 +736,10 @@ def run_grid(grid: GridConfig, runs: list[Run], jobs: int = 1,
             for r in todo + waiting:
                 echo(f"  {r.dataset} {r.cell} seed {r.seed}")
         if todo or waiting:
-            seconds, unknown = estimate(grid, todo + waiting, written,
-                                        results)
+            seconds, unknown, scaled = estimate(grid, todo + waiting,
+                                                written, results)
             echo(estimate_words(seconds, unknown, len(todo + waiting),
-                                jobs if executor is None else 1))
+                                jobs if executor is None else 1, scaled))
         if dry_run:
             return []
         threads = threads or max(1, (os.cpu_count() or 1) // jobs)
