@@ -87,7 +87,8 @@ CLAUSES = [
     ({"published": {"X": {"MUTAG": "89"}}}, "published must be a mapping"),
     ({"report": "a/b"}, "report must be a name"),
     ({"title": 3}, "title must be a string"),
-    ({"colour": 1}, "unknown key(s) 'colour'. It takes: aug1,"),
+    ({"colour": 1}, "unknown key(s) 'colour' (did you mean 'columns'?). "
+     "It takes: aug1,"),
     ({"epochs": -1}, "'epochs' must be an integer in [0, 1000000)"),
     ({"cells": {"a": {"beta": 0, "tau_plus": 0, "seed": 3}}},
      "cell 'a' sets ['seed'], which the grid sets for every run (seed from "
