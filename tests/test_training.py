@@ -174,6 +174,23 @@ def test_early_stopping_on_a_loss_plateau(data_root, script, patience,
     assert h["loss"] == script[:stopped or 6]
 
 
+def test_a_run_resumed_after_an_early_stop_does_not_keep_it(data_root,
+                                                            tmp_path):
+    from hngraph.train.loop import Checkpoint, EarlyStopping
+
+    ds = load_tudataset("MUTAG")
+    graphs = [ds[i] for i in range(4)]
+    ckpt = tmp_path / "c.pt"
+    first = fit(_Scripted([5, 4, 4, 4, 4, 4]), graphs, epochs=6,
+                batch_size=4, progress=False,
+                callbacks=[EarlyStopping(2), Checkpoint(ckpt)])
+    assert first["stopped_at"] == 4
+    again = fit(_Scripted([3, 2]), graphs, epochs=6, batch_size=4,
+                progress=False, callbacks=[Checkpoint(ckpt)])
+    assert again["resumed_at"] == [4] and "stopped_at" not in again
+    assert again["loss"] == [5, 4, 4, 4, 3, 2]
+
+
 def test_csv_and_tensorboard_logs_and_a_hook_of_ones_own(data_root,
                                                          tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import (

@@ -264,6 +264,9 @@ class Checkpoint(Callback):
                                             state.settings)
         history["device"] = state.history["device"]
         history.setdefault("resumed_at", []).append(done)
+        # an early stop of an earlier session no longer ends this run; an
+        # EarlyStopping of this one records its own
+        history.pop("stopped_at", None)
         state.history, state.epoch = history, done
         if state.lead:
             print(f"resuming from epoch {done} of {self.path}",
