@@ -6,6 +6,8 @@ import pkgutil
 import re
 from pathlib import Path
 
+import pytest
+
 import hngraph
 
 API = Path(__file__).resolve().parents[1] / "docs" / "api"
@@ -61,7 +63,11 @@ def test_every_relative_link_resolves_on_github():
 
 
 def _hooks():
+    """The site's hook module; the test needs the docs extra
+    (``pip install ".[docs]"``), as the site does."""
     import importlib.util
+    pytest.importorskip("mkdocs")
+    pytest.importorskip("latex2mathml")
     spec = importlib.util.spec_from_file_location("hooks", ROOT / "docs" /
                                                   "hooks.py")
     module = importlib.util.module_from_spec(spec)
