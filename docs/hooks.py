@@ -36,7 +36,7 @@ SHOWN = {"benchmarks/results/verdict/RESULTS.md": "results.md#the-verdict-grid",
          "reports.md#molecules-trained-against-untrained",
          "benchmarks/results/scaling/SCALING.md":
          "reports.md#scaling-ddp-training",
-         "benchmarks/results/paper/RESULTS.md":
+         "benchmarks/results/archive/paper/RESULTS.md":
          "reports.md#hard-negatives-against-infograph-the-earlier-5-seed-grid"}
 INCLUDE = re.compile(r"^<!-- include (\S+) -->$", re.MULTILINE)
 MATH_PAGES = {"method.md"}

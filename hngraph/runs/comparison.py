@@ -147,6 +147,29 @@ MIN_POOLED_DATASETS = 5
 POOL_METHODS = ("pm", "dl", "fixed")
 
 
+def cell_summary(runs: dict, key: str = "accuracy_mean") -> dict:
+    """The seeds' ``n``, mean and std (``None`` for one seed) of ``key``
+    over ``runs`` (``{seed: result}``), in %."""
+    accs = np.array([r[key] for r in runs.values()]) * 100
+    return {"n": len(accs), "mean": float(accs.mean()),
+            "std": float(accs.std(ddof=1)) if len(accs) > 1 else None}
+
+
+def sampling_variance(c: dict) -> float:
+    r"""The squared standard error :math:`s^2/n` of a paired comparison's
+    mean difference (:func:`paired`'s ``sd`` and ``n``), its weight's
+    inverse when datasets are pooled."""
+    return c["sd"] ** 2 / c["n"]
+
+
+def pool_comparisons(comparisons: list[dict], *,
+                     method: str = "pm") -> dict | None:
+    """:func:`pool` of paired comparisons (:func:`paired`), one per
+    dataset."""
+    return pool([c["mean"] for c in comparisons],
+                [sampling_variance(c) for c in comparisons], method=method)
+
+
 def pool(means, variances, *, method: str = "pm") -> dict | None:
     r"""The pooled difference of ``k >= 2`` datasets' mean differences
     ``means`` (points) with ``variances`` (their squared standard errors);

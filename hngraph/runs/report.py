@@ -47,12 +47,14 @@ from .comparison import (
     MARGINS,
     MIN_POOLED_DATASETS,
     TARGET_HALF_WIDTH,
+    cell_summary,
     datasets_needed,
     format_bound,
     holm,
     paired,
-    pool,
+    pool_comparisons,
     pooled_verdict,
+    sampling_variance,
     seeds_for_pooled,
     seeds_needed,
     verdict,
@@ -220,14 +222,6 @@ def plan_repeats(training_sd: float, split_sd: float, train_s: float,
     return best
 
 
-def cell_summary(runs: dict, key: str = "accuracy_mean") -> dict:
-    """The seeds' ``n``, mean and std (``None`` for one seed) of ``key``,
-    in %."""
-    accs = np.array([r[key] for r in runs.values()]) * 100
-    return {"n": len(accs), "mean": float(accs.mean()),
-            "std": float(accs.std(ddof=1)) if len(accs) > 1 else None}
-
-
 def fmt_mean_std(c: dict, pm: str = "±") -> str:
     """A :func:`cell_summary` as ``mean ± std``; the mean alone for one
     seed, whose spread is unknown."""
@@ -241,8 +235,8 @@ WILCOXON_MIN_N = 6
 
 
 def fmt_pair(c: dict) -> str:
-    return (f"{c['mean']:+.2f} [{c['low']:+.2f}, {c['high']:+.2f}], "
-            f"n={c['n']}")
+    """A paired comparison as ``mean [low, high], n=N``."""
+    return f"{_ci(c)}, n={c['n']}"
 
 
 def fmt_wilcoxon(c: dict) -> str:
@@ -372,14 +366,13 @@ def _pairs(grid: GridConfig, runs: dict, datasets: list[str],
 
 def pooled(grid: GridConfig, found: dict, finished: dict) -> dict:
     """``{cell: pooled comparison}`` over the finished datasets that compare
-    it (:func:`hngraph.runs.comparison.pool`, at least 2); each also records
+    it (:func:`hngraph.runs.comparison.pool_comparisons`, at least 2); each also records
     its ``datasets``, ``against`` and the per-dataset ``sds``."""
     out = {}
     for n in _names(grid):
         cs = {d: found[d][n] for d in found
               if n in found[d] and finished[d] is None}
-        p = pool([c["mean"] for c in cs.values()],
-                 [c["sd"] ** 2 / c["n"] for c in cs.values()])
+        p = pool_comparisons(list(cs.values()))
         if p is not None:
             out[n] = {**p, "datasets": list(cs), "sds": [
                 c["sd"] for c in cs.values()], "against": next(
@@ -1130,7 +1123,7 @@ def write_moderator(path: Path, fits: list[dict]) -> list[Path]:
         ys = np.array([r["found"][d]["mean"] for d in r["datasets"]])
         lows = np.array([r["found"][d]["low"] for d in r["datasets"]])
         highs = np.array([r["found"][d]["high"] for d in r["datasets"]])
-        w = 1 / (np.array([r["found"][d]["sd"] ** 2 / r["found"][d]["n"]
+        w = 1 / (np.array([sampling_variance(r["found"][d])
                            for d in r["datasets"]]) + f["tau2"])
         ax.vlines(x, lows, highs, color="0.6", lw=1)
         ax.scatter(x, ys, s=400 * w / w.max(), color="tab:blue", alpha=0.6,

@@ -25,9 +25,11 @@ from datetime import datetime
 from pathlib import Path
 
 from .comparison import (
+    cell_summary,
     meta_regression,
     paired,
-    pool,
+    pool_comparisons,
+    sampling_variance,
     verdict,
 )
 from .grid import GridConfig
@@ -44,14 +46,8 @@ def best_by_mean(row: dict, names: list[str]) -> str | None:
     (``{cell: {seed: result}}``) with the best mean accuracy over its seeds,
     a choice made on the test folds."""
     found = [n for n in names if n in row]
-    return max(found, key=lambda n: sum(
-        r["accuracy_mean"] for r in row[n].values()) / len(row[n])) \
+    return max(found, key=lambda n: cell_summary(row[n])["mean"]) \
         if found else None
-
-
-def _pool_of(comparisons: list[dict], method: str = "pm") -> dict | None:
-    return pool([c["mean"] for c in comparisons],
-                [c["sd"] ** 2 / c["n"] for c in comparisons], method=method)
 
 
 def sensitivity(runs: dict, found: dict, pools: dict) -> list[dict]:
@@ -67,16 +63,16 @@ def sensitivity(runs: dict, found: dict, pools: dict) -> list[dict]:
         cs = [found[d][n] for d in p["datasets"]]
         variants = {"as reported": p}
         for i, d in enumerate(p["datasets"]):
-            variants[f"without {d}"] = _pool_of(cs[:i] + cs[i + 1:])
-        variants["DerSimonian-Laird"] = _pool_of(cs, "dl")
-        variants["fixed effect"] = _pool_of(cs, "fixed")
+            variants[f"without {d}"] = pool_comparisons(cs[:i] + cs[i + 1:])
+        variants["DerSimonian-Laird"] = pool_comparisons(cs, method="dl")
+        variants["fixed effect"] = pool_comparisons(cs, method="fixed")
         first = [paired(runs[d][n], runs[d][p["against"]],
                         key="first_split_mean") for d in p["datasets"]
                  if all(r.get("first_split_mean") is not None
                         for cell in (n, p["against"])
                         for r in runs[d][cell].values())]
         if len(first) == len(cs):
-            variants["first split"] = _pool_of(first)
+            variants["first split"] = pool_comparisons(first)
         for name, v in variants.items():
             if v is not None:
                 out.append({**v, "cell": n, "against": p["against"],
@@ -147,7 +143,7 @@ def optimism(grid: GridConfig, runs: dict, found: dict, done: list[str]
         if len(per) >= 2:
             out.append({"dataset": f"pooled ({len(per)} datasets)",
                         "mode": mode, "selection": sel, "chosen": "",
-                        **{key: _pool_of([r[key] for r in per]) for key in
+                        **{key: pool_comparisons([r[key] for r in per]) for key in
                            ("chosen_gain", "nested_gain", "optimism")}})
     return out
 
@@ -187,7 +183,7 @@ def moderator(grid: GridConfig, found: dict, done: list[str]) -> list[dict]:
             continue
         graphs = [dataset_size(d) for d in datasets]
         fit = meta_regression([c["mean"] for c in cs],
-                              [c["sd"] ** 2 / c["n"] for c in cs],
+                              [sampling_variance(c) for c in cs],
                               [math.log(g) for g in graphs])
         if fit is None:  # datasets all of one size
             continue
