@@ -188,6 +188,10 @@ def report(grid: GridConfig, config: str, epochs_dir: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: The columns of ``selection.csv``, one row per dataset (:func:`best_rows`).
+CSV_HEADER = ["dataset", "accuracy", "std", "n", "how"]
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--config", default="configs/infograph_selection.yaml",
@@ -202,7 +206,7 @@ def main(argv=None) -> int:
     out.write_text(report(grid, args.config, args.epochs_dir))
     table = grid.out_path / "selection.csv"
     with table.open("w", newline="") as f:
-        csv.writer(f).writerows([["dataset", "accuracy", "std", "n", "how"],
+        csv.writer(f).writerows([CSV_HEADER,
                                  *best_rows(grid, args.epochs_dir)])
     print(f"wrote {out} and {table}")
     return 0

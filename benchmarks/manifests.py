@@ -46,8 +46,8 @@ FOLDERS = {
                 "grid report configs/graphcl_table.yaml", "current"),
     "infograph_selection": (
         "hngraph grid run configs/infograph_selection.yaml, then python "
-        "benchmarks/infograph_selection.py", "current for the 6 runs it "
-        "holds, of its config's 60 (SELECTION.md reports those 6)"),
+        "benchmarks/infograph_selection.py", "current; its config was shrunk "
+        "to the 6 runs its report uses (the config says why)"),
     "infonce": ("bash benchmarks/infonce_runs.sh", "stale: written before "
                 "run file names carried their settings, from a tree with "
                 "uncommitted changes"),

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import signal
 import sys
 import warnings
 from pathlib import Path
@@ -368,6 +369,8 @@ def _grid(args) -> int:
         executor = None if args.dry_run else _executor(args, grid)
     except HngraphError as err:  # an ExecutorUnavailable too
         raise UsageError(err) from err
+    # SIGTERM as Ctrl-C: the executor cancels what it submitted
+    previous = signal.signal(signal.SIGTERM, _terminated)
     try:
         failures = run_grid(grid, runs, args.jobs, args.threads, args.device,
                             args.dry_run, allow_dirty=args.allow_dirty,
@@ -375,6 +378,8 @@ def _grid(args) -> int:
                             share_out=args.share_out)
     except (DirtySourceError, OutTakenError) as err:
         raise UsageError(err) from err
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     if failures:
         print(f"{len(failures)} run(s) failed (errors in "
               "<out>/<DATASET>/*.failed):")
@@ -386,6 +391,15 @@ def _grid(args) -> int:
                   + " The .failed files hold the tracebacks.")
         return 1
     return 0
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C would be, so that the same clean-up
+    runs."""
+
+
+def _terminated(signum, frame):
+    raise Terminated
 
 
 def _executor(args, grid):
@@ -434,11 +448,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return {"train": _train, "embed": _embed,
                 "grid": _grid}[args.command](args)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as err:
+        stopped = "terminated" if isinstance(err, Terminated) else \
+            "interrupted"
         if "TORCHELASTIC_RUN_ID" not in os.environ:  # the launcher speaks
-            print("hngraph: interrupted; finished result files are kept, "
+            print(f"hngraph: {stopped}; finished result files are kept, "
                   "nothing half-written is left.", file=sys.stderr)
-        return 130
+        return 143 if isinstance(err, Terminated) else 130
     except Exception as err:  # the one error boundary
         if args.debug:
             raise

@@ -131,6 +131,103 @@ def test_train_stage_then_score_stage_is_a_whole_run(local, tmp_path):
     assert comparable_results(out) == local
 
 
+def test_a_corrupt_train_stage_output_is_named_and_the_rest_scored(
+        data_root, tmp_path):
+    import numpy as np
+
+    config = tmp_path / "c.yaml"
+    out = tmp_path / "out"
+    config.write_text(yaml.safe_dump({
+        **{k: TINY[k] for k in ("epochs", "batch_size", "hidden", "layers",
+                                "seeds", "datasets")},
+        "cells": {"infograph": {"beta": 0, "tau_plus": 0}},
+        "out": str(out)}))
+    train = driver(config, "--stage", "train")
+    printed = train.communicate(timeout=600)[0]
+    assert train.returncode == 0, printed
+    broken = out / "MUTAG" / "infograph_seed0.emb.npz"
+    with np.load(broken) as f:  # its record stays readable, its arrays go
+        record = f["record"]
+    np.savez(broken, record=record)
+    score = driver(config, "--stage", "score")
+    printed = score.communicate(timeout=600)[0]
+    assert score.returncode == 1, printed
+    assert f"{broken}: not a train stage's output" in printed
+    assert "train the run again (`--stage train`)" in printed
+    assert (out / "MUTAG" / "infograph_seed0.failed").exists()
+    assert (out / "MUTAG" / "infograph_seed1.json").exists()
+
+
+def test_a_ray_address_is_checked_and_ray_starts_only_for_work(tmp_path,
+                                                             run_cli):
+    import socket
+
+    from hngraph.runs.executors import (
+        ExecutorUnavailable,
+        RayExecutor,
+        _check_ray_address,
+    )
+
+    with pytest.raises(ExecutorUnavailable, match="not a Ray address: give "
+                       "HOST:PORT"):
+        _check_ray_address("head-node")
+    closed = socket.socket()  # a port that nothing listens on
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()
+    with pytest.raises(ExecutorUnavailable, match=f"--address ray://127.0.0.1:"
+                       f"{port}: nothing answered there"):
+        _check_ray_address(f"ray://127.0.0.1:{port}")
+    for fine in (None, "local", "auto"):
+        _check_ray_address(fine)
+    ray = pytest.importorskip("ray")
+    done = run_cli("grid", "run", tiny_grid(tmp_path, "x"), "--executor",
+                   "ray", "--address", f"127.0.0.1:{port}", "--allow-dirty")
+    assert done.returncode == 2, done.stderr
+    assert "nothing answered there" in done.stderr
+    assert not (tmp_path / "x" / "MUTAG").exists()  # nothing ran
+    assert list(RayExecutor().results(print, [])) == []
+    assert not ray.is_initialized()
+
+
+def _processes_naming(text: str) -> list[int]:
+    """The processes whose command line holds ``text``."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if text.encode() in cmdline.read_bytes():
+                found.append(int(cmdline.parent.name))
+        except OSError:  # ended meanwhile
+            pass
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc")
+def test_sigterm_of_a_slurm_driver_cancels_its_array(data_root, tmp_path):
+    pytest.importorskip("submitit")
+    config = tmp_path / "long.yaml"
+    config.write_text(yaml.safe_dump({**TINY, "epochs": 200, "seeds": [0],
+                                      "out": str(tmp_path / "long")}))
+    proc = driver(config, "--executor", "slurm",
+                  env={TEST_CLUSTER: "local"})
+    submitted = tmp_path / "long" / ".submitit"
+    deadline = time.time() + 300
+    while time.time() < deadline and not _processes_naming(str(submitted)):
+        time.sleep(0.2)
+    assert _processes_naming(str(submitted)), "no array task started"
+    time.sleep(2)
+    proc.send_signal(signal.SIGTERM)  # the driver alone
+    printed = proc.communicate(timeout=300)[0]
+    assert proc.returncode == 143, printed
+    assert "hngraph: terminated; finished result files are kept" in printed
+    deadline = time.time() + 180  # the event itself, with a wide bound
+    while time.time() < deadline and _processes_naming(str(submitted)):
+        time.sleep(0.2)
+    assert not _processes_naming(str(submitted))
+    assert not list((tmp_path / "long").rglob("*_seed*.json"))
+
+
 def test_slurm_without_sbatch_refuses_and_names_the_fix(tmp_path, run_cli,
                                                         monkeypatch):
     monkeypatch.delenv(TEST_CLUSTER, raising=False)

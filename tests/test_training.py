@@ -191,6 +191,48 @@ def test_a_run_resumed_after_an_early_stop_does_not_keep_it(data_root,
     assert again["loss"] == [5, 4, 4, 4, 3, 2]
 
 
+def test_a_rerun_with_early_stopping_does_not_move_the_model_on(data_root,
+                                                               tmp_path):
+    from hngraph.train.loop import Checkpoint, EarlyStopping
+
+    ds = load_tudataset("MUTAG")
+    graphs = [ds[i] for i in range(4)]
+    ckpt = tmp_path / "c.pt"
+    fit(_Scripted([5, 4, 4, 4]), graphs, epochs=6, batch_size=4,
+        progress=False, callbacks=[EarlyStopping(2), Checkpoint(ckpt)])
+    saved = torch.load(ckpt, weights_only=False)
+    model = _Scripted([1, 1])
+    again = fit(model, graphs, epochs=6, batch_size=4, progress=False,
+                callbacks=[EarlyStopping(2), Checkpoint(ckpt)])
+    assert model.calls == 0  # not one step more
+    assert again["stopped_at"] == 4 and again["loss"] == [5, 4, 4, 4]
+    assert torch.equal(model.w, saved["model"]["w"])
+
+
+def test_a_checkpoint_of_other_graphs_or_more_epochs_is_refused(
+        data_root, tmp_path, small_model):
+    from hngraph.data.batching import DeviceGraphs, fingerprint
+
+    ds = load_tudataset("MUTAG")
+    ckpt = tmp_path / "train.pt"
+    fit(small_model(ds), ds[:100], epochs=3, batch_size=64, seed=3,
+        device="cpu", progress=False, checkpoint=ckpt)
+    with pytest.raises(ValueError, match="graphs: '[0-9a-f]{64}' there"):
+        fit(small_model(ds), ds[100:], epochs=4, batch_size=64, seed=3,
+            device="cpu", progress=False, checkpoint=ckpt)
+    with pytest.raises(ValueError, match="holds 3 epochs .* more than the 2 "
+                       "asked for"):
+        fit(small_model(ds), ds[:100], epochs=2, batch_size=64, seed=3,
+            device="cpu", progress=False, checkpoint=ckpt)
+    # the same graphs, whichever way they are held, have one fingerprint;
+    # one changed feature gives another
+    graphs = [ds[i] for i in range(100)]
+    assert fingerprint(graphs) == DeviceGraphs(graphs).fingerprint()
+    graphs[7].x = graphs[7].x.clone()
+    graphs[7].x[0, 0] += 1
+    assert fingerprint(graphs) != DeviceGraphs(ds[:100]).fingerprint()
+
+
 def test_csv_and_tensorboard_logs_and_a_hook_of_ones_own(data_root,
                                                          tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import (

@@ -22,6 +22,7 @@ device, so building a batch never waits for the device.
 """
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Sequence
 
 import torch
@@ -68,6 +69,11 @@ class DeviceGraphs:
     def __len__(self) -> int:
         return self.num_nodes.numel()
 
+    def fingerprint(self) -> str:
+        """A hash of the graphs' sizes, node features and edges (the same
+        as :func:`fingerprint` of the graphs they were built from)."""
+        return _hash(self.num_nodes, self.num_edges, self.x, self.edge_index)
+
     def batch(self, index: Tensor, on_device: Tensor | None = None) -> Batch:
         """The mini-batch of the graphs ``index`` (a host ``LongTensor``),
         in that order; equal to ``Batch.from_data_list`` of those graphs on
@@ -87,6 +93,26 @@ class DeviceGraphs:
             batch.y = self.y[idx]
         batch._num_graphs = index.numel()
         return batch
+
+
+def fingerprint(graphs: Sequence[Data]) -> str:
+    """A hash (SHA-256, hex) of ``graphs``' sizes, node features ``x`` and
+    edges, in order: what a training checkpoint records of the graphs it
+    was trained on. The labels are not part of it."""
+    return _hash(torch.tensor([g.num_nodes for g in graphs]),
+                 torch.tensor([g.edge_index.size(1) for g in graphs]),
+                 torch.cat([g.x for g in graphs]),
+                 torch.cat([g.edge_index for g in graphs], dim=1))
+
+
+def _hash(*tensors: Tensor) -> str:
+    digest = hashlib.sha256()
+    for t in tensors:
+        t = t.detach().cpu().contiguous()
+        digest.update(f"{t.dtype}{tuple(t.shape)}".encode())
+        digest.update(t.view(-1).view(torch.uint8).numpy().tobytes()
+                      if t.numel() else b"")
+    return digest.hexdigest()
 
 
 def check_data(dataset, name: str = "dataset") -> list[Data]:

@@ -131,10 +131,13 @@ class RayExecutor(Executor):
     def __init__(self, address: str | None = None, cpus: int = 1,
                  gpus: int = 0):
         self.ray = _extra("ray", "ray")
+        _check_ray_address(address)
         self.address, self.cpus, self.gpus = address, cpus, gpus
         self.refs: dict = {}
 
     def results(self, fn, tasks):
+        if not tasks:  # nothing to run: no cluster to join or start
+            return
         ray = self.ray
         if not ray.is_initialized():
             import logging
@@ -163,6 +166,36 @@ class RayExecutor(Executor):
     def close(self):
         if self.ray.is_initialized() and self.address is None:
             self.ray.shutdown()
+
+
+#: Seconds :class:`RayExecutor` waits for a cluster's address to answer.
+RAY_CONNECT_TIMEOUT_S = 10
+
+
+def _check_ray_address(address: str | None) -> None:
+    """A Ray address as ``ray.init`` takes it: ``None`` or ``local`` (a Ray
+    instance of this driver's own), ``auto`` (the cluster started on this
+    machine), or ``[ray://]HOST:PORT``, which must answer within
+    :data:`RAY_CONNECT_TIMEOUT_S` (Ray itself would retry for ever)."""
+    import socket
+
+    if address in (None, "local", "auto"):
+        return
+    host, _, port = str(address).removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise ExecutorUnavailable(
+            f"--address {address!r} is not a Ray address: give HOST:PORT "
+            "(the head node's, from `ray start --head`), ray://HOST:PORT, or "
+            "auto; leave it out for a Ray instance of this run's own.")
+    try:
+        socket.create_connection((host, int(port)),
+                                 timeout=RAY_CONNECT_TIMEOUT_S).close()
+    except OSError as err:
+        raise ExecutorUnavailable(
+            f"--address {address}: nothing answered there within "
+            f"{RAY_CONNECT_TIMEOUT_S} s ({err.strerror or err}). Start the "
+            "cluster (`ray start --head` on the head node) or fix the "
+            "address; nothing ran.") from None
 
 
 @dataclass

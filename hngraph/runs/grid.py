@@ -807,9 +807,17 @@ def _execute(grid, todo, waiting, trained, stage, executor, threads, device,
             else None
         return r, (grid, r, stage, device, threads, SOURCE, loaded)
 
+    tasks = []
+    for r in todo:
+        try:
+            tasks.append(task(r))
+        except InvalidValueError as err:  # an unreadable train stage output
+            def refused(err=err):
+                raise err
+            finish(r, refused)  # named and skipped; the rest are scored
     select_ready()
     try:
-        for r, get in executor.results(run_task, [task(r) for r in todo]):
+        for r, get in executor.results(run_task, tasks):
             finish(r, get)
             select_ready()
     except KeyboardInterrupt:

@@ -36,7 +36,12 @@ from ..constraints import (
     check,
     check_params,
 )
-from ..data.batching import DeviceGraphs, DeviceLoader, check_data
+from ..data.batching import (
+    DeviceGraphs,
+    DeviceLoader,
+    check_data,
+    fingerprint,
+)
 from ..errors import (
     DivergedError,
     InvalidTypeError,
@@ -239,9 +244,15 @@ class ProgressBar(Callback):
 class Checkpoint(Callback):
     """The training state (:func:`save_training_state`) in ``path``, written
     every ``every`` epochs and at the end; at the start, training resumes
-    from it when it exists (with the same settings, else an error says what
-    differs), unless ``restart``. On the CPU a resumed run gives the same
-    result as an uninterrupted one.
+    from it when it exists, unless ``restart``. On the CPU a resumed run
+    gives the same result as an uninterrupted one.
+
+    A resume needs the same settings and the same graphs (the checkpoint
+    records a :func:`~hngraph.data.batching.fingerprint` of them), and at
+    least as many epochs as the checkpoint holds; otherwise it is an error
+    that says what differs. A run that :class:`EarlyStopping` ended is
+    finished when resumed with early stopping again; without, it trains
+    on.
 
     Args:
         path: the checkpoint file (``~`` is the home folder).
@@ -262,11 +273,14 @@ class Checkpoint(Callback):
         done, history = load_training_state(self.path, state.model,
                                             state.optimizer, state.loader,
                                             state.settings)
+        if done > state.epochs:
+            raise InvalidValueError(
+                f"{self.path} holds {done} epochs of training, more than the "
+                f"{state.epochs} asked for, and training cannot go back. Ask "
+                f"for {done} epochs or more, or start over with restart=True "
+                "(hngraph train --restart), which replaces it.")
         history["device"] = state.history["device"]
         history.setdefault("resumed_at", []).append(done)
-        # an early stop of an earlier session no longer ends this run; an
-        # EarlyStopping of this one records its own
-        history.pop("stopped_at", None)
         state.history, state.epoch = history, done
         if state.lead:
             print(f"resuming from epoch {done} of {self.path}",
@@ -536,7 +550,9 @@ def fit(model, dataset, epochs: int = default("epochs"),
     try:
         for c in callbacks:
             c.on_fit_start(state)
-        for epoch in range(state.epoch + 1, epochs + 1):
+        _resumed_stop(state, callbacks)
+        last = state.epoch if state.stop else epochs
+        for epoch in range(state.epoch + 1, last + 1):
             state.epoch = epoch
             for c in callbacks:
                 c.on_epoch_start(state)
@@ -552,6 +568,18 @@ def fit(model, dataset, epochs: int = default("epochs"),
         if run.distributed:
             dist_utils.unwrap(model)
     return state.history
+
+
+def _resumed_stop(state: FitState, callbacks: list[Callback]) -> None:
+    """A resumed run that an :class:`EarlyStopping` ended: with early
+    stopping again it is finished (a rerun does not move the model on);
+    without, it trains on, and its history no longer says it stopped."""
+    if "stopped_at" not in state.history:
+        return
+    if any(isinstance(c, EarlyStopping) for c in callbacks):
+        state.stop = True
+    else:
+        del state.history["stopped_at"]
 
 
 @dataclass
@@ -582,12 +610,12 @@ def _setup(model, dataset, batch_size, lr, seed, device, batching,
     on_device = _batching(dataset, batching) == "device"
     if on_device and not isinstance(dataset, DeviceGraphs):
         dataset = DeviceGraphs(dataset, device)  # checks the graphs
-    elif not on_device:
-        check_data(dataset)
+    graphs = dataset.fingerprint() if on_device else \
+        fingerprint(check_data(dataset))
     loader = train_loader(dataset, batch_size, seed,
                           device if on_device else None, batch_order)
     step = dist_utils.wrap(model, device) if distributed else model.loss
-    settings = {"model": getattr(model, "config", None),
+    settings = {"model": getattr(model, "config", None), "graphs": graphs,
                 "batch_size": batch_size, "lr": lr, "seed": seed,
                 "batch_order": batch_order}
     return _Run(device, loader, step, make_optimizer(model, lr), settings,

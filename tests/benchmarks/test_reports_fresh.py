@@ -52,3 +52,44 @@ def test_benchmarks_readme_lists_every_script():
 def test_every_results_folder_has_its_manifest():
     from manifests import main
     assert main(["--check"]) == 0, "run python benchmarks/manifests.py"
+
+
+def test_the_committed_single_reports_are_their_files_reports(tmp_path,
+                                                              monkeypatch):
+    """SPEED.md, SCALING.md, the molecules' RESULTS.md, and SELECTION.md
+    with selection.csv, regenerated from the committed files beside them."""
+    import shutil
+
+    import infograph_selection
+    import molecules
+    import scaling
+    import speed
+    monkeypatch.chdir(ROOT)
+    results = ROOT / "benchmarks" / "results"
+
+    def same(path: Path, made: str, command: str):
+        assert path.read_text() == made, f"stale: run {command}"
+
+    same(results / "speed" / "SPEED.md", speed.report(results / "speed"),
+         "python benchmarks/speed.py --report-only")
+    same(results / "molecules" / "RESULTS.md",
+         molecules.report(results / "molecules"),
+         "python benchmarks/molecules.py --report-only")
+    shutil.copytree(results / "scaling", tmp_path / "scaling")
+    scaling.report(tmp_path / "scaling")  # it writes its page
+    same(results / "scaling" / "SCALING.md",
+         (tmp_path / "scaling" / "SCALING.md").read_text(),
+         "python benchmarks/scaling.py --report-only")
+    config = "configs/infograph_selection.yaml"
+    grid = GridConfig.from_yaml(config)
+    epochs = Path("benchmarks/results/epochs")
+    same(grid.out_path / "SELECTION.md",
+         infograph_selection.report(grid, config, epochs),
+         "python benchmarks/infograph_selection.py")
+    table = io.StringIO(newline="")
+    csv.writer(table).writerows([infograph_selection.CSV_HEADER,
+                                 *infograph_selection.best_rows(grid,
+                                                                epochs)])
+    with open(grid.out_path / "selection.csv", newline="") as f:
+        assert f.read() == table.getvalue(), \
+            "stale: run python benchmarks/infograph_selection.py"
