@@ -53,6 +53,10 @@ from .errors import (
     PathError,
 )
 
+#: tau+'s default for each objective: 0.5 for InfoGraph's (the verdict
+#: grid's), 0.1 for two views (the two-view grid's and the guide's).
+TAU_PLUS_DEFAULTS = {"jsd": 0.5, "infonce": 0.1}
+
 
 def setting(default, constraint: Constraint, help: str, hint: str = ""):
     """A :class:`TrainConfig` field: its default, what it accepts, its
@@ -104,10 +108,11 @@ class TrainConfig:
         1.0, BETA, "hardness; 0 = uniform negatives",
         "beta=0 weights all negatives equally; larger values favour harder "
         "negatives.")
-    tau_plus: float = setting(
-        0.5, TAU_PLUS, "false-negative prior; 0 = no "
-        "debiasing", "It is the prior probability that a negative from the "
-        "batch shares the anchor's class; use 0 for no debiasing.")
+    tau_plus: float | None = setting(
+        None, Nullable(TAU_PLUS), "false-negative prior; 0 = no debiasing; "
+        "null = the objective's default, 0.5 for jsd and 0.1 for infonce",
+        "It is the prior probability that a negative from the batch shares "
+        "the anchor's class; use 0 for no debiasing.")
     reweight: str = setting(
         "paper", REWEIGHT,
         "paper: the derivation of Robinson et al.; hcl-code: the formula of "
@@ -174,6 +179,8 @@ class TrainConfig:
         for f in fields(self):
             setattr(self, f.name, check_setting(
                 f.name, getattr(self, f.name), f"config key {f.name!r}"))
+        if self.tau_plus is None:
+            self.tau_plus = TAU_PLUS_DEFAULTS[self.objective]
         for name in OBJECTIVE_ONLY[_other(self.objective)]:
             if getattr(self, name) != _FIELDS[name].default:
                 raise InvalidValueError(

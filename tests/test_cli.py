@@ -61,7 +61,7 @@ def test_bad_config_rejected(tmp_path, run_cli):
     assert "'epochs' must be an integer in [0, 1000000), got 'ten'" in out.stderr
     out = run_cli("train", "--tau-plus", "1.0", cwd=tmp_path)
     assert out.returncode == 2
-    assert "--tau-plus must be a finite number in [0, 1), got 1.0" in out.stderr
+    assert "--tau-plus must be a finite number in [0, 1) or null, got 1.0" in out.stderr
 
 
 def test_version_and_missing_dataset(tmp_path, capsys):
@@ -137,6 +137,7 @@ def test_help_answers_without_torch(tmp_path):
         cwd=tmp_path, timeout=60)
     assert out.stdout.strip().endswith("False")
     assert "(default: 200)" in out.stdout and "one-hot degree" in out.stdout
+    assert "0.5 for jsd and 0.1 for infonce" in " ".join(out.stdout.split())
 
 
 @pytest.mark.slow

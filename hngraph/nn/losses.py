@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
-from ..config import default
+from ..config import TAU_PLUS_DEFAULTS, default
 from ..constraints import (
     BETA,
     CHUNK_SIZE,
@@ -313,7 +313,7 @@ def _negative_term(node_emb: Tensor, graph_emb: Tensor, batch: Tensor,
 
 def jsd_local_global(node_emb: Tensor, graph_emb: Tensor, batch: Tensor,
                      beta: float = default("beta"),
-                     tau_plus: float = default("tau_plus"),
+                     tau_plus: float = TAU_PLUS_DEFAULTS["jsd"],
                      reweight: str = default("reweight"),
                      chunk_size: int | None = default("chunk_size"),
                      distributed: bool = False, validate: bool = True
@@ -448,7 +448,7 @@ def _jsd_core(node_emb: Tensor, graph_emb: Tensor, batch: Tensor,
 
 
 def hard_infonce(z1: Tensor, z2: Tensor, beta: float = default("beta"),
-                 tau_plus: float = default("tau_plus"),
+                 tau_plus: float = TAU_PLUS_DEFAULTS["infonce"],
                  temperature: float = default("temperature"),
                  reweight: str = default("reweight"), distributed: bool = False,
                  validate: bool = True) -> Tensor:
@@ -578,7 +578,7 @@ class JSDLocalGlobalLoss(nn.Module):
     """
 
     def __init__(self, beta: float = default("beta"),
-                 tau_plus: float = default("tau_plus"),
+                 tau_plus: float = TAU_PLUS_DEFAULTS["jsd"],
                  reweight: str = default("reweight"),
                  chunk_size: int | None = default("chunk_size")):
         super().__init__()
@@ -618,7 +618,7 @@ class HardInfoNCELoss(nn.Module):
     """
 
     def __init__(self, beta: float = default("beta"),
-                 tau_plus: float = default("tau_plus"),
+                 tau_plus: float = TAU_PLUS_DEFAULTS["infonce"],
                  temperature: float = default("temperature"),
                  reweight: str = default("reweight")):
         super().__init__()

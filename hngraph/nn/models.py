@@ -25,7 +25,7 @@ from torch import Tensor, nn
 from torch_geometric.data import Batch
 from torch_geometric.nn import global_add_pool
 
-from ..config import default, user_path
+from ..config import TAU_PLUS_DEFAULTS, default, user_path
 from ..constraints import (
     AUGMENTATION,
     BETA,
@@ -308,7 +308,7 @@ class InfoGraph(GraphModel):
                  hidden: int = default("hidden"),
                  layers: int = default("layers"),
                  beta: float = default("beta"),
-                 tau_plus: float = default("tau_plus"),
+                 tau_plus: float = TAU_PLUS_DEFAULTS["jsd"],
                  reweight: str = default("reweight"),
                  prior: bool = default("prior"),
                  gamma: float = default("gamma"),
@@ -373,7 +373,7 @@ class GraphCL(GraphModel):
                  hidden: int = default("hidden"),
                  layers: int = default("layers"),
                  beta: float = default("beta"),
-                 tau_plus: float = default("tau_plus"),
+                 tau_plus: float = TAU_PLUS_DEFAULTS["infonce"],
                  temperature: float = default("temperature"),
                  reweight: str = default("reweight"),
                  aug1: str = default("aug1"), aug2: str = default("aug2"),
