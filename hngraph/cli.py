@@ -211,6 +211,11 @@ def _embed_parser(sub) -> None:
                    "is added when missing)")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--device", default="cpu")
+    p.add_argument("--encoder", metavar="MODULE:CALLABLE",
+                   help="for a model built on your own encoder: the class "
+                   "(or a function) that builds a new one with no "
+                   "arguments, for example my_encoders:MyGIN (default: the "
+                   "class the model file records)")
     p.add_argument("--node-attrs", nargs="+", metavar="NAME",
                    help="networkx inputs: the node attributes that make the "
                    "node features, in order (default: every attribute all "
@@ -222,6 +227,7 @@ def _embed(args) -> int:
 
     from .distributed import resolve_device
     from .eval.embedding import EMBED_PARAMS, embed, graph_files, read_graphs
+    from .nn.models import load_model
     from .results import atomic_write_npy, atomic_write_text
     start = time.perf_counter()
     try:  # every flag first: a device that is not here is not the file's
@@ -250,6 +256,8 @@ def _embed(args) -> int:
                 raise UsageError(
                     f"--out {args.out} would write {written}, which is "
                     f"{flag}: the input would be lost. Give another --out.")
+    if args.encoder is not None:
+        model = load_model(model, device, encoder=_encoder(args.encoder))
     graphs = read_graphs(source)
     emb = embed(model, graphs, args.batch_size, device, args.node_attrs)
     atomic_write_npy(out, emb)
@@ -261,6 +269,26 @@ def _embed(args) -> int:
     print(f"embedded {emb.shape[0]} graphs (dim {emb.shape[1]}) in "
           f"{time.perf_counter() - start:.2f} s -> {out}{rows}")
     return 0
+
+
+def _encoder(spec: str):
+    """The encoder that ``--encoder MODULE:CALLABLE`` builds."""
+    import torch
+
+    from .plugins import load_object
+    try:
+        built = load_object(spec, "--encoder")()
+    except HngraphError as err:
+        raise UsageError(err) from err
+    except TypeError as err:
+        raise UsageError(f"--encoder {spec!r}: calling it with no arguments "
+                         f"failed ({err}); name a class or function that "
+                         "builds the encoder with no arguments.") from err
+    if not isinstance(built, torch.nn.Module):
+        raise UsageError(f"--encoder {spec!r} built a {type(built).__name__}, "
+                         "not a torch module; name the encoder's class or a "
+                         "function that returns one.")
+    return built
 
 
 def _grid_parser(sub) -> None:

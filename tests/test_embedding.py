@@ -206,3 +206,95 @@ def test_embed_after_fit_uses_the_recipe_fit_gave_the_model(data_root):
     got = embed(model, graphs)
     expected = embed(model.encoder, list(ds[:8]))
     assert np.allclose(got, expected, atol=1e-5)
+
+
+ENCODER_MODULE = '''
+from torch_geometric.nn.models import GIN
+
+
+class TinyGIN(GIN):
+    def __init__(self):
+        super().__init__(DIM, 8, num_layers=2)
+
+
+def wide():
+    return GIN(DIM, 16, num_layers=2)
+'''
+
+
+def test_embed_rebuilds_ones_own_encoder_by_its_import_path(tmp_path):
+    """A model on the user's own encoder: the model file records the
+    encoder's import path, and `hngraph embed` (the installed command, run
+    from the folder holding the module) rebuilds it, or takes --encoder."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from hngraph.plugins import load_object
+    _, graphs, datas = trained_degree_model(tmp_path)
+    recipe = fit_feature_recipe(datas, "degree")
+    name = f"own_encoders_{tmp_path.name.replace('-', '_')}"
+    (tmp_path / f"{name}.py").write_text(ENCODER_MODULE.replace(
+        "DIM", str(recipe["dim"])))
+    sys.path.insert(0, str(tmp_path))
+    try:
+        encoder = load_object(f"{name}:TinyGIN", "test")()
+    finally:
+        sys.path.remove(str(tmp_path))
+    seed_everything(0)
+    model = InfoGraph(encoder)
+    model.feature_recipe = recipe
+    model.save(tmp_path / "own.pt")
+    expected = embed(model, graphs)
+    with open(tmp_path / "g.pkl", "wb") as f:
+        pickle.dump(graphs, f)
+    hngraph = Path(sys.executable).parent / "hngraph"
+
+    def run(*flags):
+        return subprocess.run([str(hngraph), "embed", "--model", "own.pt",
+                               "--input", "g.pkl", *flags],
+                              capture_output=True, text=True, cwd=tmp_path,
+                              timeout=300)
+
+    done = run("--out", "a.npy")  # the class the file records
+    assert done.returncode == 0, done.stderr
+    assert np.allclose(np.load(tmp_path / "a.npy"), expected, atol=1e-5)
+    done = run("--out", "b.npy", "--encoder", f"{name}:wide")
+    assert done.returncode == 1, done.stderr
+    assert "its weights do not fit the TinyGIN encoder given" in done.stderr
+    assert not (tmp_path / "b.npy").exists()
+
+
+def test_encoder_flag_builds_the_encoder_and_names_a_bad_path(tmp_path,
+                                                              run_cli):
+    _, graphs, datas = trained_degree_model(tmp_path)
+    recipe = fit_feature_recipe(datas, "degree")
+    name = f"own_flag_{tmp_path.name.replace('-', '_')}"
+    (tmp_path / f"{name}.py").write_text(ENCODER_MODULE.replace(
+        "DIM", str(recipe["dim"])) + "\n\nNOT_A_MODULE = 3\n")
+    from torch_geometric.nn.models import GIN
+    seed_everything(0)
+    model = InfoGraph(GIN(recipe["dim"], 8, num_layers=2))
+    model.feature_recipe = recipe
+    model.save(tmp_path / "own.pt")
+    expected = embed(model, graphs)
+    with open(tmp_path / "g.pkl", "wb") as f:
+        pickle.dump(graphs, f)
+
+    def run(*flags):
+        return run_cli("embed", "--model", "own.pt", "--input", "g.pkl",
+                       *flags, cwd=tmp_path)
+
+    done = run("--out", "b.npy", "--encoder", f"{name}:TinyGIN")
+    assert done.returncode == 0, done.stderr
+    assert np.allclose(np.load(tmp_path / "b.npy"), expected, atol=1e-5)
+    for spec, words in (
+            (f"{name}.TinyGIN", "is not an import path: write module:name"),
+            ("no_such_module_x:Y", "module 'no_such_module_x' cannot be "
+             "imported"),
+            (f"{name}:Nope", f"module {name!r} has no 'Nope'"),
+            (f"{name}:NOT_A_MODULE", "calling it with no arguments failed")):
+        done = run("--out", "d.npy", "--encoder", spec)
+        assert done.returncode == 2, done.stderr
+        assert f"--encoder {spec!r}" in done.stderr and words in done.stderr
+    assert not (tmp_path / "d.npy").exists()

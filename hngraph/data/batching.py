@@ -242,4 +242,4 @@ class DeviceLoader:
 
 
 #: The public names (the API reference lists these).
-__all__ = ["DeviceGraphs", "DeviceLoader"]
+__all__ = ["DeviceGraphs", "DeviceLoader", "fingerprint"]

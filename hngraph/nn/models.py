@@ -54,7 +54,9 @@ from ..errors import (
     InvalidTypeError,
     InvalidValueError,
     MissingFileError,
+    describe,
 )
+from ..plugins import import_path, load_object
 from ..results import atomic_torch_save
 from .encoders import GINEncoder
 from .losses import HardInfoNCELoss, JSDLocalGlobalLoss
@@ -226,6 +228,8 @@ class GraphModel(nn.Module):
         atomic_torch_save({"format": CHECKPOINT_FORMAT,
                            "class": type(self).__name__,
                            "config": self.config,
+                           "encoder_path": None if self.own_encoder else
+                           import_path(type(self.encoder)),
                            "feature_recipe": self.feature_recipe,
                            "state_dict": self.state_dict()}, path)
 
@@ -234,8 +238,10 @@ class GraphModel(nn.Module):
              encoder: nn.Module | None = None):
         """A model saved by :meth:`save`, in eval mode. A model built on an
         encoder module is restored into ``encoder``, a new module of the
-        same architecture (only its code can build one). Weights that are
-        not finite are refused, naming the file."""
+        same architecture; left out, the encoder's class is imported from
+        the path the file records (``module:qualname``) and built with no
+        arguments, where it can be. Weights that are not finite are
+        refused, naming the file."""
         check_params(LOAD_PARAMS, {"map_location": map_location,
                                    "encoder": encoder})
         ckpt = _read_model_file(path, map_location)
@@ -254,15 +260,21 @@ class GraphModel(nn.Module):
                                     f"{ckpt['class']}.load or hngraph.load_model.")
         config = dict(ckpt["config"])
         name = config.pop("encoder", None)
-        if (name is None) != (encoder is None):
+        if name is None and encoder is not None:
             raise InvalidValueError(
-                f"{path} holds a model of a {name} encoder: pass encoder=, a "
-                f"new {name} of the same architecture." if name else
                 f"{path} holds a model of the default GIN encoder, which it "
                 "builds itself: leave encoder out.")
+        if name is not None and encoder is None:
+            encoder = _rebuilt_encoder(path, name, ckpt.get("encoder_path"))
         first = encoder if name else config.pop("in_dim")
         model = MODELS[ckpt["class"]](first, **config)
-        model.load_state_dict(ckpt["state_dict"])
+        try:
+            model.load_state_dict(ckpt["state_dict"])
+        except RuntimeError as err:  # an encoder of another architecture
+            raise InvalidValueError(
+                f"{path}: its weights do not fit the {name} encoder given "
+                f"({str(err).splitlines()[-1].strip()}); give a new {name} "
+                "of the architecture the model was trained with.") from None
         model.feature_recipe = ckpt["feature_recipe"]
         return model.eval()
 
@@ -440,6 +452,29 @@ def load_model(path: str | os.PathLike, map_location="cpu",
     """Any hngraph model saved with ``model.save(path)`` (see
     :meth:`GraphModel.load` for ``encoder``)."""
     return GraphModel.load(path, map_location, encoder)
+
+
+def _rebuilt_encoder(path, name: str, spec: str | None) -> nn.Module:
+    """A new encoder of the class a model file records (``spec``, its
+    import path), built with no arguments; the error says how to give one
+    where that cannot be done."""
+    how = (f"pass encoder=, a new {name} of the same architecture (Python), "
+           "or --encoder MODULE:CALLABLE, a class or function that builds "
+           "one with no arguments (hngraph embed).")
+    if spec is None:
+        raise InvalidValueError(f"{path} holds a model of a {name} encoder, "
+                                f"whose class it cannot import: {how}")
+    try:
+        built = load_object(spec, "the model file's encoder")()
+    except (HngraphError, TypeError) as err:
+        raise InvalidValueError(
+            f"{path} holds a model of a {name} encoder ({spec}), which "
+            f"cannot be built here with no arguments ({describe(err)}): "
+            f"{how}") from None
+    if not isinstance(built, nn.Module):
+        raise InvalidValueError(f"{spec}() gave a {type(built).__name__}, "
+                                f"not an encoder module: {how}")
+    return built
 
 
 def _read_model_file(path, map_location) -> dict:
