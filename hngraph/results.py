@@ -211,13 +211,16 @@ def _fraction(value) -> bool:
 
 class Source(NamedTuple):
     """Which hngraph code a process runs: ``commit``, the full commit id of
-    its git checkout (``"hngraph <version>"`` outside one), and ``diff``,
-    the SHA-256 of its uncommitted changes to tracked files other than the
-    result files (``git diff HEAD``, ``benchmarks/results`` left out), or
-    ``None`` when there are none."""
+    its git checkout (``"hngraph <version>"`` for an installed release,
+    outside any checkout); ``diff``, the SHA-256 of a checkout's uncommitted
+    changes to tracked files other than the result files (``git diff
+    HEAD``, ``benchmarks/results`` left out), or ``None`` when there are
+    none; and ``files``, for an installed release, the SHA-256 of its
+    installed files (:func:`installed_files_hash`)."""
 
     commit: str
     diff: str | None = None
+    files: str | None = None
 
     @property
     def label(self) -> str:
@@ -226,9 +229,42 @@ class Source(NamedTuple):
 
     @property
     def clean(self) -> bool:
-        """Whether this is a commit that can be checked out and rebuilt."""
-        return self.diff is None and re.fullmatch(r"[0-9a-f]{40}",
-                                                  self.commit) is not None
+        """Whether the code can be had again exactly: a commit without
+        uncommitted changes, or an installed release whose files' hash is
+        recorded (the same version, installed again, gives the same hash;
+        an edited installed file does not)."""
+        if self.diff is not None:
+            return False
+        if re.fullmatch(r"[0-9a-f]{40}", self.commit):
+            return True
+        return RELEASE.fullmatch(self.commit) is not None and \
+            self.files is not None
+
+    @property
+    def why_not_clean(self) -> str:
+        """Why :attr:`clean` is false, in words."""
+        if self.diff is not None:
+            return "results from a commit with uncommitted changes"
+        if RELEASE.fullmatch(self.commit):
+            return ("results from an installed hngraph that recorded no "
+                    "hash of its files")
+        return f"results of no known commit ({self.commit or 'none'})"
+
+
+#: The ``commit`` an installed release records.
+RELEASE = re.compile(r"hngraph \S+")
+
+
+def installed_files_hash(package: Path | None = None) -> str:
+    """The SHA-256 of an installed hngraph's files: every ``.py`` file of
+    the package, by its path inside the package and its bytes, in sorted
+    order (compiled caches left out)."""
+    package = package or Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 def read_source() -> Source:
@@ -247,7 +283,7 @@ def read_source() -> Source:
             return Source(head, hashlib.sha256(diff.encode()).hexdigest()
                           if diff else None)
     from . import __version__
-    return Source(f"hngraph {__version__}")
+    return Source(f"hngraph {__version__}", files=installed_files_hash())
 
 
 def _git(args: list[str], where: Path) -> str | None:
@@ -289,10 +325,12 @@ def versions() -> dict:
 def provenance(device: str | torch.device = "cpu") -> dict:
     """What every result file records of where it comes from: ``commit``
     (:func:`git_commit`), ``source_diff`` (the hash of the uncommitted
-    changes, :class:`Source`), ``versions``, ``machine``
+    changes, :class:`Source`), ``source_files`` (an installed release's
+    files' hash), ``versions``, ``machine``
     (:func:`machine_info`) and ``finished``, the time it was written
     (UTC)."""
     return {"commit": git_commit(), "source_diff": SOURCE.diff,
+            "source_files": SOURCE.files,
             "versions": versions(),
             "machine": machine_info(device),
             "finished": datetime.now(timezone.utc).isoformat(

@@ -51,11 +51,41 @@ def test_installed_copy_does_not_take_the_working_directory_commit(
     for cmd in (["init", "-q"], ["-c", "user.email=a@b", "-c", "user.name=a",
                                  "commit", "-q", "--allow-empty", "-m", "x"]):
         subprocess.run(["git", *cmd], cwd=other, check=True)
-    out = subprocess.run(
-        [sys.executable, "-c", "from hngraph.results import git_commit; "
-         "print(git_commit())"], cwd=other, capture_output=True, text=True,
-        env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"}, check=True)
-    assert out.stdout.strip().startswith("hngraph ")
+    code = ("from hngraph.results import SOURCE, installed_files_hash; "
+            "print(SOURCE.commit.replace(' ', '_'), SOURCE.files, "
+            "SOURCE.clean, installed_files_hash())")
+
+    def source():
+        return subprocess.run(
+            [sys.executable, "-c", code], cwd=other, capture_output=True,
+            text=True, env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"},
+            check=True).stdout.split()
+
+    commit, files, clean, by_hand = source()
+    assert commit.startswith("hngraph_") and clean == "True"
+    assert files == by_hand and len(files) == 64
+    # the same files give the same hash; an edited file, another
+    assert source()[1] == files
+    edited = site / "hngraph" / "cli.py"
+    edited.write_text(edited.read_text() + "\n# edited\n")
+    assert source()[1] != files
+
+
+def test_a_release_counts_as_clean_only_with_its_files_hash():
+    """The rule of docs/reproducibility.md: results of an installed release
+    count as one clean source when they record the hash of its files."""
+    from hngraph.runs.grid import origin
+
+    release = {"commit": "hngraph 0.1.0", "source_diff": None,
+               "source_files": "f" * 64}
+    assert origin(release).clean
+    bare = {**release, "source_files": None}
+    assert not origin(bare).clean
+    assert "recorded no hash of its files" in origin(bare).why_not_clean
+    dirty = {"commit": "a" * 40 + "-dirty", "source_diff": "d" * 64}
+    assert "uncommitted changes" in origin(dirty).why_not_clean
+    assert origin({"commit": "a" * 40, "source_diff": None}).clean
+    assert origin(release) != origin({**release, "source_files": "e" * 64})
 
 
 

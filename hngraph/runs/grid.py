@@ -525,7 +525,8 @@ def origin(result: dict) -> Source:
     """The :class:`~hngraph.results.Source` a result file records."""
     commit = result.get("commit", "")
     return Source(commit.removesuffix("-dirty"), result.get(
-        "source_diff", "unknown" if commit.endswith("-dirty") else None))
+        "source_diff", "unknown" if commit.endswith("-dirty") else None),
+        result.get("source_files"))
 
 
 def counted(grid: GridConfig, done: set[Run], results: ResultFiles,

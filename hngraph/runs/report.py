@@ -302,8 +302,8 @@ def status(grid: GridConfig, runs: dict) -> dict:
                       f"{len(grid.seeds)} seeds")
         elif len(commits) > 1:
             out[d] = f"results from {len(commits)} commits"
-        elif not commits.pop().clean:
-            out[d] = "results from a commit with uncommitted changes"
+        elif not (source := commits.pop()).clean:
+            out[d] = source.why_not_clean
         else:
             out[d] = None
     return out
