@@ -541,3 +541,35 @@ def test_a_result_file_that_contradicts_itself_is_left_out(tmp_path):
         "file(s), pick_seed0.json (D)" in text
     assert "- accuracy_mean 0.771000 is not the mean of its fold accuracies " \
         "(0.721000): 1 file(s), hard_seed1.json (D)" in text
+
+
+def test_the_paired_plot_gives_each_panel_its_scale_and_a_legend(
+        tmp_path, monkeypatch):
+    """RESULTS.png: one panel per dataset with its own x range, the
+    untrained floors hollow and last, and a legend for the colours."""
+    from hngraph.runs import report as rep
+
+    figures = []
+    monkeypatch.setattr(rep, "_save", lambda fig, path: figures.append(fig)
+                        or [path])
+
+    def c(mean, verdict="inconclusive"):
+        return {"mean": mean, "low": mean - 0.5, "high": mean + 0.5,
+                "verdict": verdict}
+
+    found = {"A": {"cell": c(0.2), "untrained": c(-8.0, "worse")},
+             "B": {"cell": c(1.5, "better"), "untrained": c(0.1)}}
+    rep.write_plot(tmp_path / "p.png", found, ["untrained", "cell"],
+                   frozenset({"untrained"}))
+    fig = figures[0]
+    a, b = [ax for ax in fig.axes if ax.get_visible()]
+    assert a.get_xlim()[0] < -8 and b.get_xlim()[0] > -1  # own scales
+    assert [t.get_text() for t in a.get_yticklabels()] == ["cell",
+                                                           "untrained"]
+    (legend,) = fig.legends
+    assert [t.get_text() for t in legend.get_texts()] == [
+        "better", "worse", "neither (equivalent or inconclusive)",
+        "untrained encoder"]
+    hollow = [line for line in a.get_lines()
+              if line.get_markerfacecolor() == "white"]
+    assert len(hollow) == 1 and hollow[0].get_xdata()[0] == -8.0

@@ -1026,29 +1026,60 @@ def _pyplot():
     return plt
 
 
-def write_plot(path: Path, found: dict, order: list[str]) -> list[Path]:
-    """One panel per dataset, on one x-axis: each cell's paired difference
-    and its 95% interval (the untrained floor among them)."""
+#: The colour of each verdict in the figures (any other verdict: grey).
+VERDICT_COLOURS = {"better": "tab:green", "worse": "tab:red"}
+
+
+def write_plot(path: Path, found: dict, order: list[str],
+               floors: frozenset = frozenset()) -> list[Path]:
+    """One panel per dataset, up to 3 a row, each with its own x-axis:
+    each cell's paired difference and its 95% interval, coloured by its
+    verdict (a legend says how); the untrained ``floors`` hollow, below a
+    dotted line, apart from the trained cells."""
+    import math
+
+    from matplotlib.lines import Line2D
+
     plt = _pyplot()
     datasets = list(found)
-    fig, axes = plt.subplots(len(datasets), 1, squeeze=False, sharex=True,
-                             figsize=(7, 0.32 * len(order) * len(datasets)
-                                      + 0.6 * len(datasets)))
-    for ax, d in zip(axes[:, 0], datasets, strict=True):
+    order = [n for n in order if n not in floors] + [
+        n for n in order if n in floors]
+    cols = min(3, len(datasets))
+    rows = math.ceil(len(datasets) / cols)
+    fig, axes = plt.subplots(rows, cols, squeeze=False, sharey=True,
+                             figsize=(4.2 * cols + 1.6,
+                                      (0.3 * len(order) + 0.9) * rows + 0.6))
+    for ax, d in zip(list(axes.flat)[:len(datasets)], datasets, strict=True):
         for n in [n for n in order if n in found[d]]:
             x = found[d][n]
-            colour = {"better": "tab:green", "worse": "tab:red"}.get(
-                x["verdict"], "tab:grey")
+            colour = VERDICT_COLOURS.get(x["verdict"], "tab:grey")
             ax.errorbar(x["mean"], order.index(n), fmt="o", color=colour,
-                        capsize=3, xerr=[[x["mean"] - x["low"]],
-                                         [x["high"] - x["mean"]]])
+                        mfc="white" if n in floors else colour, capsize=3,
+                        xerr=[[x["mean"] - x["low"]],
+                              [x["high"] - x["mean"]]])
         ax.axvline(0, color="k", lw=0.8)
+        if floors and len(floors) < len(order):
+            ax.axhline(len(order) - len(floors) - 0.5, color="0.5", lw=0.8,
+                       ls=":")
         ax.set_yticks(range(len(order)), order)
         ax.set_ylim(len(order) - 0.5, -0.5)
         ax.set_title(d, fontsize=10)
-    axes[-1, 0].set_xlabel("paired difference against the baseline "
-                           "(accuracy points, 95% CI)")
-    fig.tight_layout()
+        ax.tick_params(labelsize=8)
+    for ax in list(axes.flat)[len(datasets):]:
+        ax.set_visible(False)
+    handles = [Line2D([], [], marker="o", ls="", color=c, label=words)
+               for words, c in (("better", VERDICT_COLOURS["better"]),
+                                ("worse", VERDICT_COLOURS["worse"]),
+                                ("neither (equivalent or inconclusive)",
+                                 "tab:grey"))]
+    if floors:
+        handles.append(Line2D([], [], marker="o", ls="", color="k",
+                              mfc="white", label="untrained encoder"))
+    fig.supxlabel("paired difference against the baseline (accuracy "
+                  "points, 95% CI); each panel its own scale", fontsize=9)
+    fig.legend(handles=handles, loc="upper center", ncol=len(handles),
+               fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))
     paths = _save(fig, path)
     plt.close(fig)
     return paths
@@ -1178,7 +1209,10 @@ def write_report(grid: GridConfig, command: str) -> list[Path]:
                                             rep.found.values())]
     if not order:  # no cell has a partner with runs: nothing to plot
         return paths
-    paths += write_plot(out / f"{grid.report}.png", rep.found, order)
+    floors = frozenset(n for n in grid.cells if grid.train_config(
+        grid.datasets[0], n, grid.seeds[0]).epochs == 0)
+    paths += write_plot(out / f"{grid.report}.png", rep.found, order,
+                        floors)
     paths += write_forest(out / f"{stems['forest']}.png", grid, rep.found,
                           rep.pools, status(grid, runs))
     if rep.fits:
