@@ -70,8 +70,12 @@ def test_feature_recipes_by_hand():
 
     small = fit_feature_recipe([star(3), star(2)], "auto")
     assert small == {"kind": "onehot_degree", "max_degree": 3, "dim": 4}
-    x = apply_feature_recipe(star(5), small).x  # degree 5 clamps to bin 3
+    x = apply_feature_recipe(star(3), small).x
     assert x.tolist()[0] == [0, 0, 0, 1] and x.tolist()[1] == [0, 1, 0, 0]
+    # degree 5 has no bin: the node is named, never put in the last bin
+    with pytest.raises(ValueError, match=r"node 0 has degree 5, above the 3 "
+                       "of the graphs the model was trained on"):
+        apply_feature_recipe(star(5), small)
     big = fit_feature_recipe([star(1000)], "degree")
     assert big["kind"] == "normalized_degree"
     degs = torch.tensor([1000.0] + [1.0] * 1000)

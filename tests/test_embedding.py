@@ -174,7 +174,7 @@ def test_integer_node_labels_are_encoded_by_the_saved_vocabulary(data_root):
     assert np.allclose(embed(model, graphs), embed(model, [ds[0], ds[1]]),
                        atol=1e-6)
     graphs[1].nodes[0]["label"] = 4
-    with pytest.raises(ValueError, match=r"graph 1: node label 4 was not "
+    with pytest.raises(ValueError, match=r"graph 1: node 0: label 4 was not "
                        r"among the labels at training time \(1..3\)"):
         embed(model, graphs)
     graphs[1].nodes[0]["label"] = 1.5

@@ -224,17 +224,26 @@ def test_edited_raw_file_gets_a_new_cache(data_root, tmp_path):
     assert torch.equal(after, swapped) and not torch.equal(after, before)
 
 
-def test_labels_too_wide_to_one_hot_are_refused(data_root, tmp_path):
-    # 12 graphs of MUTAG, about 200 nodes: a node label of 10^6 would one-hot
-    # encode into 200 x 10^6 entries, past MAX_ONE_HOT (it was a MemoryError
-    # of terabytes); the file, its range and the fix are named instead.
-    from hngraph.data.tu_files import MAX_ONE_HOT
+def test_labels_too_wide_to_one_hot_are_refused(data_root, tmp_path,
+                                                monkeypatch):
+    # A node label of 10^6 among 0..6 would one-hot encode into 10^6
+    # columns no node uses (it was a MemoryError of terabytes): the file,
+    # the line, the gap and the fix are named instead.
+    from hngraph.data import tu_files
     raw = subset(data_root, "labelled", tmp_path / "data")
     path = raw_path(raw, "MUTAG", "node_labels")
     lines = path.read_text().splitlines()
-    assert len(lines) * 10 ** 6 > MAX_ONE_HOT
-    lines[3] = str(10 ** 6)
+    for value in (10 ** 6, 150):
+        lines[3] = str(value)
+        path.write_text("\n".join(lines) + "\n")
+        with pytest.raises(RawFileError, match=(
+                rf"MUTAG_node_labels.txt, line 4: label {value} is far "
+                r"beyond the others \(none between 3 and it.*Renumber")):
+            load_tudataset("MUTAG", root=tmp_path / "data",
+                           cache=tmp_path / "c")
+    lines[3] = "103"  # a gap of 100 from 3: allowed, past a smaller budget
     path.write_text("\n".join(lines) + "\n")
+    monkeypatch.setattr(tu_files, "MAX_ONE_HOT", 1000)
     with pytest.raises(RawFileError, match=r"MUTAG_node_labels.txt holds "
-                       r"labels from \[0\] to \[1000000\].*Renumber"):
+                       r"labels from \[0\] to \[103\].*Renumber"):
         load_tudataset("MUTAG", root=tmp_path / "data", cache=tmp_path / "c")

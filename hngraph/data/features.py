@@ -154,7 +154,8 @@ class NodeLabels(FeatureTransform):
         bad = (index < 0) | (index >= len(vocab))
         if bad.any():
             raise InvalidValueError(
-                f"node label {int(labels[bad][0])} was not among the labels "
+                f"node {int(bad.nonzero()[0])}: label {int(labels[bad][0])} "
+                "was not among the labels "
                 f"at training time ({vocab[0]}..{vocab[-1]}); give labels "
                 "of that range, or one-hot rows of "
                 f"{len(vocab)} features.")
@@ -178,9 +179,8 @@ class ConstantFeature(FeatureTransform):
 
 class OneHotDegree(FeatureTransform):
     """One-hot out-degree in ``dim = max_degree + 1`` bins; a degree above
-    ``max_degree`` (a graph not seen when the recipe was fitted) falls into
-    the last bin (PyG's :class:`~torch_geometric.transforms.OneHotDegree`
-    raises there instead)."""
+    ``max_degree`` (in a graph not seen when the recipe was fitted) has no
+    bin, and is an error that names the node."""
 
     kind = "onehot_degree"
 
@@ -189,8 +189,15 @@ class OneHotDegree(FeatureTransform):
 
     def features(self, data):
         deg = degree(data.edge_index[0], data.num_nodes).long()
-        return F.one_hot(deg.clamp_max(self.params["max_degree"]),
-                         self.params["dim"]).float()
+        high = self.params["max_degree"]
+        if deg.numel() and int(deg.max()) > high:
+            node = int((deg > high).nonzero()[0])
+            raise InvalidValueError(
+                f"node {node} has degree {int(deg[node])}, above the "
+                f"{high} of the graphs the model was trained on, so the "
+                "model has no feature for it. Embed graphs of degree "
+                f"<= {high}, or train on graphs that reach such degrees.")
+        return F.one_hot(deg, self.params["dim"]).float()
 
 
 class NormalizedDegree(FeatureTransform):

@@ -47,6 +47,10 @@ KINDS = {
 REQUIRED = ("A", "graph_indicator", "graph_labels")
 #: The most entries (lines x columns) a label file's one-hot block may have.
 MAX_ONE_HOT = 2 ** 26
+#: The widest gap between two label values that occur in a label file's
+#: column (the TU datasets' largest is 3, in DD); a wider one is refused as
+#: a likely typo, whose one-hot columns no node would use.
+MAX_LABEL_GAP = 100
 _FIX = "Restore the file from the TU collection."
 
 
@@ -256,6 +260,18 @@ def _one_hot_columns(table: Table) -> torch.Tensor:
     """Each label column one-hot encoded from its smallest value, side by
     side; refused beyond :data:`MAX_ONE_HOT` entries."""
     values = table.values
+    for c in range(values.shape[1]):
+        seen = np.unique(values[:, c])
+        gaps = np.diff(seen)
+        if gaps.size and gaps.max() > MAX_LABEL_GAP:
+            after = seen[int(gaps.argmax()) + 1]
+            row = int(np.flatnonzero(values[:, c] == after)[0])
+            raise RawFileError(
+                f"{table.where(row)}: label {int(after)} is far beyond the "
+                f"others (none between {int(seen[gaps.argmax()])} and it, a "
+                f"gap of {int(gaps.max())} > {MAX_LABEL_GAP}): one-hot "
+                "encoded, every value between would be a column no node "
+                f"uses. Is it a typo? Renumber the labels without gaps. {_FIX}")
     low, high = values.min(0), values.max(0)
     width = int((high.astype(float) - low + 1).sum())
     if width * len(values) > MAX_ONE_HOT:
