@@ -1,4 +1,5 @@
 import math
+import re
 
 import numpy as np
 import pytest
@@ -182,3 +183,34 @@ def test_a_model_file_with_nan_weights_is_refused(tmp_path):
     with pytest.raises(InvalidValueError, match=r"m\.pt holds weights that "
                        r"are not finite \(NaN or inf\) in \['encoder\."):
         load_model(tmp_path / "m.pt")
+
+
+def test_an_encoder_that_breaks_its_contract_is_named_on_its_first_output():
+    from torch_geometric.nn.models import GCN
+
+    x, edges = torch.randn(5, 3), torch.tensor([[0, 1, 2, 3], [1, 2, 3, 4]])
+
+    class Pair(GCN):  # returns (embeddings, something)
+        def forward(self, x, edge_index):
+            return super().forward(x, edge_index), None
+
+    class Narrow(GCN):  # says 8 wide, returns 4 columns
+        def forward(self, x, edge_index):
+            return super().forward(x, edge_index)[:, :4]
+
+    class Integers(GCN):
+        def forward(self, x, edge_index):
+            return super().forward(x, edge_index).long()
+
+    for encoder, got in ((Pair(3, 8, num_layers=2), "returned a tuple"),
+                         (Narrow(3, 8, num_layers=2), "returned a "
+                          "torch.float32 tensor of shape [5, 4]"),
+                         (Integers(3, 8, num_layers=2), "returned a "
+                          "torch.int64 tensor of shape [5, 8]")):
+        model, name = InfoGraph(encoder), type(encoder).__name__
+        with pytest.raises(ValueError, match=rf"encoder {name} {re.escape(got)} for a "
+                           r"batch of 5 nodes; an encoder must return .* "
+                           r"\[5, 8\]"):
+            model(x, edges)
+    good = InfoGraph(GCN(3, 8, num_layers=2))
+    assert good(x, edges).shape == (1, 8) and good._checked

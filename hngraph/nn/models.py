@@ -119,6 +119,23 @@ def encoder_width(encoder: nn.Module) -> int:
     return int(width)
 
 
+def _check_encoder_output(encoder: nn.Module, out, nodes: int,
+                          width: int) -> None:
+    """An encoder's output must be node embeddings: a floating tensor
+    ``[nodes, width]``; the error names the encoder and what came back."""
+    if isinstance(out, torch.Tensor):
+        got = f"a {out.dtype} tensor of shape {list(out.shape)}"
+        if out.is_floating_point() and tuple(out.shape) == (nodes, width):
+            return
+    else:
+        got = f"a {type(out).__name__}"
+    raise InvalidValueError(
+        f"encoder {type(encoder).__name__} returned {got} for a batch of "
+        f"{nodes} nodes; an encoder must return the node embeddings, a "
+        f"floating tensor [{nodes}, {width}] ({width}: its out_channels or "
+        "out_dim). Return that tensor from its forward(x, edge_index).")
+
+
 class GraphModel(nn.Module):
     """What every hngraph model shares: an encoder in ``self.encoder`` (see
     the module's description), a ``config`` dict of its constructor's
@@ -149,6 +166,7 @@ class GraphModel(nn.Module):
                     f"an encoder module ({type(encoder).__name__}) they do "
                     "not apply: leave them out.")
             self.encoder, self.own_encoder = encoder, False
+            self._checked = False
             self.config = {"encoder": type(encoder).__name__, **settings}
             return encoder_width(encoder)
         self.config = {"in_dim": check(
@@ -192,8 +210,13 @@ class GraphModel(nn.Module):
     def encode(self, x: Tensor, edge_index: Tensor,
                batch: Tensor | None = None, num_graphs: int | None = None
                ) -> tuple[Tensor, Tensor]:
-        """``(graph_emb [G, D], node_emb [N, D])`` of a batch."""
+        """``(graph_emb [G, D], node_emb [N, D])`` of a batch. The first
+        output of an encoder passed in is checked against that contract."""
         node_emb = self.encoder(x, edge_index)
+        if not self.own_encoder and not self._checked:
+            _check_encoder_output(self.encoder, node_emb, x.size(0),
+                                  encoder_width(self.encoder))
+            self._checked = True
         if batch is None:
             batch, num_graphs = x.new_zeros(x.size(0), dtype=torch.long), 1
         return global_add_pool(node_emb, batch, num_graphs), node_emb
