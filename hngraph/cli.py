@@ -465,6 +465,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``hngraph ARGV``: the exit status (0, 1 a failure, 2 a usage error,
+    130 and 143 interrupted or terminated, 141 a reader of the output that
+    stopped early, as ``| head`` does, quietly)."""
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # no second error at exit
+        return 128 + signal.SIGPIPE
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
@@ -483,6 +495,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"hngraph: {stopped}; finished result files are kept, "
                   "nothing half-written is left.", file=sys.stderr)
         return 143 if isinstance(err, Terminated) else 130
+    except BrokenPipeError:
+        raise  # quiet, in main
     except Exception as err:  # the one error boundary
         if args.debug:
             raise
