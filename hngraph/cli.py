@@ -328,6 +328,10 @@ def _grid_parser(sub) -> None:
                      help="write into an out folder that another grid (of "
                      "another name) writes into, on purpose (the config's "
                      "shares_out says so for good)")
+    run.add_argument("--replace-other-settings", action="store_true",
+                     help="replace result files written under other "
+                     "settings than the grid's now (refused otherwise: "
+                     "their results would be lost)")
     run.add_argument("--stage", choices=STAGES, default="all",
                      help="all: train, score and record each run; train: "
                      "train and keep its embeddings; score: score what "
@@ -403,7 +407,8 @@ def _grid(args) -> int:
         failures = run_grid(grid, runs, args.jobs, args.threads, args.device,
                             args.dry_run, allow_dirty=args.allow_dirty,
                             stage=args.stage, executor=executor,
-                            share_out=args.share_out)
+                            share_out=args.share_out,
+                            replace_other_settings=args.replace_other_settings)
     except (DirtySourceError, OutTakenError) as err:
         raise UsageError(err) from err
     finally:

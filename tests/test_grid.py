@@ -519,3 +519,31 @@ def test_an_out_folder_is_its_grids_unless_another_says_it_shares_it(
     assert json.loads((tmp_path / "out" / ".grid.json").read_text()) == {
         "grids": {"grid": str(first), "other": str(other)}}
     claim_out(GridConfig.from_yaml(first))  # both write there now
+
+
+def test_a_result_of_other_settings_is_never_replaced_unasked(
+        data_root, tmp_path, run_cli):
+    """Whatever wrote it (this config before an edit, or another grid whose
+    .grid.json entry is gone), a result file of other settings stays, and
+    the refusal names it and the settings that differ."""
+    first = write(tmp_path, epochs=1, seeds=[0],
+                  cells={"infograph": {"beta": 0, "tau_plus": 0}})
+    assert run_cli("grid", "run", first, "--allow-dirty").returncode == 0
+    path = tmp_path / "out" / "MUTAG" / "infograph_seed0.json"
+    before = path.read_bytes()
+    (tmp_path / "out" / ".grid.json").unlink()  # the registry is lost
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    edited = write(other, epochs=2, seeds=[0], out=str(tmp_path / "out"),
+                   cells={"infograph": {"beta": 0, "tau_plus": 0}})
+    refused = run_cli("grid", "run", edited, "--allow-dirty")
+    assert refused.returncode == 2
+    assert f"{path} (epochs: 1 there, 2 now)" in refused.stderr
+    assert "--replace-other-settings" in refused.stderr
+    assert path.read_bytes() == before
+    assert run_cli("grid", "run", edited, "--allow-dirty", "--dry-run"
+                   ).returncode == 0  # a dry run only lists
+    done = run_cli("grid", "run", edited, "--allow-dirty",
+                   "--replace-other-settings")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(path.read_text())["config"]["epochs"] == 2

@@ -577,6 +577,39 @@ def claim_out(grid: GridConfig, share: bool = False,
                                            grid.name: grid.source}})
 
 
+def check_settings(grid: GridConfig, runs: list[Run],
+                   results: ResultFiles) -> None:
+    """Refuse to run ``runs`` over result files written under other
+    settings (by an earlier version of the config, or by another grid that
+    shares the folder and a cell name), naming the files and the settings
+    that differ: their result would be lost."""
+    from .experiment import NOT_IN_KEY
+
+    clashes = []
+    for r in runs:
+        result = results[r]
+        if result is None or current(grid, r, result.get("config")):
+            continue
+        try:
+            there = TrainConfig.from_dict(result["config"]).to_dict()
+        except (KeyError, TypeError, ValueError, HngraphError):
+            there = {}
+        now = grid.train_config(*r).to_dict()
+        diff = [f"{k}: {there.get(k)!r} there, {v!r} now"
+                for k, v in now.items()
+                if k not in NOT_IN_KEY and there.get(k) != v] or [
+            "settings that cannot be read"]
+        clashes.append(f"{r.files(grid.out_path).result} ({'; '.join(diff)})")
+    if clashes:
+        raise OutTakenError(
+            f"{len(clashes)} result file(s) in {grid.out_path} hold runs of "
+            "other settings than this grid's, which running would replace: "
+            + ", ".join(clashes[:3]) + (f", and {len(clashes) - 3} more"
+                                        if len(clashes) > 3 else "")
+            + ". Give this grid its own folder (--out DIR, or its out key), "
+            "or pass --replace-other-settings to replace them.")
+
+
 def check_source(allow_dirty: bool, source: Source | None = None) -> None:
     """Refuse to run a grid from code with uncommitted changes, which no
     commit can rebuild, unless ``allow_dirty``. ``source`` defaults to
@@ -672,8 +705,8 @@ def estimate(grid: GridConfig, runs: list[Run], done: set[Run],
 def run_grid(grid: GridConfig, runs: list[Run], jobs: int = 1,
              threads: int | None = None, device: str | None = None,
              dry_run: bool = False, echo=print, allow_dirty: bool = False,
-             stage: str = "all", executor=None, share_out: bool = False
-             ) -> list[dict]:
+             stage: str = "all", executor=None, share_out: bool = False,
+             replace_other_settings: bool = False) -> list[dict]:
     """Run what is not finished of ``runs`` (see :func:`plan`): the stages
     ``stage`` names (:data:`STAGES`), each run in a process of ``threads``
     torch threads, on ``executor`` (an :class:`~hngraph.runs.executors.Executor`;
@@ -681,7 +714,9 @@ def run_grid(grid: GridConfig, runs: list[Run], jobs: int = 1,
     as their cells have finished. Returns the failures (each also written
     beside its missing result file). A result file counts as finished as
     :func:`counted` says; the source must be clean unless ``allow_dirty``
-    (:func:`check_source`), and ``out`` this grid's (:func:`claim_out`).
+    (:func:`check_source`), and ``out`` this grid's (:func:`claim_out`). A
+    result file of other settings than the grid's is never replaced unless
+    ``replace_other_settings`` (:func:`check_settings`), whatever wrote it.
     It says first how long the runs left would take (:func:`estimate`). A
     dry run lists them too, and writes nothing: it reads while a runner
     works."""
@@ -708,6 +743,8 @@ def run_grid(grid: GridConfig, runs: list[Run], jobs: int = 1,
         replaced = len([r for r in runs if r in trained and r not in done])
         trained &= done
         todo = [r for r in runs if r.cell in grid.cells and r not in done]
+        if not (dry_run or replace_other_settings):
+            check_settings(grid, todo, results)
         ready = {r for r in todo if stage != "all" and trained_file(grid, r)}
         waiting = [] if stage == "train" else [
             r for r in runs if r.cell in grid.selections and r not in done]
@@ -835,5 +872,5 @@ def _execute(grid, todo, waiting, trained, stage, executor, threads, device,
 
 
 #: The public names (the API reference lists these).
-__all__ = ["GridConfig", "Run", "plan", "run_grid", "run_task",
+__all__ = ["GridConfig", "Run", "plan", "run_grid", "run_task", "check_settings",
            "ResultFiles", "finished", "selected", "counted", "check_source", "claim_out"]
