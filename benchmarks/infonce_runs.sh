@@ -32,4 +32,4 @@ pickle.dump(graphs, open("benchmarks/results/infonce/embed/graphs100.pkl", "wb")
 PY
 /usr/bin/time -f "wall %e s, max RSS %M KB" hngraph embed \
   --model "$(ls "$out"/embed/IMDB-BINARY_hard-paper_beta1_tau0.5_seed0_*.pt | head -n1)" \
-  --input "$out/embed/graphs100.pkl" --out "$out/embed/emb100.npy"
+  --input "$out/embed/graphs100.pkl" --out "$out/embed/emb100.npy" --overwrite

@@ -209,6 +209,9 @@ def _embed_parser(sub) -> None:
                    ".edgelist/.adjlist files")
     p.add_argument("--out", required=True, help="output .npy file (.npy "
                    "is added when missing)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing --out file (and its .rows.txt; "
+                   "refused otherwise)")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--device", default="cpu")
     p.add_argument("--encoder", metavar="MODULE:CALLABLE",
@@ -256,6 +259,10 @@ def _embed(args) -> int:
                 raise UsageError(
                     f"--out {args.out} would write {written}, which is "
                     f"{flag}: the input would be lost. Give another --out.")
+        if written.exists() and not args.overwrite:
+            raise UsageError(
+                f"--out {args.out} would replace {written}, which exists. "
+                "Give another --out, or pass --overwrite to replace it.")
     if args.encoder is not None:
         model = load_model(model, device, encoder=_encoder(args.encoder))
     graphs = read_graphs(source)
@@ -273,22 +280,11 @@ def _embed(args) -> int:
 
 def _encoder(spec: str):
     """The encoder that ``--encoder MODULE:CALLABLE`` builds."""
-    import torch
-
-    from .plugins import load_object
+    from .plugins import build_module
     try:
-        built = load_object(spec, "--encoder")()
+        return build_module(spec, "--encoder")
     except HngraphError as err:
         raise UsageError(err) from err
-    except TypeError as err:
-        raise UsageError(f"--encoder {spec!r}: calling it with no arguments "
-                         f"failed ({err}); name a class or function that "
-                         "builds the encoder with no arguments.") from err
-    if not isinstance(built, torch.nn.Module):
-        raise UsageError(f"--encoder {spec!r} built a {type(built).__name__}, "
-                         "not a torch module; name the encoder's class or a "
-                         "function that returns one.")
-    return built
 
 
 def _grid_parser(sub) -> None:

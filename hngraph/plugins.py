@@ -26,9 +26,11 @@ def load_object(spec: str, label: str):
     try:
         found = importlib.import_module(module)
     except ImportError as err:
+        missing = f"no module named {err.name!r}" if err.name else \
+            type(err).__name__
         raise InvalidValueError(
             f"{label} {spec!r}: module {module!r} cannot be imported "
-            f"({err}); install it, or run from the folder that holds it "
+            f"({missing}); install it, or run from the folder that holds it "
             "(or add that folder to PYTHONPATH).") from None
     for part in name.split("."):
         try:
@@ -38,6 +40,37 @@ def load_object(spec: str, label: str):
                 f"{label} {spec!r}: module {module!r} has no {name!r}; check "
                 "the name after the colon.") from None
     return found
+
+
+def build_module(spec: str, label: str):
+    """A new torch module from the class or function ``spec`` names
+    (:func:`load_object`), called with no arguments; the error names the
+    import path and what it needs."""
+    import inspect
+
+    import torch
+
+    maker = load_object(spec, label)
+    try:
+        built = maker()
+    except TypeError:
+        try:
+            needs = [p.name for p in inspect.signature(
+                maker).parameters.values() if p.default is p.empty
+                and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+        except (TypeError, ValueError):  # not callable, or no signature
+            needs = []
+        raise InvalidValueError(
+            f"{label} {spec!r} cannot be called with no arguments"
+            + (f" (it needs {', '.join(needs)})" if needs else "")
+            + "; name a class or function that builds the module with no "
+            "arguments (a function of your own can pass them).") from None
+    if not isinstance(built, torch.nn.Module):
+        raise InvalidValueError(
+            f"{label} {spec!r} built a {type(built).__name__}, not a torch "
+            "module; name the module's class, or a function that returns "
+            "one.")
+    return built
 
 
 def import_path(obj) -> str | None:
@@ -52,4 +85,4 @@ def import_path(obj) -> str | None:
 
 
 #: The public names (the API reference lists these).
-__all__ = ["load_object", "import_path"]
+__all__ = ["load_object", "build_module", "import_path"]

@@ -293,8 +293,30 @@ def test_encoder_flag_builds_the_encoder_and_names_a_bad_path(tmp_path,
             ("no_such_module_x:Y", "module 'no_such_module_x' cannot be "
              "imported"),
             (f"{name}:Nope", f"module {name!r} has no 'Nope'"),
-            (f"{name}:NOT_A_MODULE", "calling it with no arguments failed")):
+            (f"{name}:NOT_A_MODULE", "cannot be called with no arguments")):
         done = run("--out", "d.npy", "--encoder", spec)
         assert done.returncode == 2, done.stderr
         assert f"--encoder {spec!r}" in done.stderr and words in done.stderr
     assert not (tmp_path / "d.npy").exists()
+
+
+def test_embed_replaces_an_existing_output_only_when_asked(tmp_path,
+                                                           run_cli):
+    _, graphs, _ = trained_degree_model(tmp_path)
+    folder = tmp_path / "graphs"
+    folder.mkdir()
+    for i, g in enumerate(graphs[:3]):
+        nx.write_edgelist(g, folder / f"g{i}.edgelist", data=False)
+    (tmp_path / "e.rows.txt").write_text("a file of the user's\n")
+    args = ("embed", "--model", "m.pt", "--input", "graphs", "--out", "e")
+    refused = run_cli(*args, cwd=tmp_path)
+    assert refused.returncode == 2
+    assert "would replace e.rows.txt, which exists" in \
+        refused.stderr and "--overwrite" in refused.stderr
+    assert (tmp_path / "e.rows.txt").read_text() == "a file of the user's\n"
+    assert not (tmp_path / "e.npy").exists()
+    assert run_cli(*args, "--overwrite", cwd=tmp_path).returncode == 0
+    assert (tmp_path / "e.rows.txt").read_text().split() == [
+        "g0.edgelist", "g1.edgelist", "g2.edgelist"]
+    again = run_cli(*args, cwd=tmp_path)
+    assert again.returncode == 2 and "e.npy, which exists" in again.stderr

@@ -201,7 +201,7 @@ def test_fuzzed_embed_flags(tmp_path, capsys, monkeypatch):
         tmp_path, capsys, "embed",
         ["--model", str(tmp_path / "m.pt"), "--input", str(tmp_path /
                                                            "g.pkl"),
-         "--out", str(tmp_path / "e.npy")], _flags("embed"),
+         "--out", str(tmp_path / "e.npy"), "--overwrite"], _flags("embed"),
         inputs=("--model", "--input"))
     print(f"\nembed flags: {sum(outcomes.values())} examples, "
           f"{dict(outcomes)}")

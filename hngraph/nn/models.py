@@ -54,9 +54,8 @@ from ..errors import (
     InvalidTypeError,
     InvalidValueError,
     MissingFileError,
-    describe,
 )
-from ..plugins import import_path, load_object
+from ..plugins import build_module, import_path
 from ..results import atomic_torch_save
 from .encoders import GINEncoder
 from .losses import HardInfoNCELoss, JSDLocalGlobalLoss
@@ -291,13 +290,8 @@ class GraphModel(nn.Module):
             encoder = _rebuilt_encoder(path, name, ckpt.get("encoder_path"))
         first = encoder if name else config.pop("in_dim")
         model = MODELS[ckpt["class"]](first, **config)
-        try:
-            model.load_state_dict(ckpt["state_dict"])
-        except RuntimeError as err:  # an encoder of another architecture
-            raise InvalidValueError(
-                f"{path}: its weights do not fit the {name} encoder given "
-                f"({str(err).splitlines()[-1].strip()}); give a new {name} "
-                "of the architecture the model was trained with.") from None
+        _check_weights_fit(path, name, model, ckpt["state_dict"])
+        model.load_state_dict(ckpt["state_dict"])
         model.feature_recipe = ckpt["feature_recipe"]
         return model.eval()
 
@@ -488,16 +482,27 @@ def _rebuilt_encoder(path, name: str, spec: str | None) -> nn.Module:
         raise InvalidValueError(f"{path} holds a model of a {name} encoder, "
                                 f"whose class it cannot import: {how}")
     try:
-        built = load_object(spec, "the model file's encoder")()
-    except (HngraphError, TypeError) as err:
-        raise InvalidValueError(
-            f"{path} holds a model of a {name} encoder ({spec}), which "
-            f"cannot be built here with no arguments ({describe(err)}): "
-            f"{how}") from None
-    if not isinstance(built, nn.Module):
-        raise InvalidValueError(f"{spec}() gave a {type(built).__name__}, "
-                                f"not an encoder module: {how}")
-    return built
+        return build_module(spec, f"{path}: its {name} encoder")
+    except HngraphError as err:
+        raise InvalidValueError(f"{err} Or {how}") from None
+
+
+def _check_weights_fit(path, name: str | None, model: nn.Module,
+                       weights: dict) -> None:
+    """The saved ``weights`` must have the model's names and shapes; the
+    first that does not is named (an encoder of another architecture)."""
+    own = model.state_dict()
+    for key in sorted(set(own) | set(weights)):
+        there, here = weights.get(key), own.get(key)
+        if there is None or here is None or (
+                torch.is_tensor(there) and there.shape != here.shape):
+            def shape(t):
+                return "absent" if t is None else list(getattr(t, "shape", []))
+            raise InvalidValueError(
+                f"{path}: its weights do not fit the {name or 'GIN'} encoder "
+                f"given ({key}: {shape(there)} in the file, {shape(here)} in "
+                f"the model); give a new {name or 'encoder'} of the "
+                "architecture the model was trained with.")
 
 
 def _read_model_file(path, map_location) -> dict:
