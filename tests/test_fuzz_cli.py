@@ -36,7 +36,9 @@ KEYS = ["epochs", "batch_size", "hidden", "layers", "seeds", "datasets",
 CELL_KEYS = ["beta", "tau_plus", "reweight", "epochs", "dataset", "seed",
              "out", "temperature", "no_such_setting"]
 FLAGS = ["--jobs", "--threads", "--seeds", "--datasets", "--cells",
-         "--stage", "--executor", "--device", "--out"]
+         "--stage", "--executor", "--device", "--out", "--address",
+         "--slurm-partition", "--slurm-time-min", "--slurm-cpus-per-task",
+         "--slurm-gpus-per-task", "--slurm-chunk", "--slurm-parallelism"]
 
 
 def _named(message: str, key: str) -> bool:

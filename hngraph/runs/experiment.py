@@ -107,11 +107,18 @@ class Trained(NamedTuple):
 
 def _read_npz(path: str | os.PathLike, parts: tuple[str, ...]) -> list:
     """The ``parts`` of a train stage's output; ``record`` parsed."""
+    import zipfile
+
     try:
         with np.load(path, allow_pickle=False) as f:
-            return [json.loads(str(f[p])) if p == "record" else f[p]
-                    for p in parts]
-    except (OSError, KeyError, ValueError) as err:
+            found = [json.loads(str(f[p])) if p == "record" else f[p]
+                     for p in parts]
+        if "record" in parts and not isinstance(
+                found[parts.index("record")].get("config"), dict):
+            raise ValueError("its record has no config")
+        return found
+    except (OSError, KeyError, ValueError, AttributeError, EOFError,
+            zipfile.BadZipFile) as err:
         raise InvalidValueError(f"{path}: not a train stage's output readable "
                                 f"here ({type(err).__name__}); train the run "
                                 "again (`--stage train`).") from err
