@@ -106,3 +106,23 @@ def test_every_relative_link_resolves_on_the_site():
         slugs = {slugify(h, "-") for h in re.findall(r"^#+ (.+)$", text,
                                                      re.MULTILINE)}
         assert not anchor or anchor in slugs, (report, anchor)
+
+
+def test_the_guides_ddp_figures_are_the_committed_results():
+    """The DDP accuracies the guide quotes are those of the result files of
+    ``benchmarks/results/ddp/`` (``bash benchmarks/train_runs.sh ddp``),
+    seed by seed, with their means."""
+    import json
+
+    text = " ".join((ROOT / "docs" / "guide.md").read_text().split())
+    for run in ("1proc", "2proc-batch64", "2proc"):
+        results = sorted(
+            (json.loads(p.read_text()) for p in (
+                ROOT / "benchmarks" / "results" / "ddp" / run).glob("*.json")),
+            key=lambda r: r["seed"])
+        accs = [r["accuracy_mean"] for r in results]
+        assert [r["seed"] for r in results] == [0, 1, 2], run
+        quoted = " / ".join(f"{a:.4f}" for a in accs)
+        mean = f"{sum(accs) / len(accs):.4f}"
+        assert re.search(rf"{re.escape(quoted)} \((mean )?{mean}\)", text), \
+            (run, quoted, mean)
