@@ -988,6 +988,10 @@ def report(grid: GridConfig, runs: dict, skipped: list[str], command: str
         *rank_lines, *_floors(grid, runs, datasets, finished),
         *_decomposition(grid, runs, datasets),
         *_provenance(grid, runs, datasets)]
+    if (grid.out_path / "BAYES.md").exists():
+        lines += ["", "A Bayesian cross-check of the primary comparisons "
+                  "(baycomp's hierarchical model) is in [BAYES.md](BAYES.md) "
+                  "(`python benchmarks/bayes_crosscheck.py CONFIG`)."]
     if skipped:
         lines += ["", "## Files left out", "", *_left_out_lines(skipped)]
     lines += ["", f"![paired differences]({grid.report}.png)", ""]

@@ -93,3 +93,31 @@ def test_the_committed_single_reports_are_their_files_reports(tmp_path,
     with open(grid.out_path / "selection.csv", newline="") as f:
         assert f.read() == table.getvalue(), \
             "stale: run python benchmarks/infograph_selection.py"
+
+
+@pytest.mark.parametrize("config", ["configs/verdict.yaml",
+                                    "configs/graphcl_table.yaml"])
+def test_bayes_md_is_of_the_reports_finished_datasets(config, data_root,
+                                                      monkeypatch):
+    """BAYES.md (sampled, so not rebuilt here) cross-checks each primary
+    comparison over the datasets the report pools now, and RESULTS.md
+    links it."""
+    import re
+    monkeypatch.chdir(ROOT)
+    grid = GridConfig.from_yaml(config)
+    bayes = grid.out_path / "BAYES.md"
+    if not bayes.exists():
+        pytest.skip(f"{config} has no BAYES.md")
+    frame, skipped = load_runs(grid)
+    runs = nested(frame)
+    grid = add_pools(grid, runs)
+    made = report(grid, runs, skipped, f"hngraph grid report {config}")
+    assert "[BAYES.md](BAYES.md)" in made.text
+    rows = re.findall(r"^\| ([\w-]+) \| [\w-]+ \| ([^|]+) \|",
+                      bayes.read_text(), re.MULTILINE)
+    assert rows
+    for cell, datasets in rows:
+        if cell == "cell":
+            continue
+        assert datasets.strip().split(", ") == made.pools[cell]["datasets"], \
+            f"stale: run python benchmarks/bayes_crosscheck.py {config}"
