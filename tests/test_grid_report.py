@@ -14,6 +14,7 @@ from hngraph.runs.grid import GridConfig
 from hngraph.runs.report import (
     add_pools,
     decomposition,
+    load_runs,
     plan_repeats,
     write_report,
 )
@@ -374,7 +375,8 @@ def test_the_report_leaves_out_what_the_grid_would_not_keep(tmp_path):
     assert "- 'gone' is not a cell or selection of this grid: 1 file(s), " \
         "gone_seed0.json (D)" in text
     assert "- trained under other settings than the grid's now " \
-        "(`hngraph grid run` runs it again): 1 file(s), hard_seed1.json " \
+        "(`hngraph grid run --replace-other-settings` runs it again): 1 " \
+        "file(s), hard_seed1.json " \
         "(D)" in text
     assert "99.00" not in text and "| D | hard | base | +2.00 [" in text
 
@@ -541,6 +543,37 @@ def test_a_result_file_that_contradicts_itself_is_left_out(tmp_path):
         "file(s), pick_seed0.json (D)" in text
     assert "- accuracy_mean 0.771000 is not the mean of its fold accuracies " \
         "(0.721000): 1 file(s), hard_seed1.json (D)" in text
+
+
+def test_a_seed_copied_as_another_and_a_stale_selection_are_left_out(
+        tmp_path):
+    grid = _small_grid(tmp_path)
+    _write_runs(tmp_path, {"base": 0.0, "hard": 0.02, "pick": 0.01})
+    folder = tmp_path / "grid" / "D"
+    copy = json.loads((folder / "base_seed2.json").read_text())
+    (folder / "base_seed1.json").write_text(json.dumps({
+        **copy, "seed": 1, "config": {**copy["config"], "seed": 1}}))
+    hard = json.loads((folder / "hard_seed0.json").read_text())
+    folds = hard["fold_accuracies"]
+    (folder / "pick_seed0.json").write_text(json.dumps({
+        **hard, "cell": "pick", "chosen": ["hard"] * len(folds)}))
+    hard1 = json.loads((folder / "hard_seed1.json").read_text())
+    folds = hard1["fold_accuracies"]
+    moved = folds[:2] + [folds[2] + 0.01, folds[3] - 0.01]  # same mean
+    (folder / "pick_seed1.json").write_text(json.dumps({
+        **hard1, "cell": "pick", "fold_accuracies": moved,
+        "chosen": ["hard"] * len(folds)}))
+    frame, skipped = load_runs(grid)
+    assert "base_seed1.json (D): the same fold accuracies as seed 2: a " \
+        "copy, not a run of its own" in skipped
+    assert "base_seed2.json (D): the same fold accuracies as seed 1: a " \
+        "copy, not a run of its own" in skipped
+    assert "pick_seed1.json (D): fold 2 is not its member 'hard''s as " \
+        "that is now (a member changed after the selection ran): delete " \
+        "it, and `hngraph grid run` selects again" in skipped
+    kept = set(zip(frame["cell"], frame["seed"], strict=True))
+    assert ("pick", 0) in kept and ("pick", 1) not in kept
+    assert ("base", 1) not in kept and ("base", 0) in kept
 
 
 def test_the_paired_plot_gives_each_panel_its_scale_and_a_legend(

@@ -232,3 +232,22 @@ def test_the_train_stage_output_is_all_the_score_stage_needs(data_root,
     files.trained.write_bytes(b"not npz")
     with pytest.raises(ValueError, match="not a train stage's output"):
         Trained.load(files.trained)
+
+
+def test_a_train_stage_output_with_swapped_labels_is_refused():
+    import numpy as np
+
+    from hngraph.config import TrainConfig
+    from hngraph.runs.experiment import Trained, labels_hash, score_stage
+
+    rng = np.random.default_rng(0)
+    labels = np.array([0, 1] * 10)
+    config = TrainConfig(dataset="MUTAG", folds=2, repeats=1).to_dict()
+    record = {"config": config, "labels": labels_hash(labels)}
+    emb = rng.normal(size=(20, 3)).astype(np.float32)
+    assert score_stage(Trained(emb, labels, record))[0].accuracy_mean >= 0
+    swapped = labels.copy()
+    swapped[[0, 1]] = swapped[[1, 0]]
+    with pytest.raises(ValueError, match="labels are not those it recorded"):
+        score_stage(Trained(emb, swapped, record))
+    assert labels_hash(labels) == labels_hash(labels.astype(np.int32))

@@ -141,7 +141,7 @@ def train_stage(config: TrainConfig, progress: bool = True, device="cpu",
         return None, model
     emb, labels = model.embed(DataLoader(dataset, batch_size=512))
     record = {"config": config.to_dict(), "dataset": describe(dataset),
-              "history": history,
+              "labels": labels_hash(labels), "history": history,
               "train_wall_s": time.perf_counter() - start,
               "origin": provenance(history["device"])}
     return Trained(emb, labels, record), model
@@ -152,6 +152,12 @@ def score_stage(trained: Trained) -> tuple[SVMResult, float]:
     embeddings (:func:`~hngraph.eval.scoring.svm_accuracy`). Returns the
     scores and the seconds it took."""
     config = trained.config
+    recorded = trained.record.get("labels")
+    if recorded is not None and recorded != labels_hash(trained.labels):
+        raise InvalidValueError(
+            "the train stage output's labels are not those it recorded "
+            "from the dataset (their hash differs): the file was changed "
+            "after training. Train the run again (`--stage train`).")
     start = time.perf_counter()
     scores = svm_accuracy(trained.embeddings, trained.labels,
                           folds=config.folds, seed=config.seed,
@@ -236,6 +242,14 @@ def train(config: TrainConfig, progress: bool = True, device="cpu",
                   batching=config.batching, restart=restart,
                   batch_order=config.batch_order)
     return dataset, model, history
+
+
+def labels_hash(labels: np.ndarray) -> str:
+    """The SHA-256 of a run's graph labels, in the dataset's order (as
+    64-bit integers): what the train stage records and the score stage
+    checks."""
+    return hashlib.sha256(np.ascontiguousarray(
+        labels, dtype=np.int64).tobytes()).hexdigest()
 
 
 def describe(dataset) -> dict:

@@ -96,8 +96,50 @@ def load_runs(grid: GridConfig) -> tuple[pd.DataFrame, list[str]]:
                          "seed": result["seed"],
                          "accuracy_mean": result["accuracy_mean"],
                          "first_split_mean": result.get("first_split_mean"),
-                         "commit": result.get("commit"), "result": result})
+                         "commit": result.get("commit"), "result": result,
+                         "file": path.name})
+    against = _contradicted(grid, rows)
+    skipped += [f"{r['file']} ({r['dataset']}): {against[i]}"
+                for i, r in enumerate(rows) if i in against]
+    rows = [r for i, r in enumerate(rows) if i not in against]
     return pd.DataFrame(rows, columns=list(_FRAME)), skipped
+
+
+def _contradicted(grid: GridConfig, rows: list[dict]) -> dict[int, str]:
+    """The rows (by index) that the others contradict, with why: two seeds
+    of a cell with the same fold accuracies (a file copied as another seed;
+    independent runs never agree on every fold), and a selection whose
+    folds are not its chosen members' as they are now (a member changed
+    after it ran)."""
+    out = {}
+    seen = {}
+    for i, r in enumerate(rows):
+        key = (r["dataset"], r["cell"],
+               tuple(r["result"].get("fold_accuracies") or ()))
+        if key[2] and key in seen:
+            first = rows[seen[key]]
+            for j, other in ((i, first), (seen[key], r)):
+                out[j] = (f"the same fold accuracies as seed "
+                          f"{other['seed']}: a copy, not a run of its own")
+        seen.setdefault(key, i)
+    by_run = {(r["dataset"], r["cell"], r["seed"]): r["result"] for r in rows}
+    for i, r in enumerate(rows):
+        if r["cell"] not in grid.selections or i in out:
+            continue
+        folds, chosen = r["result"].get("fold_accuracies"), r["result"].get(
+            "chosen")
+        if not folds or not chosen or len(folds) != len(chosen):
+            continue
+        for k, (acc, member) in enumerate(zip(folds, chosen, strict=True)):
+            theirs = by_run.get((r["dataset"], member, r["seed"]), {}).get(
+                "fold_accuracies") or []
+            if k >= len(theirs) or theirs[k] != acc:
+                out[i] = (f"fold {k} is not its member {member!r}'s as that "
+                          "is now (a member changed after the selection "
+                          "ran): delete it, and `hngraph grid run` selects "
+                          "again")
+                break
+    return out
 
 
 def _inconsistent(path: Path, result: dict) -> str | None:
@@ -127,7 +169,8 @@ def _left_out(grid: GridConfig, dataset: str, result: dict) -> str | None:
     if cell in grid.cells and not current(grid, Run(dataset, cell, seed),
                                           result.get("config")):
         return ("trained under other settings than the grid's now "
-                "(`hngraph grid run` runs it again)")
+                "(`hngraph grid run --replace-other-settings` runs it "
+                "again)")
     return None
 
 
