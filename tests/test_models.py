@@ -214,3 +214,27 @@ def test_an_encoder_that_breaks_its_contract_is_named_on_its_first_output():
             model(x, edges)
     good = InfoGraph(GCN(3, 8, num_layers=2))
     assert good(x, edges).shape == (1, 8) and good._checked
+
+
+def test_modules_print_their_settings_and_heads_reset():
+    from hngraph.nn.losses import HardInfoNCELoss, JSDLocalGlobalLoss
+    from hngraph.nn.models import GraphCL, PriorDiscriminator, ProjectionHead
+
+    assert repr(JSDLocalGlobalLoss(beta=2.0, tau_plus=0.1)) == (
+        "JSDLocalGlobalLoss(beta=2, tau_plus=0.1, reweight='paper', "
+        "chunk_size=None)")
+    assert repr(HardInfoNCELoss(beta=1.0)) == (
+        "HardInfoNCELoss(beta=1, tau_plus=0.1, temperature=0.5, "
+        "reweight='paper')")
+    assert "beta=1, tau_plus=0.5" in repr(InfoGraph(3))
+    assert "temperature=0.5" in repr(GraphCL(3))
+    for head in (ProjectionHead(4), PriorDiscriminator(4)):
+        assert repr(head).startswith(f"{type(head).__name__}(\n  dim=4")
+        before = [p.clone() for p in head.parameters()]
+        head.reset_parameters()
+        assert all(not torch.equal(a, b)
+                   for a, b in zip(before, head.parameters(), strict=True)
+                   if a.dim() == 2)
+    with pytest.raises(ValueError, match="reset_parameters: init must be "
+                       "one of"):
+        InfoGraph(3).reset_parameters("Xavier")

@@ -589,6 +589,10 @@ class JSDLocalGlobalLoss(nn.Module):
         self.reweight, self.chunk_size = (settings["reweight"],
                                           settings["chunk_size"])
 
+    def extra_repr(self) -> str:
+        return (f"beta={self.beta:g}, tau_plus={self.tau_plus:g}, "
+                f"reweight={self.reweight!r}, chunk_size={self.chunk_size}")
+
     def forward(self, node_emb: Tensor, graph_emb: Tensor, batch: Tensor,
                 distributed: bool = False) -> Tensor:
         return jsd_local_global(node_emb, graph_emb, batch, self.beta,
@@ -628,6 +632,11 @@ class HardInfoNCELoss(nn.Module):
         self.beta, self.tau_plus = settings["beta"], settings["tau_plus"]
         self.temperature = settings["temperature"]
         self.reweight = settings["reweight"]
+
+    def extra_repr(self) -> str:
+        return (f"beta={self.beta:g}, tau_plus={self.tau_plus:g}, "
+                f"temperature={self.temperature:g}, "
+                f"reweight={self.reweight!r}")
 
     def forward(self, z1: Tensor, z2: Tensor, distributed: bool = False
                 ) -> Tensor:

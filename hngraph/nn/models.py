@@ -84,6 +84,16 @@ class ProjectionHead(nn.Module):
             nn.Linear(dim, dim), nn.ReLU(),
             nn.Linear(dim, dim), nn.ReLU())
         self.shortcut = nn.Linear(dim, dim)
+        self.dim = dim
+
+    def reset_parameters(self) -> None:
+        """Each linear layer's own initialisation."""
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                m.reset_parameters()
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
 
     def forward(self, x: Tensor) -> Tensor:
         return self.block(x) + self.shortcut(x)
@@ -100,6 +110,16 @@ class PriorDiscriminator(nn.Module):
         self.net = nn.Sequential(nn.Linear(dim, dim), nn.ReLU(),
                                  nn.Linear(dim, dim), nn.ReLU(),
                                  nn.Linear(dim, 1))
+        self.dim = dim
+
+    def reset_parameters(self) -> None:
+        """Each linear layer's own initialisation."""
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                m.reset_parameters()
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
 
     def forward(self, x: Tensor) -> Tensor:
         return torch.sigmoid(self.net(x)).squeeze(-1)
@@ -185,6 +205,7 @@ class GraphModel(nn.Module):
         encoder passed to the model is reset by its own
         ``reset_parameters``, where it has one, and only with ``encoder``
         (a model's construction leaves it as given)."""
+        init = check(INIT, init, "reset_parameters: init")
         if not self.own_encoder and encoder and hasattr(
                 self.encoder, "reset_parameters"):
             self.encoder.reset_parameters()
