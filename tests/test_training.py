@@ -331,3 +331,47 @@ def test_a_killed_run_keeps_the_tensorboard_scalars_of_its_epochs(tmp_path):
     events = EventAccumulator(str(tmp_path))
     events.Reload()
     assert [e.step for e in events.Scalars("train/loss")] == [1, 2]
+
+
+def test_a_callbacks_state_is_saved_with_the_checkpoint_and_errors_reach_it(
+        data_root, tmp_path):
+    from hngraph.train.loop import Callback, Checkpoint
+
+    class Counter(Callback):
+        """Counts the epochs it saw, across resumes; notes an error."""
+
+        def __init__(self):
+            self.seen, self.error = 0, None
+
+        def on_epoch_end(self, state):
+            self.seen += 1
+
+        def on_exception(self, state, error):
+            self.error = error
+
+        def state_dict(self):
+            return {"seen": self.seen}
+
+        def load_state_dict(self, state):
+            self.seen = state["seen"]
+
+    ds = load_tudataset("MUTAG")
+    graphs = [ds[i] for i in range(4)]
+    ckpt = tmp_path / "c.pt"
+    first = Counter()
+    fit(_Scripted([5, 4]), graphs, epochs=2, batch_size=4, progress=False,
+        callbacks=[first, Checkpoint(ckpt)])
+    again = Counter()
+    fit(_Scripted([3, 2, 1]), graphs, epochs=5, batch_size=4,
+        progress=False, callbacks=[again, Checkpoint(ckpt)])
+    assert (first.seen, again.seen) == (2, 5)  # 2 restored, 3 more
+
+    class Broken(_Scripted):
+        def loss(self, batch):
+            raise RuntimeError("broken loss")
+
+    noted = Counter()
+    with pytest.raises(RuntimeError, match="broken loss"):
+        fit(Broken([1]), graphs, epochs=2, batch_size=4, progress=False,
+            callbacks=[noted])
+    assert isinstance(noted.error, RuntimeError) and noted.seen == 0

@@ -8,7 +8,7 @@ import os
 import random
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -118,9 +118,11 @@ def _set_rng_state(state: dict, loader) -> None:
 
 
 def save_training_state(path, model, optimizer, loader, epoch: int,
-                        history: dict, settings: dict | None = None) -> None:
-    """Everything needed to continue training after ``epoch`` (atomic), and
-    the ``settings`` it was trained with (checked on resume).
+                        history: dict, settings: dict | None = None,
+                        callbacks: Sequence[Callback] = ()) -> None:
+    """Everything needed to continue training after ``epoch`` (atomic): the
+    ``settings`` it was trained with (checked on resume), and each of the
+    ``callbacks``' own state (:meth:`Callback.state_dict`).
 
     In a process group, the random streams are not saved: :func:`fit`
     reseeds them from ``(seed, rank, epoch)`` at every epoch.
@@ -132,16 +134,20 @@ def save_training_state(path, model, optimizer, loader, epoch: int,
                        "history": history,
                        "processes": dist_utils.world_size(),
                        "settings": settings,
+                       "callbacks": _callback_states(callbacks),
                        "rng": None if distributed else _rng_state(loader)},
                       path)
 
 
 def load_training_state(path, model, optimizer, loader,
-                        settings: dict | None = None) -> tuple[int, dict]:
-    """Restore a state written by :func:`save_training_state`; returns the
-    last finished epoch and the history so far. ``settings`` must equal the
-    saved ones: resuming under other settings is an error that shows the
-    difference."""
+                        settings: dict | None = None,
+                        callbacks: Sequence[Callback] = ()
+                        ) -> tuple[int, dict]:
+    """Restore a state written by :func:`save_training_state`, and the
+    state of each of ``callbacks`` saved with it (matched by position and
+    class); returns the last finished epoch and the history so far.
+    ``settings`` must equal the saved ones: resuming under other settings
+    is an error that shows the difference."""
     try:
         state = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as err:  # truncated or not a torch file
@@ -170,9 +176,24 @@ def load_training_state(path, model, optimizer, loader,
             "train --restart), which replaces it.")
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
+    saved = state.get("callbacks") or {}
+    for key, c in _callback_keys(callbacks):
+        if key in saved:
+            c.load_state_dict(saved[key])
     if state["rng"] is not None:
         _set_rng_state(state["rng"], loader)
     return state["epoch"], state["history"]
+
+
+def _callback_keys(callbacks: Sequence[Callback]):
+    """Each callback with its key in a training state: its position and
+    class, so that a resume with the same callbacks finds its own."""
+    return [(f"{i}:{type(c).__qualname__}", c)
+            for i, c in enumerate(callbacks)]
+
+
+def _callback_states(callbacks: Sequence[Callback]) -> dict:
+    return {key: c.state_dict() for key, c in _callback_keys(callbacks)}
 
 
 class FitState:
@@ -192,6 +213,7 @@ class FitState:
         settings: the settings a checkpoint records and a resume compares.
         lead: whether this process writes (rank 0 of a process group).
         stop: set to end training after the current epoch.
+        callbacks: every callback of the run, in order.
     """
 
     def __init__(self, model, optimizer, loader, graphs, seed: int,
@@ -200,13 +222,17 @@ class FitState:
         self.graphs, self.seed, self.epochs = graphs, seed, epochs
         self.history, self.settings, self.lead = history, settings, lead
         self.epoch, self.stop = 0, False
+        self.callbacks: list[Callback] = []
 
 
 class Callback:
     """A hook into :func:`fit`, called on every process in the order of
     ``callbacks``: override any of :meth:`on_fit_start`,
-    :meth:`on_epoch_start`, :meth:`on_epoch_end` and :meth:`on_fit_end`.
-    One that writes does so where ``state.lead``."""
+    :meth:`on_epoch_start`, :meth:`on_epoch_end`, :meth:`on_fit_end` and
+    :meth:`on_exception`; a callback with a state of its own returns it
+    from :meth:`state_dict`, which a :class:`Checkpoint` saves and restores
+    (as Lightning's callbacks do). One that writes does so where
+    ``state.lead``."""
 
     def on_fit_start(self, state: FitState) -> None:
         """Before the first epoch (a resume sets ``state.epoch`` here)."""
@@ -220,6 +246,18 @@ class Callback:
 
     def on_fit_end(self, state: FitState) -> None:
         """After the last epoch, or the one a callback stopped at."""
+
+    def on_exception(self, state: FitState, error: BaseException) -> None:
+        """When training raises ``error`` (Ctrl-C included), before it
+        propagates: close what the callback opened."""
+
+    def state_dict(self) -> dict:
+        """The callback's own state, saved with the training state (a
+        :class:`Checkpoint`); empty by default."""
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore what :meth:`state_dict` returned, on resume."""
 
 
 class ProgressBar(Callback):
@@ -239,6 +277,9 @@ class ProgressBar(Callback):
     def on_fit_end(self, state: FitState) -> None:
         if hasattr(self, "bar"):
             self.bar.close()
+
+    def on_exception(self, state: FitState, error: BaseException) -> None:
+        self.on_fit_end(state)
 
 
 class Checkpoint(Callback):
@@ -272,7 +313,7 @@ class Checkpoint(Callback):
             return
         done, history = load_training_state(self.path, state.model,
                                             state.optimizer, state.loader,
-                                            state.settings)
+                                            state.settings, state.callbacks)
         if done > state.epochs:
             raise InvalidValueError(
                 f"{self.path} holds {done} epochs of training, more than the "
@@ -299,7 +340,7 @@ class Checkpoint(Callback):
         if state.lead:
             save_training_state(self.path, state.model, state.optimizer,
                                 state.loader, state.epoch, state.history,
-                                state.settings)
+                                state.settings, state.callbacks)
 
 
 class CSVLogger(Callback):
@@ -390,6 +431,9 @@ class TensorBoardLogger(Callback):
     def on_fit_end(self, state: FitState) -> None:
         if self.writer is not None:
             self.writer.close()
+
+    def on_exception(self, state: FitState, error: BaseException) -> None:
+        self.on_fit_end(state)
 
 
 class EarlyStopping(Callback):
@@ -547,6 +591,7 @@ def fit(model, dataset, epochs: int = default("epochs"),
                      epochs, {"loss": [], "eval": {}, "device":
                               str(run.device), "train_time": 0.0,
                               "resumed_at": []}, run.settings, run.lead)
+    state.callbacks = callbacks
     try:
         for c in callbacks:
             c.on_fit_start(state)
@@ -564,6 +609,10 @@ def fit(model, dataset, epochs: int = default("epochs"),
                 break
         for c in callbacks:
             c.on_fit_end(state)
+    except BaseException as err:
+        for c in callbacks:
+            c.on_exception(state, err)
+        raise
     finally:
         if run.distributed:
             dist_utils.unwrap(model)
