@@ -241,19 +241,30 @@ def test_slurm_without_sbatch_refuses_and_names_the_fix(tmp_path, run_cli,
     assert not (tmp_path / "x" / "MUTAG").exists()  # nothing ran
 
 
-def test_slurm_whose_sbatch_fails_stops_and_runs_nothing(tmp_path, run_cli,
-                                                         monkeypatch):
+def test_slurm_without_a_controller_or_whose_sbatch_fails_runs_nothing(
+        tmp_path, run_cli, monkeypatch):
     """An sbatch on PATH but no cluster behind it: submitit's own guess
-    would run the grid here; the executor stops instead."""
+    would run the grid here; the executor stops instead, before submitting
+    when no controller answers, and when sbatch refuses the array."""
     pytest.importorskip("submitit")
     monkeypatch.delenv(TEST_CLUSTER, raising=False)
-    sbatch = tmp_path / "bin" / "sbatch"
-    sbatch.parent.mkdir()
-    sbatch.write_text("#!/bin/sh\necho 'sbatch: error: Batch job submission "
-                      "failed: Unable to contact slurm controller' >&2\n"
-                      "exit 1\n")
-    sbatch.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{sbatch.parent}:{os.environ['PATH']}")
+    tools = tmp_path / "bin"
+    tools.mkdir()
+
+    def tool(name, script):
+        (tools / name).write_text("#!/bin/sh\n" + script)
+        (tools / name).chmod(0o755)
+
+    tool("sbatch", "echo 'sbatch: error: Batch job submission failed: "
+         "Unable to contact slurm controller' >&2\nexit 1\n")
+    tool("scontrol", "echo 'Slurmctld(primary) at head is DOWN'\nexit 1\n")
+    monkeypatch.setenv("PATH", f"{tools}:{os.environ['PATH']}")
+    done = run_cli("grid", "run", tiny_grid(tmp_path, "x"), "--executor",
+                   "slurm", "--allow-dirty")
+    assert done.returncode == 2
+    assert "no SLURM controller answered `scontrol ping`" in done.stderr
+    assert not (tmp_path / "x" / ".submitit").exists()  # nothing submitted
+    tool("scontrol", "echo 'Slurmctld(primary) at head is UP'\n")
     done = run_cli("grid", "run", tiny_grid(tmp_path, "x"), "--executor",
                    "slurm", "--allow-dirty")
     assert done.returncode != 0

@@ -226,9 +226,10 @@ class SlurmSettings:
 class SlurmExecutor(Executor):
     """The tasks as one SLURM job array through submitit, ``chunk`` tasks
     per array task; submitit's own files go to ``folder``, which must be on
-    the cluster's shared file system. Where ``sbatch`` is missing, or
-    refuses the job array, it stops (:class:`ExecutorUnavailable`); it never
-    falls back to another executor. The environment variable ``HNGRAPH_SUBMITIT_CLUSTER`` is a
+    the cluster's shared file system. Where ``sbatch`` is missing, no
+    controller answers ``scontrol ping``, or ``sbatch`` refuses the job
+    array, it stops (:class:`ExecutorUnavailable`); it never falls back to
+    another executor. The environment variable ``HNGRAPH_SUBMITIT_CLUSTER`` is a
     switch for tests only: it names the submitit cluster to use instead of
     SLURM (``local`` starts real processes on this machine)."""
 
@@ -236,11 +237,8 @@ class SlurmExecutor(Executor):
                  gpus: int):
         self.submitit = _extra("submitit", "slurm")
         self.cluster = os.environ.get(TEST_CLUSTER) or None
-        if self.cluster is None and shutil.which("sbatch") is None:
-            raise ExecutorUnavailable(
-                "--executor slurm needs SLURM's sbatch, which is not on "
-                "PATH here; run the grid on the cluster's login node, or "
-                "use --executor local or ray.")
+        if self.cluster is None:
+            _check_slurm()
         self.folder, self.settings = folder, settings
         self.cpus = settings.cpus_per_task or cpus
         self.gpus = gpus if settings.gpus_per_task is None \
@@ -285,6 +283,34 @@ class SlurmExecutor(Executor):
     def cancel(self):
         for job in self.jobs:
             job.cancel(check=False)
+
+
+#: Seconds SLURM's controller has to answer ``scontrol ping``.
+SLURM_PING_TIMEOUT_S = 10
+
+
+def _check_slurm() -> None:
+    """A working SLURM here, found before anything is submitted: ``sbatch``
+    on PATH, and a controller that answers ``scontrol ping``."""
+    import subprocess
+
+    if shutil.which("sbatch") is None:
+        raise ExecutorUnavailable(
+            "--executor slurm needs SLURM's sbatch, which is not on "
+            "PATH here; run the grid on the cluster's login node, or "
+            "use --executor local or ray.")
+    try:
+        ping = subprocess.run(["scontrol", "ping"], capture_output=True,
+                              text=True, timeout=SLURM_PING_TIMEOUT_S)
+        up = ping.returncode == 0 and "UP" in ping.stdout
+    except (OSError, subprocess.TimeoutExpired):
+        up = False
+    if not up:
+        raise ExecutorUnavailable(
+            "--executor slurm found sbatch, but no SLURM controller answered "
+            f"`scontrol ping` within {SLURM_PING_TIMEOUT_S} s; check the "
+            "cluster (sinfo, scontrol ping) or use --executor local or ray. "
+            "Nothing was submitted.")
 
 
 def _run_chunk(fn, chunk: list[tuple]) -> list[tuple]:
