@@ -67,7 +67,22 @@ CHECKPOINT_FORMAT = "hngraph-model-1"
 PROJECTION_PARAMS = {"dim": WIDTH}
 
 
-class ProjectionHead(nn.Module):
+class _Head(nn.Module):
+    """What the heads share: their width ``dim``, shown by ``print``, and
+    ``reset_parameters``, each linear layer's own initialisation."""
+
+    dim: int
+
+    def reset_parameters(self) -> None:
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                m.reset_parameters()
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class ProjectionHead(_Head):
     r"""InfoGraph's projection: a 3-layer ReLU MLP plus a linear shortcut.
 
     .. math:: f(x) = \mathrm{ReLU}(W_3\,\mathrm{ReLU}(W_2\,\mathrm{ReLU}(W_1 x)))
@@ -86,20 +101,11 @@ class ProjectionHead(nn.Module):
         self.shortcut = nn.Linear(dim, dim)
         self.dim = dim
 
-    def reset_parameters(self) -> None:
-        """Each linear layer's own initialisation."""
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                m.reset_parameters()
-
-    def extra_repr(self) -> str:
-        return f"dim={self.dim}"
-
     def forward(self, x: Tensor) -> Tensor:
         return self.block(x) + self.shortcut(x)
 
 
-class PriorDiscriminator(nn.Module):
+class PriorDiscriminator(_Head):
     r"""InfoGraph's prior matching: tells uniform noise from graph embeddings.
 
     Shapes: ``[G, dim] -> [G]`` probabilities.
@@ -111,15 +117,6 @@ class PriorDiscriminator(nn.Module):
                                  nn.Linear(dim, dim), nn.ReLU(),
                                  nn.Linear(dim, 1))
         self.dim = dim
-
-    def reset_parameters(self) -> None:
-        """Each linear layer's own initialisation."""
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                m.reset_parameters()
-
-    def extra_repr(self) -> str:
-        return f"dim={self.dim}"
 
     def forward(self, x: Tensor) -> Tensor:
         return torch.sigmoid(self.net(x)).squeeze(-1)
