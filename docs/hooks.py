@@ -68,6 +68,10 @@ def _include(match: re.Match, root: Path, page_uri: str) -> str:
     text = re.sub(r"^(#+) ", r"#\1 ", text, flags=re.MULTILINE)
     up = "../" * page_uri.count("/")
     folder = path.rsplit("/", 1)[0]
+    # a report's link to a page beside it: its repository path, which
+    # on_page_markdown then turns into the site's page or plain words
+    text = re.sub(r"(?<!!)\[([^\]]+)\]\(([^)/:#]+\.md)\)",
+                  lambda m: f"[{m.group(1)}](../{folder}/{m.group(2)})", text)
     return re.sub(r"!\[([^\]]*)\]\(([^)/]+\.(?:png|svg))\)",
                   lambda m: f"![{m.group(1)}]({up}{_published(folder + '/' + m.group(2))})",
                   text)
