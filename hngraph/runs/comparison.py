@@ -337,7 +337,8 @@ def seeds_for_pooled(tau2: float, sds) -> int | None:
 
 
 #: The public names (the API reference lists these).
-__all__ = ["paired", "verdict", "holm", "pool", "pooled_verdict",
+__all__ = ["paired", "verdict", "holm", "pool", "pool_comparisons",
+           "sampling_variance", "cell_summary", "pooled_verdict",
            "meta_regression", "seeds_needed", "seeds_for_pooled",
            "datasets_needed", "TARGET_HALF_WIDTH", "MARGINS",
            "MIN_POOLED_DATASETS", "POOL_METHODS"]
