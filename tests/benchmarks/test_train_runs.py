@@ -74,3 +74,27 @@ def test_infonce_runs_write_the_committed_files_and_skip_them(tmp_path,
     shutil.copytree(RESULTS / "infonce", again / "benchmarks" / "results"
                     / "infonce")
     assert _files(_dry_run("infonce_runs.sh", again), again) == set()
+
+
+def test_the_other_scripts_folders_hold_only_names_their_script_writes():
+    """speed.py writes <part>.json (and skips a part whose file exists),
+    molecules.py [un]trained_seed<k>.json, scaling.py
+    throughput_<dataset>_<procs>x<threads>[...].json and collectives.json,
+    executors.py executors.json: no committed file is one they would not
+    write, nor one their skip rule would miss."""
+    import re
+    import sys
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from speed import PARTS
+
+    names = {
+        "speed": rf"({'|'.join(PARTS)})",
+        "molecules": r"(un)?trained_seed\d+",
+        "scaling": r"(throughput_[\w-]+_\d+x\d+\w*|collectives)",
+        "executors": r"executors",
+    }
+    for folder, pattern in names.items():
+        found = [p.stem for p in (RESULTS / folder).glob("*.json")]
+        assert found, folder
+        assert all(re.fullmatch(pattern, n) for n in found), (folder, found)
