@@ -259,6 +259,14 @@ def unknown_keys(values: dict, known: set, where: str) -> None:
                          f"takes: {', '.join(sorted(known))}.")
 
 
+def settings_diff(there: dict, now: dict, skip=()) -> list[str]:
+    """The settings that differ between two records, each as "key: X
+    there, Y now", in key order; the keys of ``skip`` are left out."""
+    return [f"{k}: {there.get(k)!r} there, {now.get(k)!r} now"
+            for k in sorted(set(there) | set(now))
+            if k not in skip and there.get(k) != now.get(k)]
+
+
 class _UniqueKeyLoader(yaml.SafeLoader):
     """YAML's safe loader, refusing a key given twice in one mapping (which
     would otherwise keep the last value silently)."""

@@ -45,6 +45,7 @@ from ..config import (
     declared,
     read_yaml,
     setting,
+    settings_diff,
     unknown_keys,
     user_path,
 )
@@ -595,9 +596,7 @@ def check_settings(grid: GridConfig, runs: list[Run],
         except (KeyError, TypeError, ValueError, HngraphError):
             there = {}
         now = grid.train_config(*r).to_dict()
-        diff = [f"{k}: {there.get(k)!r} there, {v!r} now"
-                for k, v in now.items()
-                if k not in NOT_IN_KEY and there.get(k) != v] or [
+        diff = settings_diff(there, now, NOT_IN_KEY) if there else [
             "settings that cannot be read"]
         clashes.append(f"{r.files(grid.out_path).result} ({'; '.join(diff)})")
     if clashes:

@@ -20,7 +20,7 @@ from torch_geometric.loader import DataLoader
 from tqdm.auto import tqdm
 
 from .. import distributed as dist_utils
-from ..config import check_eval_epochs, default, user_path
+from ..config import check_eval_epochs, default, settings_diff, user_path
 from ..constraints import (
     BATCH_ORDER,
     BATCH_SIZE,
@@ -167,9 +167,7 @@ def load_training_state(path, model, optimizer, loader,
             "to start again.")
     saved = state.get("settings")
     if settings is not None and saved is not None and saved != settings:
-        diff = ", ".join(f"{k}: {saved.get(k)!r} there, {settings.get(k)!r} "
-                         "now" for k in sorted(set(saved) | set(settings))
-                         if saved.get(k) != settings.get(k))
+        diff = ", ".join(settings_diff(saved, settings))
         raise InvalidValueError(
             f"{path} was trained with other settings ({diff}). Resume with "
             "the same settings, or start over with restart=True (hngraph "
