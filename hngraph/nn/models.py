@@ -505,6 +505,11 @@ def _rebuilt_encoder(path, name: str, spec: str | None) -> nn.Module:
         raise InvalidValueError(f"{err} Or {how}") from None
 
 
+def _shape(weight) -> str | list:
+    """A weight's shape as an error shows it ("absent" for a missing one)."""
+    return "absent" if weight is None else list(getattr(weight, "shape", []))
+
+
 def _check_weights_fit(path, name: str | None, model: nn.Module,
                        weights: dict) -> None:
     """The saved ``weights`` must have the model's names and shapes; the
@@ -514,11 +519,9 @@ def _check_weights_fit(path, name: str | None, model: nn.Module,
         there, here = weights.get(key), own.get(key)
         if there is None or here is None or (
                 torch.is_tensor(there) and there.shape != here.shape):
-            def shape(t):
-                return "absent" if t is None else list(getattr(t, "shape", []))
             raise InvalidValueError(
                 f"{path}: its weights do not fit the {name or 'GIN'} encoder "
-                f"given ({key}: {shape(there)} in the file, {shape(here)} in "
+                f"given ({key}: {_shape(there)} in the file, {_shape(here)} in "
                 f"the model); give a new {name or 'encoder'} of the "
                 "architecture the model was trained with.")
 
