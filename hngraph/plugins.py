@@ -21,10 +21,8 @@ def load_object(spec: str, label: str):
             f"{label} {spec!r} is not an import path: write module:name, "
             "for example my_package.encoders:MyEncoder (the module must be "
             "importable: installed, or in the current folder).")
-    if os.getcwd() not in sys.path and "" not in sys.path:
-        sys.path.insert(0, os.getcwd())  # as `python -m` would have it
     try:
-        found = importlib.import_module(module)
+        found = _import_here(module)
     except ImportError as err:
         missing = f"no module named {err.name!r}" if err.name else \
             type(err).__name__
@@ -40,6 +38,19 @@ def load_object(spec: str, label: str):
                 f"{label} {spec!r}: module {module!r} has no {name!r}; check "
                 "the name after the colon.") from None
     return found
+
+
+def _import_here(module: str):
+    """``module`` imported with the current folder searched first, as
+    ``python -m`` searches it; ``sys.path`` is left as it was."""
+    added = os.getcwd() not in sys.path and "" not in sys.path
+    if added:
+        sys.path.insert(0, os.getcwd())
+    try:
+        return importlib.import_module(module)
+    finally:
+        if added:
+            sys.path.remove(os.getcwd())
 
 
 def build_module(spec: str, label: str):

@@ -1,4 +1,6 @@
+import os
 import pickle
+import sys
 
 import networkx as nx
 import numpy as np
@@ -320,3 +322,20 @@ def test_embed_replaces_an_existing_output_only_when_asked(tmp_path,
         "g0.edgelist", "g1.edgelist", "g2.edgelist"]
     again = run_cli(*args, cwd=tmp_path)
     assert again.returncode == 2 and "e.npy, which exists" in again.stderr
+
+
+def test_an_import_path_is_found_in_the_current_folder_and_sys_path_restored(
+        tmp_path, monkeypatch):
+    """A module in the current folder imports by its path (as `python -m`
+    finds it), and the folder is not left on sys.path afterwards."""
+    from hngraph.plugins import load_object
+
+    name = f"here_{os.getpid()}"
+    (tmp_path / f"{name}.py").write_text("VALUE = 41 + 1\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path
+                                      if p not in ("", str(tmp_path))])
+    before = list(sys.path)
+    assert load_object(f"{name}:VALUE", "test") == 42
+    assert sys.path == before
+    sys.modules.pop(name, None)
