@@ -53,6 +53,10 @@ def _train_parser(sub) -> None:
     p.add_argument("--restart", action="store_true",
                    help="train from the start over an existing training "
                    "checkpoint of the same run")
+    p.add_argument("--overwrite", action="store_true",
+                   help="train again and replace the result and model file "
+                   "of an earlier run with the same settings in --out "
+                   "(without it, such a run stops before training)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -138,15 +142,20 @@ def _train(args) -> int:
     from .distributed import launched_by_torchrun
     from .results import atomic_write_json, run_files
     from .runs.experiment import run_experiment, run_stem
+    files = run_files(config.out, run_stem(config))
+    if files.result.exists() and not args.overwrite:
+        raise UsageError(
+            f"{files.result} holds the result of an earlier run with these "
+            "settings. Pass --overwrite to train again and replace it (and "
+            f"{files.model.name}), or give another --out.")
     if args.nproc > 1 and not launched_by_torchrun():
         return _launch(args, config)
-    files = run_files(config.out, run_stem(config))
     result, model = run_experiment(config, progress=not args.quiet,
                                    restart=args.restart, files=files)
     if result is None:  # a DDP worker other than rank 0
         return 0
     path, weights = files.result, files.model
-    replaced = path.exists()
+    replaced = path.exists()  # with --overwrite
     model.save(weights)
     result["model_file"] = str(weights)
     result["command"] = ["hngraph", *args.argv]

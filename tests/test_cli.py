@@ -116,6 +116,29 @@ def test_runs_with_other_settings_never_share_a_file(data_root, tmp_path):
     assert sorted(c["epochs"] for c in configs) == [1, 2]
 
 
+def test_a_rerun_of_the_same_settings_replaces_nothing_without_overwrite(
+        data_root, tmp_path, capsys):
+    """The result and model file of a finished run are kept: the rerun stops
+    before training (exit 2, naming the file and the flag); --overwrite
+    trains again and replaces both."""
+    from hngraph.cli import main
+    common = ["train", "--dataset", "MUTAG", "--quiet", "--epochs", "1",
+              "--out", str(tmp_path)]
+    assert main(common) == 0
+    [result] = tmp_path.glob("*.json")
+    [model] = tmp_path.glob("*.pt")
+    kept = (result.read_bytes(), model.read_bytes())
+    capsys.readouterr()
+    assert main(common) == 2
+    err = capsys.readouterr().err
+    assert str(result) in err and "--overwrite" in err
+    assert (result.read_bytes(), model.read_bytes()) == kept
+    assert main(common + ["--overwrite"]) == 0
+    assert "replacing the result of an earlier run" in capsys.readouterr().out
+    assert json.loads(result.read_text())["wall_time_s"] != json.loads(
+        kept[0])["wall_time_s"]
+
+
 def test_usage_errors_are_one_line(tmp_path, capsys):
     from hngraph.cli import main
     cfg = tmp_path / "c.yaml"
