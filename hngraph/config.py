@@ -52,6 +52,7 @@ from .errors import (
     NotAFileError,
     PathError,
 )
+from .registry import WEIGHTINGS
 
 #: tau+'s default for each objective: 0.5 for InfoGraph's (the verdict
 #: grid's), 0.1 for two views (the two-view grid's and the guide's).
@@ -115,8 +116,10 @@ class TrainConfig:
         "the anchor's class; use 0 for no debiasing.")
     reweight: str = setting(
         "paper", REWEIGHT,
-        "paper: the derivation of Robinson et al.; hcl-code: the formula of "
-        "their published graph code")
+        "negative weighting: paper = hard negatives as Robinson et al. "
+        "derive them; hcl-code = the formula of their published graph code; "
+        "the others (uniform, debiased, semi-hard) take no beta (see "
+        "docs/method.md)")
     prior: bool = setting(False, PRIOR, "add InfoGraph's prior "
                           "matching term")
     gamma: float = setting(0.1, GAMMA, "weight of the prior "
@@ -181,6 +184,10 @@ class TrainConfig:
                 f.name, getattr(self, f.name), f"config key {f.name!r}"))
         if self.tau_plus is None:
             self.tau_plus = TAU_PLUS_DEFAULTS[self.objective]
+        if self.epochs:  # a weighting must take the settings given
+            WEIGHTINGS.build(self.reweight, {"beta": self.beta,
+                                             "tau_plus": self.tau_plus},
+                             "config key 'reweight':")
         for name in OBJECTIVE_ONLY[_other(self.objective)]:
             if getattr(self, name) != _FIELDS[name].default:
                 raise InvalidValueError(
@@ -199,9 +206,14 @@ class TrainConfig:
     def tag(self) -> str:
         """A short name of the objective: ``infograph``,
         ``debiased-<mode>``, ``hard-<mode>``, or for InfoNCE ``graphcl``,
-        ``infonce-debiased``, ``infonce-hard``; ``untrained`` for 0 epochs."""
+        ``infonce-debiased``, ``infonce-hard``; ``untrained`` for 0 epochs.
+        A weighting that takes no ``beta`` is named by itself
+        (``semi-hard``, ``infonce-semi-hard``)."""
         if self.epochs == 0:
             return "untrained"
+        if not WEIGHTINGS.takes(self.reweight, "beta"):
+            return ("infonce-" if self.objective == "infonce" else "") + \
+                self.reweight
         if self.objective == "infonce":
             if self.beta == 0 and self.tau_plus == 0:
                 return "graphcl"

@@ -14,13 +14,10 @@ import warnings
 import numpy as np
 
 from .errors import InvalidTypeError, InvalidValueError
+from .registry import WEIGHTINGS
 
 #: Node features of TU datasets (see :func:`hngraph.data.tudataset.fit_feature_recipe`).
 FEATURE_CHOICES = ("auto", "labels", "degree", "constant")
-#: Negative weighting (see :func:`hngraph.nn.losses.negative_weights`): the
-#: derivation of Robinson et al., or the formula of their published graph
-#: code.
-REWEIGHT_MODES = ("paper", "hcl-code")
 #: ``"device"``: mini-batches built on the training device by index
 #: operations (:mod:`hngraph.data.batching`); ``"loader"``: PyG's ``DataLoader``,
 #: for datasets larger than device memory; ``"auto"``: ``"device"``.
@@ -71,12 +68,14 @@ SEED_END = 2 ** 32
 class Interval(Constraint):
     """A number of type ``kind`` (``int`` or ``float``, never a bool) with
     ``low <= value`` (``low < value`` when ``open_low``) and ``value < high``
-    when ``high`` is given; floats must be finite."""
+    (``value <= high`` when ``closed_high``) when ``high`` is given; floats
+    must be finite."""
 
     def __init__(self, kind: type, low: float, high: float | None = None,
-                 open_low: bool = False):
+                 open_low: bool = False, closed_high: bool = False):
         self.kind, self.low, self.high, self.open_low = (kind, low, high,
                                                          open_low)
+        self.closed_high = closed_high
 
     def accepts(self, value) -> bool:
         if not _is_number(value, self.kind):
@@ -84,7 +83,10 @@ class Interval(Constraint):
         if not math.isfinite(value):
             return False
         above = value > self.low if self.open_low else value >= self.low
-        return above and (self.high is None or value < self.high)
+        if self.high is None:
+            return above
+        return above and (value <= self.high if self.closed_high
+                          else value < self.high)
 
     def store(self, value):
         """The value as a Python ``int`` or ``float`` (a NumPy scalar, as a
@@ -98,7 +100,8 @@ class Interval(Constraint):
         name = {int: "an integer", float: "a finite number"}[self.kind]
         if self.high is not None:
             high = f"{self.high:d}" if self.kind is int else f"{self.high:g}"
-            return f"{name} in [{self.low:g}, {high})"
+            return (f"{name} in [{self.low:g}, {high}"
+                    f"{']' if self.closed_high else ')'}")
         return f"{name} {'>' if self.open_low else '>='} {self.low:g}"
 
 
@@ -293,13 +296,15 @@ LAYERS = Interval(int, 1, 2 ** 10)
 INIT = Options(INIT_CHOICES)
 BETA = Interval(float, 0)
 TAU_PLUS = Interval(float, 0, 1)
-REWEIGHT = Options(REWEIGHT_MODES, renamed={"reference": "hcl-code"})
+#: A negative weighting's name (:data:`hngraph.registry.WEIGHTINGS`).
+REWEIGHT = Options(WEIGHTINGS.names, renamed=WEIGHTINGS.renamed)
 PRIOR = OfType(bool)
 GAMMA = Interval(float, 0)
 CHUNK_SIZE = Nullable(Interval(int, 1))
 TEMPERATURE = Interval(float, 1e-4)  # below, 1 / t overflows float32 scores
 AUGMENTATION = Options(AUGMENTATION_NAMES)
 RATIO = Interval(float, 0, 1)
+QUANTILE = Interval(float, 0, 1, closed_high=True)
 FEATURES = Options(FEATURE_CHOICES)
 EPOCHS = Interval(int, 0, 10 ** 6)
 BATCH_SIZE = Interval(int, 2)
@@ -323,8 +328,8 @@ __all__ = ["Constraint", "Interval", "Options", "Pattern", "OfType",
            "Nullable", "ListOf", "MappingOf", "Either", "check",
            "check_params", "SEED_END", "HIDDEN", "WIDTH", "LAYERS", "INIT", "BETA",
            "TAU_PLUS", "REWEIGHT", "PRIOR", "GAMMA", "CHUNK_SIZE",
-           "TEMPERATURE", "AUGMENTATION", "RATIO", "FEATURES", "EPOCHS",
+           "TEMPERATURE", "AUGMENTATION", "RATIO", "QUANTILE", "FEATURES", "EPOCHS",
            "BATCH_SIZE", "BATCH_ORDER", "LR", "SEED", "BATCHING", "FOLDS",
-           "REPEATS", "CHECKPOINT_EVERY", "DATASET", "DEVICE", "FEATURE_CHOICES", "REWEIGHT_MODES",
+           "REPEATS", "CHECKPOINT_EVERY", "DATASET", "DEVICE", "FEATURE_CHOICES",
            "BATCHING_CHOICES", "AUGMENTATION_NAMES", "OBJECTIVES",
            "BATCH_ORDERS", "INIT_CHOICES"]

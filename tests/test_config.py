@@ -73,7 +73,8 @@ API = {"beta": [InfoGraph, GraphCL, JSDLocalGlobalLoss, HardInfoNCELoss],
 
 def test_api_table_covers_every_argument():
     for target in (InfoGraph, GraphCL, JSDLocalGlobalLoss, HardInfoNCELoss):
-        names = set(inspect.signature(target).parameters) - {"encoder"}
+        names = set(inspect.signature(target).parameters) - {"encoder",
+                                                             "weighting"}
         assert names == {k for k, v in API.items() if target in v}, target
 
 
@@ -171,8 +172,8 @@ def test_every_entry_point_has_the_config_defaults():
                                             name), (entry, name)
                 checked += 1
     assert checked >= 30
-    assert InfoGraph(3).criterion.beta == 1.0
-    assert InfoGraph(3, beta=0, tau_plus=0).criterion.tau_plus == 0
+    assert InfoGraph(3).criterion.weighting.beta == 1.0
+    assert InfoGraph(3, beta=0, tau_plus=0).criterion.weighting.tau_plus == 0
 
 
 def test_numpy_scalars_pass_as_numbers_and_are_stored_as_python_ones(

@@ -166,7 +166,7 @@ def test_infonce_matches_hand_computation(beta, tau, t):
     g = torch.Generator().manual_seed(2)
     z1 = torch.randn(4, 3, generator=g, dtype=torch.float64)
     z2 = torch.randn(4, 3, generator=g, dtype=torch.float64)
-    assert hard_infonce(z1, z2, beta, tau, t).item() == pytest.approx(
+    assert hard_infonce(z1, z2, beta=beta, tau_plus=tau, temperature=t).item() == pytest.approx(
         infonce_by_hand(z1, z2, beta, tau, t), rel=1e-9)
 
 
@@ -175,7 +175,8 @@ def test_infonce_hcl_code_weights_match_hand_computation(beta, tau, t):
     g = torch.Generator().manual_seed(3)
     z1 = torch.randn(5, 3, generator=g, dtype=torch.float64)
     z2 = torch.randn(5, 3, generator=g, dtype=torch.float64)
-    assert hard_infonce(z1, z2, beta, tau, t, reweight="hcl-code").item() \
+    assert hard_infonce(z1, z2, beta=beta, tau_plus=tau, temperature=t,
+                        reweight="hcl-code").item() \
         == pytest.approx(infonce_by_hand(z1, z2, beta, tau, t, "hcl-code"),
                          rel=1e-9)
 
@@ -187,8 +188,9 @@ def test_loss_modules_equal_the_functions(tiny):
         assert JSDLocalGlobalLoss(**kwargs)(node, graph, batch).item() == \
             jsd_local_global(node, graph, batch, **kwargs).item()
     z1, z2 = node[:4], node[3:7]
-    assert HardInfoNCELoss(1.0, 0.1, 0.2)(z1, z2).item() == \
-        hard_infonce(z1, z2, 1.0, 0.1, 0.2).item()
+    assert HardInfoNCELoss(beta=1.0, tau_plus=0.1, temperature=0.2)(z1, z2).item() == \
+        hard_infonce(z1, z2, beta=1.0, tau_plus=0.1,
+                     temperature=0.2).item()
 
 
 def test_infonce_stable_for_large_beta_small_temperature():
@@ -302,7 +304,7 @@ def test_infonce_finite(graphs, dim, beta, tau, t, seed):
     g = torch.Generator().manual_seed(seed)
     z1 = torch.randn(graphs, dim, generator=g, requires_grad=True)
     z2 = torch.randn(graphs, dim, generator=g)
-    loss = hard_infonce(z1, z2, beta, tau, t)
+    loss = hard_infonce(z1, z2, beta=beta, tau_plus=tau, temperature=t)
     loss.backward()
     assert torch.isfinite(loss) and torch.isfinite(z1.grad).all()
 

@@ -221,11 +221,11 @@ def test_modules_print_their_settings_and_heads_reset():
     from hngraph.nn.models import GraphCL, PriorDiscriminator, ProjectionHead
 
     assert repr(JSDLocalGlobalLoss(beta=2.0, tau_plus=0.1)) == (
-        "JSDLocalGlobalLoss(beta=2, tau_plus=0.1, reweight='paper', "
-        "chunk_size=None)")
-    assert repr(HardInfoNCELoss(beta=1.0)) == (
-        "HardInfoNCELoss(beta=1, tau_plus=0.1, temperature=0.5, "
-        "reweight='paper')")
+        "JSDLocalGlobalLoss(\n  chunk_size=None\n  (weighting): "
+        "HardNegatives(beta=2, tau_plus=0.1)\n)")
+    assert repr(HardInfoNCELoss(beta=1.0, reweight="hcl-code")) == (
+        "HardInfoNCELoss(\n  temperature=0.5\n  (weighting): "
+        "HCLCodeNegatives(beta=1, tau_plus=0.1)\n)")
     assert "beta=1, tau_plus=0.5" in repr(InfoGraph(3))
     assert "temperature=0.5" in repr(GraphCL(3))
     for head in (ProjectionHead(4), PriorDiscriminator(4)):

@@ -9,10 +9,11 @@ Two estimators are provided:
 * :func:`hard_infonce`: the graph-level two-view InfoNCE (NT-Xent) with the
   same re-weighting and debiasing.
 
-Both weight the negatives with one function, :func:`tilted_softmax_` of the
-tilt :func:`tilt` (public form: :func:`negative_weights`), and both come as
-modules too (:class:`JSDLocalGlobalLoss`, :class:`HardInfoNCELoss`), which
-check their settings once, when built.
+Both weight their negatives with a weighting of :mod:`hngraph.nn.weighting`
+(``weighting=``), or with the one that ``beta``, ``tau_plus`` and
+``reweight`` name (:func:`make_weighting`), and both come as modules too
+(:class:`JSDLocalGlobalLoss`, :class:`HardInfoNCELoss`), which check their
+settings once, when built.
 
 Both are vectorised: no Python loop over nodes or graphs, and no dense float
 masks; masked entries never enter a mean, a maximum or a weight.
@@ -33,16 +34,22 @@ from ..constraints import (
     REWEIGHT,
     TAU_PLUS,
     TEMPERATURE,
+    Nullable,
+    OfType,
+    check,
     check_params,
 )
 from ..distributed import gather_graphs, global_max
 from ..errors import InvalidTypeError, InvalidValueError
+from ..registry import WEIGHTINGS
+from .weighting import (
+    UniformNegatives,
+    argmax_abs_negative,
+    max_abs_negative,
+    tilted_softmax_,
+)
 
 LOG2 = math.log(2.0)
-
-#: Log-weights this far below their row's largest become weight 0 (see
-#: :func:`negative_weights`).
-WEIGHT_CUTOFF = 50.0
 
 
 def _check_finite(name: str, tensor: Tensor) -> None:
@@ -100,33 +107,60 @@ def _validated(params: dict, settings: dict, **tensors) -> dict:
     return check_params(params, settings)
 
 
+#: A weighting passed in (``weighting=``), or ``None`` for the one that
+#: ``beta``, ``tau_plus`` and ``reweight`` name.
+WEIGHTING = Nullable(OfType(UniformNegatives, "a negative weighting of "
+                            "hngraph.nn.weighting (a UniformNegatives)"))
+
+
+def make_weighting(beta: float = default("beta"),
+                   tau_plus: float = 0.0,
+                   reweight: str = default("reweight")) -> UniformNegatives:
+    """The weighting that ``reweight`` names (a name of
+    :data:`hngraph.registry.WEIGHTINGS`: ``"paper"``,
+    :class:`~hngraph.nn.weighting.HardNegatives`; ``"hcl-code"``,
+    :class:`~hngraph.nn.weighting.HCLCodeNegatives`; ...), built with
+    ``beta`` and ``tau_plus`` where it takes them (a setting it does not
+    take must be 0)."""
+    return WEIGHTINGS.build(reweight, {"beta": beta, "tau_plus": tau_plus},
+                            "reweight")
+
+
+def _chosen_weighting(weighting, beta, tau_plus, reweight, tau_default
+                      ) -> UniformNegatives:
+    """``weighting`` if one is passed in (``beta``, ``tau_plus`` and
+    ``reweight`` then left at their defaults), else :func:`make_weighting`
+    of those three."""
+    weighting = check(WEIGHTING, weighting, "weighting")
+    if weighting is None:
+        return make_weighting(beta, tau_plus, reweight)
+    given = {k: v for k, v, d in (("beta", beta, default("beta")),
+                                  ("tau_plus", tau_plus, tau_default),
+                                  ("reweight", reweight, default("reweight")))
+             if v != d}
+    if given:
+        raise InvalidValueError(
+            f"{', '.join(given)} choose a weighting, but weighting="
+            f"{type(weighting).__name__}(...) is passed in: leave "
+            f"{' and '.join(given)} out (the weighting holds its own "
+            "settings).")
+    return weighting
+
+
 def negative_weights(scores: Tensor, neg_mask: Tensor, beta: float,
-                     reweight: str = default("reweight"),
-                     scale: Tensor | None = None
-                     ) -> Tensor:
-    r"""Importance weights of the negatives of each row of a score matrix.
-
-    ``paper``: :math:`w_{ij} = e^{\beta s_{ij}} / \mathrm{mean}_{j'}
-    e^{\beta s_{ij'}}`, the tilted distribution
-    :math:`q_\beta \propto e^{\beta s} p` of Robinson et al.
-
-    ``hcl-code``: the published HCL graph code,
-    :math:`w_{ij} \propto e^{-2\beta s_{ij}/c}` with the single scalar
-    :math:`c = \max |s|` taken over the negative entries only.
-
-    Both are ``M * softmax`` over the row's negatives (``M`` the number of
-    negatives in the row) of the tilt :math:`k\,s` (:func:`tilt`), which
-    never overflows. Weights below ``e^-50`` (:data:`WEIGHT_CUTOFF`) of their
-    row's largest are exactly 0.
+                     reweight: str = default("reweight")) -> Tensor:
+    r"""Importance weights of the negatives of each row of a score matrix,
+    :math:`w_{ij}` of the weighting ``reweight`` names with ``beta`` (see
+    :func:`make_weighting`; the formulas in :mod:`hngraph.nn.weighting`):
+    ``paper`` gives :math:`e^{\beta s_{ij}} / \mathrm{mean}_{j'}
+    e^{\beta s_{ij'}}`, ``hcl-code`` :math:`\propto e^{-2\beta s_{ij}/c}`.
 
     Args:
         scores: ``[R, C]`` scores.
         neg_mask: ``[R, C]`` boolean, ``True`` where the entry is a negative.
             Every row needs at least one negative.
         beta: concentration, ``>= 0``.
-        reweight: ``"paper"`` or ``"hcl-code"``.
-        scale: ``c`` for ``hcl-code`` when the rows are a chunk of a larger
-            matrix; computed from ``scores`` and ``neg_mask`` when ``None``.
+        reweight: a name of :data:`hngraph.registry.WEIGHTINGS`.
 
     Returns:
         ``[R, C]`` weights, zero on non-negative entries, mean 1 over each
@@ -136,82 +170,7 @@ def negative_weights(scores: Tensor, neg_mask: Tensor, beta: float,
                                 dict(beta=beta, reweight=reweight),
                                 scores=(scores, "float", 2),
                                 neg_mask=(neg_mask, "bool", 2)).values()
-    if neg_mask.shape != scores.shape:
-        raise InvalidValueError(f"neg_mask must have the shape of scores "
-                                f"{tuple(scores.shape)}, got "
-                                f"{tuple(neg_mask.shape)}.")
-    count = neg_mask.sum(dim=1, keepdim=True).to(scores.dtype)
-    if (count == 0).any():
-        raise InvalidValueError("every row of neg_mask needs at least one negative "
-                                f"(True); rows {(count == 0).nonzero()[:, 0].tolist()[:10]} "
-                                "have none.")
-    k = tilt(scores, ~neg_mask, beta, reweight, scale)
-    # the log path: differentiable, where the in-place one is not
-    return tilted_softmax_(scores * k, ~neg_mask, log=True).exp() * count
-
-
-def tilt(scores: Tensor, excluded: Tensor, beta: float, reweight: str,
-         scale: Tensor | None = None) -> float | Tensor:
-    r"""The factor :math:`k` of the weights :math:`\propto e^{k s}`:
-    :math:`\beta` (``paper``), or :math:`-2\beta / c` with :math:`c` the
-    largest :math:`|s|` over the negatives (``hcl-code``; ``scale`` gives
-    :math:`c` when the rows are part of a larger matrix). ``excluded`` marks
-    the entries that are no negatives: a boolean ``[R, C]`` mask, or one
-    column per row (``[R, 1]`` indices)."""
-    if reweight == "paper" or beta == 0.0:
-        return float(beta)
-    if scale is None:
-        scale = _max_abs_negative(scores, excluded)
-    return -2.0 * beta / scale.clamp_min(1e-12)
-
-
-def tilted_softmax_(logits: Tensor, excluded: Tensor, log: bool = False
-                    ) -> Tensor:
-    """Softmax (or log-softmax) of each row of ``logits`` over its negatives,
-    in place where autograd allows: the excluded entries (as in :func:`tilt`)
-    get probability 0, and so do entries below ``e^-50``
-    (:data:`WEIGHT_CUTOFF`) of their row's largest. Left in, those would be
-    subnormal floats (as would the gradients through them), which CPUs
-    process many times slower; what is dropped is below 1e-19 of the row's
-    total, under even float64 resolution.
-
-    Shapes: ``logits [R, C]`` -> ``[R, C]``.
-    """
-    logits = _fill_excluded_(logits, excluded, float("-inf"))
-    logits = logits.sub_(logits.detach().amax(dim=1, keepdim=True))
-    if log:
-        logits = logits.masked_fill(logits < -WEIGHT_CUTOFF, float("-inf"))
-        return logits - logits.logsumexp(dim=1, keepdim=True)
-    # the clamp comes first: an exp that returns a subnormal is slow too
-    probs = logits.clamp_(min=-WEIGHT_CUTOFF).exp_()
-    F.threshold(probs, math.exp(-WEIGHT_CUTOFF), 0.0, inplace=True)
-    return probs.div_(probs.sum(dim=1, keepdim=True))
-
-
-def _fill_excluded_(x: Tensor, excluded: Tensor, value: float) -> Tensor:
-    """``x`` with ``value`` in place at the excluded entries (as in
-    :func:`tilt`: a boolean mask, or one column index per row)."""
-    if excluded.dtype == torch.bool:
-        return x.masked_fill_(excluded, value)
-    return x.scatter_(1, excluded, value)
-
-
-def _argmax_abs_negative(scores: Tensor, excluded: Tensor
-                         ) -> tuple[float, int, int]:
-    """``(max |s_ij|, i, j)`` over the negatives (``excluded`` as in
-    :func:`tilt`), without autograd."""
-    with torch.no_grad():
-        abs_s = _fill_excluded_(scores.abs(), excluded, -1.0)
-        value, flat = abs_s.view(-1).max(0)
-    return value, flat // scores.size(1), flat % scores.size(1)
-
-
-def _max_abs_negative(scores: Tensor, excluded: Tensor) -> Tensor:
-    """``c = max |s_ij|`` over the negatives: the arg-max is found without
-    autograd, then the one entry is taken with its gradient (the gradient of
-    ``amax`` without its ``[N, G]`` backward)."""
-    _, row, col = _argmax_abs_negative(scores, excluded)
-    return scores[row, col].abs()
+    return make_weighting(beta, 0.0, reweight).weights(scores, neg_mask)
 
 
 def _negative_scale(node_emb: Tensor, graph_emb: Tensor, batch: Tensor,
@@ -222,7 +181,7 @@ def _negative_scale(node_emb: Tensor, graph_emb: Tensor, batch: Tensor,
     for start in range(0, node_emb.size(0), chunk_size):
         with torch.no_grad():
             s = node_emb[start:start + chunk_size] @ graph_emb.t()
-        value, row, col = _argmax_abs_negative(
+        value, row, col = argmax_abs_negative(
             s, batch[start:start + chunk_size].view(-1, 1))
         if value.item() > best:
             best, where = value.item(), (start + int(row), int(col))
@@ -297,24 +256,26 @@ class _TiltedSoftplusMean(torch.autograd.Function):
 
 
 def _negative_term(node_emb: Tensor, graph_emb: Tensor, batch: Tensor,
-                   pos: Tensor, beta: float, tau_plus: float, reweight: str,
+                   pos: Tensor, weighting: UniformNegatives,
                    scale: Tensor | None) -> Tensor:
     """``n_i`` of :func:`jsd_local_global` for a block of rows: ``[n]``."""
     scores = node_emb @ graph_emb.t()                           # [n, G]
     positive = batch.unsqueeze(1)                               # [n, 1]
-    # mean_j w_ij sp_ij = sum_j softmax_ij sp_ij (positives weigh 0)
-    k = tilt(scores, positive, beta, reweight, scale)
-    neg_mean = _TiltedSoftplusMean.apply(scores, k, positive)
-    if reweight == "paper":
-        return ((neg_mean - tau_plus * F.softplus(pos))
-                / (1.0 - tau_plus)).clamp_min(0.0)
-    return (neg_mean + tau_plus * F.softplus(pos)) / (1.0 - tau_plus)
+    # mean_j w_ij sp_ij = sum_j q_ij sp_ij (positives weigh 0)
+    k = weighting.tilt(scores, positive, scale)
+    if k is None:  # weights of another form than a tilt
+        q = weighting.log_weights(scores, positive, scale).exp()
+        neg_mean = torch.linalg.vecdot(q, F.softplus(scores))
+    else:
+        neg_mean = _TiltedSoftplusMean.apply(scores, k, positive)
+    return weighting.debias(neg_mean, F.softplus(pos))
 
 
-def jsd_local_global(node_emb: Tensor, graph_emb: Tensor, batch: Tensor,
+def jsd_local_global(node_emb: Tensor, graph_emb: Tensor, batch: Tensor, *,
                      beta: float = default("beta"),
                      tau_plus: float = TAU_PLUS_DEFAULTS["jsd"],
                      reweight: str = default("reweight"),
+                     weighting: UniformNegatives | None = None,
                      chunk_size: int | None = default("chunk_size"),
                      distributed: bool = False, validate: bool = True
                      ) -> Tensor:
@@ -331,12 +292,13 @@ def jsd_local_global(node_emb: Tensor, graph_emb: Tensor, batch: Tensor,
         E_{neg} &= \mathrm{mean}_i \max(n_i, 0) - \log 2, \qquad
         L = E_{neg} - E_{pos}
 
-    with :math:`w` from :func:`negative_weights`. ``beta=0, tau_plus=0`` is
-    exactly InfoGraph's objective.
+    with :math:`w` and the debiased :math:`n_i` those of the weighting
+    (:mod:`hngraph.nn.weighting`; :class:`~hngraph.nn.weighting.HardNegatives`
+    above). ``beta=0, tau_plus=0`` is exactly InfoGraph's objective.
 
     ``reweight="hcl-code"`` runs the published HCL code's formula on properly
-    masked entries: its weights (see :func:`negative_weights`), and its
-    debiasing term with the opposite sign and no clamp,
+    masked entries (:class:`~hngraph.nn.weighting.HCLCodeNegatives`): its
+    weights, and its debiasing term with the opposite sign and no clamp,
     :math:`n_i = \frac{1}{1-\tau^+}[\mathrm{mean}_j w_{ij}\mathrm{sp}(s_{ij})
     + \tau^+ \mathrm{sp}(s_i^+)]`.
 
@@ -351,7 +313,11 @@ def jsd_local_global(node_emb: Tensor, graph_emb: Tensor, batch: Tensor,
         batch: ``[N]`` graph index of every node, values in ``[0, G)``.
         beta: hardness concentration, ``>= 0``.
         tau_plus: class prior of false negatives, in ``[0, 1)``.
-        reweight: ``"paper"`` (the derivation) or ``"hcl-code"``.
+        reweight: the weighting's name (see :func:`make_weighting`):
+            ``"paper"`` (the derivation) or ``"hcl-code"``, ...
+        weighting: a weighting passed in (:mod:`hngraph.nn.weighting`, or
+            a subclass of your own), in place of ``beta``, ``tau_plus`` and
+            ``reweight``.
         chunk_size: rows per chunk; ``None`` computes all rows at once.
         distributed: in a ``torch.distributed`` process group, contrast the
             local nodes against the graphs of every process (gathered with
@@ -375,12 +341,16 @@ def jsd_local_global(node_emb: Tensor, graph_emb: Tensor, batch: Tensor,
             node_emb=(node_emb, "float", 2),
             graph_emb=(graph_emb, "float", 2),
             batch=(batch, "index", 1)).values()
+        weighting = _chosen_weighting(weighting, beta, tau_plus, reweight,
+                                      TAU_PLUS_DEFAULTS["jsd"])
+    elif weighting is None:
+        weighting = make_weighting(beta, tau_plus, reweight)
     share = 1.0
     if distributed:
         graph_emb, offset, share = gather_graphs(graph_emb, node_emb.size(0))
         batch = batch + offset
     _check_local_global(node_emb, graph_emb, batch, validate)
-    loss = _jsd_core(node_emb, graph_emb, batch, beta, tau_plus, reweight,
+    loss = _jsd_core(node_emb, graph_emb, batch, weighting,
                      chunk_size or node_emb.size(0), distributed)
     if distributed:  # this process's share of the mean over all nodes
         return share * (loss + LOG2) - LOG2
@@ -420,38 +390,39 @@ def _check_local_global(node_emb: Tensor, graph_emb: Tensor, batch: Tensor,
 
 
 def _jsd_core(node_emb: Tensor, graph_emb: Tensor, batch: Tensor,
-              beta: float, tau_plus: float, reweight: str, chunk: int,
+              weighting: UniformNegatives, chunk: int,
               distributed: bool) -> Tensor:
     """:math:`E_{neg} - E_{pos}` of :func:`jsd_local_global` on checked
     inputs, ``chunk`` rows of the score matrix at a time (the scale ``c``
-    of ``hcl-code`` taken over all rows, and over all processes)."""
+    of a weighting that needs one taken over all rows, and over all
+    processes)."""
     num_nodes = node_emb.size(0)
     pos = (node_emb * graph_emb.index_select(0, batch)).sum(1)  # [N]
     e_pos = (LOG2 - F.softplus(-pos)).mean()
     scale = None
-    if reweight == "hcl-code" and beta != 0.0 and (chunk < num_nodes
-                                                    or distributed):
+    if weighting.needs_scale and (chunk < num_nodes or distributed):
         scale = _negative_scale(node_emb, graph_emb, batch, chunk)
         if distributed:
             scale = global_max(scale)
-    args = (beta, tau_plus, reweight)
     if chunk >= num_nodes:
-        neg = _negative_term(node_emb, graph_emb, batch, pos, *args, scale)
+        neg = _negative_term(node_emb, graph_emb, batch, pos, weighting,
+                             scale)
         return neg.mean() - LOG2 - e_pos
     total = node_emb.new_zeros(())
     for start in range(0, num_nodes, chunk):
         rows = slice(start, start + chunk)
         total = total + checkpoint(
             _negative_term, node_emb[rows], graph_emb, batch[rows],
-            pos[rows], *args, scale, use_reentrant=False).sum()
+            pos[rows], weighting, scale, use_reentrant=False).sum()
     return total / num_nodes - LOG2 - e_pos
 
 
-def hard_infonce(z1: Tensor, z2: Tensor, beta: float = default("beta"),
+def hard_infonce(z1: Tensor, z2: Tensor, *, beta: float = default("beta"),
                  tau_plus: float = TAU_PLUS_DEFAULTS["infonce"],
                  temperature: float = default("temperature"),
-                 reweight: str = default("reweight"), distributed: bool = False,
-                 validate: bool = True) -> Tensor:
+                 reweight: str = default("reweight"),
+                 weighting: UniformNegatives | None = None,
+                 distributed: bool = False, validate: bool = True) -> Tensor:
     r"""Two-view graph-level InfoNCE with hard, debiased negatives.
 
     ``z1[i]`` and ``z2[i]`` are two views of graph ``i``; both are
@@ -470,7 +441,7 @@ def hard_infonce(z1: Tensor, z2: Tensor, beta: float = default("beta"),
     evaluated in log space (``L_i = softplus(log N_i - log p_i)``), so that
     neither a large ``beta`` nor a small temperature overflows.
     ``beta=0, tau_plus=0`` is NT-Xent (SimCLR, GraphCL). The weights are
-    those of :func:`negative_weights` on the scores
+    those of the weighting (:mod:`hngraph.nn.weighting`) on the scores
     :math:`\langle z_i, z_j \rangle / t`: ``reweight="hcl-code"`` takes the
     published graph code's :math:`w_{ij} \propto e^{-2\beta s_{ij}/c}`
     (the debiasing keeps the InfoNCE form above).
@@ -481,8 +452,9 @@ def hard_infonce(z1: Tensor, z2: Tensor, beta: float = default("beta"),
         beta: hardness concentration, ``>= 0``.
         tau_plus: class prior of false negatives, in ``[0, 1)``.
         temperature: ``t > 0``.
-        reweight: ``"paper"`` or ``"hcl-code"`` (see
-            :func:`negative_weights`).
+        reweight: the weighting's name (see :func:`make_weighting`).
+        weighting: a weighting passed in, in place of ``beta``,
+            ``tau_plus`` and ``reweight`` (see :func:`jsd_local_global`).
         distributed: in a ``torch.distributed`` process group, the local
             views are the anchors and the views of every process (gathered
             with gradient) their candidates, so ``G`` and ``M`` count the
@@ -499,6 +471,10 @@ def hard_infonce(z1: Tensor, z2: Tensor, beta: float = default("beta"),
             INFONCE_PARAMS, dict(beta=beta, tau_plus=tau_plus,
                                  temperature=temperature, reweight=reweight),
             z1=(z1, "float", 2), z2=(z2, "float", 2)).values()
+        weighting = _chosen_weighting(weighting, beta, tau_plus, reweight,
+                                      TAU_PLUS_DEFAULTS["infonce"])
+    elif weighting is None:
+        weighting = make_weighting(beta, tau_plus, reweight)
     if z1.shape != z2.shape or z1.dim() != 2:
         raise InvalidValueError(f"z1 and z2 must both be [G, D], got shapes "
                                 f"{tuple(z1.shape)} and {tuple(z2.shape)}.")
@@ -514,14 +490,14 @@ def hard_infonce(z1: Tensor, z2: Tensor, beta: float = default("beta"),
         raise InvalidValueError(
             f"the batch holds {z1.size(0)} graph(s); in-batch negatives need "
             "at least 2 graphs. Use a batch_size of 2 or more.")
-    loss = _infonce_core(z1, z2, offset, local, beta, tau_plus, temperature,
-                         reweight, distributed)
+    loss = _infonce_core(z1, z2, offset, local, weighting, temperature,
+                         distributed)
     return share * loss if distributed else loss
 
 
 def _infonce_core(z1: Tensor, z2: Tensor, offset: int, local: int,
-                  beta: float, tau_plus: float, temperature: float,
-                  reweight: str, distributed: bool) -> Tensor:
+                  weighting: UniformNegatives, temperature: float,
+                  distributed: bool) -> Tensor:
     """The mean of :math:`L_i` of :func:`hard_infonce` over the anchors
     ``offset .. offset + local`` of both views, on checked inputs."""
     num_graphs = z1.size(0)
@@ -539,18 +515,12 @@ def _infonce_core(z1: Tensor, z2: Tensor, offset: int, local: int,
 
     # log of mean_j w_ij n_ij: a softmax of k*sim weighting exp(sim).
     scale = None
-    if distributed and reweight == "hcl-code" and beta != 0.0:
-        scale = global_max(_max_abs_negative(sim, ~neg_mask))
-    k = tilt(sim, ~neg_mask, beta, reweight, scale)
-    log_w = tilted_softmax_(sim * k, ~neg_mask, log=True)
+    if distributed and weighting.needs_scale:
+        scale = global_max(max_abs_negative(sim, ~neg_mask))
+    log_w = weighting.log_weights(sim, ~neg_mask, scale)
     log_mean = torch.logsumexp(
         (log_w + sim).masked_fill(~neg_mask, float("-inf")), dim=1)
-    # log of (mean - tau+ p) / (1 - tau+), factored by a = max(log_mean, log_pos)
-    a = torch.maximum(log_mean, log_pos).detach()
-    inner = torch.exp(log_mean - a) - tau_plus * torch.exp(log_pos - a)
-    log_debiased = torch.where(
-        inner > 0, a + torch.log(inner.clamp_min(1e-38)) - math.log1p(-tau_plus),
-        torch.full_like(inner, float("-inf")))
+    log_debiased = weighting.log_debias(log_mean, log_pos)
     log_ng = math.log(m) + torch.clamp_min(log_debiased, -1.0 / temperature)
     return F.softplus(log_ng - log_pos).mean()
 
@@ -565,8 +535,9 @@ class JSDLocalGlobalLoss(nn.Module):
     Args:
         beta: hardness concentration, ``>= 0``.
         tau_plus: class prior of false negatives, in ``[0, 1)``.
-        reweight: ``"paper"`` or ``"hcl-code"`` (see
-            :func:`negative_weights`).
+        reweight: the weighting's name (see :func:`make_weighting`).
+        weighting: a weighting passed in (:mod:`hngraph.nn.weighting`), in
+            place of ``beta``, ``tau_plus`` and ``reweight``.
         chunk_size: rows of the score matrix per chunk; ``None``: all.
 
     Shapes: ``node_emb [N, D]``, ``graph_emb [G, D]``, ``batch [N]`` ->
@@ -574,29 +545,32 @@ class JSDLocalGlobalLoss(nn.Module):
 
     Examples:
         >>> loss_fn = JSDLocalGlobalLoss(beta=1.0, tau_plus=0.1)
+        >>> loss_fn = JSDLocalGlobalLoss(weighting=SemiHardNegatives())
         >>> loss = loss_fn(node_emb, graph_emb, data.batch)
     """
 
-    def __init__(self, beta: float = default("beta"),
+    def __init__(self, *, beta: float = default("beta"),
                  tau_plus: float = TAU_PLUS_DEFAULTS["jsd"],
                  reweight: str = default("reweight"),
+                 weighting: UniformNegatives | None = None,
                  chunk_size: int | None = default("chunk_size")):
         super().__init__()
         settings = check_params(JSD_PARAMS, dict(
             beta=beta, tau_plus=tau_plus, reweight=reweight,
             chunk_size=chunk_size))
-        self.beta, self.tau_plus = settings["beta"], settings["tau_plus"]
-        self.reweight, self.chunk_size = (settings["reweight"],
-                                          settings["chunk_size"])
+        self.weighting = _chosen_weighting(
+            weighting, settings["beta"], settings["tau_plus"],
+            settings["reweight"], TAU_PLUS_DEFAULTS["jsd"])
+        self.chunk_size = settings["chunk_size"]
 
     def extra_repr(self) -> str:
-        return (f"beta={self.beta:g}, tau_plus={self.tau_plus:g}, "
-                f"reweight={self.reweight!r}, chunk_size={self.chunk_size}")
+        return f"chunk_size={self.chunk_size}"
 
     def forward(self, node_emb: Tensor, graph_emb: Tensor, batch: Tensor,
                 distributed: bool = False) -> Tensor:
-        return jsd_local_global(node_emb, graph_emb, batch, self.beta,
-                                self.tau_plus, self.reweight, self.chunk_size,
+        return jsd_local_global(node_emb, graph_emb, batch,
+                                weighting=self.weighting,
+                                chunk_size=self.chunk_size,
                                 distributed=distributed, validate=False)
 
 
@@ -611,8 +585,9 @@ class HardInfoNCELoss(nn.Module):
         beta: hardness concentration, ``>= 0``.
         tau_plus: class prior of false negatives, in ``[0, 1)``.
         temperature: ``t > 0``.
-        reweight: ``"paper"`` or ``"hcl-code"`` (see
-            :func:`negative_weights`).
+        reweight: the weighting's name (see :func:`make_weighting`).
+        weighting: a weighting passed in (:mod:`hngraph.nn.weighting`), in
+            place of ``beta``, ``tau_plus`` and ``reweight``.
 
     Shapes: ``z1 [G, D]``, ``z2 [G, D]`` -> ``[]``.
 
@@ -621,31 +596,31 @@ class HardInfoNCELoss(nn.Module):
         >>> loss = loss_fn(head(encoder(view1)), head(encoder(view2)))
     """
 
-    def __init__(self, beta: float = default("beta"),
+    def __init__(self, *, beta: float = default("beta"),
                  tau_plus: float = TAU_PLUS_DEFAULTS["infonce"],
                  temperature: float = default("temperature"),
-                 reweight: str = default("reweight")):
+                 reweight: str = default("reweight"),
+                 weighting: UniformNegatives | None = None):
         super().__init__()
         settings = check_params(INFONCE_PARAMS, dict(
             beta=beta, tau_plus=tau_plus, temperature=temperature,
             reweight=reweight))
-        self.beta, self.tau_plus = settings["beta"], settings["tau_plus"]
+        self.weighting = _chosen_weighting(
+            weighting, settings["beta"], settings["tau_plus"],
+            settings["reweight"], TAU_PLUS_DEFAULTS["infonce"])
         self.temperature = settings["temperature"]
-        self.reweight = settings["reweight"]
 
     def extra_repr(self) -> str:
-        return (f"beta={self.beta:g}, tau_plus={self.tau_plus:g}, "
-                f"temperature={self.temperature:g}, "
-                f"reweight={self.reweight!r}")
+        return f"temperature={self.temperature:g}"
 
     def forward(self, z1: Tensor, z2: Tensor, distributed: bool = False
                 ) -> Tensor:
-        return hard_infonce(z1, z2, self.beta, self.tau_plus, self.temperature,
-                            self.reweight, distributed=distributed,
-                            validate=False)
+        return hard_infonce(z1, z2, weighting=self.weighting,
+                            temperature=self.temperature,
+                            distributed=distributed, validate=False)
 
 
 #: The public names (the API reference lists these).
 __all__ = ["jsd_local_global", "hard_infonce", "JSDLocalGlobalLoss",
-           "HardInfoNCELoss", "negative_weights", "WEIGHT_PARAMS", "JSD_PARAMS",
+           "HardInfoNCELoss", "negative_weights", "make_weighting", "WEIGHT_PARAMS", "JSD_PARAMS",
            "INFONCE_PARAMS"]

@@ -366,8 +366,9 @@ class InfoGraph(GraphModel):
             hidden=hidden, layers=layers, beta=beta, tau_plus=tau_plus,
             reweight=reweight, prior=prior, gamma=gamma,
             chunk_size=chunk_size, init=init))
-        self.criterion = JSDLocalGlobalLoss(beta, tau_plus, reweight,
-                                            chunk_size)
+        self.criterion = JSDLocalGlobalLoss(
+            beta=beta, tau_plus=tau_plus, reweight=reweight,
+            chunk_size=chunk_size)
         self.gamma = gamma
         dim = self._set_encoder(encoder, settings)
         self.local_head = ProjectionHead(dim)
@@ -431,8 +432,9 @@ class GraphCL(GraphModel):
             hidden=hidden, layers=layers, beta=beta, tau_plus=tau_plus,
             temperature=temperature, reweight=reweight, aug1=aug1, aug2=aug2,
             aug_ratio=aug_ratio, init=init))
-        self.criterion = HardInfoNCELoss(beta, tau_plus, temperature,
-                                         reweight)
+        self.criterion = HardInfoNCELoss(
+            beta=beta, tau_plus=tau_plus, temperature=temperature,
+            reweight=reweight)
         self.augs, self.aug_ratio = (aug1, aug2), aug_ratio
         dim = self._set_encoder(encoder, settings)
         self.head = nn.Sequential(nn.Linear(dim, dim), nn.ReLU(),

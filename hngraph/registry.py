@@ -1,0 +1,79 @@
+"""One registry per kind of component: the names the command line, config
+files and grids accept, each mapped to the import path of its class. A
+registry is the only list of its names (a test holds that), and adding a
+component is its class plus one entry here. Classes are imported when first
+asked for, so that the names (``--help``, config checks) cost no import of
+torch. A name with a colon is a user's own class by import path,
+``module:Class`` (see :mod:`hngraph.plugins`)."""
+from __future__ import annotations
+
+import inspect
+
+from .errors import InvalidValueError
+from .plugins import load_object
+
+
+class Registry:
+    """The components of one ``kind``: ``entries`` maps each name to the
+    import path of its class (``module:Class``); ``renamed`` maps old names
+    to their new ones."""
+
+    def __init__(self, kind: str, entries: dict[str, str],
+                 renamed: dict[str, str] | None = None):
+        self.kind, self.entries = kind, dict(entries)
+        self.renamed = dict(renamed or {})
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(self.entries)
+
+    def __contains__(self, name) -> bool:
+        return name in self.entries
+
+    def load(self, name: str, label: str = ""):
+        """The class of ``name``: a registered name, or an import path
+        ``module:Class`` of a user's own."""
+        label = label or self.kind
+        if name in self.entries:
+            return load_object(self.entries[name], label)
+        if ":" in str(name):
+            return load_object(name, label)
+        raise InvalidValueError(
+            f"{label} {name!r} is not one of {', '.join(self.names)}, nor an "
+            "import path module:Class of your own.")
+
+    def takes(self, name: str, parameter: str) -> bool:
+        """Whether the class of ``name`` takes ``parameter``."""
+        return parameter in inspect.signature(self.load(name)).parameters
+
+    def build(self, name: str, settings: dict, label: str = ""):
+        """The component ``name`` built with the ``settings`` its class
+        takes (as keywords). A setting it does not take must be left at
+        0, its neutral value, or the error names it: dropping it would
+        change the run without a word."""
+        cls = self.load(name, label)
+        takes = inspect.signature(cls).parameters
+        dropped = {k: v for k, v in settings.items()
+                   if k not in takes and v}
+        if dropped:
+            raise InvalidValueError(
+                f"{label or self.kind} {name!r} ({cls.__name__}) takes no "
+                + ", ".join(f"{k} (given {v!r})" for k, v in dropped.items())
+                + f"; set {' and '.join(dropped)} to 0, or choose a "
+                f"{self.kind} that takes {'them' if len(dropped) > 1 else 'it'}.")
+        return cls(**{k: v for k, v in settings.items() if k in takes})
+
+
+#: Negative weightings (:mod:`hngraph.nn.weighting`), the ``reweight``
+#: setting.
+WEIGHTINGS = Registry("negative weighting", {
+    "paper": "hngraph.nn.weighting:HardNegatives",
+    "hcl-code": "hngraph.nn.weighting:HCLCodeNegatives",
+    "uniform": "hngraph.nn.weighting:UniformNegatives",
+    "debiased": "hngraph.nn.weighting:DebiasedNegatives",
+    "semi-hard": "hngraph.nn.weighting:SemiHardNegatives"},
+    renamed={"reference": "hcl-code"})
+
+
+#: The public names (the API reference lists these).
+__all__ = ["Registry", "WEIGHTINGS"]
