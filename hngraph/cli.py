@@ -25,11 +25,8 @@ from pathlib import Path
 from .config import TrainConfig, check_setting, user_path
 from .constraints import Interval, ListOf, Nullable, OfType, Options, check
 from .errors import BUG_REPORT, HngraphError, describe
-from .runs.executors import (
-    EXECUTORS,
-    STAGES,
-    SlurmSettings,
-)
+from .registry import EXECUTORS
+from .runs.executors import STAGES, SlurmSettings
 
 
 class UsageError(HngraphError, ValueError):
@@ -341,7 +338,7 @@ def _grid_parser(sub) -> None:
                      help="all: train, score and record each run; train: "
                      "train and keep its embeddings; score: score what "
                      "was trained so (default: all)")
-    run.add_argument("--executor", choices=EXECUTORS, default="local",
+    run.add_argument("--executor", choices=EXECUTORS.names, default="local",
                      help="local: --jobs processes here; ray: Ray tasks "
                      "(pip install \"hngraph[ray]\"); slurm: a SLURM job "
                      "array through submitit (pip install "
@@ -443,19 +440,17 @@ def _terminated(signum, frame):
 def _executor(args, grid):
     """The executor ``--executor`` names, set up from the flags and the
     grid's ``slurm`` section."""
-    from .runs.executors import RayExecutor, SlurmExecutor
+    from .runs.executors import ExecutorRequest
 
-    threads = args.threads or 1
     cuda = (args.device or grid.shared.get("device", "auto")) == "cuda"
-    if args.executor == "local":
-        return None  # run_grid's own: --jobs processes here
-    if args.executor == "ray":
-        return RayExecutor(args.address, threads, int(cuda))
-    slurm = grid.slurm_settings(**{
-        f.name: getattr(args, "slurm_" + f.name)
-        for f in dataclasses.fields(SlurmSettings) if f.name != "source"})
-    return SlurmExecutor(grid.out_path / ".submitit", slurm, threads,
-                         int(cuda))
+    request = ExecutorRequest(
+        threads=args.threads or 1, gpus=int(cuda), address=args.address,
+        folder=grid.out_path / ".submitit",
+        slurm=lambda: grid.slurm_settings(**{
+            f.name: getattr(args, "slurm_" + f.name)
+            for f in dataclasses.fields(SlurmSettings)
+            if f.name != "source"}))
+    return EXECUTORS.load(args.executor, "--executor").from_request(request)
 
 
 def build_parser() -> argparse.ArgumentParser:

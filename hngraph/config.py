@@ -3,6 +3,8 @@ help), YAML files and strict validation."""
 from __future__ import annotations
 
 import dataclasses
+import functools
+import inspect
 import os
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
@@ -27,7 +29,7 @@ from .constraints import (
     INIT,
     LAYERS,
     LR,
-    OBJECTIVES,
+    OBJECTIVE,
     PRIOR,
     RATIO,
     REPEATS,
@@ -40,7 +42,6 @@ from .constraints import (
     ListOf,
     Nullable,
     OfType,
-    Options,
     Pattern,
     check,
 )
@@ -52,11 +53,7 @@ from .errors import (
     NotAFileError,
     PathError,
 )
-from .registry import WEIGHTINGS
-
-#: tau+'s default for each objective: 0.5 for InfoGraph's (the verdict
-#: grid's), 0.1 for two views (the two-view grid's and the guide's).
-TAU_PLUS_DEFAULTS = {"jsd": 0.5, "infonce": 0.1}
+from .registry import OBJECTIVES, WEIGHTINGS
 
 
 def setting(default, constraint: Constraint, help: str, hint: str = ""):
@@ -89,7 +86,7 @@ class TrainConfig:
         "TU dataset name, e.g. MUTAG; needed unless the --config file names "
         "one")
     objective: str = setting(
-        "jsd", Options(OBJECTIVES), "jsd: InfoGraph local-global; infonce: "
+        "jsd", OBJECTIVE, "jsd: InfoGraph local-global; infonce: "
         "GraphCL-style two views")
     root: str | None = setting(
         None, Nullable(OfType(str)), "folder holding NAME/raw/; null: "
@@ -183,18 +180,19 @@ class TrainConfig:
             setattr(self, f.name, check_setting(
                 f.name, getattr(self, f.name), f"config key {f.name!r}"))
         if self.tau_plus is None:
-            self.tau_plus = TAU_PLUS_DEFAULTS[self.objective]
+            self.tau_plus = objective_parameters(self.objective)[
+                "tau_plus"].default
         if self.epochs:  # a weighting must take the settings given
             WEIGHTINGS.build(self.reweight, {"beta": self.beta,
                                              "tau_plus": self.tau_plus},
                              "config key 'reweight':")
-        for name in OBJECTIVE_ONLY[_other(self.objective)]:
+        for name, takes in _other_objectives_settings(self.objective):
             if getattr(self, name) != _FIELDS[name].default:
                 raise InvalidValueError(
                     f"config key {name!r} applies to objective "
-                    f"{_other(self.objective)!r} only, but objective is "
+                    f"{' or '.join(map(repr, takes))} only, but objective is "
                     f"{self.objective!r}; leave {name} out, or set "
-                    f"objective: {_other(self.objective)}.")
+                    f"objective: {takes[0]}.")
         check_eval_epochs(self.eval_epochs, self.epochs,
                           "config key 'eval_epochs'")
         self.out = str(user_path(self.out, "config key 'out'", "folder"))
@@ -419,13 +417,24 @@ def check_declared(obj, where: str) -> None:
                                          f"{where}{f.name}"))
 
 
-#: The settings that only one objective reads.
-OBJECTIVE_ONLY = {"jsd": ("prior", "gamma", "chunk_size"),
-                  "infonce": ("temperature", "aug1", "aug2", "aug_ratio")}
+@functools.cache
+def objective_parameters(objective: str) -> dict:
+    """The parameters of the model that trains by ``objective`` (its
+    class in :data:`hngraph.registry.OBJECTIVES`), by name: where an
+    objective's own defaults (tau+) are read."""
+    return dict(inspect.signature(OBJECTIVES.load(objective)).parameters)
 
 
-def _other(objective: str) -> str:
-    return "infonce" if objective == "jsd" else "jsd"
+def _other_objectives_settings(objective: str) -> list[tuple[str, list]]:
+    """The settings that ``objective``'s model does not take but another
+    objective's does, each with the objectives that take it."""
+    own = objective_parameters(objective)
+    other = {}
+    for name in OBJECTIVES.names:
+        for key in objective_parameters(name):
+            if key in _FIELDS and key not in own:
+                other.setdefault(key, []).append(name)
+    return sorted(other.items())
 
 
 #: The public names (the API reference lists these).

@@ -14,7 +14,7 @@ import warnings
 import numpy as np
 
 from .errors import InvalidTypeError, InvalidValueError
-from .registry import WEIGHTINGS
+from .registry import AUGMENTATIONS, OBJECTIVES, WEIGHTINGS
 
 #: Node features of TU datasets (see :func:`hngraph.data.tudataset.fit_feature_recipe`).
 FEATURE_CHOICES = ("auto", "labels", "degree", "constant")
@@ -22,10 +22,6 @@ FEATURE_CHOICES = ("auto", "labels", "degree", "constant")
 #: operations (:mod:`hngraph.data.batching`); ``"loader"``: PyG's ``DataLoader``,
 #: for datasets larger than device memory; ``"auto"``: ``"device"``.
 BATCHING_CHOICES = ("auto", "device", "loader")
-#: GraphCL's augmentations (see :mod:`hngraph.data.augment`).
-AUGMENTATION_NAMES = ("node_drop", "edge_perturb", "feature_mask", "subgraph")
-#: Training objectives: InfoGraph's local-global estimator, or two views.
-OBJECTIVES = ("jsd", "infonce")
 #: ``"shuffle"``: a new order every epoch (PyG's ``DataLoader(shuffle=True)``);
 #: ``"fixed"``: one shuffle per run, the same batches every epoch (the
 #: published HCL graph code).
@@ -302,7 +298,10 @@ PRIOR = OfType(bool)
 GAMMA = Interval(float, 0)
 CHUNK_SIZE = Nullable(Interval(int, 1))
 TEMPERATURE = Interval(float, 1e-4)  # below, 1 / t overflows float32 scores
-AUGMENTATION = Options(AUGMENTATION_NAMES)
+#: A training objective's name (:data:`hngraph.registry.OBJECTIVES`).
+OBJECTIVE = Options(OBJECTIVES.names)
+#: An augmentation's name (:data:`hngraph.registry.AUGMENTATIONS`).
+AUGMENTATION = Options(AUGMENTATIONS.names)
 RATIO = Interval(float, 0, 1)
 QUANTILE = Interval(float, 0, 1, closed_high=True)
 FEATURES = Options(FEATURE_CHOICES)
@@ -331,5 +330,5 @@ __all__ = ["Constraint", "Interval", "Options", "Pattern", "OfType",
            "TEMPERATURE", "AUGMENTATION", "RATIO", "QUANTILE", "FEATURES", "EPOCHS",
            "BATCH_SIZE", "BATCH_ORDER", "LR", "SEED", "BATCHING", "FOLDS",
            "REPEATS", "CHECKPOINT_EVERY", "DATASET", "DEVICE", "FEATURE_CHOICES",
-           "BATCHING_CHOICES", "AUGMENTATION_NAMES", "OBJECTIVES",
+           "BATCHING_CHOICES", "OBJECTIVE",
            "BATCH_ORDERS", "INIT_CHOICES"]

@@ -22,6 +22,7 @@ class Registry:
                  renamed: dict[str, str] | None = None):
         self.kind, self.entries = kind, dict(entries)
         self.renamed = dict(renamed or {})
+        self._classes: dict = {}
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -35,7 +36,9 @@ class Registry:
         ``module:Class`` of a user's own."""
         label = label or self.kind
         if name in self.entries:
-            return load_object(self.entries[name], label)
+            if name not in self._classes:
+                self._classes[name] = load_object(self.entries[name], label)
+            return self._classes[name]
         if ":" in str(name):
             return load_object(name, label)
         raise InvalidValueError(
@@ -74,6 +77,28 @@ WEIGHTINGS = Registry("negative weighting", {
     "semi-hard": "hngraph.nn.weighting:SemiHardNegatives"},
     renamed={"reference": "hcl-code"})
 
+#: Training objectives, each the model that trains by it
+#: (:mod:`hngraph.nn.models`): InfoGraph's local-global estimator, or two
+#: views; the ``objective`` setting.
+OBJECTIVES = Registry("objective", {
+    "jsd": "hngraph.nn.models:InfoGraph",
+    "infonce": "hngraph.nn.models:GraphCL"})
+
+#: GraphCL's augmentations (:mod:`hngraph.data.augment`), the ``aug1`` and
+#: ``aug2`` settings.
+AUGMENTATIONS = Registry("augmentation", {
+    "node_drop": "hngraph.data.augment:NodeDrop",
+    "edge_perturb": "hngraph.data.augment:EdgePerturb",
+    "feature_mask": "hngraph.data.augment:FeatureMask",
+    "subgraph": "hngraph.data.augment:RandomWalkSubgraph"})
+
+#: The executors of ``hngraph grid run --executor``
+#: (:mod:`hngraph.runs.executors`).
+EXECUTORS = Registry("executor", {
+    "local": "hngraph.runs.executors:LocalExecutor",
+    "ray": "hngraph.runs.executors:RayExecutor",
+    "slurm": "hngraph.runs.executors:SlurmExecutor"})
+
 
 #: The public names (the API reference lists these).
-__all__ = ["Registry", "WEIGHTINGS"]
+__all__ = ["Registry", "WEIGHTINGS", "OBJECTIVES", "AUGMENTATIONS", "EXECUTORS"]

@@ -38,8 +38,9 @@ from torch import Tensor
 from torch_geometric.data import Batch, Data
 from torch_geometric.transforms import BaseTransform
 
-from ..constraints import AUGMENTATION, RATIO, check_params
+from ..constraints import AUGMENTATION, RATIO, check, check_params
 from ..errors import InvalidTypeError, InvalidValueError
+from ..registry import AUGMENTATIONS
 from .batching import _ptr
 
 
@@ -185,16 +186,13 @@ def augment_batch(name: str, batch: Batch, ratio: float = 0.2,
         raise InvalidTypeError(
             f"batch must be a PyG Batch with x, edge_index and batch, got "
             f"{type(batch).__name__} (make one with Batch.from_data_list).")
-    return AUGMENTATIONS[name].on_batch(batch, ratio, generator)
+    return AUGMENTATIONS.load(name).on_batch(batch, ratio, generator)
 
 
 class _Augmentation(BaseTransform):
     """A transform drawing one view of a ``Data`` by the functions of the
     batch path (one graph: ``batch`` all zeros); :meth:`on_batch` draws a
     view of every graph of a mini-batch at once (:func:`augment_batch`)."""
-
-    #: The augmentation's name in configs (``aug1``, ``aug2``).
-    name: str
 
     @staticmethod
     def on_batch(batch: Batch, ratio: float,
@@ -221,8 +219,6 @@ class _Augmentation(BaseTransform):
 class NodeDrop(_Augmentation):
     """GraphCL's node dropping (see the module's definitions)."""
 
-    name = "node_drop"
-
     @staticmethod
     def on_batch(batch, ratio, generator):
         return _restrict(batch, node_drop_mask(batch.batch, batch.num_graphs,
@@ -236,8 +232,6 @@ class NodeDrop(_Augmentation):
 class RandomWalkSubgraph(_Augmentation):
     """GraphCL's subgraph view, grown from a random node through its
     neighbours (see the module's definitions)."""
-
-    name = "subgraph"
 
     @staticmethod
     def on_batch(batch, ratio, generator):
@@ -253,8 +247,6 @@ class RandomWalkSubgraph(_Augmentation):
 class EdgePerturb(_Augmentation):
     """GraphCL's edge perturbation (see the module's definitions); edge
     attributes, no longer aligned with the edges, are dropped."""
-
-    name = "edge_perturb"
 
     @staticmethod
     def on_batch(batch, ratio, generator):
@@ -274,8 +266,6 @@ class EdgePerturb(_Augmentation):
 class FeatureMask(_Augmentation):
     """GraphCL's attribute masking (see the module's definitions)."""
 
-    name = "feature_mask"
-
     @staticmethod
     def on_batch(batch, ratio, generator):
         rows = feature_mask_rows(batch.batch, batch.num_graphs, ratio,
@@ -289,22 +279,14 @@ class FeatureMask(_Augmentation):
         return data
 
 
-#: The augmentations by name (one registry; its names, in this order, are
-#: the values of the ``aug1`` and ``aug2`` settings).
-AUGMENTATIONS = {a.name: a for a in (NodeDrop, EdgePerturb, FeatureMask,
-                                     RandomWalkSubgraph)}
-
-
 def make_augmentation(name: str, ratio: float = 0.2,
                       generator: torch.Generator | None = None):
-    """An augmentation transform by name: ``node_drop``, ``edge_perturb``,
-    ``feature_mask`` or ``subgraph``."""
-    if name not in AUGMENTATIONS:
-        raise InvalidValueError(f"unknown augmentation {name!r}; choose one of "
-                                f"{sorted(AUGMENTATIONS)}.")
-    return AUGMENTATIONS[name](ratio, generator)
+    """An augmentation transform by its name in
+    :data:`hngraph.registry.AUGMENTATIONS`."""
+    name = check(AUGMENTATION, name, "name")
+    return AUGMENTATIONS.load(name)(ratio, generator)
 
 
 #: The public names (the API reference lists these).
-__all__ = ["augment_batch", "AUGMENTATIONS", "NodeDrop", "EdgePerturb", "FeatureMask",
+__all__ = ["augment_batch", "NodeDrop", "EdgePerturb", "FeatureMask",
            "RandomWalkSubgraph", "make_augmentation"]

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
-from ..config import TAU_PLUS_DEFAULTS, default
+from ..config import default
 from ..constraints import (
     BETA,
     CHUNK_SIZE,
@@ -50,6 +50,10 @@ from .weighting import (
 )
 
 LOG2 = math.log(2.0)
+
+#: tau+'s default for the local-global loss (the verdict grid's), and for
+#: the two-view loss (the two-view grid's and the guide's).
+JSD_TAU_PLUS, INFONCE_TAU_PLUS = 0.5, 0.1
 
 
 def _check_finite(name: str, tensor: Tensor) -> None:
@@ -273,7 +277,7 @@ def _negative_term(node_emb: Tensor, graph_emb: Tensor, batch: Tensor,
 
 def jsd_local_global(node_emb: Tensor, graph_emb: Tensor, batch: Tensor, *,
                      beta: float = default("beta"),
-                     tau_plus: float = TAU_PLUS_DEFAULTS["jsd"],
+                     tau_plus: float = JSD_TAU_PLUS,
                      reweight: str = default("reweight"),
                      weighting: UniformNegatives | None = None,
                      chunk_size: int | None = default("chunk_size"),
@@ -342,7 +346,7 @@ def jsd_local_global(node_emb: Tensor, graph_emb: Tensor, batch: Tensor, *,
             graph_emb=(graph_emb, "float", 2),
             batch=(batch, "index", 1)).values()
         weighting = _chosen_weighting(weighting, beta, tau_plus, reweight,
-                                      TAU_PLUS_DEFAULTS["jsd"])
+                                      JSD_TAU_PLUS)
     elif weighting is None:
         weighting = make_weighting(beta, tau_plus, reweight)
     share = 1.0
@@ -418,7 +422,7 @@ def _jsd_core(node_emb: Tensor, graph_emb: Tensor, batch: Tensor,
 
 
 def hard_infonce(z1: Tensor, z2: Tensor, *, beta: float = default("beta"),
-                 tau_plus: float = TAU_PLUS_DEFAULTS["infonce"],
+                 tau_plus: float = INFONCE_TAU_PLUS,
                  temperature: float = default("temperature"),
                  reweight: str = default("reweight"),
                  weighting: UniformNegatives | None = None,
@@ -472,7 +476,7 @@ def hard_infonce(z1: Tensor, z2: Tensor, *, beta: float = default("beta"),
                                  temperature=temperature, reweight=reweight),
             z1=(z1, "float", 2), z2=(z2, "float", 2)).values()
         weighting = _chosen_weighting(weighting, beta, tau_plus, reweight,
-                                      TAU_PLUS_DEFAULTS["infonce"])
+                                      INFONCE_TAU_PLUS)
     elif weighting is None:
         weighting = make_weighting(beta, tau_plus, reweight)
     if z1.shape != z2.shape or z1.dim() != 2:
@@ -550,7 +554,7 @@ class JSDLocalGlobalLoss(nn.Module):
     """
 
     def __init__(self, *, beta: float = default("beta"),
-                 tau_plus: float = TAU_PLUS_DEFAULTS["jsd"],
+                 tau_plus: float = JSD_TAU_PLUS,
                  reweight: str = default("reweight"),
                  weighting: UniformNegatives | None = None,
                  chunk_size: int | None = default("chunk_size")):
@@ -560,7 +564,7 @@ class JSDLocalGlobalLoss(nn.Module):
             chunk_size=chunk_size))
         self.weighting = _chosen_weighting(
             weighting, settings["beta"], settings["tau_plus"],
-            settings["reweight"], TAU_PLUS_DEFAULTS["jsd"])
+            settings["reweight"], JSD_TAU_PLUS)
         self.chunk_size = settings["chunk_size"]
 
     def extra_repr(self) -> str:
@@ -597,7 +601,7 @@ class HardInfoNCELoss(nn.Module):
     """
 
     def __init__(self, *, beta: float = default("beta"),
-                 tau_plus: float = TAU_PLUS_DEFAULTS["infonce"],
+                 tau_plus: float = INFONCE_TAU_PLUS,
                  temperature: float = default("temperature"),
                  reweight: str = default("reweight"),
                  weighting: UniformNegatives | None = None):
@@ -607,7 +611,7 @@ class HardInfoNCELoss(nn.Module):
             reweight=reweight))
         self.weighting = _chosen_weighting(
             weighting, settings["beta"], settings["tau_plus"],
-            settings["reweight"], TAU_PLUS_DEFAULTS["infonce"])
+            settings["reweight"], INFONCE_TAU_PLUS)
         self.temperature = settings["temperature"]
 
     def extra_repr(self) -> str:

@@ -25,7 +25,7 @@ from torch import Tensor, nn
 from torch_geometric.data import Batch
 from torch_geometric.nn import global_add_pool
 
-from ..config import TAU_PLUS_DEFAULTS, default, user_path
+from ..config import default, user_path
 from ..constraints import (
     AUGMENTATION,
     BETA,
@@ -58,7 +58,12 @@ from ..errors import (
 from ..plugins import build_module, import_path
 from ..results import atomic_torch_save
 from .encoders import GINEncoder
-from .losses import HardInfoNCELoss, JSDLocalGlobalLoss
+from .losses import (
+    INFONCE_TAU_PLUS,
+    JSD_TAU_PLUS,
+    HardInfoNCELoss,
+    JSDLocalGlobalLoss,
+)
 
 CHECKPOINT_FORMAT = "hngraph-model-1"
 
@@ -355,7 +360,7 @@ class InfoGraph(GraphModel):
                  hidden: int = default("hidden"),
                  layers: int = default("layers"),
                  beta: float = default("beta"),
-                 tau_plus: float = TAU_PLUS_DEFAULTS["jsd"],
+                 tau_plus: float = JSD_TAU_PLUS,
                  reweight: str = default("reweight"),
                  prior: bool = default("prior"),
                  gamma: float = default("gamma"),
@@ -421,7 +426,7 @@ class GraphCL(GraphModel):
                  hidden: int = default("hidden"),
                  layers: int = default("layers"),
                  beta: float = default("beta"),
-                 tau_plus: float = TAU_PLUS_DEFAULTS["infonce"],
+                 tau_plus: float = INFONCE_TAU_PLUS,
                  temperature: float = default("temperature"),
                  reweight: str = default("reweight"),
                  aug1: str = default("aug1"), aug2: str = default("aug2"),

@@ -26,9 +26,6 @@ from ..config import check_declared, setting
 from ..constraints import Interval, Nullable, OfType
 from ..errors import HngraphError, describe
 
-#: The executors ``hngraph grid run --executor`` accepts.
-EXECUTORS = ("local", "ray", "slurm")
-
 #: What ``hngraph grid run --stage`` runs: ``all`` trains, scores and
 #: records each run; ``train`` trains and keeps each run's embeddings and
 #: model (``.emb.npz``, ``.pt``); ``score`` scores and records the runs
@@ -55,8 +52,28 @@ class TaskError(RuntimeError):
         self.trace = trace
 
 
+@dataclass(frozen=True)
+class ExecutorRequest:
+    """What ``hngraph grid run`` asks of the executor ``--executor`` names
+    (:data:`hngraph.registry.EXECUTORS`): ``threads`` CPUs and ``gpus``
+    GPUs per task, the Ray ``address``, the ``folder`` for a cluster's own
+    files, and the SLURM settings, read only when asked (``slurm()``)."""
+
+    threads: int
+    gpus: int
+    address: str | None
+    folder: Path
+    slurm: Callable[[], SlurmSettings]
+
+
 class Executor:
-    """The interface of an executor."""
+    """The interface of an executor. A new one is a subclass plus its
+    entry in :data:`hngraph.registry.EXECUTORS`."""
+
+    @classmethod
+    def from_request(cls, request: ExecutorRequest) -> Executor | None:
+        """The executor that ``hngraph grid run`` asks for."""
+        raise NotImplementedError
 
     def results(self, fn: Callable, tasks: list[Task]
                 ) -> Iterator[tuple[object, Callable[[], object]]]:
@@ -78,6 +95,12 @@ class LocalExecutor(Executor):
 
     def __init__(self, jobs: int = 1, gpus: int = 0):
         self.jobs, self.gpus, self.pool = jobs, gpus, None
+
+    @classmethod
+    def from_request(cls, request: ExecutorRequest) -> None:
+        """``None``: :func:`~hngraph.runs.grid.run_grid` builds its own,
+        ``--jobs`` processes on the grid's device."""
+        return None
 
     def results(self, fn, tasks):
         # spawn: a forked child cannot use CUDA once the parent has touched
@@ -134,6 +157,10 @@ class RayExecutor(Executor):
         _check_ray_address(address)
         self.address, self.cpus, self.gpus = address, cpus, gpus
         self.refs: dict = {}
+
+    @classmethod
+    def from_request(cls, request: ExecutorRequest) -> RayExecutor:
+        return cls(request.address, request.threads, request.gpus)
 
     def results(self, fn, tasks):
         if not tasks:  # nothing to run: no cluster to join or start
@@ -245,6 +272,11 @@ class SlurmExecutor(Executor):
             else settings.gpus_per_task
         self.jobs: dict = {}
 
+    @classmethod
+    def from_request(cls, request: ExecutorRequest) -> SlurmExecutor:
+        return cls(request.folder, request.slurm(), request.threads,
+                   request.gpus)
+
     def results(self, fn, tasks):
         s = self.settings
         chunks = [tasks[i:i + s.chunk] for i in range(0, len(tasks), s.chunk)]
@@ -347,5 +379,5 @@ def _extra(module: str, extra: str):
 
 #: The public names (the API reference lists these).
 __all__ = ["Executor", "LocalExecutor", "RayExecutor", "SlurmExecutor",
-           "SlurmSettings", "ExecutorUnavailable", "TaskError", "EXECUTORS",
+           "SlurmSettings", "ExecutorUnavailable", "TaskError", "ExecutorRequest",
            "STAGES"]

@@ -21,7 +21,8 @@ from ..data.tudataset import load_tudataset
 from ..distributed import resolve_device
 from ..errors import InvalidValueError
 from ..eval.scoring import SVMResult, check_labels, svm_accuracy
-from ..nn.models import GraphCL, GraphModel, InfoGraph
+from ..nn.models import GraphModel
+from ..registry import OBJECTIVES
 from ..results import (
     RunFiles,
     atomic_write_npz,
@@ -61,9 +62,10 @@ def run_stem(config: TrainConfig, processes: int | None = None) -> str:
 
 
 def build_model(config: TrainConfig, in_dim: int) -> GraphModel:
-    """The model ``config`` asks for: :class:`InfoGraph` (``jsd``) or
-    :class:`GraphCL` (``infonce``)."""
-    model = GraphCL if config.objective == "infonce" else InfoGraph
+    """The model ``config`` asks for: the class of its objective in
+    :data:`hngraph.registry.OBJECTIVES` (:class:`~hngraph.nn.models.InfoGraph`
+    for ``jsd``, :class:`~hngraph.nn.models.GraphCL` for ``infonce``)."""
+    model = OBJECTIVES.load(config.objective)
     arguments = inspect.signature(model).parameters
     return model(in_dim, **{k: v for k, v in config.to_dict().items()
                             if k in arguments})
