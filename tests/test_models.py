@@ -238,3 +238,44 @@ def test_modules_print_their_settings_and_heads_reset():
     with pytest.raises(ValueError, match="reset_parameters: init must be "
                        "one of"):
         InfoGraph(3).reset_parameters("Xavier")
+
+
+def test_a_loss_passed_in_is_the_models_loss(cycle, tmp_path):
+    """InfoGraph(encoder, loss=L) trains by L: with L the default loss of
+    the same settings, the loss equals the model's own, bit for bit; a loss
+    of another weighting gives another value. The model file names the
+    loss, and loads (with the default loss standing in) to the same
+    embeddings."""
+    from torch_geometric.data import Batch
+    from torch_geometric.loader import DataLoader
+
+    from hngraph.nn.losses import JSDLocalGlobalLoss
+    from hngraph.nn.weighting import SemiHardNegatives
+
+    batch = Batch.from_data_list([cycle(n) for n in (8, 10, 12, 9)])
+    seed_everything(3)
+    own = InfoGraph(4, hidden=8, layers=2, beta=2.0, tau_plus=0.1)
+    seed_everything(3)
+    passed = InfoGraph(4, hidden=8, layers=2, loss=JSDLocalGlobalLoss(
+        beta=2.0, tau_plus=0.1))
+    assert torch.equal(own.loss(batch), passed.loss(batch))
+    seed_everything(3)
+    band = InfoGraph(4, hidden=8, layers=2, loss=JSDLocalGlobalLoss(
+        weighting=SemiHardNegatives(low=0.0, high=0.5)))
+    assert not torch.equal(own.loss(batch), band.loss(batch))
+    assert band.config["loss"] == "hngraph.nn.losses:JSDLocalGlobalLoss"
+    assert "beta" not in band.config
+    band.save(tmp_path / "band.pt")
+    loaded = InfoGraph.load(tmp_path / "band.pt")
+    loader = DataLoader([cycle(n) for n in (8, 10)], batch_size=2)
+    assert np.array_equal(band.embed(loader)[0], loaded.embed(loader)[0])
+
+
+def test_a_loss_passed_in_refuses_the_default_losss_settings():
+    from hngraph.nn.losses import HardInfoNCELoss
+    with pytest.raises(ValueError, match="leave beta out"):
+        GraphCL(4, beta=2.0, loss=HardInfoNCELoss())
+    with pytest.raises(TypeError, match="loss must be a torch module"):
+        InfoGraph(4, loss="jsd")
+    with pytest.raises(TypeError):
+        InfoGraph(4, 16)             # the settings are keyword-only

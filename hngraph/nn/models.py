@@ -17,6 +17,7 @@ The protocol that :func:`~hngraph.train.loop.fit`,
 """
 from __future__ import annotations
 
+import inspect
 import os
 
 import numpy as np
@@ -285,8 +286,10 @@ class GraphModel(nn.Module):
         encoder module is restored into ``encoder``, a new module of the
         same architecture; left out, the encoder's class is imported from
         the path the file records (``module:qualname``) and built with no
-        arguments, where it can be. Weights that are not finite are
-        refused, naming the file."""
+        arguments, where it can be. A model trained with a loss passed in
+        comes back with the default loss in its place (embedding needs no
+        loss; pass the loss to a new model to train on). Weights that are
+        not finite are refused, naming the file."""
         check_params(LOAD_PARAMS, {"map_location": map_location,
                                    "encoder": encoder})
         ckpt = _read_model_file(path, map_location)
@@ -312,11 +315,45 @@ class GraphModel(nn.Module):
         if name is not None and encoder is None:
             encoder = _rebuilt_encoder(path, name, ckpt.get("encoder_path"))
         first = encoder if name else config.pop("in_dim")
+        # a loss passed in is not needed to embed: the default one stands in
+        weights = ckpt["state_dict"]
+        if config.pop("loss", None) is not None:
+            weights = {k: v for k, v in weights.items()
+                       if not k.startswith("criterion.")}
         model = MODELS[ckpt["class"]](first, **config)
-        _check_weights_fit(path, name, model, ckpt["state_dict"])
-        model.load_state_dict(ckpt["state_dict"])
+        _check_weights_fit(path, name, model, weights)
+        model.load_state_dict(weights)
         model.feature_recipe = ckpt["feature_recipe"]
         return model.eval()
+
+
+def _chosen_loss(loss, settings: dict, names: tuple, default_loss: type
+                 ) -> nn.Module:
+    """``loss`` if one is passed in (the default loss's settings ``names``
+    then left at their defaults; ``settings``, the model's record, names
+    the loss's class in their place), else ``default_loss`` of those
+    settings."""
+    own = {k: settings[k] for k in names}
+    if loss is None:
+        return default_loss(**own)
+    loss = check(LOSS, loss, "loss")
+    changed = [k for k, v in own.items() if v != _DEFAULTS[default_loss][k]]
+    if changed:
+        raise InvalidValueError(
+            f"{', '.join(changed)} set the default loss, but loss="
+            f"{type(loss).__name__}(...) is passed in: leave "
+            f"{' and '.join(changed)} out (the loss holds its own settings).")
+    for k in names:
+        del settings[k]
+    settings["loss"] = import_path(type(loss)) or type(loss).__name__
+    return loss
+
+
+#: A loss passed to a model: any torch module.
+LOSS = Nullable(OfType(nn.Module, "a torch module (a loss)"))
+#: The defaults of the losses' settings, as their signatures give them.
+_DEFAULTS = {cls: {k: p.default for k, p in inspect.signature(
+    cls).parameters.items()} for cls in (JSDLocalGlobalLoss, HardInfoNCELoss)}
 
 
 #: The parameters of :class:`InfoGraph` (beside ``encoder``).
@@ -348,15 +385,23 @@ class InfoGraph(GraphModel):
             feature width, for the default GIN of ``hidden`` x ``layers``.
         hidden, layers: the default GIN's width ``d`` and number of layers
             ``L`` (only with a node feature width).
-        beta, tau_plus, reweight, chunk_size: the loss's settings (see
-            :class:`~hngraph.nn.losses.JSDLocalGlobalLoss`).
+        loss: the loss passed in, a module called as
+            ``loss(node_emb, graph_emb, batch, distributed=False)`` on the
+            projected embeddings (as
+            :class:`~hngraph.nn.losses.JSDLocalGlobalLoss`, for example with
+            a weighting of your own); left out, the
+            :class:`~hngraph.nn.losses.JSDLocalGlobalLoss` of the settings
+            below.
+        beta, tau_plus, reweight, chunk_size: the default loss's settings
+            (see :class:`~hngraph.nn.losses.JSDLocalGlobalLoss`).
         prior: add InfoGraph's prior matching term.
         gamma: weight of the prior term.
         init: weight initialisation, ``"xavier"`` or ``"default"`` (see
             :meth:`~GraphModel.reset_parameters`).
     """
 
-    def __init__(self, encoder: nn.Module | int,
+    def __init__(self, encoder: nn.Module | int, *,
+                 loss: nn.Module | None = None,
                  hidden: int = default("hidden"),
                  layers: int = default("layers"),
                  beta: float = default("beta"),
@@ -371,9 +416,9 @@ class InfoGraph(GraphModel):
             hidden=hidden, layers=layers, beta=beta, tau_plus=tau_plus,
             reweight=reweight, prior=prior, gamma=gamma,
             chunk_size=chunk_size, init=init))
-        self.criterion = JSDLocalGlobalLoss(
-            beta=beta, tau_plus=tau_plus, reweight=reweight,
-            chunk_size=chunk_size)
+        self.criterion = _chosen_loss(
+            loss, settings, ("beta", "tau_plus", "reweight", "chunk_size"),
+            JSDLocalGlobalLoss)
         self.gamma = gamma
         dim = self._set_encoder(encoder, settings)
         self.local_head = ProjectionHead(dim)
@@ -413,8 +458,13 @@ class GraphCL(GraphModel):
             feature width, for the default GIN of ``hidden`` x ``layers``.
         hidden, layers: the default GIN's width ``d`` and number of layers
             ``L`` (only with a node feature width).
-        beta, tau_plus, temperature, reweight: the loss's settings (see
-            :class:`~hngraph.nn.losses.HardInfoNCELoss`).
+        loss: the loss passed in, a module called as
+            ``loss(z1, z2, distributed=False)`` on the projected views (as
+            :class:`~hngraph.nn.losses.HardInfoNCELoss`); left out, the
+            :class:`~hngraph.nn.losses.HardInfoNCELoss` of the settings
+            below.
+        beta, tau_plus, temperature, reweight: the default loss's settings
+            (see :class:`~hngraph.nn.losses.HardInfoNCELoss`).
         aug1, aug2: augmentation names (``node_drop``, ``edge_perturb``,
             ``feature_mask``, ``subgraph``).
         aug_ratio: the augmentations' ratio.
@@ -422,7 +472,8 @@ class GraphCL(GraphModel):
             :meth:`~GraphModel.reset_parameters`).
     """
 
-    def __init__(self, encoder: nn.Module | int,
+    def __init__(self, encoder: nn.Module | int, *,
+                 loss: nn.Module | None = None,
                  hidden: int = default("hidden"),
                  layers: int = default("layers"),
                  beta: float = default("beta"),
@@ -437,9 +488,9 @@ class GraphCL(GraphModel):
             hidden=hidden, layers=layers, beta=beta, tau_plus=tau_plus,
             temperature=temperature, reweight=reweight, aug1=aug1, aug2=aug2,
             aug_ratio=aug_ratio, init=init))
-        self.criterion = HardInfoNCELoss(
-            beta=beta, tau_plus=tau_plus, temperature=temperature,
-            reweight=reweight)
+        self.criterion = _chosen_loss(
+            loss, settings, ("beta", "tau_plus", "temperature", "reweight"),
+            HardInfoNCELoss)
         self.augs, self.aug_ratio = (aug1, aug2), aug_ratio
         dim = self._set_encoder(encoder, settings)
         self.head = nn.Sequential(nn.Linear(dim, dim), nn.ReLU(),
