@@ -23,7 +23,15 @@ import warnings
 from pathlib import Path
 
 from .config import TrainConfig, check_setting, user_path
-from .constraints import Interval, ListOf, Nullable, OfType, Options, check
+from .constraints import (
+    IMPORT_PATH,
+    Interval,
+    ListOf,
+    Nullable,
+    OfType,
+    Options,
+    check,
+)
 from .errors import BUG_REPORT, HngraphError, describe
 from .registry import EXECUTORS
 from .runs.executors import STAGES, SlurmSettings
@@ -77,8 +85,11 @@ def _add_setting_flag(parser, f) -> None:
                             help=text)
     else:
         kind = _number(inner.kind) if isinstance(inner, Interval) else str
-        metavar = "{" + ",".join(inner.values) + "}" \
-            if isinstance(inner, Options) else None
+        names = [v for o in getattr(inner, "options", (inner,))
+                 if isinstance(o, Options) for v in o.values]
+        plugin = IMPORT_PATH in getattr(inner, "options", ())
+        metavar = "{" + ",".join(names + ["MODULE:CLASS"] * plugin) + "}" \
+            if names else None
         parser.add_argument(flag, dest=f.name, type=kind, metavar=metavar,
                             help=text)
 
@@ -170,19 +181,24 @@ def _train(args) -> int:
     return 0
 
 
-def _check_output_folder(out: Path, name: str = "--out") -> None:
+def _check_output_folder(out: Path, name: str = "--out",
+                         create: bool = True) -> None:
     """Fail before any training when the results could not be written;
-    ``name`` is the flag or key that gave ``out``."""
+    ``name`` is the flag or key that gave ``out``. Without ``create`` (a
+    dry run) nothing is made: the nearest folder that exists must be
+    writable."""
     try:
         if out.exists() and not out.is_dir():
             raise UsageError(f"{name} {out} is a file, not a folder. Give a "
                              "folder for the results (it is created if "
                              "needed).")
-        out.mkdir(parents=True, exist_ok=True)
+        if create:
+            out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise UsageError(f"{name} {out} cannot be created ({err.strerror}). "
                          "Give a folder you can write to.") from err
-    if not os.access(out, os.W_OK | os.X_OK):
+    there = next(p for p in (out, *out.absolute().parents) if p.exists())
+    if not there.is_dir() or not os.access(there, os.W_OK | os.X_OK):
         raise UsageError(f"{name} {out} is not writable. Give a folder you "
                          "can write to, or change its permissions.")
 
@@ -395,7 +411,7 @@ def _grid(args) -> int:
             except HngraphError as err:
                 raise UsageError(str(err)) from err
     _check_output_folder(grid.out_path, "--out" if out_flag else
-                         f"{args.config}: out")
+                         f"{args.config}: out", create=not args.dry_run)
     try:
         if args.device is not None:
             check_setting("device", args.device, "--device")

@@ -26,6 +26,7 @@ from .constraints import (
     FOLDS,
     GAMMA,
     HIDDEN,
+    IMPORT_PATH,
     INIT,
     LAYERS,
     LR,
@@ -53,7 +54,8 @@ from .errors import (
     NotAFileError,
     PathError,
 )
-from .registry import OBJECTIVES, WEIGHTINGS
+from .plugins import provenance
+from .registry import AUGMENTATIONS, OBJECTIVES, WEIGHTINGS
 
 
 def setting(default, constraint: Constraint, help: str, hint: str = ""):
@@ -115,8 +117,8 @@ class TrainConfig:
         "paper", REWEIGHT,
         "negative weighting: paper = hard negatives as Robinson et al. "
         "derive them; hcl-code = the formula of their published graph code; "
-        "the others (uniform, debiased, semi-hard) take no beta (see "
-        "docs/method.md)")
+        "the others take no beta (docs/method.md); or a class of your own, "
+        "module:Class")
     prior: bool = setting(False, PRIOR, "add InfoGraph's prior "
                           "matching term")
     gamma: float = setting(0.1, GAMMA, "weight of the prior "
@@ -182,6 +184,9 @@ class TrainConfig:
         if self.tau_plus is None:
             self.tau_plus = objective_parameters(self.objective)[
                 "tau_plus"].default
+        for name, registry in _REGISTRY_OF.items():  # a plugin must load
+            if IMPORT_PATH.accepts(getattr(self, name)):
+                registry.load(getattr(self, name), f"config key {name!r}")
         if self.epochs:  # a weighting must take the settings given
             WEIGHTINGS.build(self.reweight, {"beta": self.beta,
                                              "tau_plus": self.tau_plus},
@@ -206,12 +211,15 @@ class TrainConfig:
         ``debiased-<mode>``, ``hard-<mode>``, or for InfoNCE ``graphcl``,
         ``infonce-debiased``, ``infonce-hard``; ``untrained`` for 0 epochs.
         A weighting that takes no ``beta`` is named by itself
-        (``semi-hard``, ``infonce-semi-hard``)."""
+        (``semi-hard``, ``infonce-semi-hard``), and one of the user's own
+        by its class name in lower case."""
         if self.epochs == 0:
             return "untrained"
+        # a class of one's own is named by its class name, in lower case
+        weighting = self.reweight.rpartition(":")[2].lower()
         if not WEIGHTINGS.takes(self.reweight, "beta"):
             return ("infonce-" if self.objective == "infonce" else "") + \
-                self.reweight
+                weighting
         if self.objective == "infonce":
             if self.beta == 0 and self.tau_plus == 0:
                 return "graphcl"
@@ -219,11 +227,18 @@ class TrainConfig:
         if self.beta == 0 and self.tau_plus == 0:
             return "infograph"
         if self.beta == 0:
-            return f"debiased-{self.reweight}"
-        return f"hard-{self.reweight}"
+            return f"debiased-{weighting}"
+        return f"hard-{weighting}"
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+    def plugins(self) -> dict:
+        """The settings that name a class of the user's own by import path,
+        each with :func:`hngraph.plugins.provenance` (its file and the
+        file's hash)."""
+        return {k: provenance(getattr(self, k), f"config key {k!r}")
+                for k in _REGISTRY_OF if IMPORT_PATH.accepts(getattr(self, k))}
 
     def replace(self, **changes) -> TrainConfig:
         return dataclasses.replace(self, **changes)
@@ -415,6 +430,12 @@ def check_declared(obj, where: str) -> None:
     for f in declared(obj):
         setattr(obj, f.name, check_field(f, getattr(obj, f.name),
                                          f"{where}{f.name}"))
+
+
+#: The settings that name a component, each with its registry: a name of
+#: it, or a class of the user's own by import path.
+_REGISTRY_OF = {"reweight": WEIGHTINGS, "aug1": AUGMENTATIONS,
+                "aug2": AUGMENTATIONS}
 
 
 @functools.cache

@@ -264,6 +264,9 @@ def check(constraint: Constraint, value, label: str, hint: str = ""):
             else InvalidTypeError
         raise error(f"{label} must be {constraint}, got {value!r}."
                     + (f" {hint}" if hint else ""))
+    if isinstance(constraint, Either):  # stored as the option that accepts it
+        return check(next(o for o in constraint.options if o.accepts(value)),
+                     value, label, hint)
     if isinstance(constraint, Options) and value in constraint.renamed:
         new = constraint.renamed[value]
         warnings.warn(f"{label}: {value!r} is renamed {new!r}; the old name "
@@ -292,8 +295,13 @@ LAYERS = Interval(int, 1, 2 ** 10)
 INIT = Options(INIT_CHOICES)
 BETA = Interval(float, 0)
 TAU_PLUS = Interval(float, 0, 1)
+#: A class of the user's own, by import path (:mod:`hngraph.plugins`).
+IMPORT_PATH = Pattern(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*",
+                      "an import path module:Class of your own",
+                      "module-without-class")
 #: A negative weighting's name (:data:`hngraph.registry.WEIGHTINGS`).
-REWEIGHT = Options(WEIGHTINGS.names, renamed=WEIGHTINGS.renamed)
+REWEIGHT = Either(Options(WEIGHTINGS.names, renamed=WEIGHTINGS.renamed),
+                  IMPORT_PATH)
 PRIOR = OfType(bool)
 GAMMA = Interval(float, 0)
 CHUNK_SIZE = Nullable(Interval(int, 1))
@@ -301,7 +309,7 @@ TEMPERATURE = Interval(float, 1e-4)  # below, 1 / t overflows float32 scores
 #: A training objective's name (:data:`hngraph.registry.OBJECTIVES`).
 OBJECTIVE = Options(OBJECTIVES.names)
 #: An augmentation's name (:data:`hngraph.registry.AUGMENTATIONS`).
-AUGMENTATION = Options(AUGMENTATIONS.names)
+AUGMENTATION = Either(Options(AUGMENTATIONS.names), IMPORT_PATH)
 RATIO = Interval(float, 0, 1)
 QUANTILE = Interval(float, 0, 1, closed_high=True)
 FEATURES = Options(FEATURE_CHOICES)
@@ -327,7 +335,7 @@ __all__ = ["Constraint", "Interval", "Options", "Pattern", "OfType",
            "Nullable", "ListOf", "MappingOf", "Either", "check",
            "check_params", "SEED_END", "HIDDEN", "WIDTH", "LAYERS", "INIT", "BETA",
            "TAU_PLUS", "REWEIGHT", "PRIOR", "GAMMA", "CHUNK_SIZE",
-           "TEMPERATURE", "AUGMENTATION", "RATIO", "QUANTILE", "FEATURES", "EPOCHS",
+           "TEMPERATURE", "AUGMENTATION", "RATIO", "QUANTILE", "IMPORT_PATH", "FEATURES", "EPOCHS",
            "BATCH_SIZE", "BATCH_ORDER", "LR", "SEED", "BATCHING", "FOLDS",
            "REPEATS", "CHECKPOINT_EVERY", "DATASET", "DEVICE", "FEATURE_CHOICES",
            "BATCHING_CHOICES", "OBJECTIVE",

@@ -84,6 +84,24 @@ def build_module(spec: str, label: str):
     return built
 
 
+def provenance(spec: str, label: str) -> dict:
+    """What a result records of a class named by import path: the path,
+    the file that defines it, and the SHA-256 of that file's content, so
+    that a change to the plugin is seen as a change of code."""
+    import hashlib
+    import inspect
+
+    found = load_object(spec, label)
+    try:
+        path = inspect.getsourcefile(found) or inspect.getfile(found)
+    except TypeError:  # built in: no file
+        return {"import_path": spec, "file": None, "sha256": None}
+    with open(path, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()
+    return {"import_path": spec, "file": os.path.abspath(path),
+            "sha256": digest}
+
+
 def import_path(obj) -> str | None:
     """The ``module:qualname`` that imports ``obj`` (a class or function)
     again, or ``None`` where no import can reach it (an object defined in
@@ -96,4 +114,4 @@ def import_path(obj) -> str | None:
 
 
 #: The public names (the API reference lists these).
-__all__ = ["load_object", "build_module", "import_path"]
+__all__ = ["load_object", "build_module", "import_path", "provenance"]

@@ -16,11 +16,12 @@ from .plugins import load_object
 class Registry:
     """The components of one ``kind``: ``entries`` maps each name to the
     import path of its class (``module:Class``); ``renamed`` maps old names
-    to their new ones."""
+    to their new ones; a class of the user's own must subclass ``base``
+    (an import path), the protocol of the kind."""
 
-    def __init__(self, kind: str, entries: dict[str, str],
+    def __init__(self, kind: str, entries: dict[str, str], base: str,
                  renamed: dict[str, str] | None = None):
-        self.kind, self.entries = kind, dict(entries)
+        self.kind, self.entries, self.base = kind, dict(entries), base
         self.renamed = dict(renamed or {})
         self._classes: dict = {}
 
@@ -40,10 +41,23 @@ class Registry:
                 self._classes[name] = load_object(self.entries[name], label)
             return self._classes[name]
         if ":" in str(name):
-            return load_object(name, label)
+            return self._plugin(name, label)
         raise InvalidValueError(
             f"{label} {name!r} is not one of {', '.join(self.names)}, nor an "
             "import path module:Class of your own.")
+
+    def _plugin(self, spec: str, label: str):
+        """A user's class by import path, checked to subclass ``base``."""
+        found = load_object(spec, label)
+        base = load_object(self.base, self.kind)
+        if not (inspect.isclass(found) and issubclass(found, base)):
+            what = f"the class {found.__name__}" if inspect.isclass(found) \
+                else f"a {type(found).__name__}"
+            raise InvalidValueError(
+                f"{label} {spec!r} names {what}, which does not subclass "
+                f"{base.__module__}.{base.__name__}: a {self.kind} of your "
+                f"own must (see the guide's \"Bring your own method\").")
+        return found
 
     def takes(self, name: str, parameter: str) -> bool:
         """Whether the class of ``name`` takes ``parameter``."""
@@ -75,6 +89,7 @@ WEIGHTINGS = Registry("negative weighting", {
     "uniform": "hngraph.nn.weighting:UniformNegatives",
     "debiased": "hngraph.nn.weighting:DebiasedNegatives",
     "semi-hard": "hngraph.nn.weighting:SemiHardNegatives"},
+    base="hngraph.nn.weighting:UniformNegatives",
     renamed={"reference": "hcl-code"})
 
 #: Training objectives, each the model that trains by it
@@ -82,7 +97,8 @@ WEIGHTINGS = Registry("negative weighting", {
 #: views; the ``objective`` setting.
 OBJECTIVES = Registry("objective", {
     "jsd": "hngraph.nn.models:InfoGraph",
-    "infonce": "hngraph.nn.models:GraphCL"})
+    "infonce": "hngraph.nn.models:GraphCL"},
+    base="hngraph.nn.models:GraphModel")
 
 #: GraphCL's augmentations (:mod:`hngraph.data.augment`), the ``aug1`` and
 #: ``aug2`` settings.
@@ -90,14 +106,16 @@ AUGMENTATIONS = Registry("augmentation", {
     "node_drop": "hngraph.data.augment:NodeDrop",
     "edge_perturb": "hngraph.data.augment:EdgePerturb",
     "feature_mask": "hngraph.data.augment:FeatureMask",
-    "subgraph": "hngraph.data.augment:RandomWalkSubgraph"})
+    "subgraph": "hngraph.data.augment:RandomWalkSubgraph"},
+    base="hngraph.data.augment:Augmentation")
 
 #: The executors of ``hngraph grid run --executor``
 #: (:mod:`hngraph.runs.executors`).
 EXECUTORS = Registry("executor", {
     "local": "hngraph.runs.executors:LocalExecutor",
     "ray": "hngraph.runs.executors:RayExecutor",
-    "slurm": "hngraph.runs.executors:SlurmExecutor"})
+    "slurm": "hngraph.runs.executors:SlurmExecutor"},
+    base="hngraph.runs.executors:Executor")
 
 
 #: The public names (the API reference lists these).

@@ -249,6 +249,6 @@ def test_one_registry_by_name():
     accept exactly those names; the batch path dispatches through it."""
     from hngraph.constraints import AUGMENTATION
     from hngraph.registry import AUGMENTATIONS
-    assert AUGMENTATION.values == AUGMENTATIONS.names
+    assert AUGMENTATION.options[0].values == AUGMENTATIONS.names
     for name in AUGMENTATIONS.names:
         assert type(make_augmentation(name)) is AUGMENTATIONS.load(name)

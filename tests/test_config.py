@@ -110,7 +110,7 @@ def test_float_settings_take_integers_and_store_floats():
 def test_renamed_reweight_still_works_with_a_warning():
     constraint = next(f for f in SETTINGS if f.name == "reweight") \
         .metadata["constraint"]
-    assert isinstance(constraint, Options)
+    assert isinstance(constraint.options[0], Options)
     with pytest.warns(FutureWarning, match="renamed 'hcl-code'"):
         assert check_setting("reweight", "reference") == "hcl-code"
     with pytest.warns(FutureWarning):

@@ -547,3 +547,34 @@ def test_a_result_of_other_settings_is_never_replaced_unasked(
                    "--replace-other-settings")
     assert done.returncode == 0, done.stderr
     assert json.loads(path.read_text())["config"]["epochs"] == 2
+
+
+@pytest.mark.slow
+def test_a_selection_whose_cell_failed_names_the_cell_not_a_bug(
+        data_root, tmp_path):
+    """A cell that fails (a weighting of one's own that raises) leaves its
+    selection unmade, and the selection's failure names that cell as a
+    failure of the run, never as an internal error of hngraph."""
+    (tmp_path / "broken_weighting.py").write_text(
+        "from hngraph.nn.weighting import UniformNegatives\n\n\n"
+        "class Broken(UniformNegatives):\n"
+        "    def tilt(self, scores, excluded, scale=None):\n"
+        "        raise ValueError('no tilt today')\n")
+    cfg = write(tmp_path, seeds=[0], epochs=1, cells={
+        "infograph": {"beta": 0, "tau_plus": 0},
+        "broken": {"beta": 0, "tau_plus": 0,
+                   "reweight": "broken_weighting:Broken"}},
+        selections={"pick": ["infograph", "broken"]})
+    done = subprocess.run(
+        [sys.executable, "-m", "hngraph.cli", "grid", "run", str(cfg),
+         "--threads", "1", "--allow-dirty"], cwd=tmp_path,
+        capture_output=True, text=True, timeout=600)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "MUTAG broken seed 0: internal error: ValueError: no tilt " \
+        "today" in done.stdout
+    assert "MUTAG pick seed 0: not made: its cell(s) broken failed at " \
+        "this seed" in done.stdout
+    failure = json.loads((tmp_path / "out" / "MUTAG" /
+                          "pick_seed0.failed").read_text())
+    assert failure["error"].startswith("not made: its cell(s) broken")
+    assert any((tmp_path / "out" / "MUTAG").glob("infograph_seed0*.json"))

@@ -150,6 +150,22 @@ def test_report_from_run_files(tmp_path):
     assert all(p.read_bytes() == data for p, data in written.items())
 
 
+def test_a_plugin_whose_file_changed_between_runs_gets_no_verdict(tmp_path):
+    """One commit of hngraph is not enough: a plugin's file must be one
+    version across the dataset's runs (its recorded hash)."""
+    grid = _small_grid(tmp_path, ("D",))
+    _write_runs(tmp_path, {"base": 0.0, "hard": 0.02, "pick": 0.01})
+    for seed, digest in ((0, "a" * 64), (1, "a" * 64), (2, "b" * 64)):
+        path = tmp_path / "grid" / "D" / f"hard_seed{seed}.json"
+        result = json.loads(path.read_text())
+        path.write_text(json.dumps({**result, "plugins": {"reweight": {
+            "import_path": "mine:W", "file": "/x/mine.py",
+            "sha256": digest}}}))
+    text = write_report(grid, "cmd")[0].read_text()
+    assert "unfinished (the file of plugin mine:W changed between its " \
+        "runs (its hash differs))" in text
+
+
 def test_only_finished_datasets_get_a_verdict(tmp_path):
     """Fewer seeds than the grid's, several commits or a dirty one: listed
     as unfinished, with no verdict and out of the pooled estimate."""

@@ -189,10 +189,14 @@ def augment_batch(name: str, batch: Batch, ratio: float = 0.2,
     return AUGMENTATIONS.load(name).on_batch(batch, ratio, generator)
 
 
-class _Augmentation(BaseTransform):
+class Augmentation(BaseTransform):
     """A transform drawing one view of a ``Data`` by the functions of the
     batch path (one graph: ``batch`` all zeros); :meth:`on_batch` draws a
-    view of every graph of a mini-batch at once (:func:`augment_batch`)."""
+    view of every graph of a mini-batch at once (:func:`augment_batch`).
+    An augmentation of your own subclasses it and defines both
+    ``on_batch(batch, ratio, generator)`` (training uses it) and
+    ``augment(data, one)``, and a config names it by import path
+    (``aug1: my_module:MyAugmentation``)."""
 
     @staticmethod
     def on_batch(batch: Batch, ratio: float,
@@ -216,7 +220,7 @@ class _Augmentation(BaseTransform):
         return f"{type(self).__name__}(ratio={self.ratio})"
 
 
-class NodeDrop(_Augmentation):
+class NodeDrop(Augmentation):
     """GraphCL's node dropping (see the module's definitions)."""
 
     @staticmethod
@@ -229,7 +233,7 @@ class NodeDrop(_Augmentation):
                                             self.generator))
 
 
-class RandomWalkSubgraph(_Augmentation):
+class RandomWalkSubgraph(Augmentation):
     """GraphCL's subgraph view, grown from a random node through its
     neighbours (see the module's definitions)."""
 
@@ -244,7 +248,7 @@ class RandomWalkSubgraph(_Augmentation):
                                            self.ratio, self.generator))
 
 
-class EdgePerturb(_Augmentation):
+class EdgePerturb(Augmentation):
     """GraphCL's edge perturbation (see the module's definitions); edge
     attributes, no longer aligned with the edges, are dropped."""
 
@@ -263,7 +267,7 @@ class EdgePerturb(_Augmentation):
         return data
 
 
-class FeatureMask(_Augmentation):
+class FeatureMask(Augmentation):
     """GraphCL's attribute masking (see the module's definitions)."""
 
     @staticmethod
@@ -288,5 +292,5 @@ def make_augmentation(name: str, ratio: float = 0.2,
 
 
 #: The public names (the API reference lists these).
-__all__ = ["augment_batch", "NodeDrop", "EdgePerturb", "FeatureMask",
+__all__ = ["augment_batch", "Augmentation", "NodeDrop", "EdgePerturb", "FeatureMask",
            "RandomWalkSubgraph", "make_augmentation"]

@@ -146,6 +146,8 @@ def train_stage(config: TrainConfig, progress: bool = True, device="cpu",
               "labels": labels_hash(labels), "history": history,
               "train_wall_s": time.perf_counter() - start,
               "origin": provenance(history["device"])}
+    if config.plugins():
+        record["plugins"] = config.plugins()
     return Trained(emb, labels, record), model
 
 
@@ -175,6 +177,8 @@ def record_stage(trained: Trained, scores: SVMResult, svm_time: float
     r = trained.record
     result = record(trained.config, r["dataset"], r["history"], scores,
                     svm_time, r["train_wall_s"] + svm_time, r["origin"])
+    if "plugins" in r:
+        result["plugins"] = r["plugins"]
     if (git_commit(), platform.node()) != (
             r["origin"]["commit"], r["origin"]["machine"]["host"]):
         result["scored_on"] = provenance("cpu")

@@ -865,8 +865,13 @@ def _execute(grid, todo, waiting, trained, stage, executor, threads, device,
     finally:
         executor.close()
     for r in waiting:  # one of its cells failed
-        failures.append(record_failure(out, r, RuntimeError(
-            "a cell of this selection failed; see its .failed file")))
+        failed = sorted({f["cell"] for f in failures
+                         if (f["dataset"], f["seed"]) == (r.dataset, r.seed)
+                         and f["cell"] in grid.selections[r.cell]})
+        failures.append(record_failure(out, r, RunFailedError(
+            f"not made: its cell(s) {', '.join(failed) or 'unknown'} failed "
+            "at this seed (see their .failed files); fix them and run the "
+            "grid again, which makes it")))
     return failures
 
 

@@ -347,9 +347,23 @@ def status(grid: GridConfig, runs: dict) -> dict:
             out[d] = f"results from {len(commits)} commits"
         elif not (source := commits.pop()).clean:
             out[d] = source.why_not_clean
+        elif changed := _changed_plugins(results):
+            out[d] = (f"the file of plugin {changed[0]} changed between its "
+                      "runs (its hash differs)")
         else:
             out[d] = None
     return out
+
+
+def _changed_plugins(results: list[dict]) -> list[str]:
+    """The import paths of the plugins whose file hash is not one across
+    ``results``: one commit of hngraph, and one version of each plugin."""
+    hashes: dict[str, set] = {}
+    for r in results:
+        for plugin in (r.get("plugins") or {}).values():
+            hashes.setdefault(plugin["import_path"], set()).add(
+                plugin.get("sha256"))
+    return sorted(k for k, v in hashes.items() if len(v) > 1)
 
 
 def finished_datasets(grid: GridConfig, finished: dict) -> list[str]:
