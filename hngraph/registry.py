@@ -56,7 +56,7 @@ class Registry:
             raise InvalidValueError(
                 f"{label} {spec!r} names {what}, which does not subclass "
                 f"{base.__module__}.{base.__name__}: a {self.kind} of your "
-                f"own must (see the guide's \"Bring your own method\").")
+                f"own must (docs/extending.md, \"Bring your own method\").")
         return found
 
     def takes(self, name: str, parameter: str) -> bool:

@@ -12,8 +12,8 @@ It subclasses :class:`~hngraph.nn.weighting.HardNegatives`, which checks
 ``beta`` and ``tau_plus`` and debiases as the paper does; only the tilt is
 new. ``own_negatives.yaml`` names it by import path,
 ``own_negatives:ScaledHardNegatives``, in a grid beside InfoGraph and the
-paper's weighting (run it from this folder; see the guide's "Bring your own
-method").
+paper's weighting (run it from this folder; see "Bring your own method",
+docs/extending.md).
 """
 from hngraph.nn.weighting import HardNegatives, max_abs_negative
 
