@@ -208,14 +208,14 @@ def _launch(args, config: TrainConfig) -> int:
     then start ``args.nproc`` DDP workers."""
     import torch
 
-    from .data.tudataset import load_tudataset
     from .distributed import resolve_device
     from .launch import launch
+    from .runs.experiment import load_dataset
     device = resolve_device(config.device)
     if device.type == "cuda" and torch.cuda.device_count() < args.nproc:
         raise UsageError(f"--nproc {args.nproc} on CUDA needs {args.nproc} "
                          f"GPUs, but torch sees {torch.cuda.device_count()}.")
-    load_tudataset(config.dataset, root=config.root, features=config.features)
+    load_dataset(config)
     return launch(args.argv, args.nproc)
 
 
@@ -250,8 +250,9 @@ def _embed_parser(sub) -> None:
 def _embed(args) -> int:
     import time
 
+    from .data.graphs import graph_files, read_graphs
     from .distributed import resolve_device
-    from .eval.embedding import EMBED_PARAMS, embed, graph_files, read_graphs
+    from .eval.embedding import EMBED_PARAMS, embed
     from .nn.models import load_model
     from .results import atomic_write_npy, atomic_write_text
     start = time.perf_counter()

@@ -36,6 +36,7 @@ from .constraints import (
     REPEATS,
     REWEIGHT,
     SEED,
+    SOURCE,
     TAU_PLUS,
     TEMPERATURE,
     Constraint,
@@ -55,7 +56,7 @@ from .errors import (
     PathError,
 )
 from .plugins import provenance
-from .registry import AUGMENTATIONS, OBJECTIVES, WEIGHTINGS
+from .registry import AUGMENTATIONS, OBJECTIVES, SOURCES, WEIGHTINGS
 
 
 def setting(default, constraint: Constraint, help: str, hint: str = ""):
@@ -87,6 +88,11 @@ class TrainConfig:
         "MUTAG", DATASET,
         "TU dataset name, e.g. MUTAG; needed unless the --config file names "
         "one")
+    source: str = setting(
+        "tu", SOURCE, "where the graphs come from: tu = TU raw files "
+        "(ROOT/NAME/raw/); ogb = an OGB dataset; folder = your own graphs, "
+        "ROOT/NAME/ (graph files and labels.txt) or ROOT/NAME.pkl; or a "
+        "function of your own, module:function")
     objective: str = setting(
         "jsd", OBJECTIVE, "jsd: InfoGraph local-global; infonce: "
         "GraphCL-style two views")
@@ -434,8 +440,8 @@ def check_declared(obj, where: str) -> None:
 
 #: The settings that name a component, each with its registry: a name of
 #: it, or a class of the user's own by import path.
-_REGISTRY_OF = {"reweight": WEIGHTINGS, "aug1": AUGMENTATIONS,
-                "aug2": AUGMENTATIONS}
+_REGISTRY_OF = {"source": SOURCES, "reweight": WEIGHTINGS,
+                "aug1": AUGMENTATIONS, "aug2": AUGMENTATIONS}
 
 
 @functools.cache

@@ -14,7 +14,7 @@ import warnings
 import numpy as np
 
 from .errors import InvalidTypeError, InvalidValueError
-from .registry import AUGMENTATIONS, OBJECTIVES, WEIGHTINGS
+from .registry import AUGMENTATIONS, OBJECTIVES, SOURCES, WEIGHTINGS
 
 #: Node features of TU datasets (see :func:`hngraph.data.tudataset.fit_feature_recipe`).
 FEATURE_CHOICES = ("auto", "labels", "degree", "constant")
@@ -310,6 +310,8 @@ TEMPERATURE = Interval(float, 1e-4)  # below, 1 / t overflows float32 scores
 OBJECTIVE = Options(OBJECTIVES.names)
 #: An augmentation's name (:data:`hngraph.registry.AUGMENTATIONS`).
 AUGMENTATION = Either(Options(AUGMENTATIONS.names), IMPORT_PATH)
+#: A dataset source's name (:data:`hngraph.registry.SOURCES`).
+SOURCE = Either(Options(SOURCES.names), IMPORT_PATH)
 RATIO = Interval(float, 0, 1)
 QUANTILE = Interval(float, 0, 1, closed_high=True)
 FEATURES = Options(FEATURE_CHOICES)
@@ -335,7 +337,8 @@ __all__ = ["Constraint", "Interval", "Options", "Pattern", "OfType",
            "Nullable", "ListOf", "MappingOf", "Either", "check",
            "check_params", "SEED_END", "HIDDEN", "WIDTH", "LAYERS", "INIT", "BETA",
            "TAU_PLUS", "REWEIGHT", "PRIOR", "GAMMA", "CHUNK_SIZE",
-           "TEMPERATURE", "AUGMENTATION", "RATIO", "QUANTILE", "IMPORT_PATH", "FEATURES", "EPOCHS",
+           "TEMPERATURE", "AUGMENTATION", "RATIO", "QUANTILE", "IMPORT_PATH",
+           "SOURCE", "FEATURES", "EPOCHS",
            "BATCH_SIZE", "BATCH_ORDER", "LR", "SEED", "BATCHING", "FOLDS",
            "REPEATS", "CHECKPOINT_EVERY", "DATASET", "DEVICE", "FEATURE_CHOICES",
            "BATCHING_CHOICES", "OBJECTIVE",

@@ -17,9 +17,10 @@ class Registry:
     """The components of one ``kind``: ``entries`` maps each name to the
     import path of its class (``module:Class``); ``renamed`` maps old names
     to their new ones; a class of the user's own must subclass ``base``
-    (an import path), the protocol of the kind."""
+    (an import path), the protocol of the kind, or for ``base=None`` be
+    callable (a function, as the dataset sources are)."""
 
-    def __init__(self, kind: str, entries: dict[str, str], base: str,
+    def __init__(self, kind: str, entries: dict[str, str], base: str | None,
                  renamed: dict[str, str] | None = None):
         self.kind, self.entries, self.base = kind, dict(entries), base
         self.renamed = dict(renamed or {})
@@ -49,6 +50,13 @@ class Registry:
     def _plugin(self, spec: str, label: str):
         """A user's class by import path, checked to subclass ``base``."""
         found = load_object(spec, label)
+        if self.base is None:
+            if not callable(found):
+                raise InvalidValueError(
+                    f"{label} {spec!r} names a {type(found).__name__}, not "
+                    f"a function or class: a {self.kind} of your own must "
+                    "be callable (docs/extending.md).")
+            return found
         base = load_object(self.base, self.kind)
         if not (inspect.isclass(found) and issubclass(found, base)):
             what = f"the class {found.__name__}" if inspect.isclass(found) \
@@ -109,6 +117,14 @@ AUGMENTATIONS = Registry("augmentation", {
     "subgraph": "hngraph.data.augment:RandomWalkSubgraph"},
     base="hngraph.data.augment:Augmentation")
 
+#: Dataset sources, each a function ``(name, root=None, features="auto")``
+#: that returns a :class:`~hngraph.data.tudataset.GraphDataset`: TU raw
+#: files, OGB, and a folder of one's own graphs; the ``source`` setting.
+SOURCES = Registry("dataset source", {
+    "tu": "hngraph.data.tudataset:load_tudataset",
+    "ogb": "hngraph.data.ogb_graphs:load_ogb",
+    "folder": "hngraph.data.graphs:load_graph_folder"}, base=None)
+
 #: The executors of ``hngraph grid run --executor``
 #: (:mod:`hngraph.runs.executors`).
 EXECUTORS = Registry("executor", {
@@ -119,4 +135,4 @@ EXECUTORS = Registry("executor", {
 
 
 #: The public names (the API reference lists these).
-__all__ = ["Registry", "WEIGHTINGS", "OBJECTIVES", "AUGMENTATIONS", "EXECUTORS"]
+__all__ = ["Registry", "WEIGHTINGS", "OBJECTIVES", "SOURCES", "AUGMENTATIONS", "EXECUTORS"]

@@ -25,7 +25,7 @@ def trained_degree_model(tmp_path):
 
 
 def test_api_edges_name_their_argument(tmp_path):
-    from hngraph.eval.embedding import read_graphs
+    from hngraph.data.graphs import read_graphs
     from hngraph.nn.losses import hard_infonce, jsd_local_global
     from hngraph.nn.models import load_model
     with pytest.raises(TypeError, match="node_emb must be a floating-point "

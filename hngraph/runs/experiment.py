@@ -17,12 +17,11 @@ from torch_geometric.loader import DataLoader
 
 from .. import distributed as dist_utils
 from ..config import TrainConfig
-from ..data.tudataset import load_tudataset
 from ..distributed import resolve_device
 from ..errors import InvalidValueError
 from ..eval.scoring import SVMResult, check_labels, svm_accuracy
 from ..nn.models import GraphModel
-from ..registry import OBJECTIVES
+from ..registry import OBJECTIVES, SOURCES
 from ..results import (
     RunFiles,
     atomic_write_npz,
@@ -42,9 +41,10 @@ def settings_key(config: TrainConfig, processes: int = 1) -> str:
     config less :data:`NOT_IN_KEY`, and the number of processes). The data
     source enters it when ``root`` names one (``root: null``, the raw files
     of ``$HNGRAPH_DATA``, is the usual source and keeps the key of a run
-    that does not name one)."""
+    that does not name one), and ``source`` when it is not ``tu``."""
     settings = {k: v for k, v in config.to_dict().items()
-                if k not in NOT_IN_KEY and not (k == "root" and v is None)}
+                if k not in NOT_IN_KEY and not (k == "root" and v is None)
+                and not (k == "source" and v == "tu")}
     settings["processes"] = processes
     text = json.dumps(settings, sort_keys=True)
     return hashlib.sha1(text.encode()).hexdigest()[:8]
@@ -230,8 +230,7 @@ def train(config: TrainConfig, progress: bool = True, device="cpu",
     lead = dist_utils.rank() == 0
     if dist_utils.is_distributed() and not lead:
         dist.barrier()  # rank 0 builds the processed cache first
-    dataset = load_tudataset(config.dataset, root=config.root,
-                             features=config.features)
+    dataset = load_dataset(config)
     if dist_utils.is_distributed() and lead:
         dist.barrier()
     check_labels(dataset.y.numpy(), config.folds)  # before any training
@@ -248,6 +247,13 @@ def train(config: TrainConfig, progress: bool = True, device="cpu",
                   batching=config.batching, restart=restart,
                   batch_order=config.batch_order)
     return dataset, model, history
+
+
+def load_dataset(config: TrainConfig):
+    """The dataset of ``config``: its ``dataset`` from its ``source``
+    (:data:`hngraph.registry.SOURCES`), with ``root`` and ``features``."""
+    load = SOURCES.load(config.source, "config key 'source'")
+    return load(config.dataset, root=config.root, features=config.features)
 
 
 def labels_hash(labels: np.ndarray) -> str:
