@@ -6,7 +6,7 @@ import dataclasses
 import functools
 import inspect
 import os
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import yaml
@@ -75,9 +75,9 @@ class TrainConfig:
     its default, the values it accepts (a constraint of
     :mod:`hngraph.constraints`, shared with the functions that take the same
     parameter) and its help text. The command line's flags and the config
-    files' checks come from these declarations (see :func:`check_setting`);
-    the models, losses and ``fit`` take their defaults from here
-    (:func:`default`) and declare their own parameters' constraints.
+    files' checks come from these declarations (see :func:`check_setting`).
+    The models, losses and ``fit`` declare their own defaults, which a test
+    holds equal to these; no library module reads this class.
 
     ``objective`` is ``"jsd"`` (InfoGraph's local-global estimator, the
     default) or ``"infonce"`` (GraphCL-style two views; ``temperature``,
@@ -400,14 +400,6 @@ def read_yaml(path: str | Path) -> dict:
 _FIELDS = {f.name: f for f in fields(TrainConfig)}
 
 
-def default(name: str):
-    """The default of the setting ``name``, declared once in
-    :class:`TrainConfig`: the models, the losses, ``fit`` and the command
-    line all take theirs from here."""
-    f = next(f for f in fields(TrainConfig) if f.name == name)
-    return f.default if f.default is not MISSING else f.default_factory()
-
-
 def check_setting(name: str, value, label: str | None = None):
     """``value`` checked against the declaration of setting ``name`` in
     :class:`TrainConfig` (see :func:`check_field`)."""
@@ -465,5 +457,5 @@ def _other_objectives_settings(objective: str) -> list[tuple[str, list]]:
 
 
 #: The public names (the API reference lists these).
-__all__ = ["TrainConfig", "check_setting", "setting",
-           "default", "read_yaml", "user_path", "check_eval_epochs"]
+__all__ = ["TrainConfig", "check_setting", "setting", "read_yaml",
+           "user_path", "check_eval_epochs", "settings_diff"]

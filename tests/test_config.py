@@ -164,17 +164,40 @@ def test_every_entry_point_has_the_config_defaults():
     two_views = TrainConfig(objective="infonce")
     assert two_views.tau_plus == 0.1  # the two-view grid's and the guide's
     checked = 0
+    from hngraph.eval.scoring import svm_accuracy
+    from hngraph.nn.encoders import GINEncoder
+    from hngraph.nn.losses import make_weighting, negative_weights
     for entry in (InfoGraph, GraphCL, JSDLocalGlobalLoss, HardInfoNCELoss,
-                  jsd_local_global, hard_infonce, fit):
+                  jsd_local_global, hard_infonce, fit, GINEncoder,
+                  make_weighting, negative_weights, svm_accuracy):
         views = entry in (GraphCL, HardInfoNCELoss, hard_infonce)
         for name, p in inspect.signature(entry).parameters.items():
             if name in settings and p.default is not p.empty:
                 assert p.default == getattr(two_views if views else config,
                                             name), (entry, name)
                 checked += 1
-    assert checked >= 30
+    assert checked >= 36
     assert InfoGraph(3).criterion.weighting.beta == 1.0
     assert InfoGraph(3, beta=0, tau_plus=0).criterion.weighting.tau_plus == 0
+
+
+def test_no_library_module_reads_the_run_configuration():
+    """The layers below the runs (data, nn, train, eval) declare their own
+    defaults: none imports TrainConfig, whose defaults the test above holds
+    equal to theirs."""
+    import ast
+    from pathlib import Path
+
+    import hngraph
+    package = Path(hngraph.__file__).parent
+    for layer in ("data", "nn", "train", "eval"):
+        for path in (package / layer).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.ImportFrom) and node.module and \
+                        node.module.endswith("config"):
+                    names = {a.name for a in node.names}
+                    assert "TrainConfig" not in names, path
+                    assert "default" not in names, path
 
 
 def test_numpy_scalars_pass_as_numbers_and_are_stored_as_python_ones(

@@ -320,8 +320,8 @@ def test_harder_negative_never_loses_weight(cols, scale, seed, b1, b2):
     mask = torch.ones_like(scores, dtype=torch.bool)
     mask[:, 0] = False
     lo, hi = sorted((b1, b2))
-    w_lo = negative_weights(scores, mask, lo)
-    w_hi = negative_weights(scores, mask, hi)
+    w_lo = negative_weights(scores, mask, beta=lo)
+    w_hi = negative_weights(scores, mask, beta=hi)
     for w in (w_lo, w_hi):
         for r in range(3):
             order = torch.argsort(scores[r, 1:])
@@ -339,7 +339,7 @@ def test_negative_weights_are_differentiable(mode):
     mask = torch.ones(4, 5, dtype=torch.bool)
     mask[torch.arange(4), torch.arange(4)] = False
     assert torch.autograd.gradcheck(
-        lambda s: negative_weights(s, mask, 1.5, mode), (scores,))
+        lambda s: negative_weights(s, mask, beta=1.5, reweight=mode), (scores,))
 
 
 def test_no_nodes_is_an_error_not_nan():

@@ -176,14 +176,16 @@ def test_a_weighting_passed_in_refuses_the_settings_that_would_name_one():
 
 
 def test_the_registry_names_every_weighting_and_builds_it():
-    built = {name: make_weighting(0.0, 0.0, name) for name in WEIGHTINGS.names}
+    built = {name: make_weighting(beta=0.0, tau_plus=0.0, reweight=name)
+             for name in WEIGHTINGS.names}
     assert {type(w) for w in built.values()} == {
         UniformNegatives, DebiasedNegatives, HardNegatives, HCLCodeNegatives,
         SemiHardNegatives}
-    assert type(make_weighting(2.0, 0.5, "paper")) is HardNegatives
+    assert type(make_weighting(beta=2.0, tau_plus=0.5,
+                               reweight="paper")) is HardNegatives
     with pytest.raises(InvalidValueError, match=r"'uniform' .* takes no beta "
                        r"\(given 2.0\), tau_plus \(given 0.5\)"):
-        make_weighting(2.0, 0.5, "uniform")
+        make_weighting(beta=2.0, tau_plus=0.5, reweight="uniform")
 
 
 def test_config_names_any_registered_weighting_and_refuses_a_dropped_setting():

@@ -186,17 +186,20 @@ def _labels(graphs: list, folder: Path | None, source: Path) -> list[int]:
     lines of the folder's ``labels.txt``."""
     listed = folder / LABELS_FILE if folder is not None else None
     if listed is not None and listed.is_file():
-        lines = listed.read_text().split()
+        lines = [v.strip() for v in listed.read_text().splitlines()
+                 if v.strip()]
         if len(lines) != len(graphs):
             raise InvalidValueError(
                 f"{listed} has {len(lines)} label(s) for {len(graphs)} "
                 "graph files; give one integer per line, in the files' "
                 "name order.")
-        try:
-            return [int(v) for v in lines]
-        except ValueError as err:
-            raise InvalidValueError(f"{listed}: {err}; each line must be "
-                                    "an integer label.") from None
+        bad = next((n for n, v in enumerate(lines, 1)
+                    if not v.lstrip("-").isdigit()), None)
+        if bad is not None:
+            raise InvalidValueError(f"{listed}, line {bad}: {lines[bad - 1]!r} "
+                                    "is not an integer label; give one per "
+                                    "line.")
+        return [int(v) for v in lines]
     labels = []
     for i, g in enumerate(graphs):
         y = g.y if isinstance(g, Data) else g.graph.get("label")

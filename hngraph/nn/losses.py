@@ -20,6 +20,7 @@ masks; masked entries never enter a mean, a maximum or a weight.
 """
 from __future__ import annotations
 
+import inspect
 import math
 
 import torch
@@ -27,7 +28,6 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
-from ..config import default
 from ..constraints import (
     BETA,
     CHUNK_SIZE,
@@ -117,9 +117,8 @@ WEIGHTING = Nullable(OfType(UniformNegatives, "a negative weighting of "
                             "hngraph.nn.weighting (a UniformNegatives)"))
 
 
-def make_weighting(beta: float = default("beta"),
-                   tau_plus: float = 0.0,
-                   reweight: str = default("reweight")) -> UniformNegatives:
+def make_weighting(*, beta: float = 1.0, tau_plus: float = JSD_TAU_PLUS,
+                   reweight: str = "paper") -> UniformNegatives:
     """The weighting that ``reweight`` names (a name of
     :data:`hngraph.registry.WEIGHTINGS`: ``"paper"``,
     :class:`~hngraph.nn.weighting.HardNegatives`; ``"hcl-code"``,
@@ -130,18 +129,19 @@ def make_weighting(beta: float = default("beta"),
                             "reweight")
 
 
-def _chosen_weighting(weighting, beta, tau_plus, reweight, tau_default
-                      ) -> UniformNegatives:
+def _chosen_weighting(weighting, owner, beta: float, tau_plus: float,
+                      reweight: str) -> UniformNegatives:
     """``weighting`` if one is passed in (``beta``, ``tau_plus`` and
-    ``reweight`` then left at their defaults), else :func:`make_weighting`
-    of those three."""
+    ``reweight`` then left at the defaults of ``owner``'s signature), else
+    :func:`make_weighting` of those three."""
     weighting = check(WEIGHTING, weighting, "weighting")
     if weighting is None:
-        return make_weighting(beta, tau_plus, reweight)
-    given = {k: v for k, v, d in (("beta", beta, default("beta")),
-                                  ("tau_plus", tau_plus, tau_default),
-                                  ("reweight", reweight, default("reweight")))
-             if v != d}
+        return make_weighting(beta=beta, tau_plus=tau_plus,
+                              reweight=reweight)
+    defaults = inspect.signature(owner).parameters
+    given = [k for k, v in (("beta", beta), ("tau_plus", tau_plus),
+                            ("reweight", reweight))
+             if v != defaults[k].default]
     if given:
         raise InvalidValueError(
             f"{', '.join(given)} choose a weighting, but weighting="
@@ -151,8 +151,8 @@ def _chosen_weighting(weighting, beta, tau_plus, reweight, tau_default
     return weighting
 
 
-def negative_weights(scores: Tensor, neg_mask: Tensor, beta: float,
-                     reweight: str = default("reweight")) -> Tensor:
+def negative_weights(scores: Tensor, neg_mask: Tensor, *, beta: float = 1.0,
+                     reweight: str = "paper") -> Tensor:
     r"""Importance weights of the negatives of each row of a score matrix,
     :math:`w_{ij}` of the weighting ``reweight`` names with ``beta`` (see
     :func:`make_weighting`; the formulas in :mod:`hngraph.nn.weighting`):
@@ -174,7 +174,8 @@ def negative_weights(scores: Tensor, neg_mask: Tensor, beta: float,
                                 dict(beta=beta, reweight=reweight),
                                 scores=(scores, "float", 2),
                                 neg_mask=(neg_mask, "bool", 2)).values()
-    return make_weighting(beta, 0.0, reweight).weights(scores, neg_mask)
+    weighting = make_weighting(beta=beta, tau_plus=0.0, reweight=reweight)
+    return weighting.weights(scores, neg_mask)
 
 
 def _negative_scale(node_emb: Tensor, graph_emb: Tensor, batch: Tensor,
@@ -276,11 +277,11 @@ def _negative_term(node_emb: Tensor, graph_emb: Tensor, batch: Tensor,
 
 
 def jsd_local_global(node_emb: Tensor, graph_emb: Tensor, batch: Tensor, *,
-                     beta: float = default("beta"),
+                     beta: float = 1.0,
                      tau_plus: float = JSD_TAU_PLUS,
-                     reweight: str = default("reweight"),
+                     reweight: str = "paper",
                      weighting: UniformNegatives | None = None,
-                     chunk_size: int | None = default("chunk_size"),
+                     chunk_size: int | None = None,
                      distributed: bool = False, validate: bool = True
                      ) -> Tensor:
     r"""InfoGraph's Jensen-Shannon local-global loss with hard negatives.
@@ -345,10 +346,11 @@ def jsd_local_global(node_emb: Tensor, graph_emb: Tensor, batch: Tensor, *,
             node_emb=(node_emb, "float", 2),
             graph_emb=(graph_emb, "float", 2),
             batch=(batch, "index", 1)).values()
-        weighting = _chosen_weighting(weighting, beta, tau_plus, reweight,
-                                      JSD_TAU_PLUS)
+        weighting = _chosen_weighting(weighting, jsd_local_global, beta,
+                                      tau_plus, reweight)
     elif weighting is None:
-        weighting = make_weighting(beta, tau_plus, reweight)
+        weighting = make_weighting(beta=beta, tau_plus=tau_plus,
+                                   reweight=reweight)
     share = 1.0
     if distributed:
         graph_emb, offset, share = gather_graphs(graph_emb, node_emb.size(0))
@@ -421,10 +423,10 @@ def _jsd_core(node_emb: Tensor, graph_emb: Tensor, batch: Tensor,
     return total / num_nodes - LOG2 - e_pos
 
 
-def hard_infonce(z1: Tensor, z2: Tensor, *, beta: float = default("beta"),
+def hard_infonce(z1: Tensor, z2: Tensor, *, beta: float = 1.0,
                  tau_plus: float = INFONCE_TAU_PLUS,
-                 temperature: float = default("temperature"),
-                 reweight: str = default("reweight"),
+                 temperature: float = 0.5,
+                 reweight: str = "paper",
                  weighting: UniformNegatives | None = None,
                  distributed: bool = False, validate: bool = True) -> Tensor:
     r"""Two-view graph-level InfoNCE with hard, debiased negatives.
@@ -475,10 +477,11 @@ def hard_infonce(z1: Tensor, z2: Tensor, *, beta: float = default("beta"),
             INFONCE_PARAMS, dict(beta=beta, tau_plus=tau_plus,
                                  temperature=temperature, reweight=reweight),
             z1=(z1, "float", 2), z2=(z2, "float", 2)).values()
-        weighting = _chosen_weighting(weighting, beta, tau_plus, reweight,
-                                      INFONCE_TAU_PLUS)
+        weighting = _chosen_weighting(weighting, hard_infonce, beta,
+                                      tau_plus, reweight)
     elif weighting is None:
-        weighting = make_weighting(beta, tau_plus, reweight)
+        weighting = make_weighting(beta=beta, tau_plus=tau_plus,
+                                   reweight=reweight)
     if z1.shape != z2.shape or z1.dim() != 2:
         raise InvalidValueError(f"z1 and z2 must both be [G, D], got shapes "
                                 f"{tuple(z1.shape)} and {tuple(z2.shape)}.")
@@ -553,18 +556,18 @@ class JSDLocalGlobalLoss(nn.Module):
         >>> loss = loss_fn(node_emb, graph_emb, data.batch)
     """
 
-    def __init__(self, *, beta: float = default("beta"),
+    def __init__(self, *, beta: float = 1.0,
                  tau_plus: float = JSD_TAU_PLUS,
-                 reweight: str = default("reweight"),
+                 reweight: str = "paper",
                  weighting: UniformNegatives | None = None,
-                 chunk_size: int | None = default("chunk_size")):
+                 chunk_size: int | None = None):
         super().__init__()
         settings = check_params(JSD_PARAMS, dict(
             beta=beta, tau_plus=tau_plus, reweight=reweight,
             chunk_size=chunk_size))
         self.weighting = _chosen_weighting(
-            weighting, settings["beta"], settings["tau_plus"],
-            settings["reweight"], JSD_TAU_PLUS)
+            weighting, type(self), settings["beta"], settings["tau_plus"],
+            settings["reweight"])
         self.chunk_size = settings["chunk_size"]
 
     def extra_repr(self) -> str:
@@ -600,18 +603,18 @@ class HardInfoNCELoss(nn.Module):
         >>> loss = loss_fn(head(encoder(view1)), head(encoder(view2)))
     """
 
-    def __init__(self, *, beta: float = default("beta"),
+    def __init__(self, *, beta: float = 1.0,
                  tau_plus: float = INFONCE_TAU_PLUS,
-                 temperature: float = default("temperature"),
-                 reweight: str = default("reweight"),
+                 temperature: float = 0.5,
+                 reweight: str = "paper",
                  weighting: UniformNegatives | None = None):
         super().__init__()
         settings = check_params(INFONCE_PARAMS, dict(
             beta=beta, tau_plus=tau_plus, temperature=temperature,
             reweight=reweight))
         self.weighting = _chosen_weighting(
-            weighting, settings["beta"], settings["tau_plus"],
-            settings["reweight"], INFONCE_TAU_PLUS)
+            weighting, type(self), settings["beta"], settings["tau_plus"],
+            settings["reweight"])
         self.temperature = settings["temperature"]
 
     def extra_repr(self) -> str:

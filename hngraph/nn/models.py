@@ -26,7 +26,7 @@ from torch import Tensor, nn
 from torch_geometric.data import Batch
 from torch_geometric.nn import global_add_pool
 
-from ..config import default, user_path
+from ..config import user_path
 from ..constraints import (
     AUGMENTATION,
     BETA,
@@ -180,9 +180,11 @@ class GraphModel(nn.Module):
         argument and checked ``settings``: an encoder module, kept as given,
         or a node feature width, for the default :class:`GINEncoder` of
         ``hidden`` x ``layers``; returns the embedding width."""
-        shape = {k: settings.pop(k) for k in ("hidden", "layers")}
+        shape = {k: settings.pop(k) for k in ("hidden", "layers")
+                 if k in settings}
         if isinstance(encoder, nn.Module):
-            if shape != {k: default(k) for k in shape}:
+            defaults = inspect.signature(type(self)).parameters
+            if shape != {k: defaults[k].default for k in shape}:
                 raise InvalidValueError(
                     "hidden and layers shape the default GIN encoder; with "
                     f"an encoder module ({type(encoder).__name__}) they do "
@@ -402,15 +404,15 @@ class InfoGraph(GraphModel):
 
     def __init__(self, encoder: nn.Module | int, *,
                  loss: nn.Module | None = None,
-                 hidden: int = default("hidden"),
-                 layers: int = default("layers"),
-                 beta: float = default("beta"),
+                 hidden: int = 32,
+                 layers: int = 3,
+                 beta: float = 1.0,
                  tau_plus: float = JSD_TAU_PLUS,
-                 reweight: str = default("reweight"),
-                 prior: bool = default("prior"),
-                 gamma: float = default("gamma"),
-                 chunk_size: int | None = default("chunk_size"),
-                 init: str = default("init")):
+                 reweight: str = "paper",
+                 prior: bool = False,
+                 gamma: float = 0.1,
+                 chunk_size: int | None = None,
+                 init: str = "xavier"):
         super().__init__()
         settings = check_params(INFOGRAPH_PARAMS, dict(
             hidden=hidden, layers=layers, beta=beta, tau_plus=tau_plus,
@@ -474,15 +476,15 @@ class GraphCL(GraphModel):
 
     def __init__(self, encoder: nn.Module | int, *,
                  loss: nn.Module | None = None,
-                 hidden: int = default("hidden"),
-                 layers: int = default("layers"),
-                 beta: float = default("beta"),
+                 hidden: int = 32,
+                 layers: int = 3,
+                 beta: float = 1.0,
                  tau_plus: float = INFONCE_TAU_PLUS,
-                 temperature: float = default("temperature"),
-                 reweight: str = default("reweight"),
-                 aug1: str = default("aug1"), aug2: str = default("aug2"),
-                 aug_ratio: float = default("aug_ratio"),
-                 init: str = default("init")):
+                 temperature: float = 0.5,
+                 reweight: str = "paper",
+                 aug1: str = 'node_drop', aug2: str = 'node_drop',
+                 aug_ratio: float = 0.2,
+                 init: str = "xavier"):
         super().__init__()
         settings = check_params(GRAPHCL_PARAMS, dict(
             hidden=hidden, layers=layers, beta=beta, tau_plus=tau_plus,
@@ -524,8 +526,7 @@ class Pooled(GraphModel):
         if not isinstance(encoder, nn.Module):
             raise InvalidTypeError(f"encoder must be a torch module, got "
                                    f"{type(encoder).__name__}.")
-        self._set_encoder(encoder, {"hidden": default("hidden"),
-                                    "layers": default("layers")})
+        self._set_encoder(encoder, {})
 
 
 MODELS = {"InfoGraph": InfoGraph, "GraphCL": GraphCL, "Pooled": Pooled}

@@ -20,7 +20,7 @@ from torch_geometric.loader import DataLoader
 from tqdm.auto import tqdm
 
 from .. import distributed as dist_utils
-from ..config import check_eval_epochs, default, settings_diff, user_path
+from ..config import check_eval_epochs, settings_diff, user_path
 from ..constraints import (
     BATCH_ORDER,
     BATCH_SIZE,
@@ -500,14 +500,14 @@ FIT_PARAMS = {"epochs": EPOCHS, "batch_size": BATCH_SIZE, "lr": LR,
               "batch_order": BATCH_ORDER}
 
 
-def fit(model, dataset, epochs: int = default("epochs"),
-        batch_size: int = default("batch_size"), lr: float = default("lr"),
-        seed: int = default("seed"), device: str = default("device"),
-        eval_epochs: Iterable[int] = (), folds: int = default("folds"),
+def fit(model, dataset, epochs: int = 200,
+        batch_size: int = 128, lr: float = 0.001,
+        seed: int = 0, device: str = 'auto',
+        eval_epochs: Iterable[int] = (), folds: int = 10,
         progress: bool = True, checkpoint: str | os.PathLike | None = None,
-        checkpoint_every: int = 1, batching: str = default("batching"),
+        checkpoint_every: int = 1, batching: str = 'auto',
         restart: bool = False,
-        batch_order: str = default("batch_order"),
+        batch_order: str = 'shuffle',
         callbacks: Iterable[Callback] = ()) -> dict:
     """Train ``model`` with Adam: anything with ``loss(batch)`` (and, for the
     evaluation, ``embed(loader)``; see :mod:`hngraph.nn.models`).
