@@ -488,7 +488,7 @@ def _views_timing(name, args, device) -> dict:
     model = GraphCL(ds.num_features, beta=1.0, tau_plus=0.1,
                     aug1="node_drop", aug2="subgraph").to(device)
     opt = make_optimizer(model, 1e-2)
-    transforms = [make_augmentation(a, 0.2) for a in model.augs]
+    transforms = [make_augmentation(a, ratio=0.2) for a in model.augs]
 
     def per_graph_loss(batch):
         views = [Batch.from_data_list([t(g) for g in batch.to_data_list()])

@@ -124,9 +124,9 @@ def _train_config(args) -> TrainConfig:
         for name, value in overrides.items():
             if value is not None:
                 flag = "--" + name.replace("_", "-")
-                overrides[name] = check_setting(name, value, flag)
+                overrides[name] = check_setting(name, value, label=flag)
                 if name in ("out", "root"):  # paths, named as the flag
-                    user_path(value, flag, "folder")
+                    user_path(value, flag, kind="folder")
         if args.config is not None:
             config = TrainConfig.from_yaml(args.config, **overrides)
             named = TrainConfig.names_dataset(args.config)
@@ -257,11 +257,11 @@ def _embed(args) -> int:
     from .results import atomic_write_npy, atomic_write_text
     start = time.perf_counter()
     try:  # every flag first: a device that is not here is not the file's
-        device = check_setting("device", args.device, "--device")
+        device = check_setting("device", args.device, label="--device")
         check(EMBED_PARAMS["batch_size"], args.batch_size, "--batch-size")
-        out = user_path(args.out, "--out", "file")
+        out = user_path(args.out, "--out", kind="file")
         source = user_path(args.input, "--input")
-        model = user_path(args.model, "--model", "file")
+        model = user_path(args.model, "--model", kind="file")
     except HngraphError as err:
         raise UsageError(err) from err
     try:
@@ -287,9 +287,11 @@ def _embed(args) -> int:
                 f"--out {args.out} would replace {written}, which exists. "
                 "Give another --out, or pass --overwrite to replace it.")
     if args.encoder is not None:
-        model = load_model(model, device, encoder=_encoder(args.encoder))
+        model = load_model(model, map_location=device,
+                           encoder=_encoder(args.encoder))
     graphs = read_graphs(source)
-    emb = embed(model, graphs, args.batch_size, device, args.node_attrs)
+    emb = embed(model, graphs, batch_size=args.batch_size, device=device,
+                node_attrs=args.node_attrs)
     atomic_write_npy(out, emb)
     rows = ""
     if source.is_dir():  # a row name per file
@@ -392,7 +394,7 @@ def _grid(args) -> int:
     out_flag = getattr(args, "out", None) is not None
     try:
         if out_flag:  # named as the flag, before the grid takes it as its out
-            user_path(args.out, "--out", "folder")
+            user_path(args.out, "--out", kind="folder")
         grid = GridConfig.from_yaml(args.config)
         if out_flag:
             grid = dataclasses.replace(grid, out=args.out)
@@ -415,16 +417,18 @@ def _grid(args) -> int:
                          f"{args.config}: out", create=not args.dry_run)
     try:
         if args.device is not None:
-            check_setting("device", args.device, "--device")
-        runs = plan(grid, args.datasets, args.cells, args.seeds)
+            check_setting("device", args.device, label="--device")
+        runs = plan(grid, datasets=args.datasets, cells=args.cells,
+                    seeds=args.seeds)
         executor = None if args.dry_run else _executor(args, grid)
     except HngraphError as err:  # an ExecutorUnavailable too
         raise UsageError(err) from err
     # SIGTERM as Ctrl-C: the executor cancels what it submitted
     previous = signal.signal(signal.SIGTERM, _terminated)
     try:
-        failures = run_grid(grid, runs, args.jobs, args.threads, args.device,
-                            args.dry_run, allow_dirty=args.allow_dirty,
+        failures = run_grid(grid, runs, jobs=args.jobs, threads=args.threads,
+                            device=args.device,
+                            dry_run=args.dry_run, allow_dirty=args.allow_dirty,
                             stage=args.stage, executor=executor,
                             share_out=args.share_out,
                             replace_other_settings=args.replace_other_settings)

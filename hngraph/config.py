@@ -69,7 +69,7 @@ def setting(default, constraint: Constraint, help: str, hint: str = ""):
     return field(default=default, metadata=meta)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class TrainConfig:
     """Everything one training run depends on, each setting declared once:
     its default, the values it accepts (a constraint of
@@ -186,7 +186,7 @@ class TrainConfig:
         folder."""
         for f in fields(self):
             setattr(self, f.name, check_setting(
-                f.name, getattr(self, f.name), f"config key {f.name!r}"))
+                f.name, getattr(self, f.name), label=f"config key {f.name!r}"))
         if self.tau_plus is None:
             self.tau_plus = objective_parameters(self.objective)[
                 "tau_plus"].default
@@ -206,10 +206,10 @@ class TrainConfig:
                     f"objective: {takes[0]}.")
         check_eval_epochs(self.eval_epochs, self.epochs,
                           "config key 'eval_epochs'")
-        self.out = str(user_path(self.out, "config key 'out'", "folder"))
+        self.out = str(user_path(self.out, "config key 'out'", kind="folder"))
         if self.root is not None:
             self.root = str(user_path(self.root, "config key 'root'",
-                                      "folder"))
+                                      kind="folder"))
 
     @property
     def tag(self) -> str:
@@ -290,7 +290,7 @@ def unknown_keys(values: dict, known: set, where: str) -> None:
                          f"takes: {', '.join(sorted(known))}.")
 
 
-def settings_diff(there: dict, now: dict, skip=()) -> list[str]:
+def settings_diff(there: dict, now: dict, *, skip=()) -> list[str]:
     """The settings that differ between two records, each as "key: X
     there, Y now", in key order; the keys of ``skip`` are left out."""
     return [f"{k}: {there.get(k)!r} there, {now.get(k)!r} now"
@@ -327,7 +327,7 @@ def check_eval_epochs(eval_epochs, epochs: int, label: str) -> set[int]:
 
 
 def user_path(path: str | os.PathLike, what: str,
-              kind: str | None = None) -> Path:
+              *, kind: str | None = None) -> Path:
     """A path argument as its user means it, the one reading of every path
     hngraph is given (arguments, flags, config keys): ``~`` is the home
     folder; an empty string (which ``Path`` would read as the current
@@ -400,7 +400,7 @@ def read_yaml(path: str | Path) -> dict:
 _FIELDS = {f.name: f for f in fields(TrainConfig)}
 
 
-def check_setting(name: str, value, label: str | None = None):
+def check_setting(name: str, value, *, label: str | None = None):
     """``value`` checked against the declaration of setting ``name`` in
     :class:`TrainConfig` (see :func:`check_field`)."""
     return check_field(_FIELDS[name], value, label)

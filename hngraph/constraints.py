@@ -67,7 +67,7 @@ class Interval(Constraint):
     (``value <= high`` when ``closed_high``) when ``high`` is given; floats
     must be finite."""
 
-    def __init__(self, kind: type, low: float, high: float | None = None,
+    def __init__(self, kind: type, low: float, high: float | None = None, *,
                  open_low: bool = False, closed_high: bool = False):
         self.kind, self.low, self.high, self.open_low = (kind, low, high,
                                                          open_low)
@@ -105,7 +105,7 @@ class Options(Constraint):
     """One of ``values``; ``renamed`` maps old names to their new ones
     (accepted with a :class:`FutureWarning`)."""
 
-    def __init__(self, values: tuple, renamed: dict | None = None):
+    def __init__(self, values: tuple, *, renamed: dict | None = None):
         self.values, self.renamed = values, renamed or {}
 
     def accepts(self, value) -> bool:

@@ -21,7 +21,7 @@ class Registry:
     callable (a function, as the dataset sources are)."""
 
     def __init__(self, kind: str, entries: dict[str, str], base: str | None,
-                 renamed: dict[str, str] | None = None):
+                 *, renamed: dict[str, str] | None = None):
         self.kind, self.entries, self.base = kind, dict(entries), base
         self.renamed = dict(renamed or {})
         self._classes: dict = {}
@@ -135,4 +135,5 @@ EXECUTORS = Registry("executor", {
 
 
 #: The public names (the API reference lists these).
-__all__ = ["Registry", "WEIGHTINGS", "OBJECTIVES", "SOURCES", "AUGMENTATIONS", "EXECUTORS"]
+__all__ = ["Registry", "WEIGHTINGS", "OBJECTIVES", "SOURCES", "AUGMENTATIONS",
+           "EXECUTORS"]

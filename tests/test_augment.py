@@ -46,8 +46,8 @@ def original_edges(batch):
 def test_node_drop_keeps_n_minus_floor_rn_and_their_edges(ratio, nx_data):
     batch, graphs = hand_batch(nx_data)
     edges = original_edges(batch)
-    view = augment_batch("node_drop", batch, ratio,
-                         torch.Generator().manual_seed(3))
+    view = augment_batch("node_drop", batch, ratio=ratio,
+                         generator=torch.Generator().manual_seed(3))
     kept = set(view.x[:, 0].long().tolist())
     for i, g in enumerate(graphs):
         n = g.number_of_nodes()
@@ -65,8 +65,8 @@ def test_node_drop_keeps_n_minus_floor_rn_and_their_edges(ratio, nx_data):
 def test_subgraph_grows_a_connected_set_from_one_node(seed, nx_data):
     batch, graphs = hand_batch(nx_data)
     ratio = 0.4
-    view = augment_batch("subgraph", batch, ratio,
-                         torch.Generator().manual_seed(seed))
+    view = augment_batch("subgraph", batch, ratio=ratio,
+                         generator=torch.Generator().manual_seed(seed))
     offset = 0
     for i, g in enumerate(graphs):
         n = g.number_of_nodes()
@@ -93,7 +93,7 @@ def test_subgraph_grows_by_uniform_frontier_draws(nx_data):
     seen = {}
     gen = torch.Generator().manual_seed(0)
     batch = Batch.from_data_list([data] * 4000)
-    view = augment_batch("subgraph", batch, 0.4, gen)
+    view = augment_batch("subgraph", batch, ratio=0.4, generator=gen)
     for i in range(4000):
         ids = tuple(sorted(nodes_of(view, i)))
         seen[ids] = seen.get(ids, 0) + 1
@@ -128,8 +128,8 @@ def _growth_distribution(g, k):
 @pytest.mark.parametrize("ratio", [0.2, 0.5])
 def test_edge_perturb_keeps_each_graphs_edge_count(ratio, nx_data):
     batch, graphs = hand_batch(nx_data)
-    view = augment_batch("edge_perturb", batch, ratio,
-                         torch.Generator().manual_seed(1))
+    view = augment_batch("edge_perturb", batch, ratio=ratio,
+                         generator=torch.Generator().manual_seed(1))
     assert torch.equal(view.x, batch.x)
     before = torch.bincount(batch.batch[batch.edge_index[0]], minlength=6)
     after = torch.bincount(view.batch[view.edge_index[0]], minlength=6)
@@ -147,8 +147,8 @@ def test_edge_perturb_keeps_each_graphs_edge_count(ratio, nx_data):
 
 def test_feature_mask_zeroes_whole_rows(nx_data):
     batch, graphs = hand_batch(nx_data)
-    view = augment_batch("feature_mask", batch, 0.5,
-                         torch.Generator().manual_seed(2))
+    view = augment_batch("feature_mask", batch, ratio=0.5,
+                         generator=torch.Generator().manual_seed(2))
     assert torch.equal(view.edge_index, batch.edge_index)
     zero = (view.x == 0).all(1)
     assert torch.equal(view.x[~zero], batch.x[~zero])  # the others intact
@@ -160,9 +160,9 @@ def test_feature_mask_zeroes_whole_rows(nx_data):
 @pytest.mark.parametrize("name", NAMES)
 def test_same_generator_state_same_views(name, nx_data):
     batch, _ = hand_batch(nx_data)
-    a = augment_batch(name, batch, 0.3, torch.Generator().manual_seed(7))
-    b = augment_batch(name, batch, 0.3, torch.Generator().manual_seed(7))
-    c = augment_batch(name, batch, 0.3, torch.Generator().manual_seed(8))
+    a = augment_batch(name, batch, ratio=0.3, generator=torch.Generator().manual_seed(7))
+    b = augment_batch(name, batch, ratio=0.3, generator=torch.Generator().manual_seed(7))
+    c = augment_batch(name, batch, ratio=0.3, generator=torch.Generator().manual_seed(8))
     assert torch.equal(a.x, b.x) and torch.equal(a.edge_index, b.edge_index)
     assert not (torch.equal(a.x, c.x) and torch.equal(a.edge_index,
                                                       c.edge_index))
@@ -184,9 +184,9 @@ def test_batch_and_transform_agree_in_distribution(name, data_root):
     batch_counts = []
     loader = DeviceLoader(device_graphs, len(graphs), shuffle=False)
     for _ in range(draws):
-        view = augment_batch(name, next(iter(loader)), 0.3, gen)
+        view = augment_batch(name, next(iter(loader)), ratio=0.3, generator=gen)
         batch_counts.append(_per_graph_counts(view, len(graphs)))
-    aug = make_augmentation(name, 0.3, torch.Generator().manual_seed(1))
+    aug = make_augmentation(name, ratio=0.3, generator=torch.Generator().manual_seed(1))
     host_counts = [_per_graph_counts(Batch.from_data_list(
         [aug(g) for g in graphs]), len(graphs)) for _ in range(draws)]
     a, b = torch.stack(batch_counts), torch.stack(host_counts)
@@ -211,9 +211,9 @@ def _per_graph_counts(view, graphs):
 def test_transforms_are_seeded_and_leave_input_alone(cls, cycle):
     data = cycle()
     before = data.clone()
-    a = cls(0.3, torch.Generator().manual_seed(1))(data)
-    b = cls(0.3, torch.Generator().manual_seed(1))(data)
-    c = cls(0.3, torch.Generator().manual_seed(2))(data)
+    a = cls(ratio=0.3, generator=torch.Generator().manual_seed(1))(data)
+    b = cls(ratio=0.3, generator=torch.Generator().manual_seed(1))(data)
+    c = cls(ratio=0.3, generator=torch.Generator().manual_seed(2))(data)
     assert torch.equal(a.x, b.x) and torch.equal(a.edge_index, b.edge_index)
     assert not (torch.equal(a.x, c.x) and a.edge_index.shape == c.edge_index.shape
                 and torch.equal(a.edge_index, c.edge_index))
@@ -224,11 +224,11 @@ def test_transforms_are_seeded_and_leave_input_alone(cls, cycle):
 
 def test_transform_sizes(cycle):
     data = cycle(200)
-    assert NodeDrop(0.25)(data).num_nodes == 150
-    assert RandomWalkSubgraph(0.25)(data).num_nodes == 150  # connected
-    pert = EdgePerturb(0.2)(data)
+    assert NodeDrop(ratio=0.25)(data).num_nodes == 150
+    assert RandomWalkSubgraph(ratio=0.25)(data).num_nodes == 150  # connected
+    pert = EdgePerturb(ratio=0.2)(data)
     assert pert.edge_index.shape == data.edge_index.shape
-    masked = FeatureMask(0.3)(data)
+    masked = FeatureMask(ratio=0.3)(data)
     assert int((masked.x == 0).all(1).sum()) == 60
 
 
@@ -236,12 +236,12 @@ def test_bad_augmentation_arguments(nx_data):
     with pytest.raises(ValueError, match="^name must be one of .node_drop."):
         make_augmentation("rotate")
     with pytest.raises(ValueError, match=r"ratio must lie in \[0, 1\)"):
-        NodeDrop(1.2)
+        NodeDrop(ratio=1.2)
     batch, _ = hand_batch(nx_data)
     with pytest.raises(ValueError, match="^name must be one of"):  # its own
         augment_batch("rotate", batch)
     with pytest.raises(ValueError, match=r"ratio must be a finite number in"):
-        augment_batch("node_drop", batch, 1.0)
+        augment_batch("node_drop", batch, ratio=1.0)
 
 
 def test_one_registry_by_name():

@@ -399,9 +399,9 @@ DIRTY = Source("a" * 40, "d" * 64)
 def test_a_dirty_source_is_refused_unless_allowed(tmp_path, run_cli,
                                                   monkeypatch):
     with pytest.raises(DirtySourceError, match="--allow-dirty"):
-        check_source(False, DIRTY)
-    check_source(True, DIRTY)
-    check_source(False, Source("a" * 40))
+        check_source(False, source=DIRTY)
+    check_source(True, source=DIRTY)
+    check_source(False, source=Source("a" * 40))
     monkeypatch.setattr("hngraph.runs.grid.SOURCE", DIRTY)
     cfg = write(tmp_path)
     refused = run_cli("grid", "run", cfg)
@@ -438,18 +438,18 @@ def test_each_dataset_keeps_one_commit(tmp_path):
         _result(grid, run, old if run.dataset == "MUTAG" or run.seed == 0
                 else new)
     done = set(every)
-    kept = counted(grid, done, ResultFiles(grid), Source(new))
+    kept = counted(grid, done, ResultFiles(grid), source=Source(new))
     assert {r for r in kept if r.dataset == "MUTAG"} == set(plan(grid,
-                                                                 ["MUTAG"]))
+                                                                 datasets=["MUTAG"]))
     assert {r for r in kept if r.dataset == "PTC_MR"} == set(
-        plan(grid, ["PTC_MR"], seeds=[1]))
+        plan(grid, datasets=["PTC_MR"], seeds=[1]))
     # the same commit, dirty: not the clean one, and never frozen
     _result(grid, Run("MUTAG", "infograph", 0), old + "-dirty", "e" * 64)
-    kept = counted(grid, done, ResultFiles(grid), Source(new))
+    kept = counted(grid, done, ResultFiles(grid), source=Source(new))
     assert not {r for r in kept if r.dataset == "MUTAG"}
     # a result of a clean commit without source_diff (older files) is clean
     _result(grid, Run("MUTAG", "infograph", 0), old)
-    assert len(counted(grid, done, ResultFiles(grid), Source(old))) == len(every) - 2
+    assert len(counted(grid, done, ResultFiles(grid), source=Source(old))) == len(every) - 2
 
 
 def test_a_dry_run_changes_nothing(tmp_path):

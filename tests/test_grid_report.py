@@ -609,7 +609,7 @@ def test_the_paired_plot_gives_each_panel_its_scale_and_a_legend(
     found = {"A": {"cell": c(0.2), "untrained": c(-8.0, "worse")},
              "B": {"cell": c(1.5, "better"), "untrained": c(0.1)}}
     rep.write_plot(tmp_path / "p.png", found, ["untrained", "cell"],
-                   frozenset({"untrained"}))
+                   floors=frozenset({"untrained"}))
     fig = figures[0]
     a, b = [ax for ax in fig.axes if ax.get_visible()]
     assert a.get_xlim()[0] < -8 and b.get_xlim()[0] > -1  # own scales

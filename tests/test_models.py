@@ -278,4 +278,4 @@ def test_a_loss_passed_in_refuses_the_default_losss_settings():
     with pytest.raises(TypeError, match="loss must be a torch module"):
         InfoGraph(4, loss="jsd")
     with pytest.raises(TypeError):
-        InfoGraph(4, 16)             # the settings are keyword-only
+        InfoGraph(4, loss=16)             # the settings are keyword-only

@@ -216,7 +216,7 @@ def test_the_train_stage_output_is_all_the_score_stage_needs(data_root,
     config = TrainConfig(dataset="MUTAG", epochs=1, hidden=8, layers=2,
                          checkpoint_every=1, out=str(tmp_path), device="cpu")
     files = run_files(tmp_path / "MUTAG", "cell_seed0")
-    trained, model = train_stage(config, False, "cpu", files=files)
+    trained, model = train_stage(config, progress=False, device="cpu", files=files)
     assert files.training_state.exists()
     trained.save(files.trained)
     loaded = Trained.load(files.trained)

@@ -169,7 +169,7 @@ def test_early_stopping_on_a_loss_plateau(data_root, script, patience,
     graphs = [ds[i] for i in range(4)]
     h = fit(_Scripted(script), graphs, epochs=6, batch_size=4,
             progress=False,
-            callbacks=[EarlyStopping(patience, min_delta)])
+            callbacks=[EarlyStopping(patience=patience, min_delta=min_delta)])
     assert h.get("stopped_at") == stopped
     assert h["loss"] == script[:stopped or 6]
 
@@ -183,7 +183,7 @@ def test_a_run_resumed_after_an_early_stop_does_not_keep_it(data_root,
     ckpt = tmp_path / "c.pt"
     first = fit(_Scripted([5, 4, 4, 4, 4, 4]), graphs, epochs=6,
                 batch_size=4, progress=False,
-                callbacks=[EarlyStopping(2), Checkpoint(ckpt)])
+                callbacks=[EarlyStopping(patience=2), Checkpoint(ckpt)])
     assert first["stopped_at"] == 4
     again = fit(_Scripted([3, 2]), graphs, epochs=6, batch_size=4,
                 progress=False, callbacks=[Checkpoint(ckpt)])
@@ -199,11 +199,11 @@ def test_a_rerun_with_early_stopping_does_not_move_the_model_on(data_root,
     graphs = [ds[i] for i in range(4)]
     ckpt = tmp_path / "c.pt"
     fit(_Scripted([5, 4, 4, 4]), graphs, epochs=6, batch_size=4,
-        progress=False, callbacks=[EarlyStopping(2), Checkpoint(ckpt)])
+        progress=False, callbacks=[EarlyStopping(patience=2), Checkpoint(ckpt)])
     saved = torch.load(ckpt, weights_only=False)
     model = _Scripted([1, 1])
     again = fit(model, graphs, epochs=6, batch_size=4, progress=False,
-                callbacks=[EarlyStopping(2), Checkpoint(ckpt)])
+                callbacks=[EarlyStopping(patience=2), Checkpoint(ckpt)])
     assert model.calls == 0  # not one step more
     assert again["stopped_at"] == 4 and again["loss"] == [5, 4, 4, 4]
     assert torch.equal(model.w, saved["model"]["w"])

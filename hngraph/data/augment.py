@@ -167,7 +167,7 @@ def _batch_like(batch: Batch, x: Tensor, edge_index: Tensor,
 AUGMENT_PARAMS = {"name": AUGMENTATION, "ratio": RATIO}
 
 
-def augment_batch(name: str, batch: Batch, ratio: float = 0.2,
+def augment_batch(name: str, batch: Batch, *, ratio: float = 0.2,
                   generator: torch.Generator | None = None) -> Batch:
     """A view of every graph of a mini-batch (``x``, ``edge_index``,
     ``batch``, ``num_graphs``), by the augmentation ``name`` (see the module's
@@ -203,7 +203,7 @@ class Augmentation(BaseTransform):
                  generator: torch.Generator | None) -> Batch:
         raise NotImplementedError
 
-    def __init__(self, ratio: float = 0.2,
+    def __init__(self, *, ratio: float = 0.2,
                  generator: torch.Generator | None = None):
         if not 0.0 <= ratio < 1.0:
             raise InvalidValueError(f"{type(self).__name__}: ratio must lie in "
@@ -283,12 +283,12 @@ class FeatureMask(Augmentation):
         return data
 
 
-def make_augmentation(name: str, ratio: float = 0.2,
+def make_augmentation(name: str, *, ratio: float = 0.2,
                       generator: torch.Generator | None = None):
     """An augmentation transform by its name in
     :data:`hngraph.registry.AUGMENTATIONS`."""
     name = check(AUGMENTATION, name, "name")
-    return AUGMENTATIONS.load(name)(ratio, generator)
+    return AUGMENTATIONS.load(name)(ratio=ratio, generator=generator)
 
 
 #: The public names (the API reference lists these).

@@ -49,7 +49,7 @@ class DeviceGraphs:
         y: ``[G, ...]`` graph labels, or ``None``.
     """
 
-    def __init__(self, dataset, device: torch.device | str = "cpu"):
+    def __init__(self, dataset, *, device: torch.device | str = "cpu"):
         graphs = check_data(dataset)
         device = torch.device(device)
         self.num_nodes = torch.tensor([g.num_nodes for g in graphs])
@@ -199,7 +199,7 @@ class DeviceLoader:
     """
 
     def __init__(self, graphs: DeviceGraphs, batch_size: int,
-                 generator: torch.Generator | None = None,
+                 *, generator: torch.Generator | None = None,
                  sampler: Sequence[int] | None = None,
                  drop_last: bool = False, shuffle: bool = True):
         if not isinstance(graphs, DeviceGraphs):

@@ -128,7 +128,7 @@ class NodeLabels(FeatureTransform):
 
     kind = "labels"
 
-    def __init__(self, dim: int, vocab: list[int] | None = None):
+    def __init__(self, dim: int, *, vocab: list[int] | None = None):
         super().__init__(dim=dim, vocab=vocab)
 
     def features(self, data):
@@ -169,7 +169,7 @@ class ConstantFeature(FeatureTransform):
 
     kind = "constant"
 
-    def __init__(self, dim: int = 1):
+    def __init__(self, *, dim: int = 1):
         super().__init__(dim=dim)
 
     def features(self, data):
@@ -207,7 +207,7 @@ class NormalizedDegree(FeatureTransform):
 
     kind = "normalized_degree"
 
-    def __init__(self, mean: float, std: float, dim: int = 1):
+    def __init__(self, mean: float, std: float, *, dim: int = 1):
         super().__init__(mean=mean, std=std, dim=dim)
 
     def features(self, data):

@@ -31,7 +31,7 @@ READERS = {".graphml": nx.read_graphml, ".gml": nx.read_gml,
 
 
 def networkx_to_data(graph: nx.Graph, recipe: dict,
-                     node_attrs: list[str] | None = None) -> Data:
+                     *, node_attrs: list[str] | None = None) -> Data:
     """A networkx graph as PyG ``Data`` through ``from_networkx``.
 
     With a ``labels`` recipe, the node attributes ``node_attrs`` (default:
@@ -86,7 +86,8 @@ def _read_graph_file(path: Path):
 def graph_files(folder: str | os.PathLike) -> list[Path]:
     """The graph files of a folder that :func:`read_graphs` reads, in its
     order (sorted by name): the rows of their embeddings."""
-    files = sorted(p for p in user_path(folder, "folder", "folder").iterdir()
+    found = user_path(folder, "folder", kind="folder").iterdir()
+    files = sorted(p for p in found
                    if p.suffix in READERS)
     if not files:
         raise MissingFileError(
@@ -130,7 +131,7 @@ LOAD_GRAPH_FOLDER_PARAMS = {"name": DATASET, "features": FEATURES}
 LABELS_FILE = "labels.txt"
 
 
-def load_graph_folder(name: str, root: str | os.PathLike | None = None,
+def load_graph_folder(name: str, *, root: str | os.PathLike | None = None,
                       features: str = "auto") -> GraphDataset:
     """Your own labelled graphs as a training dataset: the folder
     ``<root>/<name>/`` of graph files (:func:`graph_files`), or the pickle
@@ -148,7 +149,7 @@ def load_graph_folder(name: str, root: str | os.PathLike | None = None,
     """
     check_params(LOAD_GRAPH_FOLDER_PARAMS, {"name": name,
                                             "features": features})
-    base = user_path(root or ".", "root", "folder")
+    base = user_path(root or ".", "root", kind="folder")
     folder, pickled = base / name, base / f"{name}.pkl"
     source = folder if folder.is_dir() else pickled
     if not source.is_file() and not folder.is_dir():
@@ -169,7 +170,7 @@ def load_graph_folder(name: str, root: str | os.PathLike | None = None,
     check_graphs(data)
     recipe = fit_feature_recipe(data, features)
     data = [apply_feature_recipe(d, recipe) for d in data]
-    return GraphDataset(data, name, recipe, str(source))
+    return GraphDataset(data, name, recipe, raw_dir=str(source))
 
 
 def _structure_and_attrs(graph: nx.Graph) -> Data:
@@ -205,7 +206,8 @@ def _labels(graphs: list, folder: Path | None, source: Path) -> list[int]:
         y = g.y if isinstance(g, Data) else g.graph.get("label")
         if y is None or (torch.is_tensor(y) and y.numel() != 1):
             raise InvalidValueError(
-                f"{source}: graph {i} has no single label ({'y' if isinstance(g, Data) else 'graph attribute label'}); "
+                f"{source}: graph {i} has no single label ("
+                f"{'y' if isinstance(g, Data) else 'graph attribute label'}); "
                 f"give every graph one, or write {LABELS_FILE} beside the "
                 "graph files (one integer per line).")
         labels.append(int(y.item() if torch.is_tensor(y) else y))

@@ -45,7 +45,8 @@ def _extra():
     return Path(B3DB.__file__).parent, MurckoScaffoldSmiles
 
 
-def b3db_molecules(limit: int | None = None) -> tuple[list[str], np.ndarray]:
+def b3db_molecules(*, limit: int | None = None
+                   ) -> tuple[list[str], np.ndarray]:
     """B3DB's classification set: SMILES and labels (1 = BBB+), in the
     file's order; ``limit`` keeps a random sample of that many (seeded; the
     file is sorted by label)."""
@@ -58,7 +59,7 @@ def b3db_molecules(limit: int | None = None) -> tuple[list[str], np.ndarray]:
     return table["SMILES"].tolist(), labels
 
 
-def scaffold_split(smiles: list[str], fractions=(0.8, 0.1, 0.1)
+def scaffold_split(smiles: list[str], *, fractions=(0.8, 0.1, 0.1)
                    ) -> dict[str, np.ndarray]:
     """OGB's scaffold split: groups of equal Bemis-Murcko scaffold, largest
     first, fill train, then valid, then test."""
@@ -87,13 +88,13 @@ def _write_csv(path: Path, rows) -> None:
             f.write(",".join(str(v) for v in np.atleast_1d(row)) + "\n")
 
 
-def write_b3db(root: str | os.PathLike, limit: int | None = None) -> Path:
+def write_b3db(root: str | os.PathLike, *, limit: int | None = None) -> Path:
     """Write B3DB as ``root/ogbg_molbbbp`` in OGB's raw layout (edge lists,
     atom and bond features, labels, scaffold split); molecules RDKit cannot
     parse are left out. Returns ``root``, for
     ``load_ogb("ogbg-molbbbp", root=root)``."""
     from ogb.utils import smiles2graph
-    smiles, labels = b3db_molecules(limit)
+    smiles, labels = b3db_molecules(limit=limit)
     graphs, kept = [], []
     for i, s in enumerate(smiles):
         try:

@@ -28,13 +28,13 @@ _PYG_DATA_CLASSES = [Data, DataEdgeAttr, DataTensorAttr, GlobalStorage]
 
 def _ogb_root(root) -> Path:
     if root is not None:
-        return user_path(root, "root", "folder")
+        return user_path(root, "root", kind="folder")
     if os.environ.get("HNGRAPH_OGB_DATA"):
         return Path(os.environ["HNGRAPH_OGB_DATA"])
     return cache_dir() / "ogb"
 
 
-def load_ogb(name: str, root: str | os.PathLike | None = None,
+def load_ogb(name: str, *, root: str | os.PathLike | None = None,
              features: str = "auto") -> GraphDataset:
     """An OGB graph property prediction dataset with its official split.
 
@@ -85,7 +85,7 @@ def load_ogb(name: str, root: str | os.PathLike | None = None,
     graphs = [apply_feature_recipe(g, recipe) for g in graphs]
     for g in graphs:
         g.edge_attr = None  # the GIN encoder does not use edge features
-    dataset = GraphDataset(graphs, name, recipe, str(folder))
+    dataset = GraphDataset(graphs, name, recipe, raw_dir=str(folder))
     dataset.split_idx = ogb.get_idx_split()
     dataset.ogb_name = name
     return dataset

@@ -54,7 +54,7 @@ MAX_LABEL_GAP = 100
 _FIX = "Restore the file from the TU collection."
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Table:
     """One parsed TU file.
 
@@ -144,7 +144,8 @@ def read_table(path: str | os.PathLike, kind: str) -> Table:
             row = infinite[0] // width
             raise _bad_line(path, int(lines[row]), numbered[row][1],
                             "a number too large for a 64-bit float")
-    return Table(path, values.reshape(len(numbered), width), lines)
+    return Table(path=path, values=values.reshape(len(numbered), width),
+                 lines=lines)
 
 
 @lru_cache

@@ -54,7 +54,7 @@ def cache_dir(path: str | os.PathLike | None = None) -> Path:
     """The writable cache: ``path``, else ``$HNGRAPH_CACHE``, else
     ``~/.cache/hngraph``."""
     if path is not None:
-        return user_path(path, "cache", "folder")
+        return user_path(path, "cache", kind="folder")
     return Path(os.environ.get("HNGRAPH_CACHE") or
                 osp.join(osp.expanduser("~"), ".cache", "hngraph"))
 
@@ -195,7 +195,7 @@ class GraphDataset(InMemoryDataset):
     """
 
     def __init__(self, data_list: list[Data], name: str,
-                 feature_recipe: dict, raw_dir: str | None = None):
+                 feature_recipe: dict, *, raw_dir: str | None = None):
         check_params(GRAPH_DATASET_PARAMS, dict(
             name=name, feature_recipe=feature_recipe, raw_dir=raw_dir))
         try:
@@ -241,7 +241,7 @@ def _find_raw(name: str, root) -> tuple[str | None, list[str]]:
     ``root`` when it is given, else under ``$HNGRAPH_DATA``."""
     looked = []
     if root is not None:  # a root named is the only place to look
-        bases = [("root", user_path(root, "root", "folder"))]
+        bases = [("root", user_path(root, "root", kind="folder"))]
     elif os.environ.get("HNGRAPH_DATA"):
         bases = [("$HNGRAPH_DATA", Path(os.environ["HNGRAPH_DATA"]))]
     else:
@@ -254,7 +254,7 @@ def _find_raw(name: str, root) -> tuple[str | None, list[str]]:
     return None, looked
 
 
-def count_nodes(name: str, root: str | os.PathLike | None = None
+def count_nodes(name: str, *, root: str | os.PathLike | None = None
                 ) -> int | None:
     """The number of nodes of TU dataset ``name``, for estimates: the lines
     of its raw ``NAME_graph_indicator.txt`` (one per node; counted, not
@@ -266,14 +266,14 @@ def count_nodes(name: str, root: str | os.PathLike | None = None
     return data.count(b"\n") + (not data.endswith(b"\n") and bool(data))
 
 
-def count_graphs(name: str, root: str | os.PathLike | None = None) -> int:
+def count_graphs(name: str, *, root: str | os.PathLike | None = None) -> int:
     """The number of graphs of TU dataset ``name``: the lines of its raw
     ``NAME_graph_labels.txt`` (found as :func:`load_tudataset` finds it),
     the length :func:`load_tudataset` gives, without building the graphs;
     where no raw files are found, that length."""
     raw, _ = _find_raw(name, root)
     if raw is None:
-        return len(load_tudataset(name, root))
+        return len(load_tudataset(name, root=root))
     return len(read_table(raw_path(raw, name, "graph_labels"),
                           "graph_labels").values)
 
@@ -285,7 +285,7 @@ LOAD_TUDATASET_PARAMS = {"name": DATASET, "features": FEATURES,
                          "download": OfType(bool)}
 
 
-def load_tudataset(name: str, root: str | os.PathLike | None = None,
+def load_tudataset(name: str, *, root: str | os.PathLike | None = None,
                    features: str = "auto", use_node_attr: bool = False,
                    cache: str | os.PathLike | None = None,
                    download: bool = True) -> GraphDataset:
@@ -336,7 +336,7 @@ def load_tudataset(name: str, root: str | os.PathLike | None = None,
     if recipe["kind"] == "labels" and len(vocab) == recipe["dim"] > 1:
         recipe["vocab"] = vocab  # x is exactly the one-hot node labels
     graphs = [apply_feature_recipe(g, recipe) for g in graphs]
-    return GraphDataset(graphs, name, recipe, raw or tu.raw_dir)
+    return GraphDataset(graphs, name, recipe, raw_dir=raw or tu.raw_dir)
 
 
 def _label_vocabulary(raw: Path, name: str) -> list[int]:

@@ -55,7 +55,7 @@ def as_data_list(graphs, recipe: dict, node_attrs: list[str] | None = None
                 "give PyG Data with x, or embed with a trained hngraph model.")
         if isinstance(g, nx.Graph):
             try:
-                g = networkx_to_data(g, recipe, node_attrs)
+                g = networkx_to_data(g, recipe, node_attrs=node_attrs)
             except HngraphError as err:
                 raise InvalidValueError(f"graph {i}: {err}") from err
         out.append(g)
@@ -76,7 +76,7 @@ def as_data_list(graphs, recipe: dict, node_attrs: list[str] | None = None
 EMBED_PARAMS = {"batch_size": Interval(int, 1, 2 ** 31), "device": DEVICE}
 
 
-def embed(model, graphs, batch_size: int = 256,
+def embed(model, graphs, *, batch_size: int = 256,
           device: str | torch.device = "cpu",
           node_attrs: list[str] | None = None) -> np.ndarray:
     """Graph embeddings of your own graphs.

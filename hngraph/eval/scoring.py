@@ -68,7 +68,7 @@ SVM_PARAMS = {"folds": FOLDS, "seed": SEED, "inner_folds": FOLDS,
               "repeats": REPEATS}
 
 
-@dataclass
+@dataclass(kw_only=True)
 class SVMResult:
     """What :func:`svm_accuracy` measured, accuracies as fractions in
     [0, 1]: per outer fold of every split (``repeats`` splits of equally
@@ -118,7 +118,7 @@ class SVMResult:
                       and f.default_factory is MISSING})
 
 
-@dataclass
+@dataclass(kw_only=True)
 class SelectionResult(SVMResult):
     """What :func:`select_embeddings` measured: an :class:`SVMResult` of the
     chosen embeddings, and per outer fold the chosen candidate and every
@@ -276,7 +276,7 @@ def _sklearn_fold(x, y, train, test, c_grid, inner_folds):
             float(search.best_params_["C"]), float(search.best_score_))
 
 
-def svm_accuracy(embeddings, labels, folds: int = 10, seed: int = 0,
+def svm_accuracy(embeddings, labels, *, folds: int = 10, seed: int = 0,
                  inner_folds: int = 5, c_grid=C_GRID, method: str = "fast",
                  n_jobs: int | None = -1, repeats: int = 1) -> SVMResult:
     """Accuracy of an RBF SVM on embeddings under nested cross-validation.
@@ -366,15 +366,17 @@ def _result(kind, out, repeats: int, **extra):
     """``kind`` from ``(accuracy, C, inner score)`` per outer fold."""
     accs = [a for a, _, _ in out]
     per_split = np.reshape(accs, (repeats, -1))
-    return kind(float(np.mean(accs)), float(np.std(accs)), accs,
-                [c for _, c, _ in out], [i for _, _, i in out], repeats,
-                [float(m) for m in per_split.mean(axis=1)],
-                float(per_split[0].mean()), float(per_split[0].std()),
-                **extra)
+    return kind(accuracy_mean=float(np.mean(accs)),
+                accuracy_std=float(np.std(accs)), fold_accuracies=accs,
+                best_C=[c for _, c, _ in out],
+                inner_accuracies=[i for _, _, i in out], repeats=repeats,
+                repeat_means=[float(m) for m in per_split.mean(axis=1)],
+                first_split_mean=float(per_split[0].mean()),
+                first_split_std=float(per_split[0].std()), **extra)
 
 
 def select_embeddings(candidates: Mapping[str, np.ndarray], labels,
-                      folds: int = 10, seed: int = 0, inner_folds: int = 5,
+                      *, folds: int = 10, seed: int = 0, inner_folds: int = 5,
                       c_grid=C_GRID, n_jobs: int | None = -1,
                       repeats: int = 1) -> SelectionResult:
     """Choose among several embeddings of the same graphs (one per setting
@@ -499,7 +501,7 @@ def select_results(candidates: Mapping[str, SVMResult]) -> SelectionResult:
                       if len(recorded) == len(found) else None)
 
 
-def evaluate(model, dataset, seed: int = 0, folds: int = 10,
+def evaluate(model, dataset, *, seed: int = 0, folds: int = 10,
              batch_size: int = 512, repeats: int = 1) -> SVMResult:
     """Embed every graph (eval mode) and score it with :func:`svm_accuracy`.
 
@@ -514,7 +516,7 @@ def evaluate(model, dataset, seed: int = 0, folds: int = 10,
                         repeats=repeats)
 
 
-def linear_probe(model, dataset, batch_size: int = 256,
+def linear_probe(model, dataset, *, batch_size: int = 256,
                  device: str | torch.device = "cpu", seed: int = 0) -> dict:
     """Logistic regression on frozen embeddings of an OGB dataset (loaded by
     :func:`hngraph.data.ogb_graphs.load_ogb`), scored by OGB's Evaluator (ROC-AUC

@@ -40,7 +40,7 @@ class GINEncoder(nn.Module):
         output: ``node_emb [N, L*d]``.
     """
 
-    def __init__(self, in_dim: int, hidden: int = 32, layers: int = 3):
+    def __init__(self, in_dim: int, *, hidden: int = 32, layers: int = 3):
         super().__init__()
         in_dim, hidden, layers = check_params(GIN_PARAMS, dict(
             in_dim=in_dim, hidden=hidden, layers=layers)).values()

@@ -272,7 +272,7 @@ class GraphModel(nn.Module):
     def save(self, path: str | os.PathLike) -> None:
         """Save weights, config and feature recipe (atomically) to the
         model file ``path`` (a file, not a folder)."""
-        path = user_path(path, "the model file", "file")
+        path = user_path(path, "the model file", kind="file")
         atomic_torch_save({"format": CHECKPOINT_FORMAT,
                            "class": type(self).__name__,
                            "config": self.config,
@@ -503,7 +503,7 @@ class GraphCL(GraphModel):
         """Two augmented views of every graph of a mini-batch, drawn on its
         device from torch's default generator
         (:func:`~hngraph.data.augment.augment_batch`)."""
-        return tuple(augment_batch(aug, data, self.aug_ratio)
+        return tuple(augment_batch(aug, data, ratio=self.aug_ratio)
                      for aug in self.augs)
 
     def loss(self, data) -> Tensor:
@@ -541,7 +541,7 @@ LOAD_PARAMS = {"map_location": Either(DEVICE, OfType(torch.device,
                "encoder": Nullable(OfType(nn.Module, "an encoder module"))}
 
 
-def load_model(path: str | os.PathLike, map_location="cpu",
+def load_model(path: str | os.PathLike, *, map_location="cpu",
                encoder: nn.Module | None = None) -> GraphModel:
     """Any hngraph model saved with ``model.save(path)`` (see
     :meth:`GraphModel.load` for ``encoder``)."""
@@ -591,7 +591,7 @@ def _read_model_file(path, map_location) -> dict:
             map_location = resolve_device(map_location)
         except HngraphError as err:
             raise InvalidValueError(f"map_location: {err}") from err
-    path = user_path(path, "the model file", "file")
+    path = user_path(path, "the model file", kind="file")
     if not os.path.isfile(path):
         raise MissingFileError(f"model file {path} does not exist.")
     try:

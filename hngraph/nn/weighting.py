@@ -285,7 +285,7 @@ class SemiHardNegatives(DebiasedNegatives):
                 f"tau_plus={self.tau_plus:g}")
 
 
-def tilted_softmax_(logits: Tensor, excluded: Tensor, log: bool = False
+def tilted_softmax_(logits: Tensor, excluded: Tensor, *, log: bool = False
                     ) -> Tensor:
     """Softmax (or log-softmax) of each row of ``logits`` over its negatives,
     in place where autograd allows: the excluded entries (as in

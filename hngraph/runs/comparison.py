@@ -43,7 +43,7 @@ TARGET_HALF_WIDTH = 0.5
 MARGINS = (1.0, 2.0)
 
 
-def paired(cell: dict, base: dict, key: str = "accuracy_mean"
+def paired(cell: dict, base: dict, *, key: str = "accuracy_mean"
            ) -> dict | None:
     """The paired difference ``cell - base`` (points) of the results' ``key``
     over the seeds both have (``{seed: result}`` each); ``None`` with fewer
@@ -83,7 +83,7 @@ def paired(cell: dict, base: dict, key: str = "accuracy_mean"
 
 
 def verdict(low: float, high: float, bound: float,
-            significant: bool = True) -> str:
+            *, significant: bool = True) -> str:
     """The words for an interval: ``better`` or ``worse`` when the 95%
     interval [``low``, ``high``] excludes 0 (and ``significant``, the
     multiplicity-corrected test, agrees), else ``equivalent within ±m``
@@ -147,7 +147,7 @@ MIN_POOLED_DATASETS = 5
 POOL_METHODS = ("pm", "dl", "fixed")
 
 
-def cell_summary(runs: dict, key: str = "accuracy_mean") -> dict:
+def cell_summary(runs: dict, *, key: str = "accuracy_mean") -> dict:
     """The seeds' ``n``, mean and std (``None`` for one seed) of ``key``
     over ``runs`` (``{seed: result}``), in %."""
     accs = np.array([r[key] for r in runs.values()]) * 100
@@ -297,7 +297,7 @@ def meta_regression(means, variances, moderator) -> dict | None:
 
 
 def datasets_needed(tau2: float, variance: float,
-                    most: int = 1000) -> int | None:
+                    *, most: int = 1000) -> int | None:
     r"""The fewest datasets :math:`k` whose Hartung-Knapp 95% half-width
     reaches :data:`TARGET_HALF_WIDTH` when each contributes ``variance`` (a
     dataset's squared standard error) and the datasets differ by ``tau2``:

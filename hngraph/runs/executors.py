@@ -52,7 +52,7 @@ class TaskError(RuntimeError):
         self.trace = trace
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ExecutorRequest:
     """What ``hngraph grid run`` asks of the executor ``--executor`` names
     (:data:`hngraph.registry.EXECUTORS`): ``threads`` CPUs and ``gpus``
@@ -93,7 +93,7 @@ class LocalExecutor(Executor):
     driver). On CUDA, the workers take the visible GPUs in turn, worker
     ``i`` GPU ``i mod count``."""
 
-    def __init__(self, jobs: int = 1, gpus: int = 0):
+    def __init__(self, *, jobs: int = 1, gpus: int = 0):
         self.jobs, self.gpus, self.pool = jobs, gpus, None
 
     @classmethod
@@ -151,7 +151,7 @@ class RayExecutor(Executor):
     ``cpus`` CPUs and ``gpus`` GPUs. A task returns its value to the
     driver; no shared file system is needed."""
 
-    def __init__(self, address: str | None = None, cpus: int = 1,
+    def __init__(self, *, address: str | None = None, cpus: int = 1,
                  gpus: int = 0):
         self.ray = _extra("ray", "ray")
         _check_ray_address(address)
@@ -160,7 +160,8 @@ class RayExecutor(Executor):
 
     @classmethod
     def from_request(cls, request: ExecutorRequest) -> RayExecutor:
-        return cls(request.address, request.threads, request.gpus)
+        return cls(address=request.address, cpus=request.threads,
+                   gpus=request.gpus)
 
     def results(self, fn, tasks):
         if not tasks:  # nothing to run: no cluster to join or start
@@ -225,7 +226,7 @@ def _check_ray_address(address: str | None) -> None:
             "address; nothing ran.") from None
 
 
-@dataclass
+@dataclass(kw_only=True)
 class SlurmSettings:
     """The ``slurm:`` section of a grid config (each also a flag of
     ``hngraph grid run``)."""

@@ -36,7 +36,7 @@ from ..train.loop import fit, seed_everything
 NOT_IN_KEY = ("out", "device", "batching", "checkpoint_every")
 
 
-def settings_key(config: TrainConfig, processes: int = 1) -> str:
+def settings_key(config: TrainConfig, *, processes: int = 1) -> str:
     """8 hex digits of a hash of every setting that changes the result (the
     config less :data:`NOT_IN_KEY`, and the number of processes). The data
     source enters it when ``root`` names one (``root: null``, the raw files
@@ -50,7 +50,7 @@ def settings_key(config: TrainConfig, processes: int = 1) -> str:
     return hashlib.sha1(text.encode()).hexdigest()[:8]
 
 
-def run_stem(config: TrainConfig, processes: int | None = None) -> str:
+def run_stem(config: TrainConfig, *, processes: int | None = None) -> str:
     """Name of a run: dataset, objective and seed to read, and the
     :func:`settings_key`, so that runs with other settings never share a
     file. ``processes`` defaults to the launch's world size."""
@@ -58,7 +58,7 @@ def run_stem(config: TrainConfig, processes: int | None = None) -> str:
         processes = int(os.environ.get("WORLD_SIZE", "1"))
     return (f"{config.dataset}_{config.tag}_beta{config.beta:g}"
             f"_tau{config.tau_plus:g}_seed{config.seed}_"
-            f"{settings_key(config, processes)}")
+            f"{settings_key(config, processes=processes)}")
 
 
 def build_model(config: TrainConfig, in_dim: int) -> GraphModel:
@@ -126,7 +126,7 @@ def _read_npz(path: str | os.PathLike, parts: tuple[str, ...]) -> list:
                                 "again (`--stage train`).") from err
 
 
-def train_stage(config: TrainConfig, progress: bool = True, device="cpu",
+def train_stage(config: TrainConfig, *, progress: bool = True, device="cpu",
                 restart: bool = False, files: RunFiles | None = None
                 ) -> tuple[Trained | None, GraphModel]:
     """The train stage: load, train (:func:`train`) and embed every graph.
@@ -185,7 +185,7 @@ def record_stage(trained: Trained, scores: SVMResult, svm_time: float
     return result
 
 
-def run_experiment(config: TrainConfig, progress: bool = True,
+def run_experiment(config: TrainConfig, *, progress: bool = True,
                    restart: bool = False, files: RunFiles | None = None
                    ) -> tuple[dict | None, GraphModel]:
     """Train the model of ``config`` and score its embeddings: the three
@@ -209,7 +209,9 @@ def run_experiment(config: TrainConfig, progress: bool = True,
     if joined:
         device = dist_utils.init_from_env(device)
     try:
-        trained, model = train_stage(config, progress, device, restart, files)
+        trained, model = train_stage(config, progress=progress,
+                                     device=device, restart=restart,
+                                     files=files)
         if trained is None:
             return None, model
         return record_stage(trained, *score_stage(trained)), model

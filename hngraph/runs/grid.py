@@ -90,7 +90,7 @@ GRID_OWNED = {"dataset": "datasets:", "seed": "seeds:", "out": "out:",
 _SHARED = [f.name for f in fields(TrainConfig) if f.name not in GRID_OWNED]
 
 
-@dataclass
+@dataclass(kw_only=True)
 class GridConfig:
     """A grid config, each key declared once (what it accepts and what it
     means). Relative paths in ``out`` are resolved against the current
@@ -283,7 +283,7 @@ class GridConfig:
 
     @property
     def out_path(self) -> Path:
-        return user_path(self.out, f"{self.source}: out", "folder"
+        return user_path(self.out, f"{self.source}: out", kind="folder"
                          ).absolute()
 
     def repeats_of(self, dataset: str) -> int:
@@ -346,7 +346,7 @@ class ResultFiles(dict):
         return value
 
 
-def plan(grid: GridConfig, datasets=None, cells=None, seeds=None
+def plan(grid: GridConfig, *, datasets=None, cells=None, seeds=None
          ) -> list[Run]:
     """Every wanted run, seed by seed within a dataset (so that the cells of
     a seed finish close together), selections last within a seed. Datasets,
@@ -437,7 +437,7 @@ def run_task(grid: GridConfig, run: Run, stage: str, device: str | None,
         where = resolve_device(config.device)
         if where.type == "cuda" and executors.WORKER_GPU is not None:
             where = torch.device("cuda", executors.WORKER_GPU)
-        trained, model = train_stage(config, False, where,
+        trained, model = train_stage(config, progress=False, device=where,
                                      files=run.files(grid.out_path))
         if stage == "train":
             return trained, model.cpu()
@@ -531,7 +531,7 @@ def origin(result: dict) -> Source:
 
 
 def counted(grid: GridConfig, done: set[Run], results: ResultFiles,
-            source: Source | None = None) -> set[Run]:
+            *, source: Source | None = None) -> set[Run]:
     """Of the runs with current result files (``done``), those that count
     as finished, so that each dataset's results come from one commit: all of
     a dataset's when every run of the grid on it is done, from one clean
@@ -542,7 +542,7 @@ def counted(grid: GridConfig, done: set[Run], results: ResultFiles,
     for d in {r.dataset for r in done}:
         mine = {r: origin(results[r]) for r in done if r.dataset == d}
         commits = set(mine.values())
-        if (len(mine) == len(plan(grid, [d])) and len(commits) == 1
+        if (len(mine) == len(plan(grid, datasets=[d])) and len(commits) == 1
                 and commits.pop().clean):
             kept |= set(mine)
         else:
@@ -552,7 +552,7 @@ def counted(grid: GridConfig, done: set[Run], results: ResultFiles,
         r._replace(cell=c) in kept for c in grid.selections[r.cell])}
 
 
-def claim_out(grid: GridConfig, share: bool = False,
+def claim_out(grid: GridConfig, *, share: bool = False,
               dry_run: bool = False) -> None:
     """Record in ``<out>/.grid.json`` which grids write into ``out`` (each
     one's :attr:`~GridConfig.name` and config file), and refuse a grid of
@@ -596,7 +596,7 @@ def check_settings(grid: GridConfig, runs: list[Run],
         except (KeyError, TypeError, ValueError, HngraphError):
             there = {}
         now = grid.train_config(*r).to_dict()
-        diff = settings_diff(there, now, NOT_IN_KEY) if there else [
+        diff = settings_diff(there, now, skip=NOT_IN_KEY) if there else [
             "settings that cannot be read"]
         clashes.append(f"{r.files(grid.out_path).result} ({'; '.join(diff)})")
     if clashes:
@@ -609,7 +609,7 @@ def check_settings(grid: GridConfig, runs: list[Run],
             "or pass --replace-other-settings to replace them.")
 
 
-def check_source(allow_dirty: bool, source: Source | None = None) -> None:
+def check_source(allow_dirty: bool, *, source: Source | None = None) -> None:
     """Refuse to run a grid from code with uncommitted changes, which no
     commit can rebuild, unless ``allow_dirty``. ``source`` defaults to
     :data:`~hngraph.results.SOURCE`."""
@@ -701,7 +701,7 @@ def estimate(grid: GridConfig, runs: list[Run], done: set[Run],
     return seconds, unknown, scaled
 
 
-def run_grid(grid: GridConfig, runs: list[Run], jobs: int = 1,
+def run_grid(grid: GridConfig, runs: list[Run], *, jobs: int = 1,
              threads: int | None = None, device: str | None = None,
              dry_run: bool = False, echo=print, allow_dirty: bool = False,
              stage: str = "all", executor=None, share_out: bool = False,
@@ -729,10 +729,10 @@ def run_grid(grid: GridConfig, runs: list[Run], jobs: int = 1,
         check_source(allow_dirty)
     out = grid.out_path
     with contextlib.nullcontext() if dry_run else _OutLock(out):
-        claim_out(grid, share_out, dry_run)
+        claim_out(grid, share=share_out, dry_run=dry_run)
         removed = [] if dry_run else [p.unlink()
                                       for p in out.rglob(".*.tmp")]
-        every = plan(grid, sorted({r.dataset for r in runs}))
+        every = plan(grid, datasets=sorted({r.dataset for r in runs}))
         results = ResultFiles(grid)
         trained = {r for r in every if r.cell in grid.cells
                    and finished(grid, r, results)}
@@ -780,7 +780,7 @@ def run_grid(grid: GridConfig, runs: list[Run], jobs: int = 1,
         if dry_run:
             return []
         threads = threads or max(1, (os.cpu_count() or 1) // jobs)
-        executor = executor or LocalExecutor(jobs, _gpus(device))
+        executor = executor or LocalExecutor(jobs=jobs, gpus=_gpus(device))
         # a bar on a terminal; in a log file, the line of each finished run
         bar = tqdm(total=len(todo) + len(waiting), desc="runs", unit="run",
                    disable=None)

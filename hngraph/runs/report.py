@@ -305,7 +305,7 @@ def _table(grid: GridConfig, runs: dict, datasets: list[str], key: str,
             if not found:
                 cells.append("")
                 continue
-            c = cell_summary(found, key)
+            c = cell_summary(found, key=key)
             cells.append(fmt_mean_std(c) + (
                 "" if c["n"] == len(grid.seeds) else f" (n={c['n']})"))
             rows.append([d, n, c["n"], f"{c['mean']:.3f}",
@@ -396,7 +396,7 @@ def _pairs(grid: GridConfig, runs: dict, datasets: list[str],
         for c in found[d].values():
             c["verdict"] = (f"unfinished ({finished[d]})" if finished[d]
                             else verdict(c["low"], c["high"], c["bound"],
-                                         c["p_holm"] < 0.05))
+                                         significant=c["p_holm"] < 0.05))
     lines = ["| dataset | cell | against | difference [95% CI] | "
              "equivalence bound | t-test p (Holm) | Wilcoxon p | verdict | "
              f"seeds for ±{TARGET_HALF_WIDTH} |", "|---" * 9 + "|"]
@@ -566,8 +566,8 @@ def _floors(grid: GridConfig, runs: dict, datasets: list[str],
         for d, c in found.items():
             words = (f"unfinished ({finished[d]})" if finished[d] else
                      verdict(c["low"], c["high"], c["bound"],
-                             adjusted[d] < 0.05))
-            means = [cell_summary(runs[d][n], key)["mean"]
+                             significant=adjusted[d] < 0.05))
+            means = [cell_summary(runs[d][n], key=key)["mean"]
                      for key in ("accuracy_mean", "first_split_mean")
                      for n in (b, a)]
             p = f"{c['p_t']:.3f}" + (f" ({adjusted[d]:.3f})"
@@ -855,7 +855,8 @@ def _published_lines(grid: GridConfig, runs: dict, found: dict,
     lines = []
     pub = grid.published.get(grid.baseline_published, {})
     gaps = [(d, cell_summary(runs[d][grid.baseline])["mean"],
-             cell_summary(runs[d][grid.baseline], "first_split_mean")["mean"],
+             cell_summary(runs[d][grid.baseline],
+                          key="first_split_mean")["mean"],
              pub[d]) for d in done if d in pub]
     chosen = _test_selected(grid)
     if gaps:
@@ -932,7 +933,7 @@ def _machine(result: dict) -> str:
     return f"{m['device']} on {m['host']} ({m['cpu_count']} cores)"
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Report:
     """A grid report's parts: the Markdown ``text``, the rows of each CSV
     file (by stem), the comparisons (``found``: ``{dataset: {cell:
@@ -1052,10 +1053,11 @@ def report(grid: GridConfig, runs: dict, skipped: list[str], command: str
     if skipped:
         lines += ["", "## Files left out", "", *_left_out_lines(skipped)]
     lines += ["", f"![paired differences]({grid.report}.png)", ""]
-    return Report("\n".join(lines), {
+    return Report(text="\n".join(lines), csv={
         "results": rows, "paired": pair_rows, "pooled": pool_rows,
         "sensitivity": sens_rows, "optimism": opt_rows,
-        "moderator": mod_rows}, found, pools, fits, rank_table)
+        "moderator": mod_rows}, found=found, pools=pools, fits=fits,
+        ranks=rank_table)
 
 
 #: The formats every figure is written in.
@@ -1092,7 +1094,7 @@ VERDICT_COLOURS = {"better": "tab:green", "worse": "tab:red"}
 
 
 def write_plot(path: Path, found: dict, order: list[str],
-               floors: frozenset = frozenset()) -> list[Path]:
+               *, floors: frozenset = frozenset()) -> list[Path]:
     """One panel per dataset, up to 3 a row, each with its own x-axis:
     each cell's paired difference and its 95% interval, coloured by its
     verdict (a legend says how); the untrained ``floors`` hollow, below a
@@ -1273,7 +1275,7 @@ def write_report(grid: GridConfig, command: str) -> list[Path]:
     floors = frozenset(n for n in grid.cells if grid.train_config(
         grid.datasets[0], n, grid.seeds[0]).epochs == 0)
     paths += write_plot(out / f"{grid.report}.png", rep.found, order,
-                        floors)
+                        floors=floors)
     paths += write_forest(out / f"{stems['forest']}.png", grid, rep.found,
                           rep.pools, status(grid, runs))
     if rep.fits:

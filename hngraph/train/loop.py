@@ -89,7 +89,7 @@ def train_loader(dataset, batch_size: int, seed: int,
     drop_last = not distributed and len(dataset) % batch_size == 1
     if device is not None:
         graphs = dataset if isinstance(dataset, DeviceGraphs) \
-            else DeviceGraphs(dataset, device)
+            else DeviceGraphs(dataset, device=device)
         return DeviceLoader(graphs, batch_size, generator=gen,
                             sampler=sampler, drop_last=drop_last)
     if sampler is not None:
@@ -118,7 +118,7 @@ def _set_rng_state(state: dict, loader) -> None:
 
 
 def save_training_state(path, model, optimizer, loader, epoch: int,
-                        history: dict, settings: dict | None = None,
+                        history: dict, *, settings: dict | None = None,
                         callbacks: Sequence[Callback] = ()) -> None:
     """Everything needed to continue training after ``epoch`` (atomic): the
     ``settings`` it was trained with (checked on resume), and each of the
@@ -140,7 +140,7 @@ def save_training_state(path, model, optimizer, loader, epoch: int,
 
 
 def load_training_state(path, model, optimizer, loader,
-                        settings: dict | None = None,
+                        *, settings: dict | None = None,
                         callbacks: Sequence[Callback] = ()
                         ) -> tuple[int, dict]:
     """Restore a state written by :func:`save_training_state`, and the
@@ -300,7 +300,7 @@ class Checkpoint(Callback):
             first write replaces.
     """
 
-    def __init__(self, path: str | os.PathLike, every: int = 1,
+    def __init__(self, path: str | os.PathLike, *, every: int = 1,
                  restart: bool = False):
         self.path = user_path(path, "checkpoint")
         self.every = check(CHECKPOINT_EVERY, every, "Checkpoint: every")
@@ -311,7 +311,8 @@ class Checkpoint(Callback):
             return
         done, history = load_training_state(self.path, state.model,
                                             state.optimizer, state.loader,
-                                            state.settings, state.callbacks)
+                                            settings=state.settings,
+                                            callbacks=state.callbacks)
         if done > state.epochs:
             raise InvalidValueError(
                 f"{self.path} holds {done} epochs of training, more than the "
@@ -338,7 +339,8 @@ class Checkpoint(Callback):
         if state.lead:
             save_training_state(self.path, state.model, state.optimizer,
                                 state.loader, state.epoch, state.history,
-                                state.settings, state.callbacks)
+                                settings=state.settings,
+                                callbacks=state.callbacks)
 
 
 class CSVLogger(Callback):
@@ -445,7 +447,7 @@ class EarlyStopping(Callback):
         min_delta: the least fall that counts as an improvement (>= 0).
     """
 
-    def __init__(self, patience: int = 10, min_delta: float = 0.0):
+    def __init__(self, *, patience: int = 10, min_delta: float = 0.0):
         self.patience = check(Interval(int, 1), patience,
                               "EarlyStopping: patience")
         self.min_delta = check(Interval(float, 0), min_delta,
@@ -471,7 +473,7 @@ class EvaluateAt(Callback):
         folds: outer folds of the evaluation.
     """
 
-    def __init__(self, epochs: Iterable[int], folds: int = 10):
+    def __init__(self, epochs: Iterable[int], *, folds: int = 10):
         self.given = list(epochs)
         self.folds = check(FOLDS, folds, "EvaluateAt: folds")
 
@@ -482,7 +484,8 @@ class EvaluateAt(Callback):
     def on_epoch_end(self, state: FitState) -> None:
         if state.lead and state.epoch in self.epochs:
             state.history["eval"][state.epoch] = evaluate(
-                state.model, state.graphs, state.seed, self.folds).to_dict()
+                state.model, state.graphs, seed=state.seed,
+                folds=self.folds).to_dict()
 
 
 def seed_everything(seed: int) -> None:
@@ -500,7 +503,7 @@ FIT_PARAMS = {"epochs": EPOCHS, "batch_size": BATCH_SIZE, "lr": LR,
               "batch_order": BATCH_ORDER}
 
 
-def fit(model, dataset, epochs: int = 200,
+def fit(model, dataset, *, epochs: int = 200,
         batch_size: int = 128, lr: float = 0.001,
         seed: int = 0, device: str = 'auto',
         eval_epochs: Iterable[int] = (), folds: int = 10,
@@ -575,9 +578,10 @@ def fit(model, dataset, epochs: int = 200,
             f"{[type(c).__name__ for c in callbacks]}.")
     shorthands = [ProgressBar()] if progress else []
     if eval_epochs:
-        shorthands.append(EvaluateAt(eval_epochs, folds))
+        shorthands.append(EvaluateAt(eval_epochs, folds=folds))
     if checkpoint is not None:
-        shorthands.append(Checkpoint(checkpoint, checkpoint_every, restart))
+        shorthands.append(Checkpoint(checkpoint, every=checkpoint_every,
+                                     restart=restart))
     callbacks = shorthands + callbacks
     recipe = getattr(dataset, "feature_recipe", None)
     if recipe is not None and getattr(model, "feature_recipe", None) is None:
@@ -656,7 +660,7 @@ def _setup(model, dataset, batch_size, lr, seed, device, batching,
     model.to(device)
     on_device = _batching(dataset, batching) == "device"
     if on_device and not isinstance(dataset, DeviceGraphs):
-        dataset = DeviceGraphs(dataset, device)  # checks the graphs
+        dataset = DeviceGraphs(dataset, device=device)  # checks the graphs
     graphs = dataset.fingerprint() if on_device else \
         fingerprint(check_data(dataset))
     loader = train_loader(dataset, batch_size, seed,
