@@ -21,6 +21,7 @@ from .constraints import (
     CHUNK_SIZE,
     DATASET,
     DEVICE,
+    ENCODER,
     EPOCHS,
     FEATURES,
     FOLDS,
@@ -56,7 +57,7 @@ from .errors import (
     PathError,
 )
 from .plugins import provenance
-from .registry import AUGMENTATIONS, OBJECTIVES, SOURCES, WEIGHTINGS
+from .registry import AUGMENTATIONS, ENCODERS, OBJECTIVES, SOURCES, WEIGHTINGS
 
 
 def setting(default, constraint: Constraint, help: str, hint: str = ""):
@@ -95,7 +96,12 @@ class TrainConfig:
         "function of your own, module:function")
     objective: str = setting(
         "jsd", OBJECTIVE, "jsd: InfoGraph local-global; infonce: "
-        "GraphCL-style two views")
+        "GraphCL-style two views; or a model of your own, module:Class (a "
+        "subclass of hngraph.nn.GraphModel)")
+    encoder: str = setting(
+        "gin", ENCODER, "node encoder: gin = the GIN of hidden x layers; or "
+        "a module class of your own, module:Class, built as Class(in_channels, "
+        "hidden=..., layers=...) with the settings it takes")
     root: str | None = setting(
         None, Nullable(OfType(str)), "folder holding NAME/raw/; null: "
         "$HNGRAPH_DATA, else download")
@@ -187,12 +193,21 @@ class TrainConfig:
         for f in fields(self):
             setattr(self, f.name, check_setting(
                 f.name, getattr(self, f.name), label=f"config key {f.name!r}"))
-        if self.tau_plus is None:
-            self.tau_plus = objective_parameters(self.objective)[
-                "tau_plus"].default
         for name, registry in _REGISTRY_OF.items():  # a plugin must load
             if IMPORT_PATH.accepts(getattr(self, name)):
                 registry.load(getattr(self, name), f"config key {name!r}")
+        if self.tau_plus is None:  # the objective's own, 0 where it takes none
+            own = objective_parameters(self.objective).get("tau_plus")
+            self.tau_plus = 0.0 if own is None or own.default is own.empty \
+                else own.default
+        shape = inspect.signature(ENCODERS.load(self.encoder)).parameters
+        for name in ("hidden", "layers"):
+            if name not in shape and getattr(self, name) != \
+                    _FIELDS[name].default:
+                raise InvalidValueError(
+                    f"config key {name!r} shapes the encoder, but encoder "
+                    f"{self.encoder!r} takes no {name}; leave {name} out, or "
+                    "give the encoder a parameter of that name.")
         if self.epochs:  # a weighting must take the settings given
             WEIGHTINGS.build(self.reweight, {"beta": self.beta,
                                              "tau_plus": self.tau_plus},
@@ -218,9 +233,12 @@ class TrainConfig:
         ``infonce-debiased``, ``infonce-hard``; ``untrained`` for 0 epochs.
         A weighting that takes no ``beta`` is named by itself
         (``semi-hard``, ``infonce-semi-hard``), and one of the user's own
-        by its class name in lower case."""
+        by its class name in lower case, as is a model of the user's own
+        (the ``objective``)."""
         if self.epochs == 0:
             return "untrained"
+        if IMPORT_PATH.accepts(self.objective):  # a model of one's own
+            return self.objective.rpartition(":")[2].lower()
         # a class of one's own is named by its class name, in lower case
         weighting = self.reweight.rpartition(":")[2].lower()
         if not WEIGHTINGS.takes(self.reweight, "beta"):
@@ -432,7 +450,8 @@ def check_declared(obj, where: str) -> None:
 
 #: The settings that name a component, each with its registry: a name of
 #: it, or a class of the user's own by import path.
-_REGISTRY_OF = {"source": SOURCES, "reweight": WEIGHTINGS,
+_REGISTRY_OF = {"source": SOURCES, "objective": OBJECTIVES,
+                "encoder": ENCODERS, "reweight": WEIGHTINGS,
                 "aug1": AUGMENTATIONS, "aug2": AUGMENTATIONS}
 
 

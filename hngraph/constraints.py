@@ -14,7 +14,13 @@ import warnings
 import numpy as np
 
 from .errors import InvalidTypeError, InvalidValueError
-from .registry import AUGMENTATIONS, OBJECTIVES, SOURCES, WEIGHTINGS
+from .registry import (
+    AUGMENTATIONS,
+    ENCODERS,
+    OBJECTIVES,
+    SOURCES,
+    WEIGHTINGS,
+)
 
 #: Node features of TU datasets (see :func:`hngraph.data.tudataset.fit_feature_recipe`).
 FEATURE_CHOICES = ("auto", "labels", "degree", "constant")
@@ -307,7 +313,9 @@ GAMMA = Interval(float, 0)
 CHUNK_SIZE = Nullable(Interval(int, 1))
 TEMPERATURE = Interval(float, 1e-4)  # below, 1 / t overflows float32 scores
 #: A training objective's name (:data:`hngraph.registry.OBJECTIVES`).
-OBJECTIVE = Options(OBJECTIVES.names)
+OBJECTIVE = Either(Options(OBJECTIVES.names), IMPORT_PATH)
+#: A node encoder's name (:data:`hngraph.registry.ENCODERS`).
+ENCODER = Either(Options(ENCODERS.names), IMPORT_PATH)
 #: An augmentation's name (:data:`hngraph.registry.AUGMENTATIONS`).
 AUGMENTATION = Either(Options(AUGMENTATIONS.names), IMPORT_PATH)
 #: A dataset source's name (:data:`hngraph.registry.SOURCES`).
@@ -338,7 +346,7 @@ __all__ = ["Constraint", "Interval", "Options", "Pattern", "OfType",
            "check_params", "SEED_END", "HIDDEN", "WIDTH", "LAYERS", "INIT", "BETA",
            "TAU_PLUS", "REWEIGHT", "PRIOR", "GAMMA", "CHUNK_SIZE",
            "TEMPERATURE", "AUGMENTATION", "RATIO", "QUANTILE", "IMPORT_PATH",
-           "SOURCE", "FEATURES", "EPOCHS",
+           "SOURCE", "ENCODER", "FEATURES", "EPOCHS",
            "BATCH_SIZE", "BATCH_ORDER", "LR", "SEED", "BATCHING", "FOLDS",
            "REPEATS", "CHECKPOINT_EVERY", "DATASET", "DEVICE", "FEATURE_CHOICES",
            "BATCHING_CHOICES", "OBJECTIVE",

@@ -53,17 +53,19 @@ def _import_here(module: str):
             sys.path.remove(os.getcwd())
 
 
-def build_module(spec: str, label: str):
+def build_module(spec: str, label: str, *, args: list | tuple = (),
+                 kwargs: dict | None = None):
     """A new torch module from the class or function ``spec`` names
-    (:func:`load_object`), called with no arguments; the error names the
-    import path and what it needs."""
+    (:func:`load_object`), called with ``args`` and ``kwargs`` (none by
+    default); the error names the import path and what it needs."""
     import inspect
 
     import torch
 
     maker = load_object(spec, label)
+    kwargs = dict(kwargs or {})
     try:
-        built = maker()
+        built = maker(*args, **kwargs)
     except TypeError:
         try:
             needs = [p.name for p in inspect.signature(
@@ -71,11 +73,14 @@ def build_module(spec: str, label: str):
                 and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
         except (TypeError, ValueError):  # not callable, or no signature
             needs = []
+        given = [repr(a) for a in args] + [f"{k}={v!r}"
+                                           for k, v in kwargs.items()]
         raise InvalidValueError(
-            f"{label} {spec!r} cannot be called with no arguments"
+            f"{label} {spec!r} cannot be called with "
+            + (f"({', '.join(given)})" if given else "no arguments")
             + (f" (it needs {', '.join(needs)})" if needs else "")
-            + "; name a class or function that builds the module with no "
-            "arguments (a function of your own can pass them).") from None
+            + "; name a class or function that builds the module so (a "
+            "function of your own can pass other arguments).") from None
     if not isinstance(built, torch.nn.Module):
         raise InvalidValueError(
             f"{label} {spec!r} built a {type(built).__name__}, not a torch "

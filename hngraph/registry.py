@@ -89,8 +89,6 @@ class Registry:
         return cls(**{k: v for k, v in settings.items() if k in takes})
 
 
-#: Negative weightings (:mod:`hngraph.nn.weighting`), the ``reweight``
-#: setting.
 WEIGHTINGS = Registry("negative weighting", {
     "paper": "hngraph.nn.weighting:HardNegatives",
     "hcl-code": "hngraph.nn.weighting:HCLCodeNegatives",
@@ -99,41 +97,52 @@ WEIGHTINGS = Registry("negative weighting", {
     "semi-hard": "hngraph.nn.weighting:SemiHardNegatives"},
     base="hngraph.nn.weighting:UniformNegatives",
     renamed={"reference": "hcl-code"})
+"""Negative weightings (:mod:`hngraph.nn.weighting`), the ``reweight``
+setting."""
 
-#: Training objectives, each the model that trains by it
-#: (:mod:`hngraph.nn.models`): InfoGraph's local-global estimator, or two
-#: views; the ``objective`` setting.
 OBJECTIVES = Registry("objective", {
     "jsd": "hngraph.nn.models:InfoGraph",
     "infonce": "hngraph.nn.models:GraphCL"},
     base="hngraph.nn.models:GraphModel")
+"""Training objectives, each the model that trains by it
+(:mod:`hngraph.nn.models`): InfoGraph's local-global estimator, or two
+views; the ``objective`` setting."""
 
-#: GraphCL's augmentations (:mod:`hngraph.data.augment`), the ``aug1`` and
-#: ``aug2`` settings.
+ENCODERS = Registry("encoder", {
+    "gin": "hngraph.nn.encoders:GINEncoder"},
+    base="torch.nn:Module")
+"""Node encoders, each a module class built as ``Class(in_channels,
+hidden=..., layers=...)`` (the settings it takes) that maps ``(x [N, F],
+edge_index [2, E])`` to node embeddings ``[N, D]`` and names ``D`` in
+``out_channels`` or ``out_dim`` (:mod:`hngraph.nn.models`); the ``encoder``
+setting."""
+
 AUGMENTATIONS = Registry("augmentation", {
     "node_drop": "hngraph.data.augment:NodeDrop",
     "edge_perturb": "hngraph.data.augment:EdgePerturb",
     "feature_mask": "hngraph.data.augment:FeatureMask",
     "subgraph": "hngraph.data.augment:RandomWalkSubgraph"},
     base="hngraph.data.augment:Augmentation")
+"""GraphCL's augmentations (:mod:`hngraph.data.augment`), the ``aug1`` and
+``aug2`` settings."""
 
-#: Dataset sources, each a function ``(name, root=None, features="auto")``
-#: that returns a :class:`~hngraph.data.tudataset.GraphDataset`: TU raw
-#: files, OGB, and a folder of one's own graphs; the ``source`` setting.
 SOURCES = Registry("dataset source", {
     "tu": "hngraph.data.tudataset:load_tudataset",
     "ogb": "hngraph.data.ogb_graphs:load_ogb",
     "folder": "hngraph.data.graphs:load_graph_folder"}, base=None)
+"""Dataset sources, each a function ``(name, root=None, features="auto")``
+that returns a :class:`~hngraph.data.tudataset.GraphDataset`: TU raw files,
+OGB, and a folder of one's own graphs; the ``source`` setting."""
 
-#: The executors of ``hngraph grid run --executor``
-#: (:mod:`hngraph.runs.executors`).
 EXECUTORS = Registry("executor", {
     "local": "hngraph.runs.executors:LocalExecutor",
     "ray": "hngraph.runs.executors:RayExecutor",
     "slurm": "hngraph.runs.executors:SlurmExecutor"},
     base="hngraph.runs.executors:Executor")
+"""The executors of ``hngraph grid run --executor``
+(:mod:`hngraph.runs.executors`)."""
 
 
 #: The public names (the API reference lists these).
-__all__ = ["Registry", "WEIGHTINGS", "OBJECTIVES", "SOURCES", "AUGMENTATIONS",
-           "EXECUTORS"]
+__all__ = ["Registry", "WEIGHTINGS", "OBJECTIVES", "ENCODERS", "SOURCES",
+           "AUGMENTATIONS", "EXECUTORS"]

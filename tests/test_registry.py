@@ -17,8 +17,8 @@ REGISTRIES = {name: value for name, value in vars(registry).items()
 
 
 def test_the_registries_are_the_kinds_of_component():
-    assert set(REGISTRIES) == {"WEIGHTINGS", "OBJECTIVES", "AUGMENTATIONS",
-                               "EXECUTORS", "SOURCES"}
+    assert set(REGISTRIES) == {"WEIGHTINGS", "OBJECTIVES", "ENCODERS",
+                               "AUGMENTATIONS", "EXECUTORS", "SOURCES"}
 
 
 @pytest.mark.parametrize("name", sorted(REGISTRIES))

@@ -56,7 +56,7 @@ from ..errors import (
     InvalidValueError,
     MissingFileError,
 )
-from ..plugins import build_module, import_path
+from ..plugins import build_module, import_path, load_object
 from ..results import atomic_torch_save
 from .encoders import GINEncoder
 from .losses import (
@@ -174,6 +174,11 @@ class GraphModel(nn.Module):
     #: Contrast against the graphs of every process of a ``torch.distributed``
     #: group (set by :func:`hngraph.distributed.wrap`, which ``fit`` calls).
     distributed: bool = False
+    #: How to build an encoder passed in again, ``{"args": [...], "kwargs":
+    #: {...}}`` for its class, where its builder knows (a run's config
+    #: does); saved so that :meth:`load` rebuilds it. ``None``: with no
+    #: arguments.
+    encoder_call: dict | None = None
 
     def _set_encoder(self, encoder, settings: dict) -> int:
         """``self.encoder`` and ``self.config`` from a constructor's first
@@ -275,9 +280,12 @@ class GraphModel(nn.Module):
         path = user_path(path, "the model file", kind="file")
         atomic_torch_save({"format": CHECKPOINT_FORMAT,
                            "class": type(self).__name__,
+                           "class_path": None if type(self).__name__ in MODELS
+                           else import_path(type(self)),
                            "config": self.config,
                            "encoder_path": None if self.own_encoder else
                            import_path(type(self.encoder)),
+                           "encoder_call": self.encoder_call,
                            "feature_recipe": self.feature_recipe,
                            "state_dict": self.state_dict()}, path)
 
@@ -287,8 +295,9 @@ class GraphModel(nn.Module):
         """A model saved by :meth:`save`, in eval mode. A model built on an
         encoder module is restored into ``encoder``, a new module of the
         same architecture; left out, the encoder's class is imported from
-        the path the file records (``module:qualname``) and built with no
-        arguments, where it can be. A model trained with a loss passed in
+        the path the file records (``module:qualname``) and built with the
+        arguments it records (:attr:`encoder_call`), else with none, where
+        it can be. A model trained with a loss passed in
         comes back with the default loss in its place (embedding needs no
         loss; pass the loss to a new model to train on). Weights that are
         not finite are refused, naming the file."""
@@ -315,17 +324,19 @@ class GraphModel(nn.Module):
                 f"{path} holds a model of the default GIN encoder, which it "
                 "builds itself: leave encoder out.")
         if name is not None and encoder is None:
-            encoder = _rebuilt_encoder(path, name, ckpt.get("encoder_path"))
+            encoder = _rebuilt_encoder(path, name, ckpt.get("encoder_path"),
+                                       ckpt.get("encoder_call"))
         first = encoder if name else config.pop("in_dim")
         # a loss passed in is not needed to embed: the default one stands in
         weights = ckpt["state_dict"]
         if config.pop("loss", None) is not None:
             weights = {k: v for k, v in weights.items()
                        if not k.startswith("criterion.")}
-        model = MODELS[ckpt["class"]](first, **config)
+        model = _model_class(path, ckpt)(first, **config)
         _check_weights_fit(path, name, model, weights)
         model.load_state_dict(weights)
         model.feature_recipe = ckpt["feature_recipe"]
+        model.encoder_call = ckpt.get("encoder_call")
         return model.eval()
 
 
@@ -548,10 +559,12 @@ def load_model(path: str | os.PathLike, *, map_location="cpu",
     return GraphModel.load(path, map_location, encoder)
 
 
-def _rebuilt_encoder(path, name: str, spec: str | None) -> nn.Module:
+def _rebuilt_encoder(path, name: str, spec: str | None,
+                     call: dict | None) -> nn.Module:
     """A new encoder of the class a model file records (``spec``, its
-    import path), built with no arguments; the error says how to give one
-    where that cannot be done."""
+    import path), built with the arguments it records (``call``, see
+    :attr:`GraphModel.encoder_call`), else with none; the error says how to
+    give one where that cannot be done."""
     how = (f"pass encoder=, a new {name} of the same architecture (Python), "
            "or --encoder MODULE:CALLABLE, a class or function that builds "
            "one with no arguments (hngraph embed).")
@@ -559,7 +572,8 @@ def _rebuilt_encoder(path, name: str, spec: str | None) -> nn.Module:
         raise InvalidValueError(f"{path} holds a model of a {name} encoder, "
                                 f"whose class it cannot import: {how}")
     try:
-        return build_module(spec, f"{path}: its {name} encoder")
+        return build_module(spec, f"{path}: its {name} encoder",
+                            **(call or {}))
     except HngraphError as err:
         raise InvalidValueError(f"{err} Or {how}") from None
 
@@ -604,12 +618,26 @@ def _read_model_file(path, map_location) -> dict:
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         raise InvalidValueError(f"{path} is not an hngraph model file (write "
                                 "one with model.save(path) or `hngraph train`).")
-    if ckpt.get("class") not in MODELS:
+    if ckpt.get("class") not in MODELS and not ckpt.get("class_path"):
         raise InvalidValueError(
             f"{path} holds a model of class {ckpt.get('class')!r}, which this "
             f"version of hngraph does not know (it knows {', '.join(MODELS)}); "
             "load it with the hngraph version that saved it.")
     return ckpt
+
+
+def _model_class(path, ckpt: dict) -> type:
+    """The model class a model file records: one of hngraph's, or a
+    :class:`GraphModel` of the user's own, imported from its import path."""
+    if ckpt["class"] in MODELS:
+        return MODELS[ckpt["class"]]
+    found = load_object(ckpt["class_path"], f"{path}: its model class")
+    if not (inspect.isclass(found) and issubclass(found, GraphModel)):
+        raise InvalidValueError(
+            f"{path}: its model class {ckpt['class_path']!r} is no longer a "
+            "subclass of hngraph.nn.GraphModel; load it with the code that "
+            "saved it.")
+    return found
 
 
 #: The public names (the API reference lists these).

@@ -18,10 +18,10 @@ from torch_geometric.loader import DataLoader
 from .. import distributed as dist_utils
 from ..config import TrainConfig
 from ..distributed import resolve_device
-from ..errors import InvalidValueError
+from ..errors import HngraphError, InvalidValueError
 from ..eval.scoring import SVMResult, check_labels, svm_accuracy
 from ..nn.models import GraphModel
-from ..registry import OBJECTIVES, SOURCES
+from ..registry import ENCODERS, OBJECTIVES, SOURCES
 from ..results import (
     RunFiles,
     atomic_write_npz,
@@ -36,15 +36,22 @@ from ..train.loop import fit, seed_everything
 NOT_IN_KEY = ("out", "device", "batching", "checkpoint_every")
 
 
+#: Settings at the values all runs had before the setting existed: left
+#: out of :func:`settings_key`.
+_KEY_OF_OLD = {"source": "tu", "encoder": "gin"}
+
+
 def settings_key(config: TrainConfig, *, processes: int = 1) -> str:
     """8 hex digits of a hash of every setting that changes the result (the
     config less :data:`NOT_IN_KEY`, and the number of processes). The data
     source enters it when ``root`` names one (``root: null``, the raw files
     of ``$HNGRAPH_DATA``, is the usual source and keeps the key of a run
-    that does not name one), and ``source`` when it is not ``tu``."""
+    that does not name one), ``source`` when it is not ``tu``, and
+    ``encoder`` when it is not ``gin`` (so the keys of runs made before
+    those settings existed stand)."""
     settings = {k: v for k, v in config.to_dict().items()
                 if k not in NOT_IN_KEY and not (k == "root" and v is None)
-                and not (k == "source" and v == "tu")}
+                and not (k in _KEY_OF_OLD and _KEY_OF_OLD[k] == v)}
     settings["processes"] = processes
     text = json.dumps(settings, sort_keys=True)
     return hashlib.sha1(text.encode()).hexdigest()[:8]
@@ -64,11 +71,43 @@ def run_stem(config: TrainConfig, *, processes: int | None = None) -> str:
 def build_model(config: TrainConfig, in_dim: int) -> GraphModel:
     """The model ``config`` asks for: the class of its objective in
     :data:`hngraph.registry.OBJECTIVES` (:class:`~hngraph.nn.models.InfoGraph`
-    for ``jsd``, :class:`~hngraph.nn.models.GraphCL` for ``infonce``)."""
-    model = OBJECTIVES.load(config.objective)
-    arguments = inspect.signature(model).parameters
-    return model(in_dim, **{k: v for k, v in config.to_dict().items()
-                            if k in arguments})
+    for ``jsd``, :class:`~hngraph.nn.models.GraphCL` for ``infonce``, or a
+    :class:`~hngraph.nn.models.GraphModel` of the user's own), given the
+    settings its signature takes. With the ``gin`` encoder the model builds
+    its own GIN of ``hidden`` x ``layers``; another encoder (a class of
+    :data:`hngraph.registry.ENCODERS`) is built as ``Class(in_dim,
+    hidden=..., layers=...)``, the settings it takes, and passed in."""
+    model = OBJECTIVES.load(config.objective, "config key 'objective'")
+    first, *takes = inspect.signature(model).parameters  # first: encoder
+    settings = {k: v for k, v in config.to_dict().items() if k in takes}
+    if config.encoder == "gin":
+        return _built(model, "objective", config.objective, in_dim, settings)
+    encoder = ENCODERS.load(config.encoder, "config key 'encoder'")
+    shape = {k: settings.pop(k) for k in ("hidden", "layers")
+             if k in settings}
+    taken = {k: v for k, v in shape.items()
+             if k in inspect.signature(encoder).parameters}
+    built = _built(encoder, "encoder", config.encoder, in_dim, taken)
+    model = _built(model, "objective", config.objective, built, settings)
+    model.encoder_call = {"args": [in_dim], "kwargs": taken}
+    return model
+
+
+def _built(cls, key: str, name: str, first, settings: dict):
+    """``cls(first, **settings)``; an error of a class of the user's own
+    names its config key and import path."""
+    if name in OBJECTIVES or name in ENCODERS:
+        return cls(first, **settings)
+    try:
+        return cls(first, **settings)
+    except HngraphError:
+        raise
+    except Exception as err:
+        raise InvalidValueError(
+            f"config key {key!r}: {name}({type(first).__name__}, "
+            f"{', '.join(f'{k}=...' for k in settings)}) failed "
+            f"({type(err).__name__}: {err}); a {key} of your own must take "
+            "these arguments (docs/extending.md).") from err
 
 
 class Trained(NamedTuple):
