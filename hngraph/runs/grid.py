@@ -701,6 +701,94 @@ def estimate(grid: GridConfig, runs: list[Run], done: set[Run],
     return seconds, unknown, scaled
 
 
+class StagePlan(NamedTuple):
+    """What a runner has to do now, read from the grid's result files by
+    :func:`stage_plan`."""
+
+    #: The cells' runs to run, in plan order.
+    todo: list
+    #: The selections to make, each as soon as its cells have finished.
+    waiting: list
+    #: The cells' runs finished and counted (:func:`counted`).
+    trained: set
+    #: Every run with a result file, of any commit (what :func:`estimate`
+    #: goes by).
+    written: set
+    #: How many of the runs asked for are finished.
+    skipped: int
+    #: How many of ``todo`` replace results of another commit.
+    replaced: int
+    #: The runs of ``todo`` whose train stage output waits to be scored
+    #: (stages ``train`` and ``score``).
+    ready: set
+    #: In the ``score`` stage, the runs not trained yet.
+    untrained: list
+    #: The result files read.
+    results: ResultFiles
+
+
+def stage_plan(grid: GridConfig, runs: list[Run], *, stage: str = "all"
+               ) -> StagePlan:
+    """What is not finished of ``runs`` (see :func:`plan`) in the stage
+    ``stage`` (:data:`STAGES`): a result file counts as finished as
+    :func:`counted` says, and a selection waits for its cells (in the
+    ``score`` stage, it is dropped while one of them is untrained). Reads
+    the result files and writes nothing."""
+    every = plan(grid, datasets=sorted({r.dataset for r in runs}))
+    results = ResultFiles(grid)
+    trained = {r for r in every if r.cell in grid.cells
+               and finished(grid, r, results)}
+    written = trained | {r for r in every if r.cell in grid.selections
+                         and selected(grid, r, trained, results)}
+    done = counted(grid, written, results)
+    replaced = len([r for r in runs if r in trained and r not in done])
+    trained &= done
+    todo = [r for r in runs if r.cell in grid.cells and r not in done]
+    ready = {r for r in todo if stage != "all" and trained_file(grid, r)}
+    waiting = [] if stage == "train" else [
+        r for r in runs if r.cell in grid.selections and r not in done]
+    untrained = []
+    if stage == "train":
+        todo = [r for r in todo if r not in ready]
+    elif stage == "score":
+        untrained = [r for r in todo if r not in ready]
+        todo = [r for r in todo if r in ready]
+        waiting = [r for r in waiting if not any(
+            r._replace(cell=c) in untrained
+            for c in grid.selections[r.cell])]
+    return StagePlan(todo, waiting, trained, written,
+                     len([r for r in runs if r in done]), replaced, ready,
+                     untrained, results)
+
+
+def _say_plan(grid: GridConfig, runs: list[Run], work: StagePlan, *,
+              stage: str, removed: int | None, jobs: int, echo) -> None:
+    """The runner's opening lines: what it skips and does, and how long
+    that would take (:func:`estimate`); ``removed`` is ``None`` in a dry
+    run, which lists the runs too."""
+    todo = work.todo + work.waiting
+    echo(f"{len(runs)} runs in the grid: {work.skipped} finished (skipped), "
+         f"{len(todo)} to do"
+         + ("" if stage == "all" else f" in the {stage} stage")
+         + f", of which {work.replaced} replace"
+         f" results of another commit than {SOURCE.label[:10]}"
+         + ("." if removed is None else
+            f"; {removed} partial file(s) removed."))
+    if stage == "train" and work.ready:
+        echo(f"{len(work.ready)} run(s) trained already, waiting for "
+             "--stage score.")
+    if stage == "score" and work.untrained:
+        echo(f"{len(work.untrained)} run(s) not trained yet (run --stage "
+             "train first); their selections wait.")
+    if removed is None:
+        for r in todo:
+            echo(f"  {r.dataset} {r.cell} seed {r.seed}")
+    if todo:
+        seconds, unknown, scaled = estimate(grid, todo, work.written,
+                                            work.results)
+        echo(estimate_words(seconds, unknown, len(todo), jobs, scaled))
+
+
 def run_grid(grid: GridConfig, runs: list[Run], *, jobs: int = 1,
              threads: int | None = None, device: str | None = None,
              dry_run: bool = False, echo=print, allow_dirty: bool = False,
@@ -711,18 +799,16 @@ def run_grid(grid: GridConfig, runs: list[Run], *, jobs: int = 1,
     torch threads, on ``executor`` (an :class:`~hngraph.runs.executors.Executor`;
     by default ``jobs`` processes here). The selections run here, as soon
     as their cells have finished. Returns the failures (each also written
-    beside its missing result file). A result file counts as finished as
-    :func:`counted` says; the source must be clean unless ``allow_dirty``
-    (:func:`check_source`), and ``out`` this grid's (:func:`claim_out`). A
+    beside its missing result file).
+
+    In three steps: the lock (one runner per out folder, which must be this
+    grid's, :func:`claim_out`; the source must be clean unless
+    ``allow_dirty``, :func:`check_source`), the plan (:func:`stage_plan`; a
     result file of other settings than the grid's is never replaced unless
-    ``replace_other_settings`` (:func:`check_settings`), whatever wrote it.
-    It says first how long the runs left would take (:func:`estimate`). A
-    dry run lists them too, and writes nothing: it reads while a runner
-    works."""
-    from tqdm.auto import tqdm
-
-    from .executors import LocalExecutor
-
+    ``replace_other_settings``, :func:`check_settings`, whatever wrote it),
+    said with how long it would take (:func:`estimate`), and the execution.
+    A dry run lists the runs too, and writes nothing: it reads while a
+    runner works."""
     if stage not in STAGES:
         raise InvalidValueError(f"stage must be one of {STAGES}, got {stage!r}.")
     if not dry_run:
@@ -730,66 +816,18 @@ def run_grid(grid: GridConfig, runs: list[Run], *, jobs: int = 1,
     out = grid.out_path
     with contextlib.nullcontext() if dry_run else _OutLock(out):
         claim_out(grid, share=share_out, dry_run=dry_run)
-        removed = [] if dry_run else [p.unlink()
-                                      for p in out.rglob(".*.tmp")]
-        every = plan(grid, datasets=sorted({r.dataset for r in runs}))
-        results = ResultFiles(grid)
-        trained = {r for r in every if r.cell in grid.cells
-                   and finished(grid, r, results)}
-        written = trained | {r for r in every if r.cell in grid.selections
-                             and selected(grid, r, trained, results)}
-        done = counted(grid, written, results)
-        replaced = len([r for r in runs if r in trained and r not in done])
-        trained &= done
-        todo = [r for r in runs if r.cell in grid.cells and r not in done]
+        removed = None if dry_run else len([p.unlink()
+                                            for p in out.rglob(".*.tmp")])
+        work = stage_plan(grid, runs, stage=stage)
         if not (dry_run or replace_other_settings):
-            check_settings(grid, todo, results)
-        ready = {r for r in todo if stage != "all" and trained_file(grid, r)}
-        waiting = [] if stage == "train" else [
-            r for r in runs if r.cell in grid.selections and r not in done]
-        if stage == "train":
-            todo = [r for r in todo if r not in ready]
-        elif stage == "score":
-            untrained = [r for r in todo if r not in ready]
-            todo = [r for r in todo if r in ready]
-            waiting = [r for r in waiting if not any(
-                r._replace(cell=c) in untrained
-                for c in grid.selections[r.cell])]
-        skipped = len([r for r in runs if r in done])
-        echo(f"{len(runs)} runs in the grid: {skipped} finished (skipped), "
-             f"{len(todo) + len(waiting)} to do"
-             + ("" if stage == "all" else f" in the {stage} stage")
-             + f", of which {replaced} replace"
-             f" results of another commit than {SOURCE.label[:10]}"
-             + ("." if dry_run else
-                f"; {len(removed)} partial file(s) removed."))
-        if stage == "train" and ready:
-            echo(f"{len(ready)} run(s) trained already, waiting for "
-                 "--stage score.")
-        if stage == "score" and untrained:
-            echo(f"{len(untrained)} run(s) not trained yet (run --stage "
-                 "train first); their selections wait.")
-        if dry_run:
-            for r in todo + waiting:
-                echo(f"  {r.dataset} {r.cell} seed {r.seed}")
-        if todo or waiting:
-            seconds, unknown, scaled = estimate(grid, todo + waiting,
-                                                written, results)
-            echo(estimate_words(seconds, unknown, len(todo + waiting),
-                                jobs if executor is None else 1, scaled))
+            check_settings(grid, work.todo, work.results)
+        _say_plan(grid, runs, work, stage=stage, removed=removed,
+                  jobs=jobs if executor is None else 1, echo=echo)
         if dry_run:
             return []
-        threads = threads or max(1, (os.cpu_count() or 1) // jobs)
-        executor = executor or LocalExecutor(jobs=jobs, gpus=_gpus(device))
-        # a bar on a terminal; in a log file, the line of each finished run
-        bar = tqdm(total=len(todo) + len(waiting), desc="runs", unit="run",
-                   disable=None)
-        try:
-            failures = _execute(grid, todo, waiting, trained, stage,
-                                executor, threads, device, bar, allow_dirty)
-        finally:
-            bar.close()
-    return failures
+        return _execute(grid, work, stage=stage, executor=executor,
+                        jobs=jobs, threads=threads, device=device,
+                        allow_dirty=allow_dirty)
 
 
 def _gpus(device: str | None) -> int:
@@ -801,13 +839,24 @@ def _gpus(device: str | None) -> int:
     return torch.cuda.device_count() if torch.cuda.is_available() else 0
 
 
-def _execute(grid, todo, waiting, trained, stage, executor, threads, device,
-             bar, allow_dirty):
-    """The driver's loop: the runs in plan order on ``executor``; every file
-    written here; each selection, which only reads its cells' result files,
-    here too, as soon as its cells have finished."""
+def _execute(grid: GridConfig, work: StagePlan, *, stage: str, executor,
+             jobs: int, threads: int | None, device: str | None,
+             allow_dirty: bool) -> list[dict]:
+    """The driver's loop: the runs of ``work`` in plan order on
+    ``executor`` (by default ``jobs`` local processes), with a progress bar
+    on a terminal and, in a log file, the line of each finished run; every
+    file written here; each selection, which only reads its cells' result
+    files, here too, as soon as its cells have finished."""
+    from tqdm.auto import tqdm
+
+    from .executors import LocalExecutor
     from .experiment import Trained
 
+    todo, waiting, trained = work.todo, list(work.waiting), set(work.trained)
+    threads = threads or max(1, (os.cpu_count() or 1) // jobs)
+    executor = executor or LocalExecutor(jobs=jobs, gpus=_gpus(device))
+    bar = tqdm(total=len(todo) + len(waiting), desc="runs", unit="run",
+               disable=None)
     failures = []
     count = iter(range(1, bar.total + 1))
     out = grid.out_path
@@ -864,6 +913,7 @@ def _execute(grid, todo, waiting, trained, stage, executor, threads, device,
         raise
     finally:
         executor.close()
+        bar.close()
     for r in waiting:  # one of its cells failed
         failed = sorted({f["cell"] for f in failures
                          if (f["dataset"], f["seed"]) == (r.dataset, r.seed)
@@ -876,5 +926,5 @@ def _execute(grid, todo, waiting, trained, stage, executor, threads, device,
 
 
 #: The public names (the API reference lists these).
-__all__ = ["GridConfig", "Run", "plan", "run_grid", "run_task", "check_settings",
+__all__ = ["GridConfig", "Run", "plan", "StagePlan", "stage_plan", "run_grid", "run_task", "check_settings",
            "ResultFiles", "finished", "selected", "counted", "check_source", "claim_out"]
