@@ -935,17 +935,35 @@ def _machine(result: dict) -> str:
 
 @dataclass(kw_only=True)
 class Report:
-    """A grid report's parts: the Markdown ``text``, the rows of each CSV
-    file (by stem), the comparisons (``found``: ``{dataset: {cell:
+    """A grid report's parts, what each of :data:`WRITERS` writes from: the
+    grid (its pools added, :func:`add_pools`), the runs (:func:`nested`),
+    the datasets with baseline runs, their :func:`status`, the Markdown
+    ``text``, the rows of each CSV file (by name, as in
+    :data:`CSV_HEADERS`), the comparisons (``found``: ``{dataset: {cell:
     comparison}}``), the pooled ones (``pools``), the meta-regressions
     (``fits``) and the finished datasets' mean accuracies (``ranks``)."""
 
+    grid: GridConfig
+    runs: dict
+    datasets: list
+    finished: dict
     text: str
     csv: dict
     found: dict
     pools: dict
     fits: list
     ranks: pd.DataFrame
+
+    @property
+    def stems(self) -> dict:
+        """The file stem of each output (:func:`_stems`)."""
+        return _stems(self.grid)
+
+    @property
+    def plotted(self) -> list[str]:
+        """The cells that have a comparison to plot, in the grid's order."""
+        return [n for n in _names(self.grid)
+                if any(n in row for row in self.found.values())]
 
 
 #: Each CSV file of a report: its stem and header.
@@ -981,10 +999,16 @@ def _stems(grid: GridConfig) -> dict:
             for k, v in files.items()}
 
 
-def report(grid: GridConfig, runs: dict, skipped: list[str], command: str
-           ) -> Report:
-    """The report of ``runs`` (:func:`nested`), with the ``skipped`` files
-    named and ``command`` as the way to make it again."""
+def report(grid: GridConfig, frame: pd.DataFrame, skipped: list[str],
+           command: str) -> Report:
+    """The report of the runs of ``frame`` (:func:`load_runs`), with the
+    ``skipped`` files named and ``command`` as the way to make it again."""
+    runs = nested(frame)
+    grid = add_pools(grid, runs)
+    if not any(grid.baseline in r for r in runs.values()):
+        raise RunFailedError(f"no finished {grid.baseline!r} runs under "
+                             f"{grid.out_path}; run `hngraph grid run` "
+                             "first.")
     datasets = [d for d in grid.datasets if grid.baseline in runs.get(d, {})]
     finished = status(grid, runs)
     done = finished_datasets(grid, finished)
@@ -1053,11 +1077,12 @@ def report(grid: GridConfig, runs: dict, skipped: list[str], command: str
     if skipped:
         lines += ["", "## Files left out", "", *_left_out_lines(skipped)]
     lines += ["", f"![paired differences]({grid.report}.png)", ""]
-    return Report(text="\n".join(lines), csv={
+    return Report(grid=grid, runs=runs, datasets=datasets, finished=finished,
+                  text="\n".join(lines), csv={
         "results": rows, "paired": pair_rows, "pooled": pool_rows,
         "sensitivity": sens_rows, "optimism": opt_rows,
-        "moderator": mod_rows}, found=found, pools=pools, fits=fits,
-        ranks=rank_table)
+        "moderator": mod_rows, "runs": fold_rows(frame)}, found=found,
+        pools=pools, fits=fits, ranks=rank_table)
 
 
 #: The formats every figure is written in.
@@ -1246,47 +1271,84 @@ def write_moderator(path: Path, fits: list[dict]) -> list[Path]:
     return paths
 
 
-def write_report(grid: GridConfig, command: str) -> list[Path]:
-    """Write the report's files into the grid's ``out``; returns them."""
-    frame, skipped = load_runs(grid)
-    runs = nested(frame)
-    grid = add_pools(grid, runs)
-    if not any(grid.baseline in r for r in runs.values()):
-        raise RunFailedError(f"no finished {grid.baseline!r} runs under "
-                             f"{grid.out_path}; run `hngraph grid run` "
-                             "first.")
-    rep = report(grid, runs, skipped, command)
-    out, stems = grid.out_path, _stems(grid)
-    paths = [out / f"{grid.report}.md"]
-    atomic_write_text(paths[0], rep.text)
+def _write_text(rep: Report) -> list[Path]:
+    """``<report>.md``."""
+    path = rep.grid.out_path / f"{rep.grid.report}.md"
+    atomic_write_text(path, rep.text)
+    return [path]
+
+
+def _write_csv(rep: Report) -> list[Path]:
+    """Each CSV file of :data:`CSV_HEADERS`."""
+    paths = []
     for name, header in CSV_HEADERS.items():
-        body = fold_rows(frame) if name == "runs" else rep.csv[name]
         table = io.StringIO(newline="")
-        csv.writer(table).writerows([header, *body])
-        paths.append(out / f"{stems[name]}.csv")
+        csv.writer(table).writerows([header, *rep.csv[name]])
+        paths.append(rep.grid.out_path / f"{rep.stems[name]}.csv")
         atomic_write_text(paths[-1], table.getvalue())
-    datasets = [d for d in grid.datasets if grid.baseline in runs.get(d, {})]
-    paths.append(out / f"{stems['table']}.tex")
-    atomic_write_text(paths[-1], latex_table(grid, runs, datasets))
-    order = [n for n in _names(grid) if any(n in row for row in
-                                            rep.found.values())]
-    if not order:  # no cell has a partner with runs: nothing to plot
-        return paths
+    return paths
+
+
+def _write_latex(rep: Report) -> list[Path]:
+    """``table.tex`` (:func:`latex_table`)."""
+    path = rep.grid.out_path / f"{rep.stems['table']}.tex"
+    atomic_write_text(path, latex_table(rep.grid, rep.runs, rep.datasets))
+    return [path]
+
+
+def _write_paired_plot(rep: Report) -> list[Path]:
+    """``<report>.png`` and its formats (:func:`write_plot`)."""
+    if not rep.plotted:
+        return []
+    grid = rep.grid
     floors = frozenset(n for n in grid.cells if grid.train_config(
         grid.datasets[0], n, grid.seeds[0]).epochs == 0)
-    paths += write_plot(out / f"{grid.report}.png", rep.found, order,
-                        floors=floors)
-    paths += write_forest(out / f"{stems['forest']}.png", grid, rep.found,
-                          rep.pools, status(grid, runs))
-    if rep.fits:
-        paths += write_moderator(out / f"{stems['moderator_plot']}.png",
-                                 rep.fits)
-    paths += write_ranks(out / f"{stems['ranks']}.png", rep.ranks)
-    return paths
+    return write_plot(grid.out_path / f"{grid.report}.png", rep.found,
+                      rep.plotted, floors=floors)
+
+
+def _write_forest_plot(rep: Report) -> list[Path]:
+    """The forest plot (:func:`write_forest`)."""
+    if not rep.plotted:
+        return []
+    return write_forest(rep.grid.out_path / f"{rep.stems['forest']}.png",
+                        rep.grid, rep.found, rep.pools, rep.finished)
+
+
+def _write_moderator_plot(rep: Report) -> list[Path]:
+    """The meta-regression's plot (:func:`write_moderator`), where there
+    is one."""
+    if not (rep.plotted and rep.fits):
+        return []
+    return write_moderator(
+        rep.grid.out_path / f"{rep.stems['moderator_plot']}.png", rep.fits)
+
+
+def _write_ranks_plot(rep: Report) -> list[Path]:
+    """The critical-difference diagram (:func:`write_ranks`)."""
+    if not rep.plotted:
+        return []
+    return write_ranks(rep.grid.out_path / f"{rep.stems['ranks']}.png",
+                       rep.ranks)
+
+
+#: The writers of a report's files, in order: each takes the
+#: :class:`Report`, writes its files into the grid's ``out`` and returns
+#: them. A new output is one function added here.
+WRITERS = (_write_text, _write_csv, _write_latex, _write_paired_plot,
+           _write_forest_plot, _write_moderator_plot, _write_ranks_plot)
+
+
+def write_report(grid: GridConfig, command: str) -> list[Path]:
+    """Write the report's files into the grid's ``out`` (each of
+    :data:`WRITERS`); returns them."""
+    frame, skipped = load_runs(grid)
+    rep = report(grid, frame, skipped, command)
+    return [path for writer in WRITERS for path in writer(rep)]
 
 
 #: The public names (the API reference lists these).
 __all__ = ["write_report", "load_runs", "nested", "answer", "status", "pooled",
            "fold_rows", "mean_table", "average_ranks", "latex_table",
            "write_forest", "write_ranks", "write_plot", "write_moderator",
-           "report", "Report", "CSV_HEADERS"]
+           "report", "Report", "WRITERS", "CSV_HEADERS"]
