@@ -2,8 +2,9 @@
 that takes it, in the manner of scikit-learn's parameter validation: one
 object per kind of value (:class:`Interval`, :class:`Options`, ...), the
 named constraints that several functions and :class:`~hngraph.config.TrainConfig`
-share (:data:`BETA`, :data:`TAU_PLUS`, ...), and :func:`check_params`,
-whose messages name each argument as its caller passed it."""
+share (:data:`BETA`, :data:`TAU_PLUS`, ...), and :func:`validate_params`,
+which binds a declaration to its function, its messages naming each
+argument as its caller passed it."""
 from __future__ import annotations
 
 import math
@@ -282,14 +283,38 @@ def check(constraint: Constraint, value, label: str, hint: str = ""):
     return constraint.store(value)
 
 
-def check_params(constraints: dict[str, Constraint], values: dict,
-                 where: str = "") -> dict:
-    """Each of ``values`` checked against its entry of ``constraints`` (a
-    function's declaration of its parameters) with :func:`check`, named
-    ``where`` followed by the parameter's name; returns the stored
-    values."""
-    return {name: check(constraints[name], value, f"{where}{name}")
-            for name, value in values.items()}
+def validate_params(constraints: dict[str, Constraint], *, where: str = ""):
+    """A decorator that binds ``constraints`` (the declaration of a
+    function's parameters, name to :class:`Constraint`) to the function's
+    signature, as scikit-learn's ``validate_params`` does: every call's
+    arguments, its defaults included, are checked with :func:`check` (named
+    ``where`` followed by the parameter's name), and the function runs on
+    the values as checked. The defaults live in the signature alone; a
+    constraint that names no parameter is an error when the function is
+    defined. The declaration stays readable as the wrapper's
+    ``constraints``."""
+    import functools
+    import inspect
+
+    def decorate(function):
+        signature = inspect.signature(function)
+        stray = sorted(set(constraints) - set(signature.parameters))
+        if stray:
+            raise TypeError(f"{function.__qualname__} has no parameter(s) "
+                            f"{stray} to check.")
+
+        @functools.wraps(function)
+        def checked(*args, **kwargs):
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            for name, constraint in constraints.items():
+                bound.arguments[name] = check(
+                    constraint, bound.arguments[name], f"{where}{name}")
+            return function(*bound.args, **bound.kwargs)
+
+        checked.constraints = constraints
+        return checked
+    return decorate
 
 
 #: The parameters several functions share, declared once (the settings of
@@ -343,7 +368,7 @@ DEVICE = Pattern(r"auto|cpu|mps|(cuda|xpu)(:\d+)?",
 #: The public names (the API reference lists these).
 __all__ = ["Constraint", "Interval", "Options", "Pattern", "OfType",
            "Nullable", "ListOf", "MappingOf", "Either", "check",
-           "check_params", "SEED_END", "HIDDEN", "WIDTH", "LAYERS", "INIT", "BETA",
+           "validate_params", "SEED_END", "HIDDEN", "WIDTH", "LAYERS", "INIT", "BETA",
            "TAU_PLUS", "REWEIGHT", "PRIOR", "GAMMA", "CHUNK_SIZE",
            "TEMPERATURE", "AUGMENTATION", "RATIO", "QUANTILE", "IMPORT_PATH",
            "SOURCE", "ENCODER", "FEATURES", "EPOCHS",

@@ -15,7 +15,7 @@ POSITIONAL = {
     ("resolve_device", "device"), ("provenance", "device"),
     ("machine_info", "device"), ("cache_dir", "path"),
     ("Interval", "high"), ("OfType", "text"), ("ListOf", "min_items"),
-    ("MappingOf", "min_items"), ("check", "hint"), ("check_params", "where"),
+    ("MappingOf", "min_items"), ("check", "hint"),
     ("setting", "hint"),
     # executors call it with a tuple of arguments
     ("run_task", "trained")}

@@ -296,3 +296,36 @@ def test_every_declared_constraint_rejects_its_own_invalid_value():
     for params in declared:
         for name, constraint in params.items():
             assert not constraint.accepts(constraint.invalid()), name
+
+
+def test_validate_params_runs_the_function_on_the_checked_values():
+    """The declaration is bound to the signature: defaults are checked
+    too, the function sees the values as stored (an int given for a float
+    is a float; a renamed choice is its new name), and a constraint that
+    names no parameter is refused when the function is defined."""
+    from hngraph.constraints import Interval, validate_params
+    from hngraph.errors import InvalidValueError
+
+    renamed = Options(("new", "other"), renamed={"old": "new"})
+
+    @validate_params({"x": Interval(float, 0), "mode": renamed}, where="f: ")
+    def f(data, *, x=2, mode="other"):
+        return data, x, mode
+
+    assert f("d") == ("d", 2.0, "other")
+    assert type(f("d")[1]) is float
+    with pytest.warns(FutureWarning, match="f: mode: 'old' is renamed"):
+        assert f("d", x=3, mode="old") == ("d", 3.0, "new")
+    with pytest.raises(InvalidValueError, match=r"^f: x must be .*, got -1"):
+        f("d", x=-1)
+
+    @validate_params({"x": Interval(float, 0)})
+    def g(*, x=-1.0):
+        return x
+    with pytest.raises(InvalidValueError, match="x must be"):  # its default
+        g()
+    with pytest.raises(TypeError, match=r"h has no parameter\(s\) \['y'\]"):
+        @validate_params({"y": Interval(float, 0)})
+        def h(x):
+            return x
+    assert inspect.signature(f) == inspect.signature(f.__wrapped__)

@@ -38,7 +38,7 @@ from torch import Tensor
 from torch_geometric.data import Batch, Data
 from torch_geometric.transforms import BaseTransform
 
-from ..constraints import AUGMENTATION, RATIO, check, check_params
+from ..constraints import AUGMENTATION, RATIO, check, validate_params
 from ..errors import InvalidTypeError, InvalidValueError
 from ..registry import AUGMENTATIONS
 from .batching import _ptr
@@ -167,6 +167,7 @@ def _batch_like(batch: Batch, x: Tensor, edge_index: Tensor,
 AUGMENT_PARAMS = {"name": AUGMENTATION, "ratio": RATIO}
 
 
+@validate_params(AUGMENT_PARAMS)
 def augment_batch(name: str, batch: Batch, *, ratio: float = 0.2,
                   generator: torch.Generator | None = None) -> Batch:
     """A view of every graph of a mini-batch (``x``, ``edge_index``,
@@ -178,8 +179,6 @@ def augment_batch(name: str, batch: Batch, *, ratio: float = 0.2,
         ``[2, E']`` out, with ``N' = N`` for ``edge_perturb`` and
         ``feature_mask``, and ``E' = E`` for ``edge_perturb``.
     """
-    name, ratio = check_params(AUGMENT_PARAMS,
-                               {"name": name, "ratio": ratio}).values()
     if not isinstance(batch, Batch) or not all(
             isinstance(getattr(batch, k, None), torch.Tensor)
             for k in ("x", "edge_index", "batch")):

@@ -14,7 +14,7 @@ from torch_geometric.data import Data
 from torch_geometric.utils import from_networkx
 
 from ..config import user_path
-from ..constraints import DATASET, FEATURES, check_params
+from ..constraints import DATASET, FEATURES, validate_params
 from ..errors import (
     DatasetNotFoundError,
     HngraphError,
@@ -131,6 +131,7 @@ LOAD_GRAPH_FOLDER_PARAMS = {"name": DATASET, "features": FEATURES}
 LABELS_FILE = "labels.txt"
 
 
+@validate_params(LOAD_GRAPH_FOLDER_PARAMS)
 def load_graph_folder(name: str, *, root: str | os.PathLike | None = None,
                       features: str = "auto") -> GraphDataset:
     """Your own labelled graphs as a training dataset: the folder
@@ -147,8 +148,6 @@ def load_graph_folder(name: str, *, root: str | os.PathLike | None = None,
     Returns:
         A :class:`~hngraph.data.tudataset.GraphDataset`.
     """
-    check_params(LOAD_GRAPH_FOLDER_PARAMS, {"name": name,
-                                            "features": features})
     base = user_path(root or ".", "root", kind="folder")
     folder, pickled = base / name, base / f"{name}.pkl"
     source = folder if folder.is_dir() else pickled

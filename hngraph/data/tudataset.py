@@ -30,7 +30,7 @@ from ..constraints import (
     Either,
     Nullable,
     OfType,
-    check_params,
+    validate_params,
 )
 from ..errors import (
     CacheError,
@@ -194,10 +194,9 @@ class GraphDataset(InMemoryDataset):
         raw_dir: where the raw files were read from (``None`` if not TU).
     """
 
+    @validate_params(GRAPH_DATASET_PARAMS)
     def __init__(self, data_list: list[Data], name: str,
                  feature_recipe: dict, *, raw_dir: str | None = None):
-        check_params(GRAPH_DATASET_PARAMS, dict(
-            name=name, feature_recipe=feature_recipe, raw_dir=raw_dir))
         try:
             feature_transform(feature_recipe)
         except HngraphError as err:
@@ -285,6 +284,7 @@ LOAD_TUDATASET_PARAMS = {"name": DATASET, "features": FEATURES,
                          "download": OfType(bool)}
 
 
+@validate_params(LOAD_TUDATASET_PARAMS)
 def load_tudataset(name: str, *, root: str | os.PathLike | None = None,
                    features: str = "auto", use_node_attr: bool = False,
                    cache: str | os.PathLike | None = None,
@@ -310,9 +310,6 @@ def load_tudataset(name: str, *, root: str | os.PathLike | None = None,
         DatasetNotFoundError: the raw files were found nowhere and could not
             be downloaded; the message lists where it looked and what exists.
     """
-    check_params(LOAD_TUDATASET_PARAMS, dict(
-        name=name, features=features, use_node_attr=use_node_attr,
-        download=download))
     raw, looked = _find_raw(name, root)
     if raw is None and root is not None:
         raise _not_found(name, root, looked, "a root was given, so nothing "

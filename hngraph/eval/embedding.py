@@ -9,7 +9,7 @@ import torch
 from torch_geometric.data import Data
 from torch_geometric.loader import DataLoader
 
-from ..constraints import DEVICE, Interval, check
+from ..constraints import DEVICE, Either, Interval, OfType, validate_params
 from ..data.features import apply_feature_recipe
 from ..data.graphs import networkx_to_data
 from ..data.tudataset import check_graphs
@@ -73,9 +73,11 @@ def as_data_list(graphs, recipe: dict, node_attrs: list[str] | None = None
 
 #: The parameters of :func:`embed` (beside ``model``, ``graphs`` and
 #: ``node_attrs``, which it checks as it reads them).
-EMBED_PARAMS = {"batch_size": Interval(int, 1, 2 ** 31), "device": DEVICE}
+EMBED_PARAMS = {"batch_size": Interval(int, 1, 2 ** 31),
+                "device": Either(DEVICE, OfType(torch.device, "a torch.device"))}
 
 
+@validate_params(EMBED_PARAMS)
 def embed(model, graphs, *, batch_size: int = 256,
           device: str | torch.device = "cpu",
           node_attrs: list[str] | None = None) -> np.ndarray:
@@ -102,10 +104,8 @@ def embed(model, graphs, *, batch_size: int = 256,
         raise InvalidTypeError(f"model must be an hngraph model, the path of "
                                f"its model file or an encoder, got "
                                f"{type(model).__name__}.")
-    batch_size = check(EMBED_PARAMS["batch_size"], batch_size, "batch_size")
-    device = resolve_device(check(EMBED_PARAMS["device"], str(device)
-                                  if isinstance(device, torch.device)
-                                  else device, "device"))
+    device = resolve_device(str(device) if isinstance(device, torch.device)
+                            else device)
     if isinstance(model, (str, os.PathLike)):
         model = load_model(model, map_location=device)
     elif not isinstance(model, GraphModel):

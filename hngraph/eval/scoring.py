@@ -52,7 +52,7 @@ from ..constraints import (
     Nullable,
     Options,
     check,
-    check_params,
+    validate_params,
 )
 from ..data.batching import DeviceGraphs, DeviceLoader
 from ..errors import InvalidTypeError, InvalidValueError
@@ -276,6 +276,7 @@ def _sklearn_fold(x, y, train, test, c_grid, inner_folds):
             float(search.best_params_["C"]), float(search.best_score_))
 
 
+@validate_params(SVM_PARAMS)
 def svm_accuracy(embeddings, labels, *, folds: int = 10, seed: int = 0,
                  inner_folds: int = 5, c_grid=C_GRID, method: str = "fast",
                  n_jobs: int | None = -1, repeats: int = 1) -> SVMResult:
@@ -300,10 +301,6 @@ def svm_accuracy(embeddings, labels, *, folds: int = 10, seed: int = 0,
     Returns:
         An :class:`SVMResult`.
     """
-    folds, seed, inner_folds, method, n_jobs, repeats = check_params(
-        SVM_PARAMS, dict(folds=folds, seed=seed, inner_folds=inner_folds,
-                         method=method, n_jobs=n_jobs,
-                         repeats=repeats)).values()
     x, y = _check_inputs(embeddings, labels, folds, c_grid)
     _check_inner_folds(y, folds, inner_folds)
     splits = _outer_splits(y, folds, seed, repeats)
@@ -375,6 +372,7 @@ def _result(kind, out, repeats: int, **extra):
                 first_split_std=float(per_split[0].std()), **extra)
 
 
+@validate_params({k: c for k, c in SVM_PARAMS.items() if k != "method"})
 def select_embeddings(candidates: Mapping[str, np.ndarray], labels,
                       *, folds: int = 10, seed: int = 0, inner_folds: int = 5,
                       c_grid=C_GRID, n_jobs: int | None = -1,
@@ -403,9 +401,6 @@ def select_embeddings(candidates: Mapping[str, np.ndarray], labels,
     if not isinstance(candidates, Mapping) or not candidates:
         raise InvalidValueError("candidates must be a non-empty mapping of names to "
                                 f"embeddings, got {type(candidates).__name__}.")
-    folds, seed, inner_folds, n_jobs, repeats = check_params(
-        SVM_PARAMS, dict(folds=folds, seed=seed, inner_folds=inner_folds,
-                         n_jobs=n_jobs, repeats=repeats)).values()
     svms = {}
     for name, emb in candidates.items():
         x, y = _check_inputs(emb, labels, folds, c_grid)

@@ -7,7 +7,7 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.nn import GINConv
 
-from ..constraints import HIDDEN, LAYERS, WIDTH, check_params
+from ..constraints import HIDDEN, LAYERS, WIDTH, validate_params
 from ..errors import InvalidValueError
 
 #: The parameters of :class:`GINEncoder`.
@@ -40,10 +40,9 @@ class GINEncoder(nn.Module):
         output: ``node_emb [N, L*d]``.
     """
 
+    @validate_params(GIN_PARAMS)
     def __init__(self, in_dim: int, *, hidden: int = 32, layers: int = 3):
         super().__init__()
-        in_dim, hidden, layers = check_params(GIN_PARAMS, dict(
-            in_dim=in_dim, hidden=hidden, layers=layers)).values()
         self.in_dim, self.hidden, self.layers = in_dim, hidden, layers
         self.convs = nn.ModuleList()
         self.norms = nn.ModuleList()

@@ -37,7 +37,7 @@ from ..constraints import (
     Nullable,
     OfType,
     check,
-    check_params,
+    validate_params,
 )
 from ..distributed import gather_graphs, global_max
 from ..errors import InvalidTypeError, InvalidValueError
@@ -83,7 +83,7 @@ INFONCE_PARAMS = {"beta": BETA, "tau_plus": TAU_PLUS,
 
 def _validated(params: dict, settings: dict, **tensors) -> dict:
     """A loss function's settings checked against its declaration
-    ``params`` (and stored, :func:`~hngraph.constraints.check_params`), and
+    ``params`` (and stored, :func:`~hngraph.constraints.check`), and
     each tensor argument, given as ``name=(value, kind, dims)``, checked to
     be a tensor of that kind (:data:`_KINDS`) with that many dimensions."""
     device = None
@@ -108,7 +108,7 @@ def _validated(params: dict, settings: dict, **tensors) -> dict:
                 f"{name} is on {value.device}, the tensors before it on "
                 f"{device}; move them to one device (.to(device)).")
         device = value.device
-    return check_params(params, settings)
+    return {k: check(params[k], v, k) for k, v in settings.items()}
 
 
 #: A weighting passed in (``weighting=``), or ``None`` for the one that
@@ -556,19 +556,16 @@ class JSDLocalGlobalLoss(nn.Module):
         >>> loss = loss_fn(node_emb, graph_emb, data.batch)
     """
 
+    @validate_params(JSD_PARAMS)
     def __init__(self, *, beta: float = 1.0,
                  tau_plus: float = JSD_TAU_PLUS,
                  reweight: str = "paper",
                  weighting: UniformNegatives | None = None,
                  chunk_size: int | None = None):
         super().__init__()
-        settings = check_params(JSD_PARAMS, dict(
-            beta=beta, tau_plus=tau_plus, reweight=reweight,
-            chunk_size=chunk_size))
-        self.weighting = _chosen_weighting(
-            weighting, type(self), settings["beta"], settings["tau_plus"],
-            settings["reweight"])
-        self.chunk_size = settings["chunk_size"]
+        self.weighting = _chosen_weighting(weighting, type(self), beta,
+                                           tau_plus, reweight)
+        self.chunk_size = chunk_size
 
     def extra_repr(self) -> str:
         return f"chunk_size={self.chunk_size}"
@@ -603,19 +600,16 @@ class HardInfoNCELoss(nn.Module):
         >>> loss = loss_fn(head(encoder(view1)), head(encoder(view2)))
     """
 
+    @validate_params(INFONCE_PARAMS)
     def __init__(self, *, beta: float = 1.0,
                  tau_plus: float = INFONCE_TAU_PLUS,
                  temperature: float = 0.5,
                  reweight: str = "paper",
                  weighting: UniformNegatives | None = None):
         super().__init__()
-        settings = check_params(INFONCE_PARAMS, dict(
-            beta=beta, tau_plus=tau_plus, temperature=temperature,
-            reweight=reweight))
-        self.weighting = _chosen_weighting(
-            weighting, type(self), settings["beta"], settings["tau_plus"],
-            settings["reweight"])
-        self.temperature = settings["temperature"]
+        self.weighting = _chosen_weighting(weighting, type(self), beta,
+                                           tau_plus, reweight)
+        self.temperature = temperature
 
     def extra_repr(self) -> str:
         return f"temperature={self.temperature:g}"

@@ -46,7 +46,7 @@ from ..constraints import (
     Nullable,
     OfType,
     check,
-    check_params,
+    validate_params,
 )
 from ..data.augment import augment_batch
 from ..distributed import resolve_device
@@ -67,6 +67,15 @@ from .losses import (
 )
 
 CHECKPOINT_FORMAT = "hngraph-model-1"
+
+
+#: The parameters of :func:`load_model` and :meth:`GraphModel.load`
+#: (beside ``path``): a device (a name such as ``"cpu"``, or a
+#: ``torch.device``) or a mapping of devices, and an encoder module or None.
+LOAD_PARAMS = {"map_location": Either(DEVICE, OfType(torch.device,
+                                                     "a torch.device"),
+                                      OfType(dict)),
+               "encoder": Nullable(OfType(nn.Module, "an encoder module"))}
 
 
 #: The parameters of :class:`ProjectionHead`.
@@ -97,9 +106,9 @@ class ProjectionHead(_Head):
     Shapes: ``[*, dim] -> [*, dim]``.
     """
 
+    @validate_params(PROJECTION_PARAMS)
     def __init__(self, dim: int):
         super().__init__()
-        dim = check_params(PROJECTION_PARAMS, {"dim": dim})["dim"]
         self.block = nn.Sequential(
             nn.Linear(dim, dim), nn.ReLU(),
             nn.Linear(dim, dim), nn.ReLU(),
@@ -290,6 +299,7 @@ class GraphModel(nn.Module):
                            "state_dict": self.state_dict()}, path)
 
     @classmethod
+    @validate_params(LOAD_PARAMS)
     def load(cls, path: str | os.PathLike, map_location="cpu",
              encoder: nn.Module | None = None):
         """A model saved by :meth:`save`, in eval mode. A model built on an
@@ -301,8 +311,6 @@ class GraphModel(nn.Module):
         comes back with the default loss in its place (embedding needs no
         loss; pass the loss to a new model to train on). Weights that are
         not finite are refused, naming the file."""
-        check_params(LOAD_PARAMS, {"map_location": map_location,
-                                   "encoder": encoder})
         ckpt = _read_model_file(path, map_location)
         broken = [k for k, v in ckpt["state_dict"].items()
                   if torch.is_tensor(v) and v.is_floating_point()
@@ -369,6 +377,13 @@ _DEFAULTS = {cls: {k: p.default for k, p in inspect.signature(
     cls).parameters.items()} for cls in (JSDLocalGlobalLoss, HardInfoNCELoss)}
 
 
+def _declared(params: dict, arguments: dict) -> dict:
+    """The arguments (a constructor's ``locals()``, checked by
+    :func:`~hngraph.constraints.validate_params`) of the parameters
+    ``params`` declares: the settings a model records."""
+    return {k: arguments[k] for k in params}
+
+
 #: The parameters of :class:`InfoGraph` (beside ``encoder``).
 INFOGRAPH_PARAMS = {"hidden": HIDDEN, "layers": LAYERS, "beta": BETA,
                     "tau_plus": TAU_PLUS, "reweight": REWEIGHT,
@@ -413,6 +428,7 @@ class InfoGraph(GraphModel):
             :meth:`~GraphModel.reset_parameters`).
     """
 
+    @validate_params(INFOGRAPH_PARAMS)
     def __init__(self, encoder: nn.Module | int, *,
                  loss: nn.Module | None = None,
                  hidden: int = 32,
@@ -425,10 +441,7 @@ class InfoGraph(GraphModel):
                  chunk_size: int | None = None,
                  init: str = "xavier"):
         super().__init__()
-        settings = check_params(INFOGRAPH_PARAMS, dict(
-            hidden=hidden, layers=layers, beta=beta, tau_plus=tau_plus,
-            reweight=reweight, prior=prior, gamma=gamma,
-            chunk_size=chunk_size, init=init))
+        settings = _declared(INFOGRAPH_PARAMS, locals())
         self.criterion = _chosen_loss(
             loss, settings, ("beta", "tau_plus", "reweight", "chunk_size"),
             JSDLocalGlobalLoss)
@@ -485,6 +498,7 @@ class GraphCL(GraphModel):
             :meth:`~GraphModel.reset_parameters`).
     """
 
+    @validate_params(GRAPHCL_PARAMS)
     def __init__(self, encoder: nn.Module | int, *,
                  loss: nn.Module | None = None,
                  hidden: int = 32,
@@ -497,10 +511,7 @@ class GraphCL(GraphModel):
                  aug_ratio: float = 0.2,
                  init: str = "xavier"):
         super().__init__()
-        settings = check_params(GRAPHCL_PARAMS, dict(
-            hidden=hidden, layers=layers, beta=beta, tau_plus=tau_plus,
-            temperature=temperature, reweight=reweight, aug1=aug1, aug2=aug2,
-            aug_ratio=aug_ratio, init=init))
+        settings = _declared(GRAPHCL_PARAMS, locals())
         self.criterion = _chosen_loss(
             loss, settings, ("beta", "tau_plus", "temperature", "reweight"),
             HardInfoNCELoss)
@@ -541,15 +552,6 @@ class Pooled(GraphModel):
 
 
 MODELS = {"InfoGraph": InfoGraph, "GraphCL": GraphCL, "Pooled": Pooled}
-
-
-#: The parameters of :func:`load_model` and :meth:`GraphModel.load`
-#: (beside ``path``): a device (a name such as ``"cpu"``, or a
-#: ``torch.device``) or a mapping of devices, and an encoder module or None.
-LOAD_PARAMS = {"map_location": Either(DEVICE, OfType(torch.device,
-                                                     "a torch.device"),
-                                      OfType(dict)),
-               "encoder": Nullable(OfType(nn.Module, "an encoder module"))}
 
 
 def load_model(path: str | os.PathLike, *, map_location="cpu",

@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..constraints import BETA, QUANTILE, TAU_PLUS, check_params
+from ..constraints import BETA, QUANTILE, TAU_PLUS, validate_params
 from ..errors import InvalidTypeError, InvalidValueError
 
 #: Log-weights this far below their row's largest become weight 0 (see
@@ -138,10 +138,10 @@ class DebiasedNegatives(UniformNegatives):
         tau_plus: class prior of false negatives, in ``[0, 1)``.
     """
 
+    @validate_params(DEBIASED_PARAMS)
     def __init__(self, *, tau_plus: float):
         super().__init__()
-        self.tau_plus = check_params(DEBIASED_PARAMS,
-                                     {"tau_plus": tau_plus})["tau_plus"]
+        self.tau_plus = tau_plus
 
     def extra_repr(self) -> str:
         return f"tau_plus={self.tau_plus:g}"
@@ -168,11 +168,10 @@ class HardNegatives(DebiasedNegatives):
         tau_plus: class prior of false negatives, in ``[0, 1)``.
     """
 
+    @validate_params(HARD_PARAMS)
     def __init__(self, *, beta: float, tau_plus: float):
-        settings = check_params(HARD_PARAMS, {"beta": beta,
-                                              "tau_plus": tau_plus})
-        super().__init__(tau_plus=settings["tau_plus"])
-        self.beta = settings["beta"]
+        super().__init__(tau_plus=tau_plus)
+        self.beta = beta
 
     def tilt(self, scores: Tensor, excluded: Tensor,
              scale: Tensor | None = None) -> float | Tensor:
@@ -245,17 +244,16 @@ class SemiHardNegatives(DebiasedNegatives):
         tau_plus: class prior of false negatives, in ``[0, 1)``.
     """
 
+    @validate_params(SEMI_HARD_PARAMS)
     def __init__(self, *, low: float = 0.5, high: float = 0.9,
                  tau_plus: float = 0.0):
-        settings = check_params(SEMI_HARD_PARAMS, {
-            "low": low, "high": high, "tau_plus": tau_plus})
-        if settings["high"] <= settings["low"]:
+        if high <= low:
             raise InvalidValueError(
                 f"high must be above low, got low={low!r}, high={high!r}; "
                 "the band is the quantiles from low to high of each "
                 "anchor's negatives (for example low=0.5, high=0.9).")
-        super().__init__(tau_plus=settings["tau_plus"])
-        self.low, self.high = settings["low"], settings["high"]
+        super().__init__(tau_plus=tau_plus)
+        self.low, self.high = low, high
 
     def tilt(self, scores: Tensor, excluded: Tensor,
              scale: Tensor | None = None) -> None:

@@ -31,10 +31,11 @@ from ..constraints import (
     FOLDS,
     LR,
     SEED,
+    Either,
     Interval,
     OfType,
     check,
-    check_params,
+    validate_params,
 )
 from ..data.batching import (
     DeviceGraphs,
@@ -497,12 +498,14 @@ def seed_everything(seed: int) -> None:
 
 #: The parameters of :func:`fit`.
 FIT_PARAMS = {"epochs": EPOCHS, "batch_size": BATCH_SIZE, "lr": LR,
-              "seed": SEED, "device": DEVICE, "folds": FOLDS,
+              "seed": SEED, "device": Either(DEVICE, OfType(
+                  torch.device, "a torch.device")), "folds": FOLDS,
               "progress": OfType(bool), "checkpoint_every": CHECKPOINT_EVERY,
               "batching": BATCHING, "restart": OfType(bool),
               "batch_order": BATCH_ORDER}
 
 
+@validate_params(FIT_PARAMS, where="fit: ")
 def fit(model, dataset, *, epochs: int = 200,
         batch_size: int = 128, lr: float = 0.001,
         seed: int = 0, device: str = 'auto',
@@ -564,12 +567,6 @@ def fit(model, dataset, *, epochs: int = 200,
             f"fit: model must be a torch module with loss(batch) (see "
             f"hngraph.nn.models), got {type(model).__name__}.")
     device = str(device) if isinstance(device, torch.device) else device
-    (epochs, batch_size, lr, seed, device, folds, progress, checkpoint_every,
-     batching, restart, batch_order) = check_params(FIT_PARAMS, dict(
-         epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
-         device=device, folds=folds, progress=progress,
-         checkpoint_every=checkpoint_every, batching=batching,
-         restart=restart, batch_order=batch_order), "fit: ").values()
     eval_epochs = check_eval_epochs(eval_epochs, epochs, "fit: eval_epochs")
     callbacks = list(callbacks)
     if not all(isinstance(c, Callback) for c in callbacks):
