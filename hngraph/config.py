@@ -196,10 +196,8 @@ class TrainConfig:
         for name, registry in _REGISTRY_OF.items():  # a plugin must load
             if IMPORT_PATH.accepts(getattr(self, name)):
                 registry.load(getattr(self, name), f"config key {name!r}")
-        if self.tau_plus is None:  # the objective's own, 0 where it takes none
-            own = objective_parameters(self.objective).get("tau_plus")
-            self.tau_plus = 0.0 if own is None or own.default is own.empty \
-                else own.default
+        if self.tau_plus is None:
+            self.tau_plus = objective_tau_plus(self.objective)
         shape = inspect.signature(ENCODERS.load(self.encoder)).parameters
         for name in ("hidden", "layers"):
             if name not in shape and getattr(self, name) != \
@@ -213,7 +211,8 @@ class TrainConfig:
                                              "tau_plus": self.tau_plus},
                              "config key 'reweight':")
         for name, takes in _other_objectives_settings(self.objective):
-            if getattr(self, name) != _FIELDS[name].default:
+            if getattr(self, name) not in (_FIELDS[name].default,
+                                           _resolved(name, self.objective)):
                 raise InvalidValueError(
                     f"config key {name!r} applies to objective "
                     f"{' or '.join(map(repr, takes))} only, but objective is "
@@ -461,6 +460,20 @@ def objective_parameters(objective: str) -> dict:
     class in :data:`hngraph.registry.OBJECTIVES`), by name: where an
     objective's own defaults (tau+) are read."""
     return dict(inspect.signature(OBJECTIVES.load(objective)).parameters)
+
+
+def objective_tau_plus(objective: str) -> float:
+    """The tau+ that ``tau_plus: null`` stands for: the default of
+    ``objective``'s model, or 0 (no debiasing) where it takes none."""
+    own = objective_parameters(objective).get("tau_plus")
+    return 0.0 if own is None or own.default is own.empty else own.default
+
+
+def _resolved(name: str, objective: str):
+    """What a setting's default stands for under ``objective`` (tau+'s
+    null, :func:`objective_tau_plus`), or its default itself."""
+    return objective_tau_plus(objective) if name == "tau_plus" \
+        else _FIELDS[name].default
 
 
 def _other_objectives_settings(objective: str) -> list[tuple[str, list]]:

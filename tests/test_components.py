@@ -18,6 +18,7 @@ PARTS = '''
 import torch
 from torch_geometric.nn.models import GCN
 
+from hngraph.nn.losses import JSDLocalGlobalLoss
 from hngraph.nn.models import InfoGraph
 
 
@@ -48,6 +49,14 @@ class Broken(torch.nn.Module):
 
 class SameAsInfoGraph(InfoGraph):
     """InfoGraph, under another name."""
+
+
+class OwnLoss(InfoGraph):
+    """InfoGraph on a loss of its own choosing (here, InfoGraph's)."""
+
+    def __init__(self, encoder, *, hidden=32, layers=3):
+        super().__init__(encoder, hidden=hidden, layers=layers,
+                         loss=JSDLocalGlobalLoss(beta=0.0, tau_plus=0.0))
 
 
 class NotAModel(torch.nn.Module):
@@ -119,6 +128,22 @@ def test_a_model_of_ones_own_is_an_objective(data_root, tmp_path, parts):
     model.save(tmp_path / "m.pt")
     assert type(load_model(tmp_path / "m.pt")).__name__ == "SameAsInfoGraph"
     assert set(own.plugins()) == {"objective"}
+
+
+def test_a_loss_of_ones_own_comes_in_through_its_model(data_root, tmp_path,
+                                                      parts):
+    """A model that passes its own loss trains as the built-in model of the
+    same loss does, and its record names the loss it was given."""
+    own = _config(tmp_path, objective=f"{parts}:OwnLoss")
+    assert own.tau_plus == 0.0  # OwnLoss takes no tau_plus
+    assert own.replace(seed=1).tau_plus == 0.0  # as a grid makes its runs
+    trained, model = train_stage(own, progress=False)
+    infograph, _ = train_stage(_config(tmp_path / "b", beta=0, tau_plus=0),
+                               progress=False)
+    assert trained.record["history"]["loss"] == \
+        infograph.record["history"]["loss"]
+    assert model.config["loss"] == \
+        "hngraph.nn.losses:JSDLocalGlobalLoss"
 
 
 def test_the_gin_encoder_keeps_every_committed_key():
