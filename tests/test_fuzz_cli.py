@@ -27,14 +27,19 @@ BASE = {"epochs": 1, "batch_size": 64, "hidden": 8, "layers": 1,
 VALUES = st.sampled_from([
     None, "", " ", "x", "é/../x", "a b", "MUTAG", -1, 0, 1.5, 2 ** 70,
     -(2 ** 70), math.nan, math.inf, True, [], [0, 0], ["MUTAG", "MUTAG"],
-    [None], {}, {"a": 1}, {"MUTAG": "5"}, "\u202e", "x" * 300, "a\x00b", "a\rb", "~nobody_here/x", "~"]) | \
+    [None], {}, {"a": 1}, {"MUTAG": "5"}, "\u202e", "x" * 300, "a\x00b", "a\rb", "~nobody_here/x", "~",
+    # import paths: a module that is not there, a name that is not a class,
+    # a class of another kind, a base class itself
+    "no_such_module_q:X", "os:path", "math:pi", "torch.nn:Linear",
+    "hngraph.nn.models:GraphModel", "hngraph.nn.models:InfoGraph"]) | \
     st.text(max_size=12)
 KEYS = ["epochs", "batch_size", "hidden", "layers", "seeds", "datasets",
         "cells", "selections", "baseline", "repeats", "pairs", "pools",
         "modes", "published", "title", "report", "slurm", "shares_out",
         "lr", "reweight", "no_such_key"]
 CELL_KEYS = ["beta", "tau_plus", "reweight", "epochs", "dataset", "seed",
-             "out", "temperature", "no_such_setting"]
+             "out", "temperature", "objective", "encoder", "aug1", "source",
+             "no_such_setting"]
 FLAGS = ["--jobs", "--threads", "--seeds", "--datasets", "--cells",
          "--stage", "--executor", "--device", "--out", "--address",
          "--slurm-partition", "--slurm-time-min", "--slurm-cpus-per-task",
