@@ -22,7 +22,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from .config import TrainConfig, check_setting, user_path
+from .config import TrainConfig, check_setting, output_folder, user_path
 from .constraints import (
     IMPORT_PATH,
     Interval,
@@ -125,7 +125,9 @@ def _train_config(args) -> TrainConfig:
             if value is not None:
                 flag = "--" + name.replace("_", "-")
                 overrides[name] = check_setting(name, value, label=flag)
-                if name in ("out", "root"):  # paths, named as the flag
+                if name == "out":  # paths, named as the flag
+                    output_folder(value, flag)
+                elif name == "root":
                     user_path(value, flag, kind="folder")
         if args.config is not None:
             config = TrainConfig.from_yaml(args.config, **overrides)

@@ -220,10 +220,10 @@ class TrainConfig:
                     f"objective: {takes[0]}.")
         check_eval_epochs(self.eval_epochs, self.epochs,
                           "config key 'eval_epochs'")
-        self.out = str(user_path(self.out, "config key 'out'", kind="folder"))
         if self.root is not None:
             self.root = str(user_path(self.root, "config key 'root'",
                                       kind="folder"))
+        self.out = str(output_folder(self.out, "config key 'out'"))
 
     @property
     def tag(self) -> str:
@@ -322,6 +322,8 @@ class _UniqueKeyLoader(yaml.SafeLoader):
     def construct_mapping(self, node, deep=False):
         seen = set()
         for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # <<: *anchor
+                continue  # merged keys may be overridden, as YAML says
             key = self.construct_object(key_node, deep=deep)
             if key in seen:
                 raise yaml.constructor.ConstructorError(
@@ -384,6 +386,26 @@ def user_path(path: str | os.PathLike, what: str,
     return path
 
 
+def output_folder(path: str | os.PathLike, what: str) -> Path:
+    """A folder that a command writes into (:func:`user_path`), which must
+    not be ``-`` (no output goes to standard output) nor lie inside the
+    shared raw data of ``$HNGRAPH_DATA``: results never go among the raw
+    files. Errors name the argument (``what``)."""
+    folder = user_path(path, what, kind="folder")
+    if str(path).strip() == "-":
+        raise InvalidValueError(
+            f"{what} is '-', but hngraph writes its results as files, never "
+            "to standard output; give a folder (for example results).")
+    data = os.environ.get("HNGRAPH_DATA")
+    if data and folder.resolve().is_relative_to(
+            Path(data).expanduser().resolve()):
+        raise InvalidValueError(
+            f"{what} {folder} is inside $HNGRAPH_DATA ({data}), where the "
+            "raw data files live; give a folder outside it, so that no "
+            "output lands among the data.")
+    return folder
+
+
 def read_yaml(path: str | Path) -> dict:
     """A YAML config file's mapping (a key given twice is an error); errors
     name the file and the line."""
@@ -427,9 +449,19 @@ def check_field(f: dataclasses.Field, value, label: str | None = None):
     """``value`` checked against the declaration of the field ``f`` (made
     by :func:`setting`) with :func:`~hngraph.constraints.check`, its hint
     after the message; ``label`` names the setting as the user wrote it
-    (default: its name)."""
-    return check(f.metadata["constraint"], value, label or f.name,
-                 f.metadata["hint"])
+    (default: its name). A number that YAML read as text (``1e-3``, which
+    needs a dot to be a float in YAML) is named as such."""
+    constraint, hint = f.metadata["constraint"], f.metadata["hint"]
+    if isinstance(value, str) and not constraint.accepts(value):
+        try:
+            float(value)
+        except ValueError:
+            pass
+        else:
+            hint = (f"YAML reads {value} as text, not a number (a float "
+                    "needs a dot there: 1.0e-3); write it as 1.0e-3 or "
+                    "0.001. " + hint).strip()
+    return check(constraint, value, label or f.name, hint)
 
 
 def declared(cls) -> list[dataclasses.Field]:
@@ -490,4 +522,4 @@ def _other_objectives_settings(objective: str) -> list[tuple[str, list]]:
 
 #: The public names (the API reference lists these).
 __all__ = ["TrainConfig", "check_setting", "setting", "read_yaml",
-           "user_path", "check_eval_epochs", "settings_diff"]
+           "user_path", "output_folder", "check_eval_epochs", "settings_diff"]

@@ -229,6 +229,13 @@ def _graph_of_node(table: Table) -> np.ndarray:
 
 def _check_edges(edges: Table, batch: np.ndarray, indicator: str) -> None:
     nodes = len(batch)
+    if edges.values.size and edges.values.min() == 0 and \
+            edges.values.max() < nodes:
+        row = int(np.flatnonzero((edges.values == 0).any(1))[0])
+        raise RawFileError(
+            f"{edges.where(row)} refers to node 0, but TU files number nodes "
+            f"from 1 (line k of {indicator} is node k): these ids start at "
+            "0. Add 1 to every node id of the file.")
     out = np.flatnonzero((edges.values < 1).any(1) |
                          (edges.values > nodes).any(1))
     if out.size:

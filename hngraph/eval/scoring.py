@@ -25,6 +25,7 @@ parallel threads. ``method="sklearn"`` runs the plain
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import MISSING, asdict, dataclass, field, fields
@@ -188,6 +189,14 @@ def check_labels(labels, folds: int) -> np.ndarray:
     if values.ndim != 1:
         raise InvalidValueError(f"labels must be one class label per graph ([n]), "
                                 f"got shape {values.shape}.")
+    missing = [i for i, v in enumerate(values.tolist()) if v is None or (
+        isinstance(v, float) and math.isnan(v))]
+    if missing:
+        raise InvalidValueError(
+            f"labels[{missing[0]}] is {values.tolist()[missing[0]]!r}"
+            + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
+            + ": every graph needs a class label; drop the unlabelled graphs "
+            "or give them their class.")
     if values.dtype.kind == "f" and not np.all(values == np.round(values)):
         raise InvalidValueError("labels must be class labels (integers or strings), "
                                 "got continuous values; an SVM classifier needs "

@@ -106,8 +106,9 @@ def _built(cls, key: str, name: str, first, settings: dict):
         raise InvalidValueError(
             f"config key {key!r}: {name}({type(first).__name__}, "
             f"{', '.join(f'{k}=...' for k in settings)}) failed "
-            f"({type(err).__name__}: {err}); a {key} of your own must take "
-            "these arguments (docs/extending.md).") from err
+            f"({type(err).__name__}, raised in your code: --debug shows "
+            f"where); a {key} of your own must take these arguments "
+            "(docs/extending.md).") from err
 
 
 class Trained(NamedTuple):

@@ -43,11 +43,11 @@ from ..config import (
     TrainConfig,
     check_declared,
     declared,
+    output_folder,
     read_yaml,
     setting,
     settings_diff,
     unknown_keys,
-    user_path,
 )
 from ..constraints import (
     DATASET,
@@ -283,8 +283,7 @@ class GridConfig:
 
     @property
     def out_path(self) -> Path:
-        return user_path(self.out, f"{self.source}: out", kind="folder"
-                         ).absolute()
+        return output_folder(self.out, f"{self.source}: out").absolute()
 
     def repeats_of(self, dataset: str) -> int:
         """The outer splits of ``dataset``."""

@@ -514,7 +514,7 @@ def fit(model, dataset, *, epochs: int = 200,
         checkpoint_every: int = 1, batching: str = 'auto',
         restart: bool = False,
         batch_order: str = 'shuffle',
-        callbacks: Iterable[Callback] = ()) -> dict:
+        callbacks: Iterable[Callback] | Callback | None = ()) -> dict:
     """Train ``model`` with Adam: anything with ``loss(batch)`` (and, for the
     evaluation, ``embed(loader)``; see :mod:`hngraph.nn.models`).
 
@@ -550,7 +550,8 @@ def fit(model, dataset, *, epochs: int = 200,
         callbacks: more :class:`Callback` s (:class:`CSVLogger`,
             :class:`TensorBoardLogger`, :class:`EarlyStopping`, your own),
             called after the shorthands' (progress bar, evaluation,
-            checkpoint), in order.
+            checkpoint), in order; one callback alone, or ``None`` for
+            none, as Lightning's ``Trainer`` takes them.
 
     How a step, an epoch and DDP training run is in ``docs/method.md``
     ("The training loop").
@@ -568,10 +569,16 @@ def fit(model, dataset, *, epochs: int = 200,
             f"hngraph.nn.models), got {type(model).__name__}.")
     device = str(device) if isinstance(device, torch.device) else device
     eval_epochs = check_eval_epochs(eval_epochs, epochs, "fit: eval_epochs")
-    callbacks = list(callbacks)
+    callbacks = [] if callbacks is None else [callbacks] if isinstance(
+        callbacks, Callback) else callbacks
+    try:
+        callbacks = list(callbacks)
+    except TypeError:
+        callbacks = [callbacks]  # named below
     if not all(isinstance(c, Callback) for c in callbacks):
         raise InvalidTypeError(
-            "fit: callbacks must be hngraph.train.loop.Callback objects, got "
+            "fit: callbacks must be hngraph.train.loop.Callback objects (a "
+            "list of them, one alone, or None), got "
             f"{[type(c).__name__ for c in callbacks]}.")
     shorthands = [ProgressBar()] if progress else []
     if eval_epochs:
