@@ -106,3 +106,22 @@ def test_node_ids_that_start_at_0_are_named_as_such(tmp_path):
                        "node id"):
         load_tudataset("Z", root=tmp_path, download=False,
                        cache=tmp_path / "cache")
+
+
+def test_float64_features_are_named_before_training():
+    graph = _graph()
+    graph.x = graph.x.double()
+    with pytest.raises(InvalidValueError, match=r"graph 0 has node features "
+                       r"x of torch.float64.*data.x = data.x.float\(\)"):
+        fit(InfoGraph(2), [graph] * 4, epochs=1, progress=False)
+
+
+def test_a_missing_labels_file_is_named_not_a_missing_dataset(tmp_path):
+    raw = tmp_path / "Y" / "raw"
+    raw.mkdir(parents=True)
+    (raw / "Y_A.txt").write_text("1, 2\n2, 1\n")
+    (raw / "Y_graph_indicator.txt").write_text("1\n1\n")
+    with pytest.raises(RawFileError, match="holds dataset 'Y' without "
+                       "Y_graph_labels.txt; a TU dataset needs"):
+        load_tudataset("Y", root=tmp_path, download=False,
+                       cache=tmp_path / "cache")

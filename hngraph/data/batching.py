@@ -140,6 +140,11 @@ def check_data(dataset, name: str = "dataset") -> list[Data]:
                                     "[num_nodes, F]; build them with "
                                     "hngraph.load_tudataset or a feature recipe "
                                     "(hngraph.data.features).")
+        if x.dtype != torch.float32:
+            raise InvalidValueError(
+                f"{name}: graph {i} has node features x of {x.dtype}, but "
+                "hngraph's models compute in torch.float32; convert them "
+                "(data.x = data.x.float()) before training.")
         width = x.size(1) if width is None else width
         if x.size(1) != width:
             raise InvalidValueError(f"{name}: graph {i} has {x.size(1)} node features, "

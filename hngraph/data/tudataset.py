@@ -44,7 +44,14 @@ from .features import (
     feature_transform,
     fit_feature_recipe,
 )
-from .tu_files import REQUIRED, content_hash, raw_path, read_table, read_tu
+from .tu_files import (
+    REQUIRED,
+    RawFileError,
+    content_hash,
+    raw_path,
+    read_table,
+    read_tu,
+)
 
 #: Bumped whenever the graphs built from the same raw files change.
 _READER_VERSION = 1
@@ -357,10 +364,26 @@ def remove_failed_download(folder: Path) -> None:
         shutil.rmtree(folder)
 
 
-def _not_found(name, root, looked, why) -> DatasetNotFoundError:
-    bases = [Path(root)] if root is not None else []
-    if os.environ.get("HNGRAPH_DATA"):
-        bases.append(Path(os.environ["HNGRAPH_DATA"]))
+def _not_found(name, root, looked, why) -> HngraphError:
+    """The error of a dataset found nowhere: where it was looked for and
+    what is there; a folder that holds some of its raw files but not all
+    is named with the files it lacks (a :class:`RawFileError`)."""
+    bases = [Path(root)] if root is not None else [
+        Path(os.environ["HNGRAPH_DATA"])] if os.environ.get(
+        "HNGRAPH_DATA") else []
+    for base in bases:
+        for folder in (base / name / "raw", base / name):
+            present = [k for k in REQUIRED
+                       if osp.lexists(raw_path(folder, name, k))]
+            if present:
+                lacks = [Path(raw_path(folder, name, k)).name
+                         for k in REQUIRED if k not in present]
+                return RawFileError(
+                    f"{folder} holds dataset {name!r} without "
+                    f"{' and '.join(lacks)}; a TU dataset needs "
+                    f"{', '.join(Path(raw_path(folder, name, k)).name for k in REQUIRED)}"
+                    " (the labels file: one class label per graph, line k "
+                    "for graph k). Restore the missing file(s).")
     names = sorted({n for b in bases for n in _available(b)})
     where = "\n  ".join(looked) or "(no root given and HNGRAPH_DATA unset)"
     have = ", ".join(names) if names else "none"
