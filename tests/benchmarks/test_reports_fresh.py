@@ -8,13 +8,7 @@ from pathlib import Path
 import pytest
 
 from hngraph.runs.grid import GridConfig
-from hngraph.runs.report import (
-    CSV_HEADERS,
-    add_pools,
-    load_runs,
-    nested,
-    report,
-)
+from hngraph.runs.report import CSV_HEADERS, load_runs, report
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,12 +20,10 @@ def test_the_committed_report_is_the_result_files_report(config, data_root,
     monkeypatch.chdir(ROOT)  # the config's paths are the repository's
     grid = GridConfig.from_yaml(config)
     frame, skipped = load_runs(grid)
-    runs = nested(frame)
-    grid = add_pools(grid, runs)
-    made = report(grid, runs, skipped, f"hngraph grid report {config}")
+    made = report(grid, frame, skipped, f"hngraph grid report {config}")
     stale = f"stale: run hngraph grid report {config}"
     assert (grid.out_path / "RESULTS.md").read_text() == made.text, stale
-    for name, rows in made.csv.items():
+    for name, rows in made.csv.items():  # runs.csv too
         table = io.StringIO(newline="")
         csv.writer(table).writerows([CSV_HEADERS[name], *rows])
         with open(grid.out_path / f"{name}.csv", newline="") as f:
@@ -109,9 +101,7 @@ def test_bayes_md_is_of_the_reports_finished_datasets(config, data_root,
     if not bayes.exists():
         pytest.skip(f"{config} has no BAYES.md")
     frame, skipped = load_runs(grid)
-    runs = nested(frame)
-    grid = add_pools(grid, runs)
-    made = report(grid, runs, skipped, f"hngraph grid report {config}")
+    made = report(grid, frame, skipped, f"hngraph grid report {config}")
     assert "[BAYES.md](BAYES.md)" in made.text
     rows = re.findall(r"^\| ([\w-]+) \| [\w-]+ \| ([^|]+) \|",
                       bayes.read_text(), re.MULTILINE)
