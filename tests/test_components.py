@@ -128,6 +128,13 @@ def test_a_model_of_ones_own_is_an_objective(data_root, tmp_path, parts):
     model.save(tmp_path / "m.pt")
     assert type(load_model(tmp_path / "m.pt")).__name__ == "SameAsInfoGraph"
     assert set(own.plugins()) == {"objective"}
+    ckpt = torch.load(tmp_path / "m.pt", weights_only=True)
+    ckpt["class_path"] = f"{parts}:NotAModel"  # the user's code has changed
+    torch.save(ckpt, tmp_path / "changed.pt")
+    with pytest.raises(InvalidValueError, match=r"changed\.pt: its model "
+                       "class .*NotAModel.*does not subclass "
+                       "hngraph.nn.models.GraphModel"):
+        load_model(tmp_path / "changed.pt")
 
 
 def test_a_loss_of_ones_own_comes_in_through_its_model(data_root, tmp_path,

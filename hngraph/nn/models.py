@@ -56,7 +56,8 @@ from ..errors import (
     InvalidValueError,
     MissingFileError,
 )
-from ..plugins import build_module, import_path, load_object
+from ..plugins import build_module, import_path
+from ..registry import OBJECTIVES
 from ..results import atomic_torch_save
 from .encoders import GINEncoder
 from .losses import (
@@ -630,16 +631,11 @@ def _read_model_file(path, map_location) -> dict:
 
 def _model_class(path, ckpt: dict) -> type:
     """The model class a model file records: one of hngraph's, or a
-    :class:`GraphModel` of the user's own, imported from its import path."""
+    :class:`GraphModel` of the user's own, imported from its import path
+    and checked as the ``objective`` setting checks one."""
     if ckpt["class"] in MODELS:
         return MODELS[ckpt["class"]]
-    found = load_object(ckpt["class_path"], f"{path}: its model class")
-    if not (inspect.isclass(found) and issubclass(found, GraphModel)):
-        raise InvalidValueError(
-            f"{path}: its model class {ckpt['class_path']!r} is no longer a "
-            "subclass of hngraph.nn.GraphModel; load it with the code that "
-            "saved it.")
-    return found
+    return OBJECTIVES.load(ckpt["class_path"], f"{path}: its model class")
 
 
 #: The public names (the API reference lists these).
