@@ -368,9 +368,12 @@ def _not_found(name, root, looked, why) -> HngraphError:
     """The error of a dataset found nowhere: where it was looked for and
     what is there; a folder that holds some of its raw files but not all
     is named with the files it lacks (a :class:`RawFileError`)."""
-    bases = [Path(root)] if root is not None else [
-        Path(os.environ["HNGRAPH_DATA"])] if os.environ.get(
-        "HNGRAPH_DATA") else []
+    if root is not None:
+        bases = [Path(root)]
+    elif os.environ.get("HNGRAPH_DATA"):
+        bases = [Path(os.environ["HNGRAPH_DATA"])]
+    else:
+        bases = []
     for base in bases:
         for folder in (base / name / "raw", base / name):
             present = [k for k in REQUIRED
