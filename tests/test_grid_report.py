@@ -222,7 +222,7 @@ def test_pooled_answer_and_csv_by_hand(tmp_path):
     # half-width t(0.95, 3) / 2 = 1.177: bound 2.43, inconclusive; the same
     # without E, G or H (mu = 1, bound 2.18); without F, bound 1.93. A fixed
     # effect: 1 ± 1.96 / sqrt 5 = [+0.12, +1.88], better.
-    assert ", but inconclusive when any one of D, E, G and H is left out, " \
+    assert ", but inconclusive when any one of D, E, G or H is left out, " \
         "and better under a fixed effect** (" in answer
     # half-width 1.24 > 0.5. Seeds n: 2.776445 / sqrt(5 n / 3) <= 0.5 from
     # n = 19 (18: 0.507). Datasets k at 3 seeds (variance 1 each):

@@ -101,11 +101,14 @@ def fragility(rows: list[dict], cell: str) -> str:
                 " of them) changes these words")
     parts = []
     for words, (names, others) in changed.items():
-        when = ([] if not names else
-                ["when any one dataset is left out"]
-                if len(names) == len(left_out) else
-                [f"when {names[0]} is left out"] if len(names) == 1 else
-                [f"when any one of {_join(names)} is left out"])
+        if not names:
+            when = []
+        elif len(names) == len(left_out):
+            when = ["when any one dataset is left out"]
+        elif len(names) == 1:
+            when = [f"when {names[0]} is left out"]
+        else:
+            when = [f"when any one of {_join(names, ' or ')} is left out"]
         parts.append(f"{words} " + _join(when + others, " or "))
     return ", but " + _join(parts, ", and ")
 
