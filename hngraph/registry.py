@@ -30,6 +30,11 @@ class Registry:
     def names(self) -> tuple[str, ...]:
         return tuple(self.entries)
 
+    @property
+    def _a_kind(self) -> str:
+        """The kind with its article, for messages: "an objective"."""
+        return f"{'an' if self.kind[0] in 'aeiou' else 'a'} {self.kind}"
+
     def __contains__(self, name) -> bool:
         return name in self.entries
 
@@ -54,7 +59,7 @@ class Registry:
             if not callable(found):
                 raise InvalidValueError(
                     f"{label} {spec!r} names a {type(found).__name__}, not "
-                    f"a function or class: a {self.kind} of your own must "
+                    f"a function or class: {self._a_kind} of your own must "
                     "be callable (docs/extending.md).")
             return found
         base = load_object(self.base, self.kind)
@@ -63,7 +68,7 @@ class Registry:
                 else f"a {type(found).__name__}"
             raise InvalidValueError(
                 f"{label} {spec!r} names {what}, which does not subclass "
-                f"{base.__module__}.{base.__name__}: a {self.kind} of your "
+                f"{base.__module__}.{base.__name__}: {self._a_kind} of your "
                 f"own must (docs/extending.md, \"Bring your own method\").")
         return found
 
@@ -84,8 +89,8 @@ class Registry:
             raise InvalidValueError(
                 f"{label or self.kind} {name!r} ({cls.__name__}) takes no "
                 + ", ".join(f"{k} (given {v!r})" for k, v in dropped.items())
-                + f"; set {' and '.join(dropped)} to 0, or choose a "
-                f"{self.kind} that takes {'them' if len(dropped) > 1 else 'it'}.")
+                + f"; set {' and '.join(dropped)} to 0, or choose "
+                f"{self._a_kind} that takes {'them' if len(dropped) > 1 else 'it'}.")
         return cls(**{k: v for k, v in settings.items() if k in takes})
 
 

@@ -133,7 +133,8 @@ def test_a_model_of_ones_own_is_an_objective(data_root, tmp_path, parts):
     torch.save(ckpt, tmp_path / "changed.pt")
     with pytest.raises(InvalidValueError, match=r"changed\.pt: its model "
                        "class .*NotAModel.*does not subclass "
-                       "hngraph.nn.models.GraphModel"):
+                       "hngraph.nn.models.GraphModel: an objective of your "
+                       "own must"):
         load_model(tmp_path / "changed.pt")
 
 
